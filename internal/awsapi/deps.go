@@ -23,3 +23,12 @@ type IdempotencyStore interface {
 	// Remember stores them; keys older than the retention may be purged.
 	Remember(ctx context.Context, accountID, key, requestHash string, response []byte, at time.Time) error
 }
+
+// SessionKeyLookup is implemented by a KeyLookup that issues temporary
+// credentials (STS). A request carrying X-Amz-Security-Token is verified
+// with the secret it returns; without this interface such a request is
+// rejected as carrying an invalid token. LookupAccessKey should not return
+// the secret of a temporary key (its token would go unchecked).
+type SessionKeyLookup interface {
+	LookupSessionKey(ctx context.Context, accessKeyID, sessionToken string) (secret string, p iam.Principal, err error)
+}
