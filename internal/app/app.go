@@ -1,0 +1,226 @@
+// Package app builds every role of a Tidings node from its configuration and
+// runs them until the context ends: the HTTP API (AWS wire protocols, health,
+// metrics, pre-signed uploads), the background workers, and — as later
+// issues land — the SMTP listeners and the console.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tidings/tidings/internal/apiroutes"
+	"github.com/tidings/tidings/internal/awsapi"
+	"github.com/tidings/tidings/internal/blob"
+	blobfs "github.com/tidings/tidings/internal/blob/fs"
+	"github.com/tidings/tidings/internal/config"
+	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/jobs"
+	"github.com/tidings/tidings/internal/mailmanager"
+	mm "github.com/tidings/tidings/internal/model/mailmanager"
+	"github.com/tidings/tidings/internal/model/ses"
+	"github.com/tidings/tidings/internal/model/sesv2"
+	"github.com/tidings/tidings/internal/model/smithy"
+	"github.com/tidings/tidings/internal/model/smsvoice"
+	"github.com/tidings/tidings/internal/model/sts"
+	"github.com/tidings/tidings/internal/store"
+	"github.com/tidings/tidings/internal/uploads"
+)
+
+// MaxUploadBytes bounds a file PUT to a pre-signed upload URL.
+const MaxUploadBytes = 128 << 20
+
+// Serve runs a node until ctx ends, then drains: the HTTP server stops
+// accepting and finishes requests in flight, workers finish their jobs, the
+// database closes. What it prints to out is meant for the operator.
+func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, version string) error {
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	rootKey, generated, err := ensureRoot(ctx, db.IAM(), cfg)
+	if err != nil {
+		return err
+	}
+	blobs, err := blobfs.New(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	signKey, err := secretSetting(ctx, db.IAM(), "upload-signing-key")
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	baseURL := "http://" + ln.Addr().String()
+	signer := &uploads.Signer{BaseURL: baseURL, Key: signKey}
+
+	first, last, _ := cfg.PortRange()
+	mail, err := mailmanager.New(db.MailManager(), signer, blobReader{blobs}, mailmanager.Config{
+		Region:   cfg.Region,
+		SMTPHost: cfg.SMTPHost,
+		Ports:    mailmanager.PortRange{Min: first, Max: last},
+		// An MX must take mail from senders without TLS (RFC 3207 4: a
+		// publicly-referenced server must not require STARTTLS), so an
+		// ingress point asks for TLS only when its creator says so.
+		DefaultTLSPolicy: mm.TlsPolicyOptional,
+	}, log.With("component", "mailmanager"))
+	if err != nil {
+		return err
+	}
+	q := db.Jobs()
+	jobs.Register(q, &mailmanager.ImportWorker{Service: mail})
+	jobs.Register(q, &mailmanager.ArchivePurgeWorker{Service: mail})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api := awsapi.New(awsapi.Config{
+		Region:           cfg.Region,
+		KeyLookup:        db.KeyLookup(),
+		IdempotencyStore: db.Idempotency(),
+		Logger:           log.With("component", "api"),
+		Metrics:          newAPIMetrics(reg),
+	})
+	for _, svc := range []*smithy.Service{mm.Service, sesv2.Service, ses.Service, smsvoice.Service, sts.Service} {
+		api.Register(svc)
+	}
+	apiroutes.MailManager(api, mail)
+	apiroutes.STS(api)
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
+			return
+		}
+		if err := db.Ping(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle(uploads.Prefix, signer.Handler(blobs, MaxUploadBytes, log.With("component", "uploads")))
+	mux.Handle("/", api)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	if err := q.Start(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("job queue: %w", err)
+	}
+	ready.Store(true)
+	banner(out, version, cfg, baseURL, rootKey, generated, db.Dialect(), time.Since(start))
+	log.Info("ready", "http", baseURL, "database", db.Dialect(), "startup", time.Since(start).Round(time.Millisecond))
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("HTTP server: %w", err)
+	}
+	log.Info("draining")
+	ready.Store(false)
+	drain, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(drain); err != nil {
+		errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+	}
+	if err := q.Stop(drain); err != nil {
+		errs = append(errs, fmt.Errorf("job queue shutdown: %w", err))
+	}
+	if err := db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("database close: %w", err))
+	}
+	log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// ensureRoot makes sure the root account exists and has a key: the one the
+// operator configured, or one generated at first start (and then only).
+func ensureRoot(ctx context.Context, st iam.Store, cfg *config.Config) (key iam.AccessKey, generated bool, err error) {
+	if err := st.EnsureAccount(ctx, iam.Account{ID: cfg.AccountID, Name: "root", CreatedAt: time.Now()}); err != nil {
+		return key, false, fmt.Errorf("root account: %w", err)
+	}
+	if cfg.RootAccessKeyID != "" {
+		key = iam.AccessKey{AccessKeyID: cfg.RootAccessKeyID, SecretAccessKey: cfg.RootSecretAccessKey, AccountID: cfg.AccountID, Status: iam.StatusActive, CreatedAt: time.Now()}
+		cur, err := st.GetAccessKey(ctx, key.AccessKeyID)
+		switch {
+		case err == nil && cur.SecretAccessKey == key.SecretAccessKey && cur.AccountID == key.AccountID:
+			return *cur, false, nil
+		case err == nil:
+			// The operator changed the secret (or the account) of the configured key.
+			if err := st.DeleteAccessKey(ctx, key.AccessKeyID); err != nil {
+				return key, false, err
+			}
+		case !fault.Is(err, fault.NotFound):
+			return key, false, err
+		}
+		return key, false, st.CreateAccessKey(ctx, key)
+	}
+	const marker = "root-key-generated"
+	if _, found, err := st.GetSetting(ctx, marker); err != nil || found {
+		return key, false, err
+	}
+	key = iam.NewAccessKey(cfg.AccountID)
+	if err := st.CreateAccessKey(ctx, key); err != nil {
+		return key, false, err
+	}
+	return key, true, st.PutSetting(ctx, marker, key.AccessKeyID)
+}
+
+// secretSetting returns a random 32-byte secret kept under name, made at first use.
+func secretSetting(ctx context.Context, st iam.Store, name string) ([]byte, error) {
+	v, found, err := st.GetSetting(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		v = hex.EncodeToString(b)
+		if err := st.PutSetting(ctx, name, v); err != nil {
+			return nil, err
+		}
+	}
+	return hex.DecodeString(v)
+}
+
+// blobReader adapts a blob store to what the Mail Manager import job reads.
+type blobReader struct{ s blob.Store }
+
+func (b blobReader) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, _, err := b.s.Get(ctx, key)
+	return rc, err
+}

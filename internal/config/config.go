@@ -1,0 +1,137 @@
+// Package config holds the operator's settings: flags with TIDINGS_*
+// environment variables as their defaults. A first start with none of them
+// set works: SQLite and files under ./tidings-data, loopback addresses.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// DefaultAccountID is the root account's id when TIDINGS_ACCOUNT_ID is unset.
+const DefaultAccountID = "000000000000"
+
+// Config is everything `tidings serve` needs.
+type Config struct {
+	DataDir     string // TIDINGS_DATA_DIR
+	HTTPAddr    string // TIDINGS_HTTP_ADDR: API, health, metrics, console
+	SMTPHost    string // TIDINGS_SMTP_HOST: where ingress listeners bind
+	SMTPPorts   string // TIDINGS_SMTP_PORTS: "first-last", ports given to ingress points
+	DatabaseURL string // TIDINGS_DATABASE_URL: "" ⇒ SQLite in DataDir
+	Region      string // TIDINGS_REGION
+	AccountID   string // TIDINGS_ACCOUNT_ID: the root account
+	// Root key; when both are empty one is generated at first start.
+	RootAccessKeyID     string // TIDINGS_ROOT_ACCESS_KEY_ID
+	RootSecretAccessKey string // TIDINGS_ROOT_SECRET_ACCESS_KEY
+	LogLevel            string // TIDINGS_LOG_LEVEL: debug, info, warn, error
+	LogFormat           string // TIDINGS_LOG_FORMAT: text or json
+}
+
+// Var describes one setting, for flags and documentation.
+type Var struct {
+	Flag, Env, Default, Usage string
+	Ptr                       *string
+}
+
+// Vars lists every setting of c, bound to its fields.
+func (c *Config) Vars() []Var {
+	return []Var{
+		{"data-dir", "TIDINGS_DATA_DIR", "./tidings-data", "directory for the SQLite database, blobs, keys and certificates", &c.DataDir},
+		{"http-addr", "TIDINGS_HTTP_ADDR", "127.0.0.1:8025", "address of the HTTP API, health, metrics and console", &c.HTTPAddr},
+		{"smtp-host", "TIDINGS_SMTP_HOST", "127.0.0.1", "host the SMTP ingress listeners bind to", &c.SMTPHost},
+		{"smtp-ports", "TIDINGS_SMTP_PORTS", "2525-2624", "range of ports given to ingress points that do not ask for one", &c.SMTPPorts},
+		{"database-url", "TIDINGS_DATABASE_URL", "", "postgres://… for PostgreSQL; empty for SQLite in the data dir", &c.DatabaseURL},
+		{"region", "TIDINGS_REGION", "us-east-1", "AWS region name the API answers as", &c.Region},
+		{"account-id", "TIDINGS_ACCOUNT_ID", DefaultAccountID, "12-digit id of the root account", &c.AccountID},
+		{"root-access-key-id", "TIDINGS_ROOT_ACCESS_KEY_ID", "", "root access key id (generated at first start when empty)", &c.RootAccessKeyID},
+		{"root-secret-access-key", "TIDINGS_ROOT_SECRET_ACCESS_KEY", "", "root secret access key", &c.RootSecretAccessKey},
+		{"log-level", "TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
+		{"log-format", "TIDINGS_LOG_FORMAT", "text", "text or json", &c.LogFormat},
+	}
+}
+
+// EnvDefault returns the environment's value for v, else its default.
+func (v Var) EnvDefault() string {
+	if s, ok := os.LookupEnv(v.Env); ok {
+		return s
+	}
+	return v.Default
+}
+
+var (
+	accountIDRe = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	keyIDRe     = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+)
+
+// Validate checks every setting and says which one is wrong and why.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("TIDINGS_DATA_DIR: must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("TIDINGS_HTTP_ADDR %q: want host:port: %v", c.HTTPAddr, err)
+	}
+	if c.SMTPHost == "" || strings.ContainsAny(c.SMTPHost, " :/") && net.ParseIP(c.SMTPHost) == nil {
+		return fmt.Errorf("TIDINGS_SMTP_HOST %q: want a host name or IP address", c.SMTPHost)
+	}
+	if _, _, err := c.PortRange(); err != nil {
+		return err
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("TIDINGS_DATABASE_URL: want empty (SQLite) or postgres://…, got %q", redact(c.DatabaseURL))
+	}
+	if !regionRe.MatchString(c.Region) {
+		return fmt.Errorf("TIDINGS_REGION %q: want a region name such as us-east-1", c.Region)
+	}
+	if !accountIDRe.MatchString(c.AccountID) {
+		return fmt.Errorf("TIDINGS_ACCOUNT_ID %q: want 12 digits", c.AccountID)
+	}
+	if (c.RootAccessKeyID == "") != (c.RootSecretAccessKey == "") {
+		return fmt.Errorf("TIDINGS_ROOT_ACCESS_KEY_ID and TIDINGS_ROOT_SECRET_ACCESS_KEY: set both or neither")
+	}
+	if c.RootAccessKeyID != "" && !keyIDRe.MatchString(c.RootAccessKeyID) {
+		return fmt.Errorf("TIDINGS_ROOT_ACCESS_KEY_ID: want 16–128 upper-case letters and digits")
+	}
+	if c.RootSecretAccessKey != "" && len(c.RootSecretAccessKey) < 16 {
+		return fmt.Errorf("TIDINGS_ROOT_SECRET_ACCESS_KEY: want at least 16 characters")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("TIDINGS_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("TIDINGS_LOG_FORMAT %q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// PortRange parses SMTPPorts.
+func (c *Config) PortRange() (first, last int, err error) {
+	a, b, ok := strings.Cut(c.SMTPPorts, "-")
+	if !ok {
+		b = a
+	}
+	first, err1 := strconv.Atoi(strings.TrimSpace(a))
+	last, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || first < 1 || last > 65535 || first > last {
+		return 0, 0, fmt.Errorf("TIDINGS_SMTP_PORTS %q: want first-last, within 1-65535", c.SMTPPorts)
+	}
+	return first, last, nil
+}
+
+func redact(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "…" + u[i:]
+		}
+	}
+	return u
+}
