@@ -1,0 +1,111 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/jobs"
+	"github.com/tidings/tidings/internal/mailmanager"
+)
+
+// Store implements the domain stores over a database.
+type Store struct {
+	db    *sql.DB // transactions and writes
+	rdb   *sql.DB // reads outside transactions; may be db
+	d     Dialect
+	queue *jobs.Queue
+
+	rebound sync.Map // query text -> dialect's text
+}
+
+// New returns the stores over db, whose schema is migrated. Reads outside
+// transactions go to read, a pool over the same database (db itself where
+// a separate read pool buys nothing). queue inserts the jobs of
+// Tx.Enqueue; it must be over db.
+func New(db, read *sql.DB, d Dialect, queue *jobs.Queue) *Store {
+	if read == nil {
+		read = db
+	}
+	return &Store{db: db, rdb: read, d: d, queue: queue}
+}
+
+// q returns query in the dialect's placeholders.
+func (s *Store) q(query string) string {
+	if v, ok := s.rebound.Load(query); ok {
+		return v.(string)
+	}
+	r := s.d.Rebind(query)
+	s.rebound.Store(query, r)
+	return r
+}
+
+// wrap gives a database error its fault kind: busy or unreachable
+// databases are fault.Unavailable, context errors stay as they are, the
+// rest is fault.Internal with the operation named.
+func (s *Store) wrap(err error, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case s.d.Transient(err):
+		return &fault.Error{Kind: fault.Unavailable, Message: "storage is busy or unavailable; retry later", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// InTx runs fn in one transaction (mailmanager.Store).
+func (s *Store) InTx(ctx context.Context, fn func(mailmanager.Tx) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err, "begin")
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// The error of Rollback adds nothing to fn's.
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(&txn{s: s, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.wrap(err, "commit")
+	}
+	committed = true
+	return nil
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// stored is t as a read gives it back: UTC, to the millisecond; now when zero.
+func stored(t, now time.Time) time.Time {
+	if t.IsZero() {
+		t = now
+	}
+	return fromMS(ms(t))
+}
+
+// noun is how messages name a kind: "rule-set" → "rule set".
+func noun(k mailmanager.Kind) string { return strings.ReplaceAll(string(k), "-", " ") }
+
+func notFound(kind, id, format string, args ...any) error {
+	return &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf(format, args...), ResourceType: kind, ResourceID: id}
+}
+
+func conflict(kind, id, format string, args ...any) error {
+	return &fault.Error{Kind: fault.Conflict, Message: fmt.Sprintf(format, args...), ResourceType: kind, ResourceID: id}
+}
