@@ -43,8 +43,8 @@ type Verdict string
 const (
 	Pass             Verdict = "PASS"
 	Fail             Verdict = "FAIL"
-	Gray             Verdict = "GRAY" // neither pass nor fail: none, neutral, softfail, temperror
-	ProcessingFailed Verdict = "PROCESSING_FAILED"
+	Gray             Verdict = "GRAY"              // neither pass nor fail: none, neutral, softfail
+	ProcessingFailed Verdict = "PROCESSING_FAILED" // the check could not run: temperror, permerror, DNS failure
 )
 
 // Auth holds the authentication verdicts computed on receipt.
