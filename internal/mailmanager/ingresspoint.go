@@ -291,8 +291,14 @@ func (s *Service) CreateIngressPoint(ctx context.Context, in *mm.CreateIngressPo
 		TLSPolicy:            s.cfg.DefaultTLSPolicy,
 		NetworkConfiguration: in.NetworkConfiguration,
 	}
-	if in.TlsPolicy != nil {
+	switch {
+	case in.TlsPolicy != nil:
 		rec.TLSPolicy = *in.TlsPolicy
+	case rec.Type != mm.IngressPointTypeOpen:
+		// Passwords and client certificates must not cross the wire in
+		// clear: AUTH and MTLS ingress points require TLS unless told
+		// otherwise (and checkTLSPolicy says when they may be).
+		rec.TLSPolicy = mm.TlsPolicyRequired
 	}
 	if err := checkTLSPolicy(&rec); err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ func TestOperationTables(t *testing.T) {
 					b, err := json.Marshal(v)
 					require.NoError(t, err)
 					rest := regexp.MustCompile(`"\w+":null,?`).ReplaceAllString(string(b), "")
-					require.Equal(t, "{}", rest, "%T: omitempty on every field but required collections", v)
+					require.Equal(t, "{}", rest, "%T: omitzero on every field but required collections", v)
 					checkTags(t, svc, reflect.TypeOf(v).Elem(), map[reflect.Type]bool{})
 				}
 			}
@@ -84,7 +84,7 @@ func checkTags(t *testing.T, svc *smithy.Service, typ reflect.Type, seen map[ref
 		js := f.Tag.Get("json")
 		// Only required lists and maps are written when empty.
 		collection := f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() != reflect.Uint8 || f.Type.Kind() == reflect.Map
-		require.Equal(t, !(collection && f.Tag.Get("required") == "true"), strings.HasSuffix(js, ",omitempty"), "%s.%s", typ, f.Name)
+		require.Equal(t, !(collection && f.Tag.Get("required") == "true"), strings.HasSuffix(js, ",omitzero"), "%s.%s", typ, f.Name)
 		require.Equal(t, js, f.Tag.Get("cbor"), "%s.%s", typ, f.Name)
 		if svc.Protocol == smithy.AWSQuery {
 			require.NotEmpty(t, f.Tag.Get("query"), "%s.%s", typ, f.Name)

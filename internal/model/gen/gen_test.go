@@ -167,14 +167,14 @@ func TestGenerateSynthetic(t *testing.T) {
 	flat := func(b []byte) string { return strings.Join(strings.Fields(string(b)), " ") }
 	require.True(t, strings.HasPrefix(string(files["types.go"]), header+"\n"))
 	types := flat(files["types.go"])
-	require.Contains(t, types, "Id *string `json:\"Id,omitempty\" cbor:\"Id,omitempty\" location:\"uri\" locationName:\"Id\" query:\"Id\" xml:\"Id\" required:\"true\"` // required")
-	require.Contains(t, types, "Body []byte `json:\"Body,omitempty\" cbor:\"Body,omitempty\" payload:\"true\" query:\"Body\" xml:\"Body\"`")
+	require.Contains(t, types, "Id *string `json:\"Id,omitzero\" cbor:\"Id,omitzero\" location:\"uri\" locationName:\"Id\" query:\"Id\" xml:\"Id\" required:\"true\"` // required")
+	require.Contains(t, types, "Body []byte `json:\"Body,omitzero\" cbor:\"Body,omitzero\" payload:\"true\" query:\"Body\" xml:\"Body\"`")
 	// Not rest-json: the JSON name stays the member name.
-	require.Contains(t, types, "Items []string `json:\"Items,omitempty\" cbor:\"Items,omitempty\" locationName:\"item\" query:\"item\" xml:\"item\"`")
-	require.Contains(t, types, "Flat []string `json:\"Flat,omitempty\" cbor:\"Flat,omitempty\" query:\"Flat\" xml:\"Flat\" flattened:\"true\"`")
-	require.Contains(t, types, "Token *string `json:\"token,omitempty\" cbor:\"token,omitempty\" query:\"token\" xml:\"token\" queryName:\"Tok\"` // idempotency token")
+	require.Contains(t, types, "Items []string `json:\"Items,omitzero\" cbor:\"Items,omitzero\" locationName:\"item\" query:\"item\" xml:\"item\"`")
+	require.Contains(t, types, "Flat []string `json:\"Flat,omitzero\" cbor:\"Flat,omitzero\" query:\"Flat\" xml:\"Flat\" flattened:\"true\"`")
+	require.Contains(t, types, "Token *string `json:\"token,omitzero\" cbor:\"token,omitzero\" query:\"token\" xml:\"token\" queryName:\"Tok\"` // idempotency token")
 	require.Contains(t, types, "Mode *Mode")
-	require.Contains(t, types, "Message *string `json:\"message,omitempty\"")
+	require.Contains(t, types, "Message *string `json:\"message,omitzero\"")
 
 	enums := flat(files["enums.go"])
 	require.Contains(t, enums, "ModeAB Mode = \"a-b\"")
@@ -196,8 +196,8 @@ func TestGenerateSynthetic(t *testing.T) {
 	rest, _, err := generate([]byte(strings.Replace(synthetic, `"protocol": "query"`, `"protocol": "rest-json"`, 1)), "synth", "synth.json", "synth")
 	require.NoError(t, err)
 	restTypes := flat(rest["types.go"])
-	require.Contains(t, restTypes, "Items []string `json:\"item,omitempty\" cbor:\"item,omitempty\" locationName:\"item\"`")
-	require.Contains(t, restTypes, "Id *string `json:\"Id,omitempty\" cbor:\"Id,omitempty\" location:\"uri\" locationName:\"Id\" required:\"true\"` // required")
+	require.Contains(t, restTypes, "Items []string `json:\"item,omitzero\" cbor:\"item,omitzero\" locationName:\"item\"`")
+	require.Contains(t, restTypes, "Id *string `json:\"Id,omitzero\" cbor:\"Id,omitzero\" location:\"uri\" locationName:\"Id\" required:\"true\"` // required")
 	require.NotContains(t, restTypes, "query:")
 	require.Contains(t, flat(rest["service.go"]), "Protocol: smithy.RESTJSON1,")
 

@@ -245,10 +245,12 @@ func (g *generator) fieldTag(s *shape, mem *ref) string {
 	if g.m.Metadata.Protocol == "rest-json" && mem.LocationName != "" && mem.Location == "" {
 		wire = mem.LocationName
 	}
-	// A required list or map is written even when empty: clients read
+	// omitzero, not omitempty: a member left nil is absent, but an empty
+	// list the service means to answer (PolicyStatements: []) is written.
+	// A required list or map is written even when nil: clients read
 	// `resp["RuleSets"]` without checking. The wire layer turns nil into
 	// empty for members tagged required before encoding.
-	omit := ",omitempty"
+	omit := ",omitzero"
 	required := false
 	for _, r := range s.Required {
 		required = required || r == mem.Name

@@ -7,258 +7,258 @@ import "github.com/tidings/tidings/internal/model/smithy"
 
 // AccessDeniedException is the error AccessDeniedException (HTTP 400, client fault).
 type AccessDeniedException struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero"`
 }
 
 // AddHeaderAction is a structure of the MailManager model.
 type AddHeaderAction struct {
-	HeaderName  *string `json:"HeaderName,omitempty" cbor:"HeaderName,omitempty" required:"true"`   // required
-	HeaderValue *string `json:"HeaderValue,omitempty" cbor:"HeaderValue,omitempty" required:"true"` // required
+	HeaderName  *string `json:"HeaderName,omitzero" cbor:"HeaderName,omitzero" required:"true"`   // required
+	HeaderValue *string `json:"HeaderValue,omitzero" cbor:"HeaderValue,omitzero" required:"true"` // required
 }
 
 // AddonInstance is a structure of the MailManager model.
 type AddonInstance struct {
-	AddonInstanceArn    *string      `json:"AddonInstanceArn,omitempty" cbor:"AddonInstanceArn,omitempty"`
-	AddonInstanceId     *string      `json:"AddonInstanceId,omitempty" cbor:"AddonInstanceId,omitempty"`
-	AddonName           *string      `json:"AddonName,omitempty" cbor:"AddonName,omitempty"`
-	AddonSubscriptionId *string      `json:"AddonSubscriptionId,omitempty" cbor:"AddonSubscriptionId,omitempty"`
-	CreatedTimestamp    *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
+	AddonInstanceArn    *string      `json:"AddonInstanceArn,omitzero" cbor:"AddonInstanceArn,omitzero"`
+	AddonInstanceId     *string      `json:"AddonInstanceId,omitzero" cbor:"AddonInstanceId,omitzero"`
+	AddonName           *string      `json:"AddonName,omitzero" cbor:"AddonName,omitzero"`
+	AddonSubscriptionId *string      `json:"AddonSubscriptionId,omitzero" cbor:"AddonSubscriptionId,omitzero"`
+	CreatedTimestamp    *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
 }
 
 // AddonSubscription is a structure of the MailManager model.
 type AddonSubscription struct {
-	AddonName            *string      `json:"AddonName,omitempty" cbor:"AddonName,omitempty"`
-	AddonSubscriptionArn *string      `json:"AddonSubscriptionArn,omitempty" cbor:"AddonSubscriptionArn,omitempty"`
-	AddonSubscriptionId  *string      `json:"AddonSubscriptionId,omitempty" cbor:"AddonSubscriptionId,omitempty"`
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
+	AddonName            *string      `json:"AddonName,omitzero" cbor:"AddonName,omitzero"`
+	AddonSubscriptionArn *string      `json:"AddonSubscriptionArn,omitzero" cbor:"AddonSubscriptionArn,omitzero"`
+	AddonSubscriptionId  *string      `json:"AddonSubscriptionId,omitzero" cbor:"AddonSubscriptionId,omitzero"`
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
 }
 
 // AddressFilter is a structure of the MailManager model.
 type AddressFilter struct {
-	AddressPrefix *string `json:"AddressPrefix,omitempty" cbor:"AddressPrefix,omitempty" sensitive:"true"`
+	AddressPrefix *string `json:"AddressPrefix,omitzero" cbor:"AddressPrefix,omitzero" sensitive:"true"`
 }
 
 // AddressList is a structure of the MailManager model.
 type AddressList struct {
-	AddressListArn       *string      `json:"AddressListArn,omitempty" cbor:"AddressListArn,omitempty" required:"true"`             // required
-	AddressListId        *string      `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"`               // required
-	AddressListName      *string      `json:"AddressListName,omitempty" cbor:"AddressListName,omitempty" required:"true"`           // required
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`         // required
-	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty" required:"true"` // required
+	AddressListArn       *string      `json:"AddressListArn,omitzero" cbor:"AddressListArn,omitzero" required:"true"`             // required
+	AddressListId        *string      `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"`               // required
+	AddressListName      *string      `json:"AddressListName,omitzero" cbor:"AddressListName,omitzero" required:"true"`           // required
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`         // required
+	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero" required:"true"` // required
 }
 
 // Analysis is a structure of the MailManager model.
 type Analysis struct {
-	Analyzer    *string `json:"Analyzer,omitempty" cbor:"Analyzer,omitempty" required:"true"`       // required
-	ResultField *string `json:"ResultField,omitempty" cbor:"ResultField,omitempty" required:"true"` // required
+	Analyzer    *string `json:"Analyzer,omitzero" cbor:"Analyzer,omitzero" required:"true"`       // required
+	ResultField *string `json:"ResultField,omitzero" cbor:"ResultField,omitzero" required:"true"` // required
 }
 
 // Archive is a structure of the MailManager model.
 type Archive struct {
-	ArchiveId            *string       `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
-	ArchiveName          *string       `json:"ArchiveName,omitempty" cbor:"ArchiveName,omitempty"`
-	ArchiveState         *ArchiveState `json:"ArchiveState,omitempty" cbor:"ArchiveState,omitempty"`
-	LastUpdatedTimestamp *smithy.Time  `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
+	ArchiveId            *string       `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
+	ArchiveName          *string       `json:"ArchiveName,omitzero" cbor:"ArchiveName,omitzero"`
+	ArchiveState         *ArchiveState `json:"ArchiveState,omitzero" cbor:"ArchiveState,omitzero"`
+	LastUpdatedTimestamp *smithy.Time  `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
 }
 
 // ArchiveAction is a structure of the MailManager model.
 type ArchiveAction struct {
-	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	TargetArchive       *string              `json:"TargetArchive,omitempty" cbor:"TargetArchive,omitempty" required:"true"` // required
+	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	TargetArchive       *string              `json:"TargetArchive,omitzero" cbor:"TargetArchive,omitzero" required:"true"` // required
 }
 
 // ArchiveBooleanExpression is a structure of the MailManager model.
 type ArchiveBooleanExpression struct {
-	Evaluate *ArchiveBooleanToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *ArchiveBooleanOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
+	Evaluate *ArchiveBooleanToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *ArchiveBooleanOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
 }
 
 // ArchiveBooleanToEvaluate is a structure of the MailManager model.
 //
 // ArchiveBooleanToEvaluate is a union: exactly one member must be set.
 type ArchiveBooleanToEvaluate struct {
-	Attribute *ArchiveBooleanEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Attribute *ArchiveBooleanEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // ArchiveFilterCondition is a structure of the MailManager model.
 //
 // ArchiveFilterCondition is a union: exactly one member must be set.
 type ArchiveFilterCondition struct {
-	BooleanExpression *ArchiveBooleanExpression `json:"BooleanExpression,omitempty" cbor:"BooleanExpression,omitempty"`
-	StringExpression  *ArchiveStringExpression  `json:"StringExpression,omitempty" cbor:"StringExpression,omitempty"`
+	BooleanExpression *ArchiveBooleanExpression `json:"BooleanExpression,omitzero" cbor:"BooleanExpression,omitzero"`
+	StringExpression  *ArchiveStringExpression  `json:"StringExpression,omitzero" cbor:"StringExpression,omitzero"`
 }
 
 // ArchiveFilters is a structure of the MailManager model.
 type ArchiveFilters struct {
-	Include []ArchiveFilterCondition `json:"Include,omitempty" cbor:"Include,omitempty"`
-	Unless  []ArchiveFilterCondition `json:"Unless,omitempty" cbor:"Unless,omitempty"`
+	Include []ArchiveFilterCondition `json:"Include,omitzero" cbor:"Include,omitzero"`
+	Unless  []ArchiveFilterCondition `json:"Unless,omitzero" cbor:"Unless,omitzero"`
 }
 
 // ArchiveRetention is a structure of the MailManager model.
 //
 // ArchiveRetention is a union: exactly one member must be set.
 type ArchiveRetention struct {
-	RetentionPeriod *RetentionPeriod `json:"RetentionPeriod,omitempty" cbor:"RetentionPeriod,omitempty"`
+	RetentionPeriod *RetentionPeriod `json:"RetentionPeriod,omitzero" cbor:"RetentionPeriod,omitzero"`
 }
 
 // ArchiveStringExpression is a structure of the MailManager model.
 type ArchiveStringExpression struct {
-	Evaluate *ArchiveStringToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *ArchiveStringOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []string                 `json:"Values" cbor:"Values" required:"true"`                         // required
+	Evaluate *ArchiveStringToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *ArchiveStringOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []string                 `json:"Values" cbor:"Values" required:"true"`                       // required
 }
 
 // ArchiveStringToEvaluate is a structure of the MailManager model.
 //
 // ArchiveStringToEvaluate is a union: exactly one member must be set.
 type ArchiveStringToEvaluate struct {
-	Attribute *ArchiveStringEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Attribute *ArchiveStringEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // BounceAction is a structure of the MailManager model.
 type BounceAction struct {
-	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	DiagnosticMessage   *string              `json:"DiagnosticMessage,omitempty" cbor:"DiagnosticMessage,omitempty" sensitive:"true" required:"true"` // required
-	Message             *string              `json:"Message,omitempty" cbor:"Message,omitempty" sensitive:"true"`
-	RoleArn             *string              `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" required:"true"`                // required
-	Sender              *string              `json:"Sender,omitempty" cbor:"Sender,omitempty" sensitive:"true" required:"true"` // required
-	SmtpReplyCode       *string              `json:"SmtpReplyCode,omitempty" cbor:"SmtpReplyCode,omitempty" required:"true"`    // required
-	StatusCode          *string              `json:"StatusCode,omitempty" cbor:"StatusCode,omitempty" required:"true"`          // required
+	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	DiagnosticMessage   *string              `json:"DiagnosticMessage,omitzero" cbor:"DiagnosticMessage,omitzero" sensitive:"true" required:"true"` // required
+	Message             *string              `json:"Message,omitzero" cbor:"Message,omitzero" sensitive:"true"`
+	RoleArn             *string              `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" required:"true"`                // required
+	Sender              *string              `json:"Sender,omitzero" cbor:"Sender,omitzero" sensitive:"true" required:"true"` // required
+	SmtpReplyCode       *string              `json:"SmtpReplyCode,omitzero" cbor:"SmtpReplyCode,omitzero" required:"true"`    // required
+	StatusCode          *string              `json:"StatusCode,omitzero" cbor:"StatusCode,omitzero" required:"true"`          // required
 }
 
 // ConflictException is the error ConflictException (HTTP 400, client fault).
 type ConflictException struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero"`
 }
 
 // CreateAddonInstanceRequest is the input of CreateAddonInstance.
 type CreateAddonInstanceRequest struct {
-	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitempty" cbor:"AddonSubscriptionId,omitempty" required:"true"` // required
-	ClientToken         *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                                 // idempotency token
-	Tags                []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitzero" cbor:"AddonSubscriptionId,omitzero" required:"true"` // required
+	ClientToken         *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                                 // idempotency token
+	Tags                []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateAddonInstanceResponse is the output of CreateAddonInstance.
 type CreateAddonInstanceResponse struct {
-	AddonInstanceId *string `json:"AddonInstanceId,omitempty" cbor:"AddonInstanceId,omitempty" required:"true"` // required
+	AddonInstanceId *string `json:"AddonInstanceId,omitzero" cbor:"AddonInstanceId,omitzero" required:"true"` // required
 }
 
 // CreateAddonSubscriptionRequest is the input of CreateAddonSubscription.
 type CreateAddonSubscriptionRequest struct {
-	AddonName   *string `json:"AddonName,omitempty" cbor:"AddonName,omitempty" required:"true"` // required
-	ClientToken *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`             // idempotency token
-	Tags        []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	AddonName   *string `json:"AddonName,omitzero" cbor:"AddonName,omitzero" required:"true"` // required
+	ClientToken *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`             // idempotency token
+	Tags        []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateAddonSubscriptionResponse is the output of CreateAddonSubscription.
 type CreateAddonSubscriptionResponse struct {
-	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitempty" cbor:"AddonSubscriptionId,omitempty" required:"true"` // required
+	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitzero" cbor:"AddonSubscriptionId,omitzero" required:"true"` // required
 }
 
 // CreateAddressListImportJobRequest is the input of CreateAddressListImportJob.
 type CreateAddressListImportJobRequest struct {
-	AddressListId    *string           `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"`       // required
-	ClientToken      *string           `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                           // idempotency token
-	ImportDataFormat *ImportDataFormat `json:"ImportDataFormat,omitempty" cbor:"ImportDataFormat,omitempty" required:"true"` // required
-	Name             *string           `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`                         // required
+	AddressListId    *string           `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"`       // required
+	ClientToken      *string           `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                           // idempotency token
+	ImportDataFormat *ImportDataFormat `json:"ImportDataFormat,omitzero" cbor:"ImportDataFormat,omitzero" required:"true"` // required
+	Name             *string           `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`                         // required
 }
 
 // CreateAddressListImportJobResponse is the output of CreateAddressListImportJob.
 type CreateAddressListImportJobResponse struct {
-	JobId        *string `json:"JobId,omitempty" cbor:"JobId,omitempty" required:"true"`                                // required
-	PreSignedUrl *string `json:"PreSignedUrl,omitempty" cbor:"PreSignedUrl,omitempty" sensitive:"true" required:"true"` // required
+	JobId        *string `json:"JobId,omitzero" cbor:"JobId,omitzero" required:"true"`                                // required
+	PreSignedUrl *string `json:"PreSignedUrl,omitzero" cbor:"PreSignedUrl,omitzero" sensitive:"true" required:"true"` // required
 }
 
 // CreateAddressListRequest is the input of CreateAddressList.
 type CreateAddressListRequest struct {
-	AddressListName *string `json:"AddressListName,omitempty" cbor:"AddressListName,omitempty" required:"true"` // required
-	ClientToken     *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                         // idempotency token
-	Tags            []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	AddressListName *string `json:"AddressListName,omitzero" cbor:"AddressListName,omitzero" required:"true"` // required
+	ClientToken     *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                         // idempotency token
+	Tags            []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateAddressListResponse is the output of CreateAddressList.
 type CreateAddressListResponse struct {
-	AddressListId *string `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"` // required
+	AddressListId *string `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"` // required
 }
 
 // CreateArchiveRequest is the input of CreateArchive.
 type CreateArchiveRequest struct {
-	ArchiveName *string           `json:"ArchiveName,omitempty" cbor:"ArchiveName,omitempty" required:"true"` // required
-	ClientToken *string           `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                 // idempotency token
-	KmsKeyArn   *string           `json:"KmsKeyArn,omitempty" cbor:"KmsKeyArn,omitempty"`
-	Retention   *ArchiveRetention `json:"Retention,omitempty" cbor:"Retention,omitempty"`
-	Tags        []Tag             `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ArchiveName *string           `json:"ArchiveName,omitzero" cbor:"ArchiveName,omitzero" required:"true"` // required
+	ClientToken *string           `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                 // idempotency token
+	KmsKeyArn   *string           `json:"KmsKeyArn,omitzero" cbor:"KmsKeyArn,omitzero"`
+	Retention   *ArchiveRetention `json:"Retention,omitzero" cbor:"Retention,omitzero"`
+	Tags        []Tag             `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateArchiveResponse is the output of CreateArchive.
 type CreateArchiveResponse struct {
-	ArchiveId *string `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
+	ArchiveId *string `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
 }
 
 // CreateIngressPointRequest is the input of CreateIngressPoint.
 type CreateIngressPointRequest struct {
-	ClientToken               *string                    `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	IngressPointConfiguration *IngressPointConfiguration `json:"IngressPointConfiguration,omitempty" cbor:"IngressPointConfiguration,omitempty"`
-	IngressPointName          *string                    `json:"IngressPointName,omitempty" cbor:"IngressPointName,omitempty" required:"true"` // required
-	NetworkConfiguration      *NetworkConfiguration      `json:"NetworkConfiguration,omitempty" cbor:"NetworkConfiguration,omitempty"`
-	RuleSetId                 *string                    `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty" required:"true"` // required
-	Tags                      []Tag                      `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TlsPolicy                 *TlsPolicy                 `json:"TlsPolicy,omitempty" cbor:"TlsPolicy,omitempty"`
-	TrafficPolicyId           *string                    `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty" required:"true"` // required
-	Type                      *IngressPointType          `json:"Type,omitempty" cbor:"Type,omitempty" required:"true"`                       // required
+	ClientToken               *string                    `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	IngressPointConfiguration *IngressPointConfiguration `json:"IngressPointConfiguration,omitzero" cbor:"IngressPointConfiguration,omitzero"`
+	IngressPointName          *string                    `json:"IngressPointName,omitzero" cbor:"IngressPointName,omitzero" required:"true"` // required
+	NetworkConfiguration      *NetworkConfiguration      `json:"NetworkConfiguration,omitzero" cbor:"NetworkConfiguration,omitzero"`
+	RuleSetId                 *string                    `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero" required:"true"` // required
+	Tags                      []Tag                      `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TlsPolicy                 *TlsPolicy                 `json:"TlsPolicy,omitzero" cbor:"TlsPolicy,omitzero"`
+	TrafficPolicyId           *string                    `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero" required:"true"` // required
+	Type                      *IngressPointType          `json:"Type,omitzero" cbor:"Type,omitzero" required:"true"`                       // required
 }
 
 // CreateIngressPointResponse is the output of CreateIngressPoint.
 type CreateIngressPointResponse struct {
-	IngressPointId *string `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty" required:"true"` // required
+	IngressPointId *string `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero" required:"true"` // required
 }
 
 // CreateRelayRequest is the input of CreateRelay.
 type CreateRelayRequest struct {
-	Authentication *RelayAuthentication `json:"Authentication,omitempty" cbor:"Authentication,omitempty" required:"true"` // required
-	ClientToken    *string              `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                       // idempotency token
-	RelayName      *string              `json:"RelayName,omitempty" cbor:"RelayName,omitempty" required:"true"`           // required
-	ServerName     *string              `json:"ServerName,omitempty" cbor:"ServerName,omitempty" required:"true"`         // required
-	ServerPort     *int64               `json:"ServerPort,omitempty" cbor:"ServerPort,omitempty" required:"true"`         // required
-	Tags           []Tag                `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	Authentication *RelayAuthentication `json:"Authentication,omitzero" cbor:"Authentication,omitzero" required:"true"` // required
+	ClientToken    *string              `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                       // idempotency token
+	RelayName      *string              `json:"RelayName,omitzero" cbor:"RelayName,omitzero" required:"true"`           // required
+	ServerName     *string              `json:"ServerName,omitzero" cbor:"ServerName,omitzero" required:"true"`         // required
+	ServerPort     *int64               `json:"ServerPort,omitzero" cbor:"ServerPort,omitzero" required:"true"`         // required
+	Tags           []Tag                `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRelayResponse is the output of CreateRelay.
 type CreateRelayResponse struct {
-	RelayId *string `json:"RelayId,omitempty" cbor:"RelayId,omitempty" required:"true"` // required
+	RelayId *string `json:"RelayId,omitzero" cbor:"RelayId,omitzero" required:"true"` // required
 }
 
 // CreateRuleSetRequest is the input of CreateRuleSet.
 type CreateRuleSetRequest struct {
-	ClientToken *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                 // idempotency token
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" required:"true"` // required
-	Rules       []Rule  `json:"Rules" cbor:"Rules" required:"true"`                                 // required
-	Tags        []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                 // idempotency token
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" required:"true"` // required
+	Rules       []Rule  `json:"Rules" cbor:"Rules" required:"true"`                               // required
+	Tags        []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRuleSetResponse is the output of CreateRuleSet.
 type CreateRuleSetResponse struct {
-	RuleSetId *string `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty" required:"true"` // required
+	RuleSetId *string `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero" required:"true"` // required
 }
 
 // CreateTrafficPolicyRequest is the input of CreateTrafficPolicy.
 type CreateTrafficPolicyRequest struct {
-	ClientToken         *string           `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                     // idempotency token
-	DefaultAction       *AcceptAction     `json:"DefaultAction,omitempty" cbor:"DefaultAction,omitempty" required:"true"` // required
-	MaxMessageSizeBytes *int64            `json:"MaxMessageSizeBytes,omitempty" cbor:"MaxMessageSizeBytes,omitempty"`
+	ClientToken         *string           `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                     // idempotency token
+	DefaultAction       *AcceptAction     `json:"DefaultAction,omitzero" cbor:"DefaultAction,omitzero" required:"true"` // required
+	MaxMessageSizeBytes *int64            `json:"MaxMessageSizeBytes,omitzero" cbor:"MaxMessageSizeBytes,omitzero"`
 	PolicyStatements    []PolicyStatement `json:"PolicyStatements" cbor:"PolicyStatements" required:"true"` // required
-	Tags                []Tag             `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TrafficPolicyName   *string           `json:"TrafficPolicyName,omitempty" cbor:"TrafficPolicyName,omitempty" required:"true"` // required
+	Tags                []Tag             `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TrafficPolicyName   *string           `json:"TrafficPolicyName,omitzero" cbor:"TrafficPolicyName,omitzero" required:"true"` // required
 }
 
 // CreateTrafficPolicyResponse is the output of CreateTrafficPolicy.
 type CreateTrafficPolicyResponse struct {
-	TrafficPolicyId *string `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty" required:"true"` // required
+	TrafficPolicyId *string `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero" required:"true"` // required
 }
 
 // DeleteAddonInstanceRequest is the input of DeleteAddonInstance.
 type DeleteAddonInstanceRequest struct {
-	AddonInstanceId *string `json:"AddonInstanceId,omitempty" cbor:"AddonInstanceId,omitempty" required:"true"` // required
+	AddonInstanceId *string `json:"AddonInstanceId,omitzero" cbor:"AddonInstanceId,omitzero" required:"true"` // required
 }
 
 // DeleteAddonInstanceResponse is the output of DeleteAddonInstance.
@@ -266,7 +266,7 @@ type DeleteAddonInstanceResponse struct{}
 
 // DeleteAddonSubscriptionRequest is the input of DeleteAddonSubscription.
 type DeleteAddonSubscriptionRequest struct {
-	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitempty" cbor:"AddonSubscriptionId,omitempty" required:"true"` // required
+	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitzero" cbor:"AddonSubscriptionId,omitzero" required:"true"` // required
 }
 
 // DeleteAddonSubscriptionResponse is the output of DeleteAddonSubscription.
@@ -274,7 +274,7 @@ type DeleteAddonSubscriptionResponse struct{}
 
 // DeleteAddressListRequest is the input of DeleteAddressList.
 type DeleteAddressListRequest struct {
-	AddressListId *string `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"` // required
+	AddressListId *string `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"` // required
 }
 
 // DeleteAddressListResponse is the output of DeleteAddressList.
@@ -282,7 +282,7 @@ type DeleteAddressListResponse struct{}
 
 // DeleteArchiveRequest is the input of DeleteArchive.
 type DeleteArchiveRequest struct {
-	ArchiveId *string `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
+	ArchiveId *string `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
 }
 
 // DeleteArchiveResponse is the output of DeleteArchive.
@@ -290,7 +290,7 @@ type DeleteArchiveResponse struct{}
 
 // DeleteIngressPointRequest is the input of DeleteIngressPoint.
 type DeleteIngressPointRequest struct {
-	IngressPointId *string `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty" required:"true"` // required
+	IngressPointId *string `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero" required:"true"` // required
 }
 
 // DeleteIngressPointResponse is the output of DeleteIngressPoint.
@@ -298,7 +298,7 @@ type DeleteIngressPointResponse struct{}
 
 // DeleteRelayRequest is the input of DeleteRelay.
 type DeleteRelayRequest struct {
-	RelayId *string `json:"RelayId,omitempty" cbor:"RelayId,omitempty" required:"true"` // required
+	RelayId *string `json:"RelayId,omitzero" cbor:"RelayId,omitzero" required:"true"` // required
 }
 
 // DeleteRelayResponse is the output of DeleteRelay.
@@ -306,7 +306,7 @@ type DeleteRelayResponse struct{}
 
 // DeleteRuleSetRequest is the input of DeleteRuleSet.
 type DeleteRuleSetRequest struct {
-	RuleSetId *string `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty" required:"true"` // required
+	RuleSetId *string `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero" required:"true"` // required
 }
 
 // DeleteRuleSetResponse is the output of DeleteRuleSet.
@@ -314,7 +314,7 @@ type DeleteRuleSetResponse struct{}
 
 // DeleteTrafficPolicyRequest is the input of DeleteTrafficPolicy.
 type DeleteTrafficPolicyRequest struct {
-	TrafficPolicyId *string `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty" required:"true"` // required
+	TrafficPolicyId *string `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero" required:"true"` // required
 }
 
 // DeleteTrafficPolicyResponse is the output of DeleteTrafficPolicy.
@@ -322,23 +322,23 @@ type DeleteTrafficPolicyResponse struct{}
 
 // DeliverToMailboxAction is a structure of the MailManager model.
 type DeliverToMailboxAction struct {
-	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	MailboxArn          *string              `json:"MailboxArn,omitempty" cbor:"MailboxArn,omitempty" required:"true"` // required
-	RoleArn             *string              `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" required:"true"`       // required
+	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	MailboxArn          *string              `json:"MailboxArn,omitzero" cbor:"MailboxArn,omitzero" required:"true"` // required
+	RoleArn             *string              `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" required:"true"`       // required
 }
 
 // DeliverToQBusinessAction is a structure of the MailManager model.
 type DeliverToQBusinessAction struct {
-	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	ApplicationId       *string              `json:"ApplicationId,omitempty" cbor:"ApplicationId,omitempty" required:"true"` // required
-	IndexId             *string              `json:"IndexId,omitempty" cbor:"IndexId,omitempty" required:"true"`             // required
-	RoleArn             *string              `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" required:"true"`             // required
+	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	ApplicationId       *string              `json:"ApplicationId,omitzero" cbor:"ApplicationId,omitzero" required:"true"` // required
+	IndexId             *string              `json:"IndexId,omitzero" cbor:"IndexId,omitzero" required:"true"`             // required
+	RoleArn             *string              `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" required:"true"`             // required
 }
 
 // DeregisterMemberFromAddressListRequest is the input of DeregisterMemberFromAddressList.
 type DeregisterMemberFromAddressListRequest struct {
-	Address       *string `json:"Address,omitempty" cbor:"Address,omitempty" sensitive:"true" required:"true"` // required
-	AddressListId *string `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"`      // required
+	Address       *string `json:"Address,omitzero" cbor:"Address,omitzero" sensitive:"true" required:"true"` // required
+	AddressListId *string `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"`      // required
 }
 
 // DeregisterMemberFromAddressListResponse is the output of DeregisterMemberFromAddressList.
@@ -349,541 +349,541 @@ type DropAction struct{}
 
 // Envelope is a structure of the MailManager model.
 type Envelope struct {
-	From *string  `json:"From,omitempty" cbor:"From,omitempty"`
-	Helo *string  `json:"Helo,omitempty" cbor:"Helo,omitempty"`
-	To   []string `json:"To,omitempty" cbor:"To,omitempty"`
+	From *string  `json:"From,omitzero" cbor:"From,omitzero"`
+	Helo *string  `json:"Helo,omitzero" cbor:"Helo,omitzero"`
+	To   []string `json:"To,omitzero" cbor:"To,omitzero"`
 }
 
 // ExportDestinationConfiguration is a structure of the MailManager model.
 //
 // ExportDestinationConfiguration is a union: exactly one member must be set.
 type ExportDestinationConfiguration struct {
-	S3 *S3ExportDestinationConfiguration `json:"S3,omitempty" cbor:"S3,omitempty"`
+	S3 *S3ExportDestinationConfiguration `json:"S3,omitzero" cbor:"S3,omitzero"`
 }
 
 // ExportStatus is a structure of the MailManager model.
 type ExportStatus struct {
-	CompletionTimestamp *smithy.Time `json:"CompletionTimestamp,omitempty" cbor:"CompletionTimestamp,omitempty"`
-	ErrorMessage        *string      `json:"ErrorMessage,omitempty" cbor:"ErrorMessage,omitempty"`
-	State               *ExportState `json:"State,omitempty" cbor:"State,omitempty"`
-	SubmissionTimestamp *smithy.Time `json:"SubmissionTimestamp,omitempty" cbor:"SubmissionTimestamp,omitempty"`
+	CompletionTimestamp *smithy.Time `json:"CompletionTimestamp,omitzero" cbor:"CompletionTimestamp,omitzero"`
+	ErrorMessage        *string      `json:"ErrorMessage,omitzero" cbor:"ErrorMessage,omitzero"`
+	State               *ExportState `json:"State,omitzero" cbor:"State,omitzero"`
+	SubmissionTimestamp *smithy.Time `json:"SubmissionTimestamp,omitzero" cbor:"SubmissionTimestamp,omitzero"`
 }
 
 // ExportSummary is a structure of the MailManager model.
 type ExportSummary struct {
-	ExportId *string       `json:"ExportId,omitempty" cbor:"ExportId,omitempty"`
-	Status   *ExportStatus `json:"Status,omitempty" cbor:"Status,omitempty"`
+	ExportId *string       `json:"ExportId,omitzero" cbor:"ExportId,omitzero"`
+	Status   *ExportStatus `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // GetAddonInstanceRequest is the input of GetAddonInstance.
 type GetAddonInstanceRequest struct {
-	AddonInstanceId *string `json:"AddonInstanceId,omitempty" cbor:"AddonInstanceId,omitempty" required:"true"` // required
+	AddonInstanceId *string `json:"AddonInstanceId,omitzero" cbor:"AddonInstanceId,omitzero" required:"true"` // required
 }
 
 // GetAddonInstanceResponse is the output of GetAddonInstance.
 type GetAddonInstanceResponse struct {
-	AddonInstanceArn    *string      `json:"AddonInstanceArn,omitempty" cbor:"AddonInstanceArn,omitempty"`
-	AddonName           *string      `json:"AddonName,omitempty" cbor:"AddonName,omitempty"`
-	AddonSubscriptionId *string      `json:"AddonSubscriptionId,omitempty" cbor:"AddonSubscriptionId,omitempty"`
-	CreatedTimestamp    *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
+	AddonInstanceArn    *string      `json:"AddonInstanceArn,omitzero" cbor:"AddonInstanceArn,omitzero"`
+	AddonName           *string      `json:"AddonName,omitzero" cbor:"AddonName,omitzero"`
+	AddonSubscriptionId *string      `json:"AddonSubscriptionId,omitzero" cbor:"AddonSubscriptionId,omitzero"`
+	CreatedTimestamp    *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
 }
 
 // GetAddonSubscriptionRequest is the input of GetAddonSubscription.
 type GetAddonSubscriptionRequest struct {
-	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitempty" cbor:"AddonSubscriptionId,omitempty" required:"true"` // required
+	AddonSubscriptionId *string `json:"AddonSubscriptionId,omitzero" cbor:"AddonSubscriptionId,omitzero" required:"true"` // required
 }
 
 // GetAddonSubscriptionResponse is the output of GetAddonSubscription.
 type GetAddonSubscriptionResponse struct {
-	AddonName            *string      `json:"AddonName,omitempty" cbor:"AddonName,omitempty"`
-	AddonSubscriptionArn *string      `json:"AddonSubscriptionArn,omitempty" cbor:"AddonSubscriptionArn,omitempty"`
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
+	AddonName            *string      `json:"AddonName,omitzero" cbor:"AddonName,omitzero"`
+	AddonSubscriptionArn *string      `json:"AddonSubscriptionArn,omitzero" cbor:"AddonSubscriptionArn,omitzero"`
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
 }
 
 // GetAddressListImportJobRequest is the input of GetAddressListImportJob.
 type GetAddressListImportJobRequest struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty" required:"true"` // required
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero" required:"true"` // required
 }
 
 // GetAddressListImportJobResponse is the output of GetAddressListImportJob.
 type GetAddressListImportJobResponse struct {
-	AddressListId      *string           `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"` // required
-	CompletedTimestamp *smithy.Time      `json:"CompletedTimestamp,omitempty" cbor:"CompletedTimestamp,omitempty"`
-	CreatedTimestamp   *smithy.Time      `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	Error              *string           `json:"Error,omitempty" cbor:"Error,omitempty"`
-	FailedItemsCount   *int64            `json:"FailedItemsCount,omitempty" cbor:"FailedItemsCount,omitempty"`
-	ImportDataFormat   *ImportDataFormat `json:"ImportDataFormat,omitempty" cbor:"ImportDataFormat,omitempty" required:"true"` // required
-	ImportedItemsCount *int64            `json:"ImportedItemsCount,omitempty" cbor:"ImportedItemsCount,omitempty"`
-	JobId              *string           `json:"JobId,omitempty" cbor:"JobId,omitempty" required:"true"`                                // required
-	Name               *string           `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`                                  // required
-	PreSignedUrl       *string           `json:"PreSignedUrl,omitempty" cbor:"PreSignedUrl,omitempty" sensitive:"true" required:"true"` // required
-	StartTimestamp     *smithy.Time      `json:"StartTimestamp,omitempty" cbor:"StartTimestamp,omitempty"`
-	Status             *ImportJobStatus  `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"` // required
+	AddressListId      *string           `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"` // required
+	CompletedTimestamp *smithy.Time      `json:"CompletedTimestamp,omitzero" cbor:"CompletedTimestamp,omitzero"`
+	CreatedTimestamp   *smithy.Time      `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	Error              *string           `json:"Error,omitzero" cbor:"Error,omitzero"`
+	FailedItemsCount   *int64            `json:"FailedItemsCount,omitzero" cbor:"FailedItemsCount,omitzero"`
+	ImportDataFormat   *ImportDataFormat `json:"ImportDataFormat,omitzero" cbor:"ImportDataFormat,omitzero" required:"true"` // required
+	ImportedItemsCount *int64            `json:"ImportedItemsCount,omitzero" cbor:"ImportedItemsCount,omitzero"`
+	JobId              *string           `json:"JobId,omitzero" cbor:"JobId,omitzero" required:"true"`                                // required
+	Name               *string           `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`                                  // required
+	PreSignedUrl       *string           `json:"PreSignedUrl,omitzero" cbor:"PreSignedUrl,omitzero" sensitive:"true" required:"true"` // required
+	StartTimestamp     *smithy.Time      `json:"StartTimestamp,omitzero" cbor:"StartTimestamp,omitzero"`
+	Status             *ImportJobStatus  `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"` // required
 }
 
 // GetAddressListRequest is the input of GetAddressList.
 type GetAddressListRequest struct {
-	AddressListId *string `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"` // required
+	AddressListId *string `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"` // required
 }
 
 // GetAddressListResponse is the output of GetAddressList.
 type GetAddressListResponse struct {
-	AddressListArn       *string      `json:"AddressListArn,omitempty" cbor:"AddressListArn,omitempty" required:"true"`             // required
-	AddressListId        *string      `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"`               // required
-	AddressListName      *string      `json:"AddressListName,omitempty" cbor:"AddressListName,omitempty" required:"true"`           // required
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`         // required
-	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty" required:"true"` // required
+	AddressListArn       *string      `json:"AddressListArn,omitzero" cbor:"AddressListArn,omitzero" required:"true"`             // required
+	AddressListId        *string      `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"`               // required
+	AddressListName      *string      `json:"AddressListName,omitzero" cbor:"AddressListName,omitzero" required:"true"`           // required
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`         // required
+	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero" required:"true"` // required
 }
 
 // GetArchiveExportRequest is the input of GetArchiveExport.
 type GetArchiveExportRequest struct {
-	ExportId *string `json:"ExportId,omitempty" cbor:"ExportId,omitempty" required:"true"` // required
+	ExportId *string `json:"ExportId,omitzero" cbor:"ExportId,omitzero" required:"true"` // required
 }
 
 // GetArchiveExportResponse is the output of GetArchiveExport.
 type GetArchiveExportResponse struct {
-	ArchiveId                      *string                         `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty"`
-	ExportDestinationConfiguration *ExportDestinationConfiguration `json:"ExportDestinationConfiguration,omitempty" cbor:"ExportDestinationConfiguration,omitempty"`
-	Filters                        *ArchiveFilters                 `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	FromTimestamp                  *smithy.Time                    `json:"FromTimestamp,omitempty" cbor:"FromTimestamp,omitempty"`
-	MaxResults                     *int64                          `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	Status                         *ExportStatus                   `json:"Status,omitempty" cbor:"Status,omitempty"`
-	ToTimestamp                    *smithy.Time                    `json:"ToTimestamp,omitempty" cbor:"ToTimestamp,omitempty"`
+	ArchiveId                      *string                         `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero"`
+	ExportDestinationConfiguration *ExportDestinationConfiguration `json:"ExportDestinationConfiguration,omitzero" cbor:"ExportDestinationConfiguration,omitzero"`
+	Filters                        *ArchiveFilters                 `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	FromTimestamp                  *smithy.Time                    `json:"FromTimestamp,omitzero" cbor:"FromTimestamp,omitzero"`
+	MaxResults                     *int64                          `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	Status                         *ExportStatus                   `json:"Status,omitzero" cbor:"Status,omitzero"`
+	ToTimestamp                    *smithy.Time                    `json:"ToTimestamp,omitzero" cbor:"ToTimestamp,omitzero"`
 }
 
 // GetArchiveMessageContentRequest is the input of GetArchiveMessageContent.
 type GetArchiveMessageContentRequest struct {
-	ArchivedMessageId *string `json:"ArchivedMessageId,omitempty" cbor:"ArchivedMessageId,omitempty" required:"true"` // required
+	ArchivedMessageId *string `json:"ArchivedMessageId,omitzero" cbor:"ArchivedMessageId,omitzero" required:"true"` // required
 }
 
 // GetArchiveMessageContentResponse is the output of GetArchiveMessageContent.
 type GetArchiveMessageContentResponse struct {
-	Body *MessageBody `json:"Body,omitempty" cbor:"Body,omitempty"`
+	Body *MessageBody `json:"Body,omitzero" cbor:"Body,omitzero"`
 }
 
 // GetArchiveMessageRequest is the input of GetArchiveMessage.
 type GetArchiveMessageRequest struct {
-	ArchivedMessageId *string `json:"ArchivedMessageId,omitempty" cbor:"ArchivedMessageId,omitempty" required:"true"` // required
+	ArchivedMessageId *string `json:"ArchivedMessageId,omitzero" cbor:"ArchivedMessageId,omitzero" required:"true"` // required
 }
 
 // GetArchiveMessageResponse is the output of GetArchiveMessage.
 type GetArchiveMessageResponse struct {
-	Envelope            *Envelope `json:"Envelope,omitempty" cbor:"Envelope,omitempty"`
-	MessageDownloadLink *string   `json:"MessageDownloadLink,omitempty" cbor:"MessageDownloadLink,omitempty"`
-	Metadata            *Metadata `json:"Metadata,omitempty" cbor:"Metadata,omitempty"`
+	Envelope            *Envelope `json:"Envelope,omitzero" cbor:"Envelope,omitzero"`
+	MessageDownloadLink *string   `json:"MessageDownloadLink,omitzero" cbor:"MessageDownloadLink,omitzero"`
+	Metadata            *Metadata `json:"Metadata,omitzero" cbor:"Metadata,omitzero"`
 }
 
 // GetArchiveRequest is the input of GetArchive.
 type GetArchiveRequest struct {
-	ArchiveId *string `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
+	ArchiveId *string `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
 }
 
 // GetArchiveResponse is the output of GetArchive.
 type GetArchiveResponse struct {
-	ArchiveArn           *string           `json:"ArchiveArn,omitempty" cbor:"ArchiveArn,omitempty" required:"true"`     // required
-	ArchiveId            *string           `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"`       // required
-	ArchiveName          *string           `json:"ArchiveName,omitempty" cbor:"ArchiveName,omitempty" required:"true"`   // required
-	ArchiveState         *ArchiveState     `json:"ArchiveState,omitempty" cbor:"ArchiveState,omitempty" required:"true"` // required
-	CreatedTimestamp     *smithy.Time      `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	KmsKeyArn            *string           `json:"KmsKeyArn,omitempty" cbor:"KmsKeyArn,omitempty"`
-	LastUpdatedTimestamp *smithy.Time      `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	Retention            *ArchiveRetention `json:"Retention,omitempty" cbor:"Retention,omitempty" required:"true"` // required
+	ArchiveArn           *string           `json:"ArchiveArn,omitzero" cbor:"ArchiveArn,omitzero" required:"true"`     // required
+	ArchiveId            *string           `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"`       // required
+	ArchiveName          *string           `json:"ArchiveName,omitzero" cbor:"ArchiveName,omitzero" required:"true"`   // required
+	ArchiveState         *ArchiveState     `json:"ArchiveState,omitzero" cbor:"ArchiveState,omitzero" required:"true"` // required
+	CreatedTimestamp     *smithy.Time      `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	KmsKeyArn            *string           `json:"KmsKeyArn,omitzero" cbor:"KmsKeyArn,omitzero"`
+	LastUpdatedTimestamp *smithy.Time      `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	Retention            *ArchiveRetention `json:"Retention,omitzero" cbor:"Retention,omitzero" required:"true"` // required
 }
 
 // GetArchiveSearchRequest is the input of GetArchiveSearch.
 type GetArchiveSearchRequest struct {
-	SearchId *string `json:"SearchId,omitempty" cbor:"SearchId,omitempty" required:"true"` // required
+	SearchId *string `json:"SearchId,omitzero" cbor:"SearchId,omitzero" required:"true"` // required
 }
 
 // GetArchiveSearchResponse is the output of GetArchiveSearch.
 type GetArchiveSearchResponse struct {
-	ArchiveId     *string         `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty"`
-	Filters       *ArchiveFilters `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	FromTimestamp *smithy.Time    `json:"FromTimestamp,omitempty" cbor:"FromTimestamp,omitempty"`
-	MaxResults    *int64          `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	Status        *SearchStatus   `json:"Status,omitempty" cbor:"Status,omitempty"`
-	ToTimestamp   *smithy.Time    `json:"ToTimestamp,omitempty" cbor:"ToTimestamp,omitempty"`
+	ArchiveId     *string         `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero"`
+	Filters       *ArchiveFilters `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	FromTimestamp *smithy.Time    `json:"FromTimestamp,omitzero" cbor:"FromTimestamp,omitzero"`
+	MaxResults    *int64          `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	Status        *SearchStatus   `json:"Status,omitzero" cbor:"Status,omitzero"`
+	ToTimestamp   *smithy.Time    `json:"ToTimestamp,omitzero" cbor:"ToTimestamp,omitzero"`
 }
 
 // GetArchiveSearchResultsRequest is the input of GetArchiveSearchResults.
 type GetArchiveSearchResultsRequest struct {
-	SearchId *string `json:"SearchId,omitempty" cbor:"SearchId,omitempty" required:"true"` // required
+	SearchId *string `json:"SearchId,omitzero" cbor:"SearchId,omitzero" required:"true"` // required
 }
 
 // GetArchiveSearchResultsResponse is the output of GetArchiveSearchResults.
 type GetArchiveSearchResultsResponse struct {
-	Rows []Row `json:"Rows,omitempty" cbor:"Rows,omitempty"`
+	Rows []Row `json:"Rows,omitzero" cbor:"Rows,omitzero"`
 }
 
 // GetIngressPointRequest is the input of GetIngressPoint.
 type GetIngressPointRequest struct {
-	IncludeTrustStoreContents *TrustStoreResponseOption `json:"IncludeTrustStoreContents,omitempty" cbor:"IncludeTrustStoreContents,omitempty"`
-	IngressPointId            *string                   `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty" required:"true"` // required
+	IncludeTrustStoreContents *TrustStoreResponseOption `json:"IncludeTrustStoreContents,omitzero" cbor:"IncludeTrustStoreContents,omitzero"`
+	IngressPointId            *string                   `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero" required:"true"` // required
 }
 
 // GetIngressPointResponse is the output of GetIngressPoint.
 type GetIngressPointResponse struct {
-	ARecord                       *string                        `json:"ARecord,omitempty" cbor:"ARecord,omitempty"`
-	CreatedTimestamp              *smithy.Time                   `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	IngressPointArn               *string                        `json:"IngressPointArn,omitempty" cbor:"IngressPointArn,omitempty"`
-	IngressPointAuthConfiguration *IngressPointAuthConfiguration `json:"IngressPointAuthConfiguration,omitempty" cbor:"IngressPointAuthConfiguration,omitempty"`
-	IngressPointId                *string                        `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty" required:"true"`     // required
-	IngressPointName              *string                        `json:"IngressPointName,omitempty" cbor:"IngressPointName,omitempty" required:"true"` // required
-	LastUpdatedTimestamp          *smithy.Time                   `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	NetworkConfiguration          *NetworkConfiguration          `json:"NetworkConfiguration,omitempty" cbor:"NetworkConfiguration,omitempty"`
-	RuleSetId                     *string                        `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty"`
-	Status                        *IngressPointStatus            `json:"Status,omitempty" cbor:"Status,omitempty"`
-	TlsPolicy                     *TlsPolicy                     `json:"TlsPolicy,omitempty" cbor:"TlsPolicy,omitempty"`
-	TrafficPolicyId               *string                        `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty"`
-	Type                          *IngressPointType              `json:"Type,omitempty" cbor:"Type,omitempty"`
+	ARecord                       *string                        `json:"ARecord,omitzero" cbor:"ARecord,omitzero"`
+	CreatedTimestamp              *smithy.Time                   `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	IngressPointArn               *string                        `json:"IngressPointArn,omitzero" cbor:"IngressPointArn,omitzero"`
+	IngressPointAuthConfiguration *IngressPointAuthConfiguration `json:"IngressPointAuthConfiguration,omitzero" cbor:"IngressPointAuthConfiguration,omitzero"`
+	IngressPointId                *string                        `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero" required:"true"`     // required
+	IngressPointName              *string                        `json:"IngressPointName,omitzero" cbor:"IngressPointName,omitzero" required:"true"` // required
+	LastUpdatedTimestamp          *smithy.Time                   `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	NetworkConfiguration          *NetworkConfiguration          `json:"NetworkConfiguration,omitzero" cbor:"NetworkConfiguration,omitzero"`
+	RuleSetId                     *string                        `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero"`
+	Status                        *IngressPointStatus            `json:"Status,omitzero" cbor:"Status,omitzero"`
+	TlsPolicy                     *TlsPolicy                     `json:"TlsPolicy,omitzero" cbor:"TlsPolicy,omitzero"`
+	TrafficPolicyId               *string                        `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero"`
+	Type                          *IngressPointType              `json:"Type,omitzero" cbor:"Type,omitzero"`
 }
 
 // GetMemberOfAddressListRequest is the input of GetMemberOfAddressList.
 type GetMemberOfAddressListRequest struct {
-	Address       *string `json:"Address,omitempty" cbor:"Address,omitempty" sensitive:"true" required:"true"` // required
-	AddressListId *string `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"`      // required
+	Address       *string `json:"Address,omitzero" cbor:"Address,omitzero" sensitive:"true" required:"true"` // required
+	AddressListId *string `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"`      // required
 }
 
 // GetMemberOfAddressListResponse is the output of GetMemberOfAddressList.
 type GetMemberOfAddressListResponse struct {
-	Address          *string      `json:"Address,omitempty" cbor:"Address,omitempty" sensitive:"true" required:"true"`  // required
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
+	Address          *string      `json:"Address,omitzero" cbor:"Address,omitzero" sensitive:"true" required:"true"`  // required
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
 }
 
 // GetRelayRequest is the input of GetRelay.
 type GetRelayRequest struct {
-	RelayId *string `json:"RelayId,omitempty" cbor:"RelayId,omitempty" required:"true"` // required
+	RelayId *string `json:"RelayId,omitzero" cbor:"RelayId,omitzero" required:"true"` // required
 }
 
 // GetRelayResponse is the output of GetRelay.
 type GetRelayResponse struct {
-	Authentication        *RelayAuthentication `json:"Authentication,omitempty" cbor:"Authentication,omitempty"`
-	CreatedTimestamp      *smithy.Time         `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	LastModifiedTimestamp *smithy.Time         `json:"LastModifiedTimestamp,omitempty" cbor:"LastModifiedTimestamp,omitempty"`
-	RelayArn              *string              `json:"RelayArn,omitempty" cbor:"RelayArn,omitempty"`
-	RelayId               *string              `json:"RelayId,omitempty" cbor:"RelayId,omitempty" required:"true"` // required
-	RelayName             *string              `json:"RelayName,omitempty" cbor:"RelayName,omitempty"`
-	ServerName            *string              `json:"ServerName,omitempty" cbor:"ServerName,omitempty"`
-	ServerPort            *int64               `json:"ServerPort,omitempty" cbor:"ServerPort,omitempty"`
+	Authentication        *RelayAuthentication `json:"Authentication,omitzero" cbor:"Authentication,omitzero"`
+	CreatedTimestamp      *smithy.Time         `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	LastModifiedTimestamp *smithy.Time         `json:"LastModifiedTimestamp,omitzero" cbor:"LastModifiedTimestamp,omitzero"`
+	RelayArn              *string              `json:"RelayArn,omitzero" cbor:"RelayArn,omitzero"`
+	RelayId               *string              `json:"RelayId,omitzero" cbor:"RelayId,omitzero" required:"true"` // required
+	RelayName             *string              `json:"RelayName,omitzero" cbor:"RelayName,omitzero"`
+	ServerName            *string              `json:"ServerName,omitzero" cbor:"ServerName,omitzero"`
+	ServerPort            *int64               `json:"ServerPort,omitzero" cbor:"ServerPort,omitzero"`
 }
 
 // GetRuleSetRequest is the input of GetRuleSet.
 type GetRuleSetRequest struct {
-	RuleSetId *string `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty" required:"true"` // required
+	RuleSetId *string `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero" required:"true"` // required
 }
 
 // GetRuleSetResponse is the output of GetRuleSet.
 type GetRuleSetResponse struct {
-	CreatedDate          *smithy.Time `json:"CreatedDate,omitempty" cbor:"CreatedDate,omitempty" required:"true"`                   // required
-	LastModificationDate *smithy.Time `json:"LastModificationDate,omitempty" cbor:"LastModificationDate,omitempty" required:"true"` // required
-	RuleSetArn           *string      `json:"RuleSetArn,omitempty" cbor:"RuleSetArn,omitempty" required:"true"`                     // required
-	RuleSetId            *string      `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty" required:"true"`                       // required
-	RuleSetName          *string      `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" required:"true"`                   // required
-	Rules                []Rule       `json:"Rules" cbor:"Rules" required:"true"`                                                   // required
+	CreatedDate          *smithy.Time `json:"CreatedDate,omitzero" cbor:"CreatedDate,omitzero" required:"true"`                   // required
+	LastModificationDate *smithy.Time `json:"LastModificationDate,omitzero" cbor:"LastModificationDate,omitzero" required:"true"` // required
+	RuleSetArn           *string      `json:"RuleSetArn,omitzero" cbor:"RuleSetArn,omitzero" required:"true"`                     // required
+	RuleSetId            *string      `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero" required:"true"`                       // required
+	RuleSetName          *string      `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" required:"true"`                   // required
+	Rules                []Rule       `json:"Rules" cbor:"Rules" required:"true"`                                                 // required
 }
 
 // GetTrafficPolicyRequest is the input of GetTrafficPolicy.
 type GetTrafficPolicyRequest struct {
-	TrafficPolicyId *string `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty" required:"true"` // required
+	TrafficPolicyId *string `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero" required:"true"` // required
 }
 
 // GetTrafficPolicyResponse is the output of GetTrafficPolicy.
 type GetTrafficPolicyResponse struct {
-	CreatedTimestamp     *smithy.Time      `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	DefaultAction        *AcceptAction     `json:"DefaultAction,omitempty" cbor:"DefaultAction,omitempty"`
-	LastUpdatedTimestamp *smithy.Time      `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	MaxMessageSizeBytes  *int64            `json:"MaxMessageSizeBytes,omitempty" cbor:"MaxMessageSizeBytes,omitempty"`
-	PolicyStatements     []PolicyStatement `json:"PolicyStatements,omitempty" cbor:"PolicyStatements,omitempty"`
-	TrafficPolicyArn     *string           `json:"TrafficPolicyArn,omitempty" cbor:"TrafficPolicyArn,omitempty"`
-	TrafficPolicyId      *string           `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty" required:"true"`     // required
-	TrafficPolicyName    *string           `json:"TrafficPolicyName,omitempty" cbor:"TrafficPolicyName,omitempty" required:"true"` // required
+	CreatedTimestamp     *smithy.Time      `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	DefaultAction        *AcceptAction     `json:"DefaultAction,omitzero" cbor:"DefaultAction,omitzero"`
+	LastUpdatedTimestamp *smithy.Time      `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	MaxMessageSizeBytes  *int64            `json:"MaxMessageSizeBytes,omitzero" cbor:"MaxMessageSizeBytes,omitzero"`
+	PolicyStatements     []PolicyStatement `json:"PolicyStatements,omitzero" cbor:"PolicyStatements,omitzero"`
+	TrafficPolicyArn     *string           `json:"TrafficPolicyArn,omitzero" cbor:"TrafficPolicyArn,omitzero"`
+	TrafficPolicyId      *string           `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero" required:"true"`     // required
+	TrafficPolicyName    *string           `json:"TrafficPolicyName,omitzero" cbor:"TrafficPolicyName,omitzero" required:"true"` // required
 }
 
 // ImportDataFormat is a structure of the MailManager model.
 type ImportDataFormat struct {
-	ImportDataType *ImportDataType `json:"ImportDataType,omitempty" cbor:"ImportDataType,omitempty" required:"true"` // required
+	ImportDataType *ImportDataType `json:"ImportDataType,omitzero" cbor:"ImportDataType,omitzero" required:"true"` // required
 }
 
 // ImportJob is a structure of the MailManager model.
 type ImportJob struct {
-	AddressListId      *string           `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"` // required
-	CompletedTimestamp *smithy.Time      `json:"CompletedTimestamp,omitempty" cbor:"CompletedTimestamp,omitempty"`
-	CreatedTimestamp   *smithy.Time      `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	Error              *string           `json:"Error,omitempty" cbor:"Error,omitempty"`
-	FailedItemsCount   *int64            `json:"FailedItemsCount,omitempty" cbor:"FailedItemsCount,omitempty"`
-	ImportDataFormat   *ImportDataFormat `json:"ImportDataFormat,omitempty" cbor:"ImportDataFormat,omitempty" required:"true"` // required
-	ImportedItemsCount *int64            `json:"ImportedItemsCount,omitempty" cbor:"ImportedItemsCount,omitempty"`
-	JobId              *string           `json:"JobId,omitempty" cbor:"JobId,omitempty" required:"true"`                                // required
-	Name               *string           `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`                                  // required
-	PreSignedUrl       *string           `json:"PreSignedUrl,omitempty" cbor:"PreSignedUrl,omitempty" sensitive:"true" required:"true"` // required
-	StartTimestamp     *smithy.Time      `json:"StartTimestamp,omitempty" cbor:"StartTimestamp,omitempty"`
-	Status             *ImportJobStatus  `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"` // required
+	AddressListId      *string           `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"` // required
+	CompletedTimestamp *smithy.Time      `json:"CompletedTimestamp,omitzero" cbor:"CompletedTimestamp,omitzero"`
+	CreatedTimestamp   *smithy.Time      `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	Error              *string           `json:"Error,omitzero" cbor:"Error,omitzero"`
+	FailedItemsCount   *int64            `json:"FailedItemsCount,omitzero" cbor:"FailedItemsCount,omitzero"`
+	ImportDataFormat   *ImportDataFormat `json:"ImportDataFormat,omitzero" cbor:"ImportDataFormat,omitzero" required:"true"` // required
+	ImportedItemsCount *int64            `json:"ImportedItemsCount,omitzero" cbor:"ImportedItemsCount,omitzero"`
+	JobId              *string           `json:"JobId,omitzero" cbor:"JobId,omitzero" required:"true"`                                // required
+	Name               *string           `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`                                  // required
+	PreSignedUrl       *string           `json:"PreSignedUrl,omitzero" cbor:"PreSignedUrl,omitzero" sensitive:"true" required:"true"` // required
+	StartTimestamp     *smithy.Time      `json:"StartTimestamp,omitzero" cbor:"StartTimestamp,omitzero"`
+	Status             *ImportJobStatus  `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"` // required
 }
 
 // IngressAnalysis is a structure of the MailManager model.
 type IngressAnalysis struct {
-	Analyzer    *string `json:"Analyzer,omitempty" cbor:"Analyzer,omitempty" required:"true"`       // required
-	ResultField *string `json:"ResultField,omitempty" cbor:"ResultField,omitempty" required:"true"` // required
+	Analyzer    *string `json:"Analyzer,omitzero" cbor:"Analyzer,omitzero" required:"true"`       // required
+	ResultField *string `json:"ResultField,omitzero" cbor:"ResultField,omitzero" required:"true"` // required
 }
 
 // IngressBooleanExpression is a structure of the MailManager model.
 type IngressBooleanExpression struct {
-	Evaluate *IngressBooleanToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *IngressBooleanOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
+	Evaluate *IngressBooleanToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *IngressBooleanOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
 }
 
 // IngressBooleanToEvaluate is a structure of the MailManager model.
 //
 // IngressBooleanToEvaluate is a union: exactly one member must be set.
 type IngressBooleanToEvaluate struct {
-	Analysis        *IngressAnalysis        `json:"Analysis,omitempty" cbor:"Analysis,omitempty"`
-	IsInAddressList *IngressIsInAddressList `json:"IsInAddressList,omitempty" cbor:"IsInAddressList,omitempty"`
+	Analysis        *IngressAnalysis        `json:"Analysis,omitzero" cbor:"Analysis,omitzero"`
+	IsInAddressList *IngressIsInAddressList `json:"IsInAddressList,omitzero" cbor:"IsInAddressList,omitzero"`
 }
 
 // IngressIpToEvaluate is a structure of the MailManager model.
 //
 // IngressIpToEvaluate is a union: exactly one member must be set.
 type IngressIpToEvaluate struct {
-	Attribute *IngressIpv4Attribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Attribute *IngressIpv4Attribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // IngressIpv4Expression is a structure of the MailManager model.
 type IngressIpv4Expression struct {
-	Evaluate *IngressIpToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *IngressIpOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []string             `json:"Values" cbor:"Values" required:"true"`                         // required
+	Evaluate *IngressIpToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *IngressIpOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []string             `json:"Values" cbor:"Values" required:"true"`                       // required
 }
 
 // IngressIpv6Expression is a structure of the MailManager model.
 type IngressIpv6Expression struct {
-	Evaluate *IngressIpv6ToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *IngressIpOperator     `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []string               `json:"Values" cbor:"Values" required:"true"`                         // required
+	Evaluate *IngressIpv6ToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *IngressIpOperator     `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []string               `json:"Values" cbor:"Values" required:"true"`                       // required
 }
 
 // IngressIpv6ToEvaluate is a structure of the MailManager model.
 //
 // IngressIpv6ToEvaluate is a union: exactly one member must be set.
 type IngressIpv6ToEvaluate struct {
-	Attribute *IngressIpv6Attribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Attribute *IngressIpv6Attribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // IngressIsInAddressList is a structure of the MailManager model.
 type IngressIsInAddressList struct {
-	AddressLists []string                          `json:"AddressLists" cbor:"AddressLists" required:"true"`               // required
-	Attribute    *IngressAddressListEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty" required:"true"` // required
+	AddressLists []string                          `json:"AddressLists" cbor:"AddressLists" required:"true"`             // required
+	Attribute    *IngressAddressListEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero" required:"true"` // required
 }
 
 // IngressPoint is a structure of the MailManager model.
 type IngressPoint struct {
-	ARecord          *string             `json:"ARecord,omitempty" cbor:"ARecord,omitempty"`
-	IngressPointId   *string             `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty" required:"true"`     // required
-	IngressPointName *string             `json:"IngressPointName,omitempty" cbor:"IngressPointName,omitempty" required:"true"` // required
-	Status           *IngressPointStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                     // required
-	Type             *IngressPointType   `json:"Type,omitempty" cbor:"Type,omitempty" required:"true"`                         // required
+	ARecord          *string             `json:"ARecord,omitzero" cbor:"ARecord,omitzero"`
+	IngressPointId   *string             `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero" required:"true"`     // required
+	IngressPointName *string             `json:"IngressPointName,omitzero" cbor:"IngressPointName,omitzero" required:"true"` // required
+	Status           *IngressPointStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                     // required
+	Type             *IngressPointType   `json:"Type,omitzero" cbor:"Type,omitzero" required:"true"`                         // required
 }
 
 // IngressPointAuthConfiguration is a structure of the MailManager model.
 type IngressPointAuthConfiguration struct {
-	IngressPointPasswordConfiguration *IngressPointPasswordConfiguration `json:"IngressPointPasswordConfiguration,omitempty" cbor:"IngressPointPasswordConfiguration,omitempty"`
-	SecretArn                         *string                            `json:"SecretArn,omitempty" cbor:"SecretArn,omitempty"`
-	TlsAuthConfiguration              *TlsAuthConfiguration              `json:"TlsAuthConfiguration,omitempty" cbor:"TlsAuthConfiguration,omitempty"`
+	IngressPointPasswordConfiguration *IngressPointPasswordConfiguration `json:"IngressPointPasswordConfiguration,omitzero" cbor:"IngressPointPasswordConfiguration,omitzero"`
+	SecretArn                         *string                            `json:"SecretArn,omitzero" cbor:"SecretArn,omitzero"`
+	TlsAuthConfiguration              *TlsAuthConfiguration              `json:"TlsAuthConfiguration,omitzero" cbor:"TlsAuthConfiguration,omitzero"`
 }
 
 // IngressPointConfiguration is a structure of the MailManager model.
 //
 // IngressPointConfiguration is a union: exactly one member must be set.
 type IngressPointConfiguration struct {
-	SecretArn            *string               `json:"SecretArn,omitempty" cbor:"SecretArn,omitempty"`
-	SmtpPassword         *string               `json:"SmtpPassword,omitempty" cbor:"SmtpPassword,omitempty" sensitive:"true"`
-	TlsAuthConfiguration *TlsAuthConfiguration `json:"TlsAuthConfiguration,omitempty" cbor:"TlsAuthConfiguration,omitempty"`
+	SecretArn            *string               `json:"SecretArn,omitzero" cbor:"SecretArn,omitzero"`
+	SmtpPassword         *string               `json:"SmtpPassword,omitzero" cbor:"SmtpPassword,omitzero" sensitive:"true"`
+	TlsAuthConfiguration *TlsAuthConfiguration `json:"TlsAuthConfiguration,omitzero" cbor:"TlsAuthConfiguration,omitzero"`
 }
 
 // IngressPointPasswordConfiguration is a structure of the MailManager model.
 type IngressPointPasswordConfiguration struct {
-	PreviousSmtpPasswordExpiryTimestamp *smithy.Time `json:"PreviousSmtpPasswordExpiryTimestamp,omitempty" cbor:"PreviousSmtpPasswordExpiryTimestamp,omitempty"`
-	PreviousSmtpPasswordVersion         *string      `json:"PreviousSmtpPasswordVersion,omitempty" cbor:"PreviousSmtpPasswordVersion,omitempty"`
-	SmtpPasswordVersion                 *string      `json:"SmtpPasswordVersion,omitempty" cbor:"SmtpPasswordVersion,omitempty"`
+	PreviousSmtpPasswordExpiryTimestamp *smithy.Time `json:"PreviousSmtpPasswordExpiryTimestamp,omitzero" cbor:"PreviousSmtpPasswordExpiryTimestamp,omitzero"`
+	PreviousSmtpPasswordVersion         *string      `json:"PreviousSmtpPasswordVersion,omitzero" cbor:"PreviousSmtpPasswordVersion,omitzero"`
+	SmtpPasswordVersion                 *string      `json:"SmtpPasswordVersion,omitzero" cbor:"SmtpPasswordVersion,omitzero"`
 }
 
 // IngressStringExpression is a structure of the MailManager model.
 type IngressStringExpression struct {
-	Evaluate *IngressStringToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *IngressStringOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []string                 `json:"Values" cbor:"Values" required:"true"`                         // required
+	Evaluate *IngressStringToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *IngressStringOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []string                 `json:"Values" cbor:"Values" required:"true"`                       // required
 }
 
 // IngressStringToEvaluate is a structure of the MailManager model.
 //
 // IngressStringToEvaluate is a union: exactly one member must be set.
 type IngressStringToEvaluate struct {
-	Analysis  *IngressAnalysis             `json:"Analysis,omitempty" cbor:"Analysis,omitempty"`
-	Attribute *IngressStringEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Analysis  *IngressAnalysis             `json:"Analysis,omitzero" cbor:"Analysis,omitzero"`
+	Attribute *IngressStringEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // IngressTlsProtocolExpression is a structure of the MailManager model.
 type IngressTlsProtocolExpression struct {
-	Evaluate *IngressTlsProtocolToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *IngressTlsProtocolOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Value    *IngressTlsProtocolAttribute  `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"`       // required
+	Evaluate *IngressTlsProtocolToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *IngressTlsProtocolOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Value    *IngressTlsProtocolAttribute  `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"`       // required
 }
 
 // IngressTlsProtocolToEvaluate is a structure of the MailManager model.
 //
 // IngressTlsProtocolToEvaluate is a union: exactly one member must be set.
 type IngressTlsProtocolToEvaluate struct {
-	Attribute *IngressTlsAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Attribute *IngressTlsAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // InvokeLambdaAction is a structure of the MailManager model.
 type InvokeLambdaAction struct {
-	ActionFailurePolicy *ActionFailurePolicy  `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	FunctionArn         *string               `json:"FunctionArn,omitempty" cbor:"FunctionArn,omitempty" required:"true"`       // required
-	InvocationType      *LambdaInvocationType `json:"InvocationType,omitempty" cbor:"InvocationType,omitempty" required:"true"` // required
-	RetryTimeMinutes    *int64                `json:"RetryTimeMinutes,omitempty" cbor:"RetryTimeMinutes,omitempty"`
-	RoleArn             *string               `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" required:"true"` // required
+	ActionFailurePolicy *ActionFailurePolicy  `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	FunctionArn         *string               `json:"FunctionArn,omitzero" cbor:"FunctionArn,omitzero" required:"true"`       // required
+	InvocationType      *LambdaInvocationType `json:"InvocationType,omitzero" cbor:"InvocationType,omitzero" required:"true"` // required
+	RetryTimeMinutes    *int64                `json:"RetryTimeMinutes,omitzero" cbor:"RetryTimeMinutes,omitzero"`
+	RoleArn             *string               `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" required:"true"` // required
 }
 
 // ListAddonInstancesRequest is the input of ListAddonInstances.
 type ListAddonInstancesRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListAddonInstancesResponse is the output of ListAddonInstances.
 type ListAddonInstancesResponse struct {
-	AddonInstances []AddonInstance `json:"AddonInstances,omitempty" cbor:"AddonInstances,omitempty"`
-	NextToken      *string         `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	AddonInstances []AddonInstance `json:"AddonInstances,omitzero" cbor:"AddonInstances,omitzero"`
+	NextToken      *string         `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListAddonSubscriptionsRequest is the input of ListAddonSubscriptions.
 type ListAddonSubscriptionsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListAddonSubscriptionsResponse is the output of ListAddonSubscriptions.
 type ListAddonSubscriptionsResponse struct {
-	AddonSubscriptions []AddonSubscription `json:"AddonSubscriptions,omitempty" cbor:"AddonSubscriptions,omitempty"`
-	NextToken          *string             `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	AddonSubscriptions []AddonSubscription `json:"AddonSubscriptions,omitzero" cbor:"AddonSubscriptions,omitzero"`
+	NextToken          *string             `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListAddressListImportJobsRequest is the input of ListAddressListImportJobs.
 type ListAddressListImportJobsRequest struct {
-	AddressListId *string `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"` // required
-	NextToken     *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize      *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	AddressListId *string `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"` // required
+	NextToken     *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize      *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListAddressListImportJobsResponse is the output of ListAddressListImportJobs.
 type ListAddressListImportJobsResponse struct {
 	ImportJobs []ImportJob `json:"ImportJobs" cbor:"ImportJobs" required:"true"` // required
-	NextToken  *string     `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken  *string     `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListAddressListsRequest is the input of ListAddressLists.
 type ListAddressListsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListAddressListsResponse is the output of ListAddressLists.
 type ListAddressListsResponse struct {
 	AddressLists []AddressList `json:"AddressLists" cbor:"AddressLists" required:"true"` // required
-	NextToken    *string       `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken    *string       `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListArchiveExportsRequest is the input of ListArchiveExports.
 type ListArchiveExportsRequest struct {
-	ArchiveId *string `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	ArchiveId *string `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListArchiveExportsResponse is the output of ListArchiveExports.
 type ListArchiveExportsResponse struct {
-	Exports   []ExportSummary `json:"Exports,omitempty" cbor:"Exports,omitempty"`
-	NextToken *string         `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	Exports   []ExportSummary `json:"Exports,omitzero" cbor:"Exports,omitzero"`
+	NextToken *string         `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListArchiveSearchesRequest is the input of ListArchiveSearches.
 type ListArchiveSearchesRequest struct {
-	ArchiveId *string `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	ArchiveId *string `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListArchiveSearchesResponse is the output of ListArchiveSearches.
 type ListArchiveSearchesResponse struct {
-	NextToken *string         `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Searches  []SearchSummary `json:"Searches,omitempty" cbor:"Searches,omitempty"`
+	NextToken *string         `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Searches  []SearchSummary `json:"Searches,omitzero" cbor:"Searches,omitzero"`
 }
 
 // ListArchivesRequest is the input of ListArchives.
 type ListArchivesRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListArchivesResponse is the output of ListArchives.
 type ListArchivesResponse struct {
 	Archives  []Archive `json:"Archives" cbor:"Archives" required:"true"` // required
-	NextToken *string   `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken *string   `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListIngressPointsRequest is the input of ListIngressPoints.
 type ListIngressPointsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListIngressPointsResponse is the output of ListIngressPoints.
 type ListIngressPointsResponse struct {
-	IngressPoints []IngressPoint `json:"IngressPoints,omitempty" cbor:"IngressPoints,omitempty"`
-	NextToken     *string        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	IngressPoints []IngressPoint `json:"IngressPoints,omitzero" cbor:"IngressPoints,omitzero"`
+	NextToken     *string        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListMembersOfAddressListRequest is the input of ListMembersOfAddressList.
 type ListMembersOfAddressListRequest struct {
-	AddressListId *string        `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"` // required
-	Filter        *AddressFilter `json:"Filter,omitempty" cbor:"Filter,omitempty"`
-	NextToken     *string        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize      *int64         `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	AddressListId *string        `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"` // required
+	Filter        *AddressFilter `json:"Filter,omitzero" cbor:"Filter,omitzero"`
+	NextToken     *string        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize      *int64         `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListMembersOfAddressListResponse is the output of ListMembersOfAddressList.
 type ListMembersOfAddressListResponse struct {
 	Addresses []SavedAddress `json:"Addresses" cbor:"Addresses" required:"true"` // required
-	NextToken *string        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken *string        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListRelaysRequest is the input of ListRelays.
 type ListRelaysRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListRelaysResponse is the output of ListRelays.
 type ListRelaysResponse struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	Relays    []Relay `json:"Relays" cbor:"Relays" required:"true"` // required
 }
 
 // ListRuleSetsRequest is the input of ListRuleSets.
 type ListRuleSetsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListRuleSetsResponse is the output of ListRuleSets.
 type ListRuleSetsResponse struct {
-	NextToken *string   `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken *string   `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	RuleSets  []RuleSet `json:"RuleSets" cbor:"RuleSets" required:"true"` // required
 }
 
 // ListTagsForResourceRequest is the input of ListTagsForResource.
 type ListTagsForResourceRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
 }
 
 // ListTagsForResourceResponse is the output of ListTagsForResource.
@@ -893,46 +893,46 @@ type ListTagsForResourceResponse struct {
 
 // ListTrafficPoliciesRequest is the input of ListTrafficPolicies.
 type ListTrafficPoliciesRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListTrafficPoliciesResponse is the output of ListTrafficPolicies.
 type ListTrafficPoliciesResponse struct {
-	NextToken       *string         `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	TrafficPolicies []TrafficPolicy `json:"TrafficPolicies,omitempty" cbor:"TrafficPolicies,omitempty"`
+	NextToken       *string         `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	TrafficPolicies []TrafficPolicy `json:"TrafficPolicies,omitzero" cbor:"TrafficPolicies,omitzero"`
 }
 
 // MessageBody is a structure of the MailManager model.
 type MessageBody struct {
-	Html             *string `json:"Html,omitempty" cbor:"Html,omitempty"`
-	MessageMalformed *bool   `json:"MessageMalformed,omitempty" cbor:"MessageMalformed,omitempty"`
-	Text             *string `json:"Text,omitempty" cbor:"Text,omitempty"`
+	Html             *string `json:"Html,omitzero" cbor:"Html,omitzero"`
+	MessageMalformed *bool   `json:"MessageMalformed,omitzero" cbor:"MessageMalformed,omitzero"`
+	Text             *string `json:"Text,omitzero" cbor:"Text,omitzero"`
 }
 
 // Metadata is a structure of the MailManager model.
 type Metadata struct {
-	ConfigurationSet *string      `json:"ConfigurationSet,omitempty" cbor:"ConfigurationSet,omitempty"`
-	IngressPointId   *string      `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty"`
-	RuleSetId        *string      `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty"`
-	SenderHostname   *string      `json:"SenderHostname,omitempty" cbor:"SenderHostname,omitempty"`
-	SenderIpAddress  *string      `json:"SenderIpAddress,omitempty" cbor:"SenderIpAddress,omitempty" sensitive:"true"`
-	SendingMethod    *string      `json:"SendingMethod,omitempty" cbor:"SendingMethod,omitempty"`
-	SendingPool      *string      `json:"SendingPool,omitempty" cbor:"SendingPool,omitempty"`
-	SourceArn        *string      `json:"SourceArn,omitempty" cbor:"SourceArn,omitempty"`
-	SourceIdentity   *string      `json:"SourceIdentity,omitempty" cbor:"SourceIdentity,omitempty"`
-	Timestamp        *smithy.Time `json:"Timestamp,omitempty" cbor:"Timestamp,omitempty"`
-	TlsCipherSuite   *string      `json:"TlsCipherSuite,omitempty" cbor:"TlsCipherSuite,omitempty"`
-	TlsProtocol      *string      `json:"TlsProtocol,omitempty" cbor:"TlsProtocol,omitempty"`
-	TrafficPolicyId  *string      `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty"`
+	ConfigurationSet *string      `json:"ConfigurationSet,omitzero" cbor:"ConfigurationSet,omitzero"`
+	IngressPointId   *string      `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero"`
+	RuleSetId        *string      `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero"`
+	SenderHostname   *string      `json:"SenderHostname,omitzero" cbor:"SenderHostname,omitzero"`
+	SenderIpAddress  *string      `json:"SenderIpAddress,omitzero" cbor:"SenderIpAddress,omitzero" sensitive:"true"`
+	SendingMethod    *string      `json:"SendingMethod,omitzero" cbor:"SendingMethod,omitzero"`
+	SendingPool      *string      `json:"SendingPool,omitzero" cbor:"SendingPool,omitzero"`
+	SourceArn        *string      `json:"SourceArn,omitzero" cbor:"SourceArn,omitzero"`
+	SourceIdentity   *string      `json:"SourceIdentity,omitzero" cbor:"SourceIdentity,omitzero"`
+	Timestamp        *smithy.Time `json:"Timestamp,omitzero" cbor:"Timestamp,omitzero"`
+	TlsCipherSuite   *string      `json:"TlsCipherSuite,omitzero" cbor:"TlsCipherSuite,omitzero"`
+	TlsProtocol      *string      `json:"TlsProtocol,omitzero" cbor:"TlsProtocol,omitzero"`
+	TrafficPolicyId  *string      `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero"`
 }
 
 // NetworkConfiguration is a structure of the MailManager model.
 //
 // NetworkConfiguration is a union: exactly one member must be set.
 type NetworkConfiguration struct {
-	PrivateNetworkConfiguration *PrivateNetworkConfiguration `json:"PrivateNetworkConfiguration,omitempty" cbor:"PrivateNetworkConfiguration,omitempty"`
-	PublicNetworkConfiguration  *PublicNetworkConfiguration  `json:"PublicNetworkConfiguration,omitempty" cbor:"PublicNetworkConfiguration,omitempty"`
+	PrivateNetworkConfiguration *PrivateNetworkConfiguration `json:"PrivateNetworkConfiguration,omitzero" cbor:"PrivateNetworkConfiguration,omitzero"`
+	PublicNetworkConfiguration  *PublicNetworkConfiguration  `json:"PublicNetworkConfiguration,omitzero" cbor:"PublicNetworkConfiguration,omitzero"`
 }
 
 // NoAuthentication is a structure of the MailManager model.
@@ -942,33 +942,33 @@ type NoAuthentication struct{}
 //
 // PolicyCondition is a union: exactly one member must be set.
 type PolicyCondition struct {
-	BooleanExpression *IngressBooleanExpression     `json:"BooleanExpression,omitempty" cbor:"BooleanExpression,omitempty"`
-	IpExpression      *IngressIpv4Expression        `json:"IpExpression,omitempty" cbor:"IpExpression,omitempty"`
-	Ipv6Expression    *IngressIpv6Expression        `json:"Ipv6Expression,omitempty" cbor:"Ipv6Expression,omitempty"`
-	StringExpression  *IngressStringExpression      `json:"StringExpression,omitempty" cbor:"StringExpression,omitempty"`
-	TlsExpression     *IngressTlsProtocolExpression `json:"TlsExpression,omitempty" cbor:"TlsExpression,omitempty"`
+	BooleanExpression *IngressBooleanExpression     `json:"BooleanExpression,omitzero" cbor:"BooleanExpression,omitzero"`
+	IpExpression      *IngressIpv4Expression        `json:"IpExpression,omitzero" cbor:"IpExpression,omitzero"`
+	Ipv6Expression    *IngressIpv6Expression        `json:"Ipv6Expression,omitzero" cbor:"Ipv6Expression,omitzero"`
+	StringExpression  *IngressStringExpression      `json:"StringExpression,omitzero" cbor:"StringExpression,omitzero"`
+	TlsExpression     *IngressTlsProtocolExpression `json:"TlsExpression,omitzero" cbor:"TlsExpression,omitzero"`
 }
 
 // PolicyStatement is a structure of the MailManager model.
 type PolicyStatement struct {
-	Action     *AcceptAction     `json:"Action,omitempty" cbor:"Action,omitempty" required:"true"` // required
-	Conditions []PolicyCondition `json:"Conditions" cbor:"Conditions" required:"true"`             // required
+	Action     *AcceptAction     `json:"Action,omitzero" cbor:"Action,omitzero" required:"true"` // required
+	Conditions []PolicyCondition `json:"Conditions" cbor:"Conditions" required:"true"`           // required
 }
 
 // PrivateNetworkConfiguration is a structure of the MailManager model.
 type PrivateNetworkConfiguration struct {
-	VpcEndpointId *string `json:"VpcEndpointId,omitempty" cbor:"VpcEndpointId,omitempty" required:"true"` // required
+	VpcEndpointId *string `json:"VpcEndpointId,omitzero" cbor:"VpcEndpointId,omitzero" required:"true"` // required
 }
 
 // PublicNetworkConfiguration is a structure of the MailManager model.
 type PublicNetworkConfiguration struct {
-	IpType *IpType `json:"IpType,omitempty" cbor:"IpType,omitempty" required:"true"` // required
+	IpType *IpType `json:"IpType,omitzero" cbor:"IpType,omitzero" required:"true"` // required
 }
 
 // RegisterMemberToAddressListRequest is the input of RegisterMemberToAddressList.
 type RegisterMemberToAddressListRequest struct {
-	Address       *string `json:"Address,omitempty" cbor:"Address,omitempty" sensitive:"true" required:"true"` // required
-	AddressListId *string `json:"AddressListId,omitempty" cbor:"AddressListId,omitempty" required:"true"`      // required
+	Address       *string `json:"Address,omitzero" cbor:"Address,omitzero" sensitive:"true" required:"true"` // required
+	AddressListId *string `json:"AddressListId,omitzero" cbor:"AddressListId,omitzero" required:"true"`      // required
 }
 
 // RegisterMemberToAddressListResponse is the output of RegisterMemberToAddressList.
@@ -976,248 +976,248 @@ type RegisterMemberToAddressListResponse struct{}
 
 // Relay is a structure of the MailManager model.
 type Relay struct {
-	LastModifiedTimestamp *smithy.Time `json:"LastModifiedTimestamp,omitempty" cbor:"LastModifiedTimestamp,omitempty"`
-	RelayId               *string      `json:"RelayId,omitempty" cbor:"RelayId,omitempty"`
-	RelayName             *string      `json:"RelayName,omitempty" cbor:"RelayName,omitempty"`
+	LastModifiedTimestamp *smithy.Time `json:"LastModifiedTimestamp,omitzero" cbor:"LastModifiedTimestamp,omitzero"`
+	RelayId               *string      `json:"RelayId,omitzero" cbor:"RelayId,omitzero"`
+	RelayName             *string      `json:"RelayName,omitzero" cbor:"RelayName,omitzero"`
 }
 
 // RelayAction is a structure of the MailManager model.
 type RelayAction struct {
-	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	MailFrom            *MailFrom            `json:"MailFrom,omitempty" cbor:"MailFrom,omitempty"`
-	Relay               *string              `json:"Relay,omitempty" cbor:"Relay,omitempty" required:"true"` // required
+	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	MailFrom            *MailFrom            `json:"MailFrom,omitzero" cbor:"MailFrom,omitzero"`
+	Relay               *string              `json:"Relay,omitzero" cbor:"Relay,omitzero" required:"true"` // required
 }
 
 // RelayAuthentication is a structure of the MailManager model.
 //
 // RelayAuthentication is a union: exactly one member must be set.
 type RelayAuthentication struct {
-	NoAuthentication *NoAuthentication `json:"NoAuthentication,omitempty" cbor:"NoAuthentication,omitempty"`
-	SecretArn        *string           `json:"SecretArn,omitempty" cbor:"SecretArn,omitempty"`
+	NoAuthentication *NoAuthentication `json:"NoAuthentication,omitzero" cbor:"NoAuthentication,omitzero"`
+	SecretArn        *string           `json:"SecretArn,omitzero" cbor:"SecretArn,omitzero"`
 }
 
 // ReplaceRecipientAction is a structure of the MailManager model.
 type ReplaceRecipientAction struct {
-	ReplaceWith []string `json:"ReplaceWith,omitempty" cbor:"ReplaceWith,omitempty" sensitive:"true"`
+	ReplaceWith []string `json:"ReplaceWith,omitzero" cbor:"ReplaceWith,omitzero" sensitive:"true"`
 }
 
 // ResourceNotFoundException is the error ResourceNotFoundException (HTTP 400, client fault).
 type ResourceNotFoundException struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero"`
 }
 
 // Row is a structure of the MailManager model.
 type Row struct {
-	ArchivedMessageId *string      `json:"ArchivedMessageId,omitempty" cbor:"ArchivedMessageId,omitempty"`
-	Cc                *string      `json:"Cc,omitempty" cbor:"Cc,omitempty"`
-	Date              *string      `json:"Date,omitempty" cbor:"Date,omitempty"`
-	Envelope          *Envelope    `json:"Envelope,omitempty" cbor:"Envelope,omitempty"`
-	From              *string      `json:"From,omitempty" cbor:"From,omitempty"`
-	HasAttachments    *bool        `json:"HasAttachments,omitempty" cbor:"HasAttachments,omitempty"`
-	InReplyTo         *string      `json:"InReplyTo,omitempty" cbor:"InReplyTo,omitempty"`
-	IngressPointId    *string      `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty"`
-	MessageId         *string      `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
-	ReceivedHeaders   []string     `json:"ReceivedHeaders,omitempty" cbor:"ReceivedHeaders,omitempty"`
-	ReceivedTimestamp *smithy.Time `json:"ReceivedTimestamp,omitempty" cbor:"ReceivedTimestamp,omitempty"`
-	SenderHostname    *string      `json:"SenderHostname,omitempty" cbor:"SenderHostname,omitempty"`
-	SenderIpAddress   *string      `json:"SenderIpAddress,omitempty" cbor:"SenderIpAddress,omitempty" sensitive:"true"`
-	SourceArn         *string      `json:"SourceArn,omitempty" cbor:"SourceArn,omitempty"`
-	Subject           *string      `json:"Subject,omitempty" cbor:"Subject,omitempty"`
-	To                *string      `json:"To,omitempty" cbor:"To,omitempty"`
-	XMailer           *string      `json:"XMailer,omitempty" cbor:"XMailer,omitempty"`
-	XOriginalMailer   *string      `json:"XOriginalMailer,omitempty" cbor:"XOriginalMailer,omitempty"`
-	XPriority         *string      `json:"XPriority,omitempty" cbor:"XPriority,omitempty"`
+	ArchivedMessageId *string      `json:"ArchivedMessageId,omitzero" cbor:"ArchivedMessageId,omitzero"`
+	Cc                *string      `json:"Cc,omitzero" cbor:"Cc,omitzero"`
+	Date              *string      `json:"Date,omitzero" cbor:"Date,omitzero"`
+	Envelope          *Envelope    `json:"Envelope,omitzero" cbor:"Envelope,omitzero"`
+	From              *string      `json:"From,omitzero" cbor:"From,omitzero"`
+	HasAttachments    *bool        `json:"HasAttachments,omitzero" cbor:"HasAttachments,omitzero"`
+	InReplyTo         *string      `json:"InReplyTo,omitzero" cbor:"InReplyTo,omitzero"`
+	IngressPointId    *string      `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero"`
+	MessageId         *string      `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
+	ReceivedHeaders   []string     `json:"ReceivedHeaders,omitzero" cbor:"ReceivedHeaders,omitzero"`
+	ReceivedTimestamp *smithy.Time `json:"ReceivedTimestamp,omitzero" cbor:"ReceivedTimestamp,omitzero"`
+	SenderHostname    *string      `json:"SenderHostname,omitzero" cbor:"SenderHostname,omitzero"`
+	SenderIpAddress   *string      `json:"SenderIpAddress,omitzero" cbor:"SenderIpAddress,omitzero" sensitive:"true"`
+	SourceArn         *string      `json:"SourceArn,omitzero" cbor:"SourceArn,omitzero"`
+	Subject           *string      `json:"Subject,omitzero" cbor:"Subject,omitzero"`
+	To                *string      `json:"To,omitzero" cbor:"To,omitzero"`
+	XMailer           *string      `json:"XMailer,omitzero" cbor:"XMailer,omitzero"`
+	XOriginalMailer   *string      `json:"XOriginalMailer,omitzero" cbor:"XOriginalMailer,omitzero"`
+	XPriority         *string      `json:"XPriority,omitzero" cbor:"XPriority,omitzero"`
 }
 
 // Rule is a structure of the MailManager model.
 type Rule struct {
 	Actions    []RuleAction    `json:"Actions" cbor:"Actions" required:"true"` // required
-	Conditions []RuleCondition `json:"Conditions,omitempty" cbor:"Conditions,omitempty"`
-	Name       *string         `json:"Name,omitempty" cbor:"Name,omitempty"`
-	Unless     []RuleCondition `json:"Unless,omitempty" cbor:"Unless,omitempty"`
+	Conditions []RuleCondition `json:"Conditions,omitzero" cbor:"Conditions,omitzero"`
+	Name       *string         `json:"Name,omitzero" cbor:"Name,omitzero"`
+	Unless     []RuleCondition `json:"Unless,omitzero" cbor:"Unless,omitzero"`
 }
 
 // RuleAction is a structure of the MailManager model.
 //
 // RuleAction is a union: exactly one member must be set.
 type RuleAction struct {
-	AddHeader          *AddHeaderAction          `json:"AddHeader,omitempty" cbor:"AddHeader,omitempty"`
-	Archive            *ArchiveAction            `json:"Archive,omitempty" cbor:"Archive,omitempty"`
-	Bounce             *BounceAction             `json:"Bounce,omitempty" cbor:"Bounce,omitempty"`
-	DeliverToMailbox   *DeliverToMailboxAction   `json:"DeliverToMailbox,omitempty" cbor:"DeliverToMailbox,omitempty"`
-	DeliverToQBusiness *DeliverToQBusinessAction `json:"DeliverToQBusiness,omitempty" cbor:"DeliverToQBusiness,omitempty"`
-	Drop               *DropAction               `json:"Drop,omitempty" cbor:"Drop,omitempty"`
-	InvokeLambda       *InvokeLambdaAction       `json:"InvokeLambda,omitempty" cbor:"InvokeLambda,omitempty"`
-	PublishToSns       *SnsAction                `json:"PublishToSns,omitempty" cbor:"PublishToSns,omitempty"`
-	Relay              *RelayAction              `json:"Relay,omitempty" cbor:"Relay,omitempty"`
-	ReplaceRecipient   *ReplaceRecipientAction   `json:"ReplaceRecipient,omitempty" cbor:"ReplaceRecipient,omitempty"`
-	Send               *SendAction               `json:"Send,omitempty" cbor:"Send,omitempty"`
-	WriteToS3          *S3Action                 `json:"WriteToS3,omitempty" cbor:"WriteToS3,omitempty"`
+	AddHeader          *AddHeaderAction          `json:"AddHeader,omitzero" cbor:"AddHeader,omitzero"`
+	Archive            *ArchiveAction            `json:"Archive,omitzero" cbor:"Archive,omitzero"`
+	Bounce             *BounceAction             `json:"Bounce,omitzero" cbor:"Bounce,omitzero"`
+	DeliverToMailbox   *DeliverToMailboxAction   `json:"DeliverToMailbox,omitzero" cbor:"DeliverToMailbox,omitzero"`
+	DeliverToQBusiness *DeliverToQBusinessAction `json:"DeliverToQBusiness,omitzero" cbor:"DeliverToQBusiness,omitzero"`
+	Drop               *DropAction               `json:"Drop,omitzero" cbor:"Drop,omitzero"`
+	InvokeLambda       *InvokeLambdaAction       `json:"InvokeLambda,omitzero" cbor:"InvokeLambda,omitzero"`
+	PublishToSns       *SnsAction                `json:"PublishToSns,omitzero" cbor:"PublishToSns,omitzero"`
+	Relay              *RelayAction              `json:"Relay,omitzero" cbor:"Relay,omitzero"`
+	ReplaceRecipient   *ReplaceRecipientAction   `json:"ReplaceRecipient,omitzero" cbor:"ReplaceRecipient,omitzero"`
+	Send               *SendAction               `json:"Send,omitzero" cbor:"Send,omitzero"`
+	WriteToS3          *S3Action                 `json:"WriteToS3,omitzero" cbor:"WriteToS3,omitzero"`
 }
 
 // RuleBooleanExpression is a structure of the MailManager model.
 type RuleBooleanExpression struct {
-	Evaluate *RuleBooleanToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *RuleBooleanOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
+	Evaluate *RuleBooleanToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *RuleBooleanOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
 }
 
 // RuleBooleanToEvaluate is a structure of the MailManager model.
 //
 // RuleBooleanToEvaluate is a union: exactly one member must be set.
 type RuleBooleanToEvaluate struct {
-	Analysis        *Analysis                  `json:"Analysis,omitempty" cbor:"Analysis,omitempty"`
-	Attribute       *RuleBooleanEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
-	IsInAddressList *RuleIsInAddressList       `json:"IsInAddressList,omitempty" cbor:"IsInAddressList,omitempty"`
+	Analysis        *Analysis                  `json:"Analysis,omitzero" cbor:"Analysis,omitzero"`
+	Attribute       *RuleBooleanEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
+	IsInAddressList *RuleIsInAddressList       `json:"IsInAddressList,omitzero" cbor:"IsInAddressList,omitzero"`
 }
 
 // RuleCondition is a structure of the MailManager model.
 //
 // RuleCondition is a union: exactly one member must be set.
 type RuleCondition struct {
-	BooleanExpression *RuleBooleanExpression `json:"BooleanExpression,omitempty" cbor:"BooleanExpression,omitempty"`
-	DmarcExpression   *RuleDmarcExpression   `json:"DmarcExpression,omitempty" cbor:"DmarcExpression,omitempty"`
-	IpExpression      *RuleIpExpression      `json:"IpExpression,omitempty" cbor:"IpExpression,omitempty"`
-	NumberExpression  *RuleNumberExpression  `json:"NumberExpression,omitempty" cbor:"NumberExpression,omitempty"`
-	StringExpression  *RuleStringExpression  `json:"StringExpression,omitempty" cbor:"StringExpression,omitempty"`
-	VerdictExpression *RuleVerdictExpression `json:"VerdictExpression,omitempty" cbor:"VerdictExpression,omitempty"`
+	BooleanExpression *RuleBooleanExpression `json:"BooleanExpression,omitzero" cbor:"BooleanExpression,omitzero"`
+	DmarcExpression   *RuleDmarcExpression   `json:"DmarcExpression,omitzero" cbor:"DmarcExpression,omitzero"`
+	IpExpression      *RuleIpExpression      `json:"IpExpression,omitzero" cbor:"IpExpression,omitzero"`
+	NumberExpression  *RuleNumberExpression  `json:"NumberExpression,omitzero" cbor:"NumberExpression,omitzero"`
+	StringExpression  *RuleStringExpression  `json:"StringExpression,omitzero" cbor:"StringExpression,omitzero"`
+	VerdictExpression *RuleVerdictExpression `json:"VerdictExpression,omitzero" cbor:"VerdictExpression,omitzero"`
 }
 
 // RuleDmarcExpression is a structure of the MailManager model.
 type RuleDmarcExpression struct {
-	Operator *RuleDmarcOperator `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []RuleDmarcPolicy  `json:"Values" cbor:"Values" required:"true"`                         // required
+	Operator *RuleDmarcOperator `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []RuleDmarcPolicy  `json:"Values" cbor:"Values" required:"true"`                       // required
 }
 
 // RuleIpExpression is a structure of the MailManager model.
 type RuleIpExpression struct {
-	Evaluate *RuleIpToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *RuleIpOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []string          `json:"Values" cbor:"Values" required:"true"`                         // required
+	Evaluate *RuleIpToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *RuleIpOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []string          `json:"Values" cbor:"Values" required:"true"`                       // required
 }
 
 // RuleIpToEvaluate is a structure of the MailManager model.
 //
 // RuleIpToEvaluate is a union: exactly one member must be set.
 type RuleIpToEvaluate struct {
-	Attribute *RuleIpEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Attribute *RuleIpEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // RuleIsInAddressList is a structure of the MailManager model.
 type RuleIsInAddressList struct {
-	AddressLists []string                       `json:"AddressLists" cbor:"AddressLists" required:"true"`               // required
-	Attribute    *RuleAddressListEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty" required:"true"` // required
+	AddressLists []string                       `json:"AddressLists" cbor:"AddressLists" required:"true"`             // required
+	Attribute    *RuleAddressListEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero" required:"true"` // required
 }
 
 // RuleNumberExpression is a structure of the MailManager model.
 type RuleNumberExpression struct {
-	Evaluate *RuleNumberToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *RuleNumberOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Value    *float64              `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"`       // required
+	Evaluate *RuleNumberToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *RuleNumberOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Value    *float64              `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"`       // required
 }
 
 // RuleNumberToEvaluate is a structure of the MailManager model.
 //
 // RuleNumberToEvaluate is a union: exactly one member must be set.
 type RuleNumberToEvaluate struct {
-	Attribute *RuleNumberEmailAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Attribute *RuleNumberEmailAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // RuleSet is a structure of the MailManager model.
 type RuleSet struct {
-	LastModificationDate *smithy.Time `json:"LastModificationDate,omitempty" cbor:"LastModificationDate,omitempty"`
-	RuleSetId            *string      `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty"`
-	RuleSetName          *string      `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty"`
+	LastModificationDate *smithy.Time `json:"LastModificationDate,omitzero" cbor:"LastModificationDate,omitzero"`
+	RuleSetId            *string      `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero"`
+	RuleSetName          *string      `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero"`
 }
 
 // RuleStringExpression is a structure of the MailManager model.
 type RuleStringExpression struct {
-	Evaluate *RuleStringToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *RuleStringOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []string              `json:"Values" cbor:"Values" sensitive:"true" required:"true"`        // required
+	Evaluate *RuleStringToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *RuleStringOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []string              `json:"Values" cbor:"Values" sensitive:"true" required:"true"`      // required
 }
 
 // RuleStringToEvaluate is a structure of the MailManager model.
 //
 // RuleStringToEvaluate is a union: exactly one member must be set.
 type RuleStringToEvaluate struct {
-	Analysis                   *Analysis                       `json:"Analysis,omitempty" cbor:"Analysis,omitempty"`
-	Attribute                  *RuleStringEmailAttribute       `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
-	ClientCertificateAttribute *RuleClientCertificateAttribute `json:"ClientCertificateAttribute,omitempty" cbor:"ClientCertificateAttribute,omitempty"`
-	MimeHeaderAttribute        *string                         `json:"MimeHeaderAttribute,omitempty" cbor:"MimeHeaderAttribute,omitempty"`
+	Analysis                   *Analysis                       `json:"Analysis,omitzero" cbor:"Analysis,omitzero"`
+	Attribute                  *RuleStringEmailAttribute       `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
+	ClientCertificateAttribute *RuleClientCertificateAttribute `json:"ClientCertificateAttribute,omitzero" cbor:"ClientCertificateAttribute,omitzero"`
+	MimeHeaderAttribute        *string                         `json:"MimeHeaderAttribute,omitzero" cbor:"MimeHeaderAttribute,omitzero"`
 }
 
 // RuleVerdictExpression is a structure of the MailManager model.
 type RuleVerdictExpression struct {
-	Evaluate *RuleVerdictToEvaluate `json:"Evaluate,omitempty" cbor:"Evaluate,omitempty" required:"true"` // required
-	Operator *RuleVerdictOperator   `json:"Operator,omitempty" cbor:"Operator,omitempty" required:"true"` // required
-	Values   []RuleVerdict          `json:"Values" cbor:"Values" required:"true"`                         // required
+	Evaluate *RuleVerdictToEvaluate `json:"Evaluate,omitzero" cbor:"Evaluate,omitzero" required:"true"` // required
+	Operator *RuleVerdictOperator   `json:"Operator,omitzero" cbor:"Operator,omitzero" required:"true"` // required
+	Values   []RuleVerdict          `json:"Values" cbor:"Values" required:"true"`                       // required
 }
 
 // RuleVerdictToEvaluate is a structure of the MailManager model.
 //
 // RuleVerdictToEvaluate is a union: exactly one member must be set.
 type RuleVerdictToEvaluate struct {
-	Analysis  *Analysis             `json:"Analysis,omitempty" cbor:"Analysis,omitempty"`
-	Attribute *RuleVerdictAttribute `json:"Attribute,omitempty" cbor:"Attribute,omitempty"`
+	Analysis  *Analysis             `json:"Analysis,omitzero" cbor:"Analysis,omitzero"`
+	Attribute *RuleVerdictAttribute `json:"Attribute,omitzero" cbor:"Attribute,omitzero"`
 }
 
 // S3Action is a structure of the MailManager model.
 type S3Action struct {
-	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	RoleArn             *string              `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" required:"true"`   // required
-	S3Bucket            *string              `json:"S3Bucket,omitempty" cbor:"S3Bucket,omitempty" required:"true"` // required
-	S3Prefix            *string              `json:"S3Prefix,omitempty" cbor:"S3Prefix,omitempty"`
-	S3SseKmsKeyId       *string              `json:"S3SseKmsKeyId,omitempty" cbor:"S3SseKmsKeyId,omitempty"`
+	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	RoleArn             *string              `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" required:"true"`   // required
+	S3Bucket            *string              `json:"S3Bucket,omitzero" cbor:"S3Bucket,omitzero" required:"true"` // required
+	S3Prefix            *string              `json:"S3Prefix,omitzero" cbor:"S3Prefix,omitzero"`
+	S3SseKmsKeyId       *string              `json:"S3SseKmsKeyId,omitzero" cbor:"S3SseKmsKeyId,omitzero"`
 }
 
 // S3ExportDestinationConfiguration is a structure of the MailManager model.
 type S3ExportDestinationConfiguration struct {
-	S3Location *string `json:"S3Location,omitempty" cbor:"S3Location,omitempty"`
+	S3Location *string `json:"S3Location,omitzero" cbor:"S3Location,omitzero"`
 }
 
 // SavedAddress is a structure of the MailManager model.
 type SavedAddress struct {
-	Address          *string      `json:"Address,omitempty" cbor:"Address,omitempty" sensitive:"true" required:"true"`  // required
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
+	Address          *string      `json:"Address,omitzero" cbor:"Address,omitzero" sensitive:"true" required:"true"`  // required
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
 }
 
 // SearchStatus is a structure of the MailManager model.
 type SearchStatus struct {
-	CompletionTimestamp *smithy.Time `json:"CompletionTimestamp,omitempty" cbor:"CompletionTimestamp,omitempty"`
-	ErrorMessage        *string      `json:"ErrorMessage,omitempty" cbor:"ErrorMessage,omitempty"`
-	State               *SearchState `json:"State,omitempty" cbor:"State,omitempty"`
-	SubmissionTimestamp *smithy.Time `json:"SubmissionTimestamp,omitempty" cbor:"SubmissionTimestamp,omitempty"`
+	CompletionTimestamp *smithy.Time `json:"CompletionTimestamp,omitzero" cbor:"CompletionTimestamp,omitzero"`
+	ErrorMessage        *string      `json:"ErrorMessage,omitzero" cbor:"ErrorMessage,omitzero"`
+	State               *SearchState `json:"State,omitzero" cbor:"State,omitzero"`
+	SubmissionTimestamp *smithy.Time `json:"SubmissionTimestamp,omitzero" cbor:"SubmissionTimestamp,omitzero"`
 }
 
 // SearchSummary is a structure of the MailManager model.
 type SearchSummary struct {
-	SearchId *string       `json:"SearchId,omitempty" cbor:"SearchId,omitempty"`
-	Status   *SearchStatus `json:"Status,omitempty" cbor:"Status,omitempty"`
+	SearchId *string       `json:"SearchId,omitzero" cbor:"SearchId,omitzero"`
+	Status   *SearchStatus `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // SendAction is a structure of the MailManager model.
 type SendAction struct {
-	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	RoleArn             *string              `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" required:"true"` // required
+	ActionFailurePolicy *ActionFailurePolicy `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	RoleArn             *string              `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" required:"true"` // required
 }
 
 // ServiceQuotaExceededException is the error ServiceQuotaExceededException (HTTP 400, client fault).
 type ServiceQuotaExceededException struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero"`
 }
 
 // SnsAction is a structure of the MailManager model.
 type SnsAction struct {
-	ActionFailurePolicy *ActionFailurePolicy        `json:"ActionFailurePolicy,omitempty" cbor:"ActionFailurePolicy,omitempty"`
-	Encoding            *SnsNotificationEncoding    `json:"Encoding,omitempty" cbor:"Encoding,omitempty"`
-	PayloadType         *SnsNotificationPayloadType `json:"PayloadType,omitempty" cbor:"PayloadType,omitempty"`
-	RoleArn             *string                     `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" required:"true"`   // required
-	TopicArn            *string                     `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" required:"true"` // required
+	ActionFailurePolicy *ActionFailurePolicy        `json:"ActionFailurePolicy,omitzero" cbor:"ActionFailurePolicy,omitzero"`
+	Encoding            *SnsNotificationEncoding    `json:"Encoding,omitzero" cbor:"Encoding,omitzero"`
+	PayloadType         *SnsNotificationPayloadType `json:"PayloadType,omitzero" cbor:"PayloadType,omitzero"`
+	RoleArn             *string                     `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" required:"true"`   // required
+	TopicArn            *string                     `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" required:"true"` // required
 }
 
 // StartAddressListImportJobRequest is the input of StartAddressListImportJob.
 type StartAddressListImportJobRequest struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty" required:"true"` // required
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero" required:"true"` // required
 }
 
 // StartAddressListImportJobResponse is the output of StartAddressListImportJob.
@@ -1225,37 +1225,37 @@ type StartAddressListImportJobResponse struct{}
 
 // StartArchiveExportRequest is the input of StartArchiveExport.
 type StartArchiveExportRequest struct {
-	ArchiveId                      *string                         `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"`                                           // required
-	ExportDestinationConfiguration *ExportDestinationConfiguration `json:"ExportDestinationConfiguration,omitempty" cbor:"ExportDestinationConfiguration,omitempty" required:"true"` // required
-	Filters                        *ArchiveFilters                 `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	FromTimestamp                  *smithy.Time                    `json:"FromTimestamp,omitempty" cbor:"FromTimestamp,omitempty" required:"true"` // required
-	IncludeMetadata                *bool                           `json:"IncludeMetadata,omitempty" cbor:"IncludeMetadata,omitempty"`
-	MaxResults                     *int64                          `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	ToTimestamp                    *smithy.Time                    `json:"ToTimestamp,omitempty" cbor:"ToTimestamp,omitempty" required:"true"` // required
+	ArchiveId                      *string                         `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"`                                           // required
+	ExportDestinationConfiguration *ExportDestinationConfiguration `json:"ExportDestinationConfiguration,omitzero" cbor:"ExportDestinationConfiguration,omitzero" required:"true"` // required
+	Filters                        *ArchiveFilters                 `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	FromTimestamp                  *smithy.Time                    `json:"FromTimestamp,omitzero" cbor:"FromTimestamp,omitzero" required:"true"` // required
+	IncludeMetadata                *bool                           `json:"IncludeMetadata,omitzero" cbor:"IncludeMetadata,omitzero"`
+	MaxResults                     *int64                          `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	ToTimestamp                    *smithy.Time                    `json:"ToTimestamp,omitzero" cbor:"ToTimestamp,omitzero" required:"true"` // required
 }
 
 // StartArchiveExportResponse is the output of StartArchiveExport.
 type StartArchiveExportResponse struct {
-	ExportId *string `json:"ExportId,omitempty" cbor:"ExportId,omitempty"`
+	ExportId *string `json:"ExportId,omitzero" cbor:"ExportId,omitzero"`
 }
 
 // StartArchiveSearchRequest is the input of StartArchiveSearch.
 type StartArchiveSearchRequest struct {
-	ArchiveId     *string         `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
-	Filters       *ArchiveFilters `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	FromTimestamp *smithy.Time    `json:"FromTimestamp,omitempty" cbor:"FromTimestamp,omitempty" required:"true"` // required
-	MaxResults    *int64          `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty" required:"true"`       // required
-	ToTimestamp   *smithy.Time    `json:"ToTimestamp,omitempty" cbor:"ToTimestamp,omitempty" required:"true"`     // required
+	ArchiveId     *string         `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
+	Filters       *ArchiveFilters `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	FromTimestamp *smithy.Time    `json:"FromTimestamp,omitzero" cbor:"FromTimestamp,omitzero" required:"true"` // required
+	MaxResults    *int64          `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero" required:"true"`       // required
+	ToTimestamp   *smithy.Time    `json:"ToTimestamp,omitzero" cbor:"ToTimestamp,omitzero" required:"true"`     // required
 }
 
 // StartArchiveSearchResponse is the output of StartArchiveSearch.
 type StartArchiveSearchResponse struct {
-	SearchId *string `json:"SearchId,omitempty" cbor:"SearchId,omitempty"`
+	SearchId *string `json:"SearchId,omitzero" cbor:"SearchId,omitzero"`
 }
 
 // StopAddressListImportJobRequest is the input of StopAddressListImportJob.
 type StopAddressListImportJobRequest struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty" required:"true"` // required
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero" required:"true"` // required
 }
 
 // StopAddressListImportJobResponse is the output of StopAddressListImportJob.
@@ -1263,7 +1263,7 @@ type StopAddressListImportJobResponse struct{}
 
 // StopArchiveExportRequest is the input of StopArchiveExport.
 type StopArchiveExportRequest struct {
-	ExportId *string `json:"ExportId,omitempty" cbor:"ExportId,omitempty" required:"true"` // required
+	ExportId *string `json:"ExportId,omitzero" cbor:"ExportId,omitzero" required:"true"` // required
 }
 
 // StopArchiveExportResponse is the output of StopArchiveExport.
@@ -1271,7 +1271,7 @@ type StopArchiveExportResponse struct{}
 
 // StopArchiveSearchRequest is the input of StopArchiveSearch.
 type StopArchiveSearchRequest struct {
-	SearchId *string `json:"SearchId,omitempty" cbor:"SearchId,omitempty" required:"true"` // required
+	SearchId *string `json:"SearchId,omitzero" cbor:"SearchId,omitzero" required:"true"` // required
 }
 
 // StopArchiveSearchResponse is the output of StopArchiveSearch.
@@ -1279,14 +1279,14 @@ type StopArchiveSearchResponse struct{}
 
 // Tag is a structure of the MailManager model.
 type Tag struct {
-	Key   *string `json:"Key,omitempty" cbor:"Key,omitempty" required:"true"`     // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"` // required
+	Key   *string `json:"Key,omitzero" cbor:"Key,omitzero" required:"true"`     // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"` // required
 }
 
 // TagResourceRequest is the input of TagResource.
 type TagResourceRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
-	Tags        []Tag   `json:"Tags" cbor:"Tags" required:"true"`                                   // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
+	Tags        []Tag   `json:"Tags" cbor:"Tags" required:"true"`                                 // required
 }
 
 // TagResourceResponse is the output of TagResource.
@@ -1294,32 +1294,32 @@ type TagResourceResponse struct{}
 
 // ThrottlingException is the error ThrottlingException (HTTP 400, client fault).
 type ThrottlingException struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero"`
 }
 
 // TlsAuthConfiguration is a structure of the MailManager model.
 type TlsAuthConfiguration struct {
-	TrustStore *TrustStore `json:"TrustStore,omitempty" cbor:"TrustStore,omitempty"`
+	TrustStore *TrustStore `json:"TrustStore,omitzero" cbor:"TrustStore,omitzero"`
 }
 
 // TrafficPolicy is a structure of the MailManager model.
 type TrafficPolicy struct {
-	DefaultAction     *AcceptAction `json:"DefaultAction,omitempty" cbor:"DefaultAction,omitempty" required:"true"`         // required
-	TrafficPolicyId   *string       `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty" required:"true"`     // required
-	TrafficPolicyName *string       `json:"TrafficPolicyName,omitempty" cbor:"TrafficPolicyName,omitempty" required:"true"` // required
+	DefaultAction     *AcceptAction `json:"DefaultAction,omitzero" cbor:"DefaultAction,omitzero" required:"true"`         // required
+	TrafficPolicyId   *string       `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero" required:"true"`     // required
+	TrafficPolicyName *string       `json:"TrafficPolicyName,omitzero" cbor:"TrafficPolicyName,omitzero" required:"true"` // required
 }
 
 // TrustStore is a structure of the MailManager model.
 type TrustStore struct {
-	CAContent  *string `json:"CAContent,omitempty" cbor:"CAContent,omitempty" sensitive:"true" required:"true"` // required
-	CrlContent *string `json:"CrlContent,omitempty" cbor:"CrlContent,omitempty" sensitive:"true"`
-	KmsKeyArn  *string `json:"KmsKeyArn,omitempty" cbor:"KmsKeyArn,omitempty"`
+	CAContent  *string `json:"CAContent,omitzero" cbor:"CAContent,omitzero" sensitive:"true" required:"true"` // required
+	CrlContent *string `json:"CrlContent,omitzero" cbor:"CrlContent,omitzero" sensitive:"true"`
+	KmsKeyArn  *string `json:"KmsKeyArn,omitzero" cbor:"KmsKeyArn,omitzero"`
 }
 
 // UntagResourceRequest is the input of UntagResource.
 type UntagResourceRequest struct {
-	ResourceArn *string  `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
-	TagKeys     []string `json:"TagKeys" cbor:"TagKeys" required:"true"`                             // required
+	ResourceArn *string  `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
+	TagKeys     []string `json:"TagKeys" cbor:"TagKeys" required:"true"`                           // required
 }
 
 // UntagResourceResponse is the output of UntagResource.
@@ -1327,9 +1327,9 @@ type UntagResourceResponse struct{}
 
 // UpdateArchiveRequest is the input of UpdateArchive.
 type UpdateArchiveRequest struct {
-	ArchiveId   *string           `json:"ArchiveId,omitempty" cbor:"ArchiveId,omitempty" required:"true"` // required
-	ArchiveName *string           `json:"ArchiveName,omitempty" cbor:"ArchiveName,omitempty"`
-	Retention   *ArchiveRetention `json:"Retention,omitempty" cbor:"Retention,omitempty"`
+	ArchiveId   *string           `json:"ArchiveId,omitzero" cbor:"ArchiveId,omitzero" required:"true"` // required
+	ArchiveName *string           `json:"ArchiveName,omitzero" cbor:"ArchiveName,omitzero"`
+	Retention   *ArchiveRetention `json:"Retention,omitzero" cbor:"Retention,omitzero"`
 }
 
 // UpdateArchiveResponse is the output of UpdateArchive.
@@ -1337,13 +1337,13 @@ type UpdateArchiveResponse struct{}
 
 // UpdateIngressPointRequest is the input of UpdateIngressPoint.
 type UpdateIngressPointRequest struct {
-	IngressPointConfiguration *IngressPointConfiguration  `json:"IngressPointConfiguration,omitempty" cbor:"IngressPointConfiguration,omitempty"`
-	IngressPointId            *string                     `json:"IngressPointId,omitempty" cbor:"IngressPointId,omitempty" required:"true"` // required
-	IngressPointName          *string                     `json:"IngressPointName,omitempty" cbor:"IngressPointName,omitempty"`
-	RuleSetId                 *string                     `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty"`
-	StatusToUpdate            *IngressPointStatusToUpdate `json:"StatusToUpdate,omitempty" cbor:"StatusToUpdate,omitempty"`
-	TlsPolicy                 *TlsPolicy                  `json:"TlsPolicy,omitempty" cbor:"TlsPolicy,omitempty"`
-	TrafficPolicyId           *string                     `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty"`
+	IngressPointConfiguration *IngressPointConfiguration  `json:"IngressPointConfiguration,omitzero" cbor:"IngressPointConfiguration,omitzero"`
+	IngressPointId            *string                     `json:"IngressPointId,omitzero" cbor:"IngressPointId,omitzero" required:"true"` // required
+	IngressPointName          *string                     `json:"IngressPointName,omitzero" cbor:"IngressPointName,omitzero"`
+	RuleSetId                 *string                     `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero"`
+	StatusToUpdate            *IngressPointStatusToUpdate `json:"StatusToUpdate,omitzero" cbor:"StatusToUpdate,omitzero"`
+	TlsPolicy                 *TlsPolicy                  `json:"TlsPolicy,omitzero" cbor:"TlsPolicy,omitzero"`
+	TrafficPolicyId           *string                     `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero"`
 }
 
 // UpdateIngressPointResponse is the output of UpdateIngressPoint.
@@ -1351,11 +1351,11 @@ type UpdateIngressPointResponse struct{}
 
 // UpdateRelayRequest is the input of UpdateRelay.
 type UpdateRelayRequest struct {
-	Authentication *RelayAuthentication `json:"Authentication,omitempty" cbor:"Authentication,omitempty"`
-	RelayId        *string              `json:"RelayId,omitempty" cbor:"RelayId,omitempty" required:"true"` // required
-	RelayName      *string              `json:"RelayName,omitempty" cbor:"RelayName,omitempty"`
-	ServerName     *string              `json:"ServerName,omitempty" cbor:"ServerName,omitempty"`
-	ServerPort     *int64               `json:"ServerPort,omitempty" cbor:"ServerPort,omitempty"`
+	Authentication *RelayAuthentication `json:"Authentication,omitzero" cbor:"Authentication,omitzero"`
+	RelayId        *string              `json:"RelayId,omitzero" cbor:"RelayId,omitzero" required:"true"` // required
+	RelayName      *string              `json:"RelayName,omitzero" cbor:"RelayName,omitzero"`
+	ServerName     *string              `json:"ServerName,omitzero" cbor:"ServerName,omitzero"`
+	ServerPort     *int64               `json:"ServerPort,omitzero" cbor:"ServerPort,omitzero"`
 }
 
 // UpdateRelayResponse is the output of UpdateRelay.
@@ -1363,9 +1363,9 @@ type UpdateRelayResponse struct{}
 
 // UpdateRuleSetRequest is the input of UpdateRuleSet.
 type UpdateRuleSetRequest struct {
-	RuleSetId   *string `json:"RuleSetId,omitempty" cbor:"RuleSetId,omitempty" required:"true"` // required
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty"`
-	Rules       []Rule  `json:"Rules,omitempty" cbor:"Rules,omitempty"`
+	RuleSetId   *string `json:"RuleSetId,omitzero" cbor:"RuleSetId,omitzero" required:"true"` // required
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero"`
+	Rules       []Rule  `json:"Rules,omitzero" cbor:"Rules,omitzero"`
 }
 
 // UpdateRuleSetResponse is the output of UpdateRuleSet.
@@ -1373,11 +1373,11 @@ type UpdateRuleSetResponse struct{}
 
 // UpdateTrafficPolicyRequest is the input of UpdateTrafficPolicy.
 type UpdateTrafficPolicyRequest struct {
-	DefaultAction       *AcceptAction     `json:"DefaultAction,omitempty" cbor:"DefaultAction,omitempty"`
-	MaxMessageSizeBytes *int64            `json:"MaxMessageSizeBytes,omitempty" cbor:"MaxMessageSizeBytes,omitempty"`
-	PolicyStatements    []PolicyStatement `json:"PolicyStatements,omitempty" cbor:"PolicyStatements,omitempty"`
-	TrafficPolicyId     *string           `json:"TrafficPolicyId,omitempty" cbor:"TrafficPolicyId,omitempty" required:"true"` // required
-	TrafficPolicyName   *string           `json:"TrafficPolicyName,omitempty" cbor:"TrafficPolicyName,omitempty"`
+	DefaultAction       *AcceptAction     `json:"DefaultAction,omitzero" cbor:"DefaultAction,omitzero"`
+	MaxMessageSizeBytes *int64            `json:"MaxMessageSizeBytes,omitzero" cbor:"MaxMessageSizeBytes,omitzero"`
+	PolicyStatements    []PolicyStatement `json:"PolicyStatements,omitzero" cbor:"PolicyStatements,omitzero"`
+	TrafficPolicyId     *string           `json:"TrafficPolicyId,omitzero" cbor:"TrafficPolicyId,omitzero" required:"true"` // required
+	TrafficPolicyName   *string           `json:"TrafficPolicyName,omitzero" cbor:"TrafficPolicyName,omitzero"`
 }
 
 // UpdateTrafficPolicyResponse is the output of UpdateTrafficPolicy.
@@ -1385,5 +1385,5 @@ type UpdateTrafficPolicyResponse struct{}
 
 // ValidationException is the error ValidationException (HTTP 400, client fault).
 type ValidationException struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero"`
 }

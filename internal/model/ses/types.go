@@ -10,61 +10,61 @@ type AccountSendingPausedException struct{}
 
 // AddHeaderAction is a structure of the SES model.
 type AddHeaderAction struct {
-	HeaderName  *string `json:"HeaderName,omitempty" cbor:"HeaderName,omitempty" query:"HeaderName" xml:"HeaderName" required:"true"`     // required
-	HeaderValue *string `json:"HeaderValue,omitempty" cbor:"HeaderValue,omitempty" query:"HeaderValue" xml:"HeaderValue" required:"true"` // required
+	HeaderName  *string `json:"HeaderName,omitzero" cbor:"HeaderName,omitzero" query:"HeaderName" xml:"HeaderName" required:"true"`     // required
+	HeaderValue *string `json:"HeaderValue,omitzero" cbor:"HeaderValue,omitzero" query:"HeaderValue" xml:"HeaderValue" required:"true"` // required
 }
 
 // AlreadyExistsException is the error AlreadyExists (HTTP 400, client fault).
 type AlreadyExistsException struct {
-	Name *string `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name"`
+	Name *string `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name"`
 }
 
 // Body is a structure of the SES model.
 type Body struct {
-	Html *Content `json:"Html,omitempty" cbor:"Html,omitempty" query:"Html" xml:"Html"`
-	Text *Content `json:"Text,omitempty" cbor:"Text,omitempty" query:"Text" xml:"Text"`
+	Html *Content `json:"Html,omitzero" cbor:"Html,omitzero" query:"Html" xml:"Html"`
+	Text *Content `json:"Text,omitzero" cbor:"Text,omitzero" query:"Text" xml:"Text"`
 }
 
 // BounceAction is a structure of the SES model.
 type BounceAction struct {
-	Message       *string `json:"Message,omitempty" cbor:"Message,omitempty" query:"Message" xml:"Message" required:"true"`                         // required
-	Sender        *string `json:"Sender,omitempty" cbor:"Sender,omitempty" query:"Sender" xml:"Sender" required:"true"`                             // required
-	SmtpReplyCode *string `json:"SmtpReplyCode,omitempty" cbor:"SmtpReplyCode,omitempty" query:"SmtpReplyCode" xml:"SmtpReplyCode" required:"true"` // required
-	StatusCode    *string `json:"StatusCode,omitempty" cbor:"StatusCode,omitempty" query:"StatusCode" xml:"StatusCode"`
-	TopicArn      *string `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" query:"TopicArn" xml:"TopicArn"`
+	Message       *string `json:"Message,omitzero" cbor:"Message,omitzero" query:"Message" xml:"Message" required:"true"`                         // required
+	Sender        *string `json:"Sender,omitzero" cbor:"Sender,omitzero" query:"Sender" xml:"Sender" required:"true"`                             // required
+	SmtpReplyCode *string `json:"SmtpReplyCode,omitzero" cbor:"SmtpReplyCode,omitzero" query:"SmtpReplyCode" xml:"SmtpReplyCode" required:"true"` // required
+	StatusCode    *string `json:"StatusCode,omitzero" cbor:"StatusCode,omitzero" query:"StatusCode" xml:"StatusCode"`
+	TopicArn      *string `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" query:"TopicArn" xml:"TopicArn"`
 }
 
 // BouncedRecipientInfo is a structure of the SES model.
 type BouncedRecipientInfo struct {
-	BounceType         *BounceType         `json:"BounceType,omitempty" cbor:"BounceType,omitempty" query:"BounceType" xml:"BounceType"`
-	Recipient          *string             `json:"Recipient,omitempty" cbor:"Recipient,omitempty" query:"Recipient" xml:"Recipient" required:"true"` // required
-	RecipientArn       *string             `json:"RecipientArn,omitempty" cbor:"RecipientArn,omitempty" query:"RecipientArn" xml:"RecipientArn"`
-	RecipientDsnFields *RecipientDsnFields `json:"RecipientDsnFields,omitempty" cbor:"RecipientDsnFields,omitempty" query:"RecipientDsnFields" xml:"RecipientDsnFields"`
+	BounceType         *BounceType         `json:"BounceType,omitzero" cbor:"BounceType,omitzero" query:"BounceType" xml:"BounceType"`
+	Recipient          *string             `json:"Recipient,omitzero" cbor:"Recipient,omitzero" query:"Recipient" xml:"Recipient" required:"true"` // required
+	RecipientArn       *string             `json:"RecipientArn,omitzero" cbor:"RecipientArn,omitzero" query:"RecipientArn" xml:"RecipientArn"`
+	RecipientDsnFields *RecipientDsnFields `json:"RecipientDsnFields,omitzero" cbor:"RecipientDsnFields,omitzero" query:"RecipientDsnFields" xml:"RecipientDsnFields"`
 }
 
 // BulkEmailDestination is a structure of the SES model.
 type BulkEmailDestination struct {
-	Destination             *Destination `json:"Destination,omitempty" cbor:"Destination,omitempty" query:"Destination" xml:"Destination" required:"true"` // required
-	ReplacementTags         []MessageTag `json:"ReplacementTags,omitempty" cbor:"ReplacementTags,omitempty" query:"ReplacementTags" xml:"ReplacementTags"`
-	ReplacementTemplateData *string      `json:"ReplacementTemplateData,omitempty" cbor:"ReplacementTemplateData,omitempty" query:"ReplacementTemplateData" xml:"ReplacementTemplateData"`
+	Destination             *Destination `json:"Destination,omitzero" cbor:"Destination,omitzero" query:"Destination" xml:"Destination" required:"true"` // required
+	ReplacementTags         []MessageTag `json:"ReplacementTags,omitzero" cbor:"ReplacementTags,omitzero" query:"ReplacementTags" xml:"ReplacementTags"`
+	ReplacementTemplateData *string      `json:"ReplacementTemplateData,omitzero" cbor:"ReplacementTemplateData,omitzero" query:"ReplacementTemplateData" xml:"ReplacementTemplateData"`
 }
 
 // BulkEmailDestinationStatus is a structure of the SES model.
 type BulkEmailDestinationStatus struct {
-	Error     *string          `json:"Error,omitempty" cbor:"Error,omitempty" query:"Error" xml:"Error"`
-	MessageId *string          `json:"MessageId,omitempty" cbor:"MessageId,omitempty" query:"MessageId" xml:"MessageId"`
-	Status    *BulkEmailStatus `json:"Status,omitempty" cbor:"Status,omitempty" query:"Status" xml:"Status"`
+	Error     *string          `json:"Error,omitzero" cbor:"Error,omitzero" query:"Error" xml:"Error"`
+	MessageId *string          `json:"MessageId,omitzero" cbor:"MessageId,omitzero" query:"MessageId" xml:"MessageId"`
+	Status    *BulkEmailStatus `json:"Status,omitzero" cbor:"Status,omitzero" query:"Status" xml:"Status"`
 }
 
 // CannotDeleteException is the error CannotDelete (HTTP 400, client fault).
 type CannotDeleteException struct {
-	Name *string `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name"`
+	Name *string `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name"`
 }
 
 // CloneReceiptRuleSetRequest is the input of CloneReceiptRuleSet.
 type CloneReceiptRuleSetRequest struct {
-	OriginalRuleSetName *string `json:"OriginalRuleSetName,omitempty" cbor:"OriginalRuleSetName,omitempty" query:"OriginalRuleSetName" xml:"OriginalRuleSetName" required:"true"` // required
-	RuleSetName         *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"`                                 // required
+	OriginalRuleSetName *string `json:"OriginalRuleSetName,omitzero" cbor:"OriginalRuleSetName,omitzero" query:"OriginalRuleSetName" xml:"OriginalRuleSetName" required:"true"` // required
+	RuleSetName         *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"`                                 // required
 }
 
 // CloneReceiptRuleSetResponse is the output of CloneReceiptRuleSet.
@@ -77,47 +77,47 @@ type CloudWatchDestination struct {
 
 // CloudWatchDimensionConfiguration is a structure of the SES model.
 type CloudWatchDimensionConfiguration struct {
-	DefaultDimensionValue *string               `json:"DefaultDimensionValue,omitempty" cbor:"DefaultDimensionValue,omitempty" query:"DefaultDimensionValue" xml:"DefaultDimensionValue" required:"true"` // required
-	DimensionName         *string               `json:"DimensionName,omitempty" cbor:"DimensionName,omitempty" query:"DimensionName" xml:"DimensionName" required:"true"`                                 // required
-	DimensionValueSource  *DimensionValueSource `json:"DimensionValueSource,omitempty" cbor:"DimensionValueSource,omitempty" query:"DimensionValueSource" xml:"DimensionValueSource" required:"true"`     // required
+	DefaultDimensionValue *string               `json:"DefaultDimensionValue,omitzero" cbor:"DefaultDimensionValue,omitzero" query:"DefaultDimensionValue" xml:"DefaultDimensionValue" required:"true"` // required
+	DimensionName         *string               `json:"DimensionName,omitzero" cbor:"DimensionName,omitzero" query:"DimensionName" xml:"DimensionName" required:"true"`                                 // required
+	DimensionValueSource  *DimensionValueSource `json:"DimensionValueSource,omitzero" cbor:"DimensionValueSource,omitzero" query:"DimensionValueSource" xml:"DimensionValueSource" required:"true"`     // required
 }
 
 // ConfigurationSet is a structure of the SES model.
 type ConfigurationSet struct {
-	Name *string `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name" required:"true"` // required
+	Name *string `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name" required:"true"` // required
 }
 
 // ConfigurationSetAlreadyExistsException is the error ConfigurationSetAlreadyExists (HTTP 400, client fault).
 type ConfigurationSetAlreadyExistsException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
 }
 
 // ConfigurationSetDoesNotExistException is the error ConfigurationSetDoesNotExist (HTTP 400, client fault).
 type ConfigurationSetDoesNotExistException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
 }
 
 // ConfigurationSetSendingPausedException is the error ConfigurationSetSendingPausedException (HTTP 400, client fault).
 type ConfigurationSetSendingPausedException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
 }
 
 // ConnectAction is a structure of the SES model.
 type ConnectAction struct {
-	IAMRoleARN  *string `json:"IAMRoleARN,omitempty" cbor:"IAMRoleARN,omitempty" query:"IAMRoleARN" xml:"IAMRoleARN" required:"true"`     // required
-	InstanceARN *string `json:"InstanceARN,omitempty" cbor:"InstanceARN,omitempty" query:"InstanceARN" xml:"InstanceARN" required:"true"` // required
+	IAMRoleARN  *string `json:"IAMRoleARN,omitzero" cbor:"IAMRoleARN,omitzero" query:"IAMRoleARN" xml:"IAMRoleARN" required:"true"`     // required
+	InstanceARN *string `json:"InstanceARN,omitzero" cbor:"InstanceARN,omitzero" query:"InstanceARN" xml:"InstanceARN" required:"true"` // required
 }
 
 // Content is a structure of the SES model.
 type Content struct {
-	Charset *string `json:"Charset,omitempty" cbor:"Charset,omitempty" query:"Charset" xml:"Charset"`
-	Data    *string `json:"Data,omitempty" cbor:"Data,omitempty" query:"Data" xml:"Data" required:"true"` // required
+	Charset *string `json:"Charset,omitzero" cbor:"Charset,omitzero" query:"Charset" xml:"Charset"`
+	Data    *string `json:"Data,omitzero" cbor:"Data,omitzero" query:"Data" xml:"Data" required:"true"` // required
 }
 
 // CreateConfigurationSetEventDestinationRequest is the input of CreateConfigurationSetEventDestination.
 type CreateConfigurationSetEventDestinationRequest struct {
-	ConfigurationSetName *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	EventDestination     *EventDestination `json:"EventDestination,omitempty" cbor:"EventDestination,omitempty" query:"EventDestination" xml:"EventDestination" required:"true"`                 // required
+	ConfigurationSetName *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	EventDestination     *EventDestination `json:"EventDestination,omitzero" cbor:"EventDestination,omitzero" query:"EventDestination" xml:"EventDestination" required:"true"`                 // required
 }
 
 // CreateConfigurationSetEventDestinationResponse is the output of CreateConfigurationSetEventDestination.
@@ -125,7 +125,7 @@ type CreateConfigurationSetEventDestinationResponse struct{}
 
 // CreateConfigurationSetRequest is the input of CreateConfigurationSet.
 type CreateConfigurationSetRequest struct {
-	ConfigurationSet *ConfigurationSet `json:"ConfigurationSet,omitempty" cbor:"ConfigurationSet,omitempty" query:"ConfigurationSet" xml:"ConfigurationSet" required:"true"` // required
+	ConfigurationSet *ConfigurationSet `json:"ConfigurationSet,omitzero" cbor:"ConfigurationSet,omitzero" query:"ConfigurationSet" xml:"ConfigurationSet" required:"true"` // required
 }
 
 // CreateConfigurationSetResponse is the output of CreateConfigurationSet.
@@ -133,8 +133,8 @@ type CreateConfigurationSetResponse struct{}
 
 // CreateConfigurationSetTrackingOptionsRequest is the input of CreateConfigurationSetTrackingOptions.
 type CreateConfigurationSetTrackingOptionsRequest struct {
-	ConfigurationSetName *string          `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	TrackingOptions      *TrackingOptions `json:"TrackingOptions,omitempty" cbor:"TrackingOptions,omitempty" query:"TrackingOptions" xml:"TrackingOptions" required:"true"`                     // required
+	ConfigurationSetName *string          `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	TrackingOptions      *TrackingOptions `json:"TrackingOptions,omitzero" cbor:"TrackingOptions,omitzero" query:"TrackingOptions" xml:"TrackingOptions" required:"true"`                     // required
 }
 
 // CreateConfigurationSetTrackingOptionsResponse is the output of CreateConfigurationSetTrackingOptions.
@@ -142,17 +142,17 @@ type CreateConfigurationSetTrackingOptionsResponse struct{}
 
 // CreateCustomVerificationEmailTemplateRequest is the input of CreateCustomVerificationEmailTemplate.
 type CreateCustomVerificationEmailTemplateRequest struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty" query:"FailureRedirectionURL" xml:"FailureRedirectionURL" required:"true"` // required
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" query:"FromEmailAddress" xml:"FromEmailAddress" required:"true"`                     // required
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL" required:"true"` // required
-	TemplateContent       *string `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" query:"TemplateContent" xml:"TemplateContent" required:"true"`                         // required
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"`                                     // required
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty" query:"TemplateSubject" xml:"TemplateSubject" required:"true"`                         // required
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero" query:"FailureRedirectionURL" xml:"FailureRedirectionURL" required:"true"` // required
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" query:"FromEmailAddress" xml:"FromEmailAddress" required:"true"`                     // required
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL" required:"true"` // required
+	TemplateContent       *string `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" query:"TemplateContent" xml:"TemplateContent" required:"true"`                         // required
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"`                                     // required
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero" query:"TemplateSubject" xml:"TemplateSubject" required:"true"`                         // required
 }
 
 // CreateReceiptFilterRequest is the input of CreateReceiptFilter.
 type CreateReceiptFilterRequest struct {
-	Filter *ReceiptFilter `json:"Filter,omitempty" cbor:"Filter,omitempty" query:"Filter" xml:"Filter" required:"true"` // required
+	Filter *ReceiptFilter `json:"Filter,omitzero" cbor:"Filter,omitzero" query:"Filter" xml:"Filter" required:"true"` // required
 }
 
 // CreateReceiptFilterResponse is the output of CreateReceiptFilter.
@@ -160,9 +160,9 @@ type CreateReceiptFilterResponse struct{}
 
 // CreateReceiptRuleRequest is the input of CreateReceiptRule.
 type CreateReceiptRuleRequest struct {
-	After       *string      `json:"After,omitempty" cbor:"After,omitempty" query:"After" xml:"After"`
-	Rule        *ReceiptRule `json:"Rule,omitempty" cbor:"Rule,omitempty" query:"Rule" xml:"Rule" required:"true"`                             // required
-	RuleSetName *string      `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	After       *string      `json:"After,omitzero" cbor:"After,omitzero" query:"After" xml:"After"`
+	Rule        *ReceiptRule `json:"Rule,omitzero" cbor:"Rule,omitzero" query:"Rule" xml:"Rule" required:"true"`                             // required
+	RuleSetName *string      `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // CreateReceiptRuleResponse is the output of CreateReceiptRule.
@@ -170,7 +170,7 @@ type CreateReceiptRuleResponse struct{}
 
 // CreateReceiptRuleSetRequest is the input of CreateReceiptRuleSet.
 type CreateReceiptRuleSetRequest struct {
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // CreateReceiptRuleSetResponse is the output of CreateReceiptRuleSet.
@@ -178,7 +178,7 @@ type CreateReceiptRuleSetResponse struct{}
 
 // CreateTemplateRequest is the input of CreateTemplate.
 type CreateTemplateRequest struct {
-	Template *Template `json:"Template,omitempty" cbor:"Template,omitempty" query:"Template" xml:"Template" required:"true"` // required
+	Template *Template `json:"Template,omitzero" cbor:"Template,omitzero" query:"Template" xml:"Template" required:"true"` // required
 }
 
 // CreateTemplateResponse is the output of CreateTemplate.
@@ -189,27 +189,27 @@ type CustomVerificationEmailInvalidContentException struct{}
 
 // CustomVerificationEmailTemplate is a structure of the SES model.
 type CustomVerificationEmailTemplate struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty" query:"FailureRedirectionURL" xml:"FailureRedirectionURL"`
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" query:"FromEmailAddress" xml:"FromEmailAddress"`
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL"`
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName"`
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty" query:"TemplateSubject" xml:"TemplateSubject"`
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero" query:"FailureRedirectionURL" xml:"FailureRedirectionURL"`
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" query:"FromEmailAddress" xml:"FromEmailAddress"`
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL"`
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName"`
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero" query:"TemplateSubject" xml:"TemplateSubject"`
 }
 
 // CustomVerificationEmailTemplateAlreadyExistsException is the error CustomVerificationEmailTemplateAlreadyExists (HTTP 400, client fault).
 type CustomVerificationEmailTemplateAlreadyExistsException struct {
-	CustomVerificationEmailTemplateName *string `json:"CustomVerificationEmailTemplateName,omitempty" cbor:"CustomVerificationEmailTemplateName,omitempty" query:"CustomVerificationEmailTemplateName" xml:"CustomVerificationEmailTemplateName"`
+	CustomVerificationEmailTemplateName *string `json:"CustomVerificationEmailTemplateName,omitzero" cbor:"CustomVerificationEmailTemplateName,omitzero" query:"CustomVerificationEmailTemplateName" xml:"CustomVerificationEmailTemplateName"`
 }
 
 // CustomVerificationEmailTemplateDoesNotExistException is the error CustomVerificationEmailTemplateDoesNotExist (HTTP 400, client fault).
 type CustomVerificationEmailTemplateDoesNotExistException struct {
-	CustomVerificationEmailTemplateName *string `json:"CustomVerificationEmailTemplateName,omitempty" cbor:"CustomVerificationEmailTemplateName,omitempty" query:"CustomVerificationEmailTemplateName" xml:"CustomVerificationEmailTemplateName"`
+	CustomVerificationEmailTemplateName *string `json:"CustomVerificationEmailTemplateName,omitzero" cbor:"CustomVerificationEmailTemplateName,omitzero" query:"CustomVerificationEmailTemplateName" xml:"CustomVerificationEmailTemplateName"`
 }
 
 // DeleteConfigurationSetEventDestinationRequest is the input of DeleteConfigurationSetEventDestination.
 type DeleteConfigurationSetEventDestinationRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" query:"EventDestinationName" xml:"EventDestinationName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" query:"EventDestinationName" xml:"EventDestinationName" required:"true"` // required
 }
 
 // DeleteConfigurationSetEventDestinationResponse is the output of DeleteConfigurationSetEventDestination.
@@ -217,7 +217,7 @@ type DeleteConfigurationSetEventDestinationResponse struct{}
 
 // DeleteConfigurationSetRequest is the input of DeleteConfigurationSet.
 type DeleteConfigurationSetRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
 }
 
 // DeleteConfigurationSetResponse is the output of DeleteConfigurationSet.
@@ -225,7 +225,7 @@ type DeleteConfigurationSetResponse struct{}
 
 // DeleteConfigurationSetTrackingOptionsRequest is the input of DeleteConfigurationSetTrackingOptions.
 type DeleteConfigurationSetTrackingOptionsRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
 }
 
 // DeleteConfigurationSetTrackingOptionsResponse is the output of DeleteConfigurationSetTrackingOptions.
@@ -233,13 +233,13 @@ type DeleteConfigurationSetTrackingOptionsResponse struct{}
 
 // DeleteCustomVerificationEmailTemplateRequest is the input of DeleteCustomVerificationEmailTemplate.
 type DeleteCustomVerificationEmailTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
 }
 
 // DeleteIdentityPolicyRequest is the input of DeleteIdentityPolicy.
 type DeleteIdentityPolicyRequest struct {
-	Identity   *string `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"`         // required
-	PolicyName *string `json:"PolicyName,omitempty" cbor:"PolicyName,omitempty" query:"PolicyName" xml:"PolicyName" required:"true"` // required
+	Identity   *string `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"`         // required
+	PolicyName *string `json:"PolicyName,omitzero" cbor:"PolicyName,omitzero" query:"PolicyName" xml:"PolicyName" required:"true"` // required
 }
 
 // DeleteIdentityPolicyResponse is the output of DeleteIdentityPolicy.
@@ -247,7 +247,7 @@ type DeleteIdentityPolicyResponse struct{}
 
 // DeleteIdentityRequest is the input of DeleteIdentity.
 type DeleteIdentityRequest struct {
-	Identity *string `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"` // required
+	Identity *string `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"` // required
 }
 
 // DeleteIdentityResponse is the output of DeleteIdentity.
@@ -255,7 +255,7 @@ type DeleteIdentityResponse struct{}
 
 // DeleteReceiptFilterRequest is the input of DeleteReceiptFilter.
 type DeleteReceiptFilterRequest struct {
-	FilterName *string `json:"FilterName,omitempty" cbor:"FilterName,omitempty" query:"FilterName" xml:"FilterName" required:"true"` // required
+	FilterName *string `json:"FilterName,omitzero" cbor:"FilterName,omitzero" query:"FilterName" xml:"FilterName" required:"true"` // required
 }
 
 // DeleteReceiptFilterResponse is the output of DeleteReceiptFilter.
@@ -263,8 +263,8 @@ type DeleteReceiptFilterResponse struct{}
 
 // DeleteReceiptRuleRequest is the input of DeleteReceiptRule.
 type DeleteReceiptRuleRequest struct {
-	RuleName    *string `json:"RuleName,omitempty" cbor:"RuleName,omitempty" query:"RuleName" xml:"RuleName" required:"true"`             // required
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	RuleName    *string `json:"RuleName,omitzero" cbor:"RuleName,omitzero" query:"RuleName" xml:"RuleName" required:"true"`             // required
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // DeleteReceiptRuleResponse is the output of DeleteReceiptRule.
@@ -272,7 +272,7 @@ type DeleteReceiptRuleResponse struct{}
 
 // DeleteReceiptRuleSetRequest is the input of DeleteReceiptRuleSet.
 type DeleteReceiptRuleSetRequest struct {
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // DeleteReceiptRuleSetResponse is the output of DeleteReceiptRuleSet.
@@ -280,7 +280,7 @@ type DeleteReceiptRuleSetResponse struct{}
 
 // DeleteTemplateRequest is the input of DeleteTemplate.
 type DeleteTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
 }
 
 // DeleteTemplateResponse is the output of DeleteTemplate.
@@ -288,12 +288,12 @@ type DeleteTemplateResponse struct{}
 
 // DeleteVerifiedEmailAddressRequest is the input of DeleteVerifiedEmailAddress.
 type DeleteVerifiedEmailAddressRequest struct {
-	EmailAddress *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
+	EmailAddress *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
 }
 
 // DeliveryOptions is a structure of the SES model.
 type DeliveryOptions struct {
-	TlsPolicy *TlsPolicy `json:"TlsPolicy,omitempty" cbor:"TlsPolicy,omitempty" query:"TlsPolicy" xml:"TlsPolicy"`
+	TlsPolicy *TlsPolicy `json:"TlsPolicy,omitzero" cbor:"TlsPolicy,omitzero" query:"TlsPolicy" xml:"TlsPolicy"`
 }
 
 // DescribeActiveReceiptRuleSetRequest is the input of DescribeActiveReceiptRuleSet.
@@ -301,105 +301,105 @@ type DescribeActiveReceiptRuleSetRequest struct{}
 
 // DescribeActiveReceiptRuleSetResponse is the output of DescribeActiveReceiptRuleSet.
 type DescribeActiveReceiptRuleSetResponse struct {
-	Metadata *ReceiptRuleSetMetadata `json:"Metadata,omitempty" cbor:"Metadata,omitempty" query:"Metadata" xml:"Metadata"`
-	Rules    []ReceiptRule           `json:"Rules,omitempty" cbor:"Rules,omitempty" query:"Rules" xml:"Rules"`
+	Metadata *ReceiptRuleSetMetadata `json:"Metadata,omitzero" cbor:"Metadata,omitzero" query:"Metadata" xml:"Metadata"`
+	Rules    []ReceiptRule           `json:"Rules,omitzero" cbor:"Rules,omitzero" query:"Rules" xml:"Rules"`
 }
 
 // DescribeConfigurationSetRequest is the input of DescribeConfigurationSet.
 type DescribeConfigurationSetRequest struct {
-	ConfigurationSetAttributeNames []ConfigurationSetAttribute `json:"ConfigurationSetAttributeNames,omitempty" cbor:"ConfigurationSetAttributeNames,omitempty" query:"ConfigurationSetAttributeNames" xml:"ConfigurationSetAttributeNames"`
-	ConfigurationSetName           *string                     `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	ConfigurationSetAttributeNames []ConfigurationSetAttribute `json:"ConfigurationSetAttributeNames,omitzero" cbor:"ConfigurationSetAttributeNames,omitzero" query:"ConfigurationSetAttributeNames" xml:"ConfigurationSetAttributeNames"`
+	ConfigurationSetName           *string                     `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
 }
 
 // DescribeConfigurationSetResponse is the output of DescribeConfigurationSet.
 type DescribeConfigurationSetResponse struct {
-	ConfigurationSet  *ConfigurationSet  `json:"ConfigurationSet,omitempty" cbor:"ConfigurationSet,omitempty" query:"ConfigurationSet" xml:"ConfigurationSet"`
-	DeliveryOptions   *DeliveryOptions   `json:"DeliveryOptions,omitempty" cbor:"DeliveryOptions,omitempty" query:"DeliveryOptions" xml:"DeliveryOptions"`
-	EventDestinations []EventDestination `json:"EventDestinations,omitempty" cbor:"EventDestinations,omitempty" query:"EventDestinations" xml:"EventDestinations"`
-	ReputationOptions *ReputationOptions `json:"ReputationOptions,omitempty" cbor:"ReputationOptions,omitempty" query:"ReputationOptions" xml:"ReputationOptions"`
-	TrackingOptions   *TrackingOptions   `json:"TrackingOptions,omitempty" cbor:"TrackingOptions,omitempty" query:"TrackingOptions" xml:"TrackingOptions"`
+	ConfigurationSet  *ConfigurationSet  `json:"ConfigurationSet,omitzero" cbor:"ConfigurationSet,omitzero" query:"ConfigurationSet" xml:"ConfigurationSet"`
+	DeliveryOptions   *DeliveryOptions   `json:"DeliveryOptions,omitzero" cbor:"DeliveryOptions,omitzero" query:"DeliveryOptions" xml:"DeliveryOptions"`
+	EventDestinations []EventDestination `json:"EventDestinations,omitzero" cbor:"EventDestinations,omitzero" query:"EventDestinations" xml:"EventDestinations"`
+	ReputationOptions *ReputationOptions `json:"ReputationOptions,omitzero" cbor:"ReputationOptions,omitzero" query:"ReputationOptions" xml:"ReputationOptions"`
+	TrackingOptions   *TrackingOptions   `json:"TrackingOptions,omitzero" cbor:"TrackingOptions,omitzero" query:"TrackingOptions" xml:"TrackingOptions"`
 }
 
 // DescribeReceiptRuleRequest is the input of DescribeReceiptRule.
 type DescribeReceiptRuleRequest struct {
-	RuleName    *string `json:"RuleName,omitempty" cbor:"RuleName,omitempty" query:"RuleName" xml:"RuleName" required:"true"`             // required
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	RuleName    *string `json:"RuleName,omitzero" cbor:"RuleName,omitzero" query:"RuleName" xml:"RuleName" required:"true"`             // required
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // DescribeReceiptRuleResponse is the output of DescribeReceiptRule.
 type DescribeReceiptRuleResponse struct {
-	Rule *ReceiptRule `json:"Rule,omitempty" cbor:"Rule,omitempty" query:"Rule" xml:"Rule"`
+	Rule *ReceiptRule `json:"Rule,omitzero" cbor:"Rule,omitzero" query:"Rule" xml:"Rule"`
 }
 
 // DescribeReceiptRuleSetRequest is the input of DescribeReceiptRuleSet.
 type DescribeReceiptRuleSetRequest struct {
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // DescribeReceiptRuleSetResponse is the output of DescribeReceiptRuleSet.
 type DescribeReceiptRuleSetResponse struct {
-	Metadata *ReceiptRuleSetMetadata `json:"Metadata,omitempty" cbor:"Metadata,omitempty" query:"Metadata" xml:"Metadata"`
-	Rules    []ReceiptRule           `json:"Rules,omitempty" cbor:"Rules,omitempty" query:"Rules" xml:"Rules"`
+	Metadata *ReceiptRuleSetMetadata `json:"Metadata,omitzero" cbor:"Metadata,omitzero" query:"Metadata" xml:"Metadata"`
+	Rules    []ReceiptRule           `json:"Rules,omitzero" cbor:"Rules,omitzero" query:"Rules" xml:"Rules"`
 }
 
 // Destination is a structure of the SES model.
 type Destination struct {
-	BccAddresses []string `json:"BccAddresses,omitempty" cbor:"BccAddresses,omitempty" query:"BccAddresses" xml:"BccAddresses"`
-	CcAddresses  []string `json:"CcAddresses,omitempty" cbor:"CcAddresses,omitempty" query:"CcAddresses" xml:"CcAddresses"`
-	ToAddresses  []string `json:"ToAddresses,omitempty" cbor:"ToAddresses,omitempty" query:"ToAddresses" xml:"ToAddresses"`
+	BccAddresses []string `json:"BccAddresses,omitzero" cbor:"BccAddresses,omitzero" query:"BccAddresses" xml:"BccAddresses"`
+	CcAddresses  []string `json:"CcAddresses,omitzero" cbor:"CcAddresses,omitzero" query:"CcAddresses" xml:"CcAddresses"`
+	ToAddresses  []string `json:"ToAddresses,omitzero" cbor:"ToAddresses,omitzero" query:"ToAddresses" xml:"ToAddresses"`
 }
 
 // EventDestination is a structure of the SES model.
 type EventDestination struct {
-	CloudWatchDestination      *CloudWatchDestination      `json:"CloudWatchDestination,omitempty" cbor:"CloudWatchDestination,omitempty" query:"CloudWatchDestination" xml:"CloudWatchDestination"`
-	Enabled                    *bool                       `json:"Enabled,omitempty" cbor:"Enabled,omitempty" query:"Enabled" xml:"Enabled"`
-	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitempty" cbor:"KinesisFirehoseDestination,omitempty" query:"KinesisFirehoseDestination" xml:"KinesisFirehoseDestination"`
+	CloudWatchDestination      *CloudWatchDestination      `json:"CloudWatchDestination,omitzero" cbor:"CloudWatchDestination,omitzero" query:"CloudWatchDestination" xml:"CloudWatchDestination"`
+	Enabled                    *bool                       `json:"Enabled,omitzero" cbor:"Enabled,omitzero" query:"Enabled" xml:"Enabled"`
+	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitzero" cbor:"KinesisFirehoseDestination,omitzero" query:"KinesisFirehoseDestination" xml:"KinesisFirehoseDestination"`
 	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes" cbor:"MatchingEventTypes" query:"MatchingEventTypes" xml:"MatchingEventTypes" required:"true"` // required
-	Name                       *string                     `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name" required:"true"`                                     // required
-	SNSDestination             *SNSDestination             `json:"SNSDestination,omitempty" cbor:"SNSDestination,omitempty" query:"SNSDestination" xml:"SNSDestination"`
+	Name                       *string                     `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name" required:"true"`                                       // required
+	SNSDestination             *SNSDestination             `json:"SNSDestination,omitzero" cbor:"SNSDestination,omitzero" query:"SNSDestination" xml:"SNSDestination"`
 }
 
 // EventDestinationAlreadyExistsException is the error EventDestinationAlreadyExists (HTTP 400, client fault).
 type EventDestinationAlreadyExistsException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" query:"EventDestinationName" xml:"EventDestinationName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" query:"EventDestinationName" xml:"EventDestinationName"`
 }
 
 // EventDestinationDoesNotExistException is the error EventDestinationDoesNotExist (HTTP 400, client fault).
 type EventDestinationDoesNotExistException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" query:"EventDestinationName" xml:"EventDestinationName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" query:"EventDestinationName" xml:"EventDestinationName"`
 }
 
 // ExtensionField is a structure of the SES model.
 type ExtensionField struct {
-	Name  *string `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name" required:"true"`     // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" query:"Value" xml:"Value" required:"true"` // required
+	Name  *string `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name" required:"true"`     // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" query:"Value" xml:"Value" required:"true"` // required
 }
 
 // FromEmailAddressNotVerifiedException is the error FromEmailAddressNotVerified (HTTP 400, client fault).
 type FromEmailAddressNotVerifiedException struct {
-	FromEmailAddress *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" query:"FromEmailAddress" xml:"FromEmailAddress"`
+	FromEmailAddress *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" query:"FromEmailAddress" xml:"FromEmailAddress"`
 }
 
 // GetAccountSendingEnabledResponse is the output of GetAccountSendingEnabled.
 type GetAccountSendingEnabledResponse struct {
-	Enabled *bool `json:"Enabled,omitempty" cbor:"Enabled,omitempty" query:"Enabled" xml:"Enabled"`
+	Enabled *bool `json:"Enabled,omitzero" cbor:"Enabled,omitzero" query:"Enabled" xml:"Enabled"`
 }
 
 // GetCustomVerificationEmailTemplateRequest is the input of GetCustomVerificationEmailTemplate.
 type GetCustomVerificationEmailTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
 }
 
 // GetCustomVerificationEmailTemplateResponse is the output of GetCustomVerificationEmailTemplate.
 type GetCustomVerificationEmailTemplateResponse struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty" query:"FailureRedirectionURL" xml:"FailureRedirectionURL"`
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" query:"FromEmailAddress" xml:"FromEmailAddress"`
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL"`
-	TemplateContent       *string `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" query:"TemplateContent" xml:"TemplateContent"`
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName"`
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty" query:"TemplateSubject" xml:"TemplateSubject"`
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero" query:"FailureRedirectionURL" xml:"FailureRedirectionURL"`
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" query:"FromEmailAddress" xml:"FromEmailAddress"`
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL"`
+	TemplateContent       *string `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" query:"TemplateContent" xml:"TemplateContent"`
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName"`
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero" query:"TemplateSubject" xml:"TemplateSubject"`
 }
 
 // GetIdentityDkimAttributesRequest is the input of GetIdentityDkimAttributes.
@@ -434,8 +434,8 @@ type GetIdentityNotificationAttributesResponse struct {
 
 // GetIdentityPoliciesRequest is the input of GetIdentityPolicies.
 type GetIdentityPoliciesRequest struct {
-	Identity    *string  `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"` // required
-	PolicyNames []string `json:"PolicyNames" cbor:"PolicyNames" query:"PolicyNames" xml:"PolicyNames" required:"true"`         // required
+	Identity    *string  `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"` // required
+	PolicyNames []string `json:"PolicyNames" cbor:"PolicyNames" query:"PolicyNames" xml:"PolicyNames" required:"true"`       // required
 }
 
 // GetIdentityPoliciesResponse is the output of GetIdentityPolicies.
@@ -455,61 +455,61 @@ type GetIdentityVerificationAttributesResponse struct {
 
 // GetSendQuotaResponse is the output of GetSendQuota.
 type GetSendQuotaResponse struct {
-	Max24HourSend   *float64 `json:"Max24HourSend,omitempty" cbor:"Max24HourSend,omitempty" query:"Max24HourSend" xml:"Max24HourSend"`
-	MaxSendRate     *float64 `json:"MaxSendRate,omitempty" cbor:"MaxSendRate,omitempty" query:"MaxSendRate" xml:"MaxSendRate"`
-	SentLast24Hours *float64 `json:"SentLast24Hours,omitempty" cbor:"SentLast24Hours,omitempty" query:"SentLast24Hours" xml:"SentLast24Hours"`
+	Max24HourSend   *float64 `json:"Max24HourSend,omitzero" cbor:"Max24HourSend,omitzero" query:"Max24HourSend" xml:"Max24HourSend"`
+	MaxSendRate     *float64 `json:"MaxSendRate,omitzero" cbor:"MaxSendRate,omitzero" query:"MaxSendRate" xml:"MaxSendRate"`
+	SentLast24Hours *float64 `json:"SentLast24Hours,omitzero" cbor:"SentLast24Hours,omitzero" query:"SentLast24Hours" xml:"SentLast24Hours"`
 }
 
 // GetSendStatisticsResponse is the output of GetSendStatistics.
 type GetSendStatisticsResponse struct {
-	SendDataPoints []SendDataPoint `json:"SendDataPoints,omitempty" cbor:"SendDataPoints,omitempty" query:"SendDataPoints" xml:"SendDataPoints"`
+	SendDataPoints []SendDataPoint `json:"SendDataPoints,omitzero" cbor:"SendDataPoints,omitzero" query:"SendDataPoints" xml:"SendDataPoints"`
 }
 
 // GetTemplateRequest is the input of GetTemplate.
 type GetTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
 }
 
 // GetTemplateResponse is the output of GetTemplate.
 type GetTemplateResponse struct {
-	Template *Template `json:"Template,omitempty" cbor:"Template,omitempty" query:"Template" xml:"Template"`
+	Template *Template `json:"Template,omitzero" cbor:"Template,omitzero" query:"Template" xml:"Template"`
 }
 
 // IdentityDkimAttributes is a structure of the SES model.
 type IdentityDkimAttributes struct {
-	DkimEnabled            *bool               `json:"DkimEnabled,omitempty" cbor:"DkimEnabled,omitempty" query:"DkimEnabled" xml:"DkimEnabled" required:"true"` // required
-	DkimTokens             []string            `json:"DkimTokens,omitempty" cbor:"DkimTokens,omitempty" query:"DkimTokens" xml:"DkimTokens"`
-	DkimVerificationStatus *VerificationStatus `json:"DkimVerificationStatus,omitempty" cbor:"DkimVerificationStatus,omitempty" query:"DkimVerificationStatus" xml:"DkimVerificationStatus" required:"true"` // required
+	DkimEnabled            *bool               `json:"DkimEnabled,omitzero" cbor:"DkimEnabled,omitzero" query:"DkimEnabled" xml:"DkimEnabled" required:"true"` // required
+	DkimTokens             []string            `json:"DkimTokens,omitzero" cbor:"DkimTokens,omitzero" query:"DkimTokens" xml:"DkimTokens"`
+	DkimVerificationStatus *VerificationStatus `json:"DkimVerificationStatus,omitzero" cbor:"DkimVerificationStatus,omitzero" query:"DkimVerificationStatus" xml:"DkimVerificationStatus" required:"true"` // required
 }
 
 // IdentityMailFromDomainAttributes is a structure of the SES model.
 type IdentityMailFromDomainAttributes struct {
-	BehaviorOnMXFailure  *BehaviorOnMXFailure  `json:"BehaviorOnMXFailure,omitempty" cbor:"BehaviorOnMXFailure,omitempty" query:"BehaviorOnMXFailure" xml:"BehaviorOnMXFailure" required:"true"`     // required
-	MailFromDomain       *string               `json:"MailFromDomain,omitempty" cbor:"MailFromDomain,omitempty" query:"MailFromDomain" xml:"MailFromDomain" required:"true"`                         // required
-	MailFromDomainStatus *CustomMailFromStatus `json:"MailFromDomainStatus,omitempty" cbor:"MailFromDomainStatus,omitempty" query:"MailFromDomainStatus" xml:"MailFromDomainStatus" required:"true"` // required
+	BehaviorOnMXFailure  *BehaviorOnMXFailure  `json:"BehaviorOnMXFailure,omitzero" cbor:"BehaviorOnMXFailure,omitzero" query:"BehaviorOnMXFailure" xml:"BehaviorOnMXFailure" required:"true"`     // required
+	MailFromDomain       *string               `json:"MailFromDomain,omitzero" cbor:"MailFromDomain,omitzero" query:"MailFromDomain" xml:"MailFromDomain" required:"true"`                         // required
+	MailFromDomainStatus *CustomMailFromStatus `json:"MailFromDomainStatus,omitzero" cbor:"MailFromDomainStatus,omitzero" query:"MailFromDomainStatus" xml:"MailFromDomainStatus" required:"true"` // required
 }
 
 // IdentityNotificationAttributes is a structure of the SES model.
 type IdentityNotificationAttributes struct {
-	BounceTopic                            *string `json:"BounceTopic,omitempty" cbor:"BounceTopic,omitempty" query:"BounceTopic" xml:"BounceTopic" required:"true"`                         // required
-	ComplaintTopic                         *string `json:"ComplaintTopic,omitempty" cbor:"ComplaintTopic,omitempty" query:"ComplaintTopic" xml:"ComplaintTopic" required:"true"`             // required
-	DeliveryTopic                          *string `json:"DeliveryTopic,omitempty" cbor:"DeliveryTopic,omitempty" query:"DeliveryTopic" xml:"DeliveryTopic" required:"true"`                 // required
-	ForwardingEnabled                      *bool   `json:"ForwardingEnabled,omitempty" cbor:"ForwardingEnabled,omitempty" query:"ForwardingEnabled" xml:"ForwardingEnabled" required:"true"` // required
-	HeadersInBounceNotificationsEnabled    *bool   `json:"HeadersInBounceNotificationsEnabled,omitempty" cbor:"HeadersInBounceNotificationsEnabled,omitempty" query:"HeadersInBounceNotificationsEnabled" xml:"HeadersInBounceNotificationsEnabled"`
-	HeadersInComplaintNotificationsEnabled *bool   `json:"HeadersInComplaintNotificationsEnabled,omitempty" cbor:"HeadersInComplaintNotificationsEnabled,omitempty" query:"HeadersInComplaintNotificationsEnabled" xml:"HeadersInComplaintNotificationsEnabled"`
-	HeadersInDeliveryNotificationsEnabled  *bool   `json:"HeadersInDeliveryNotificationsEnabled,omitempty" cbor:"HeadersInDeliveryNotificationsEnabled,omitempty" query:"HeadersInDeliveryNotificationsEnabled" xml:"HeadersInDeliveryNotificationsEnabled"`
+	BounceTopic                            *string `json:"BounceTopic,omitzero" cbor:"BounceTopic,omitzero" query:"BounceTopic" xml:"BounceTopic" required:"true"`                         // required
+	ComplaintTopic                         *string `json:"ComplaintTopic,omitzero" cbor:"ComplaintTopic,omitzero" query:"ComplaintTopic" xml:"ComplaintTopic" required:"true"`             // required
+	DeliveryTopic                          *string `json:"DeliveryTopic,omitzero" cbor:"DeliveryTopic,omitzero" query:"DeliveryTopic" xml:"DeliveryTopic" required:"true"`                 // required
+	ForwardingEnabled                      *bool   `json:"ForwardingEnabled,omitzero" cbor:"ForwardingEnabled,omitzero" query:"ForwardingEnabled" xml:"ForwardingEnabled" required:"true"` // required
+	HeadersInBounceNotificationsEnabled    *bool   `json:"HeadersInBounceNotificationsEnabled,omitzero" cbor:"HeadersInBounceNotificationsEnabled,omitzero" query:"HeadersInBounceNotificationsEnabled" xml:"HeadersInBounceNotificationsEnabled"`
+	HeadersInComplaintNotificationsEnabled *bool   `json:"HeadersInComplaintNotificationsEnabled,omitzero" cbor:"HeadersInComplaintNotificationsEnabled,omitzero" query:"HeadersInComplaintNotificationsEnabled" xml:"HeadersInComplaintNotificationsEnabled"`
+	HeadersInDeliveryNotificationsEnabled  *bool   `json:"HeadersInDeliveryNotificationsEnabled,omitzero" cbor:"HeadersInDeliveryNotificationsEnabled,omitzero" query:"HeadersInDeliveryNotificationsEnabled" xml:"HeadersInDeliveryNotificationsEnabled"`
 }
 
 // IdentityVerificationAttributes is a structure of the SES model.
 type IdentityVerificationAttributes struct {
-	VerificationStatus *VerificationStatus `json:"VerificationStatus,omitempty" cbor:"VerificationStatus,omitempty" query:"VerificationStatus" xml:"VerificationStatus" required:"true"` // required
-	VerificationToken  *string             `json:"VerificationToken,omitempty" cbor:"VerificationToken,omitempty" query:"VerificationToken" xml:"VerificationToken"`
+	VerificationStatus *VerificationStatus `json:"VerificationStatus,omitzero" cbor:"VerificationStatus,omitzero" query:"VerificationStatus" xml:"VerificationStatus" required:"true"` // required
+	VerificationToken  *string             `json:"VerificationToken,omitzero" cbor:"VerificationToken,omitzero" query:"VerificationToken" xml:"VerificationToken"`
 }
 
 // InvalidCloudWatchDestinationException is the error InvalidCloudWatchDestination (HTTP 400, client fault).
 type InvalidCloudWatchDestinationException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" query:"EventDestinationName" xml:"EventDestinationName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" query:"EventDestinationName" xml:"EventDestinationName"`
 }
 
 // InvalidConfigurationSetException is the error InvalidConfigurationSet (HTTP 400, client fault).
@@ -520,13 +520,13 @@ type InvalidDeliveryOptionsException struct{}
 
 // InvalidFirehoseDestinationException is the error InvalidFirehoseDestination (HTTP 400, client fault).
 type InvalidFirehoseDestinationException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" query:"EventDestinationName" xml:"EventDestinationName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" query:"EventDestinationName" xml:"EventDestinationName"`
 }
 
 // InvalidLambdaFunctionException is the error InvalidLambdaFunction (HTTP 400, client fault).
 type InvalidLambdaFunctionException struct {
-	FunctionArn *string `json:"FunctionArn,omitempty" cbor:"FunctionArn,omitempty" query:"FunctionArn" xml:"FunctionArn"`
+	FunctionArn *string `json:"FunctionArn,omitzero" cbor:"FunctionArn,omitzero" query:"FunctionArn" xml:"FunctionArn"`
 }
 
 // InvalidPolicyException is the error InvalidPolicy (HTTP 400, client fault).
@@ -534,28 +534,28 @@ type InvalidPolicyException struct{}
 
 // InvalidRenderingParameterException is the error InvalidRenderingParameter (HTTP 400, client fault).
 type InvalidRenderingParameterException struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName"`
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName"`
 }
 
 // InvalidS3ConfigurationException is the error InvalidS3Configuration (HTTP 400, client fault).
 type InvalidS3ConfigurationException struct {
-	Bucket *string `json:"Bucket,omitempty" cbor:"Bucket,omitempty" query:"Bucket" xml:"Bucket"`
+	Bucket *string `json:"Bucket,omitzero" cbor:"Bucket,omitzero" query:"Bucket" xml:"Bucket"`
 }
 
 // InvalidSNSDestinationException is the error InvalidSNSDestination (HTTP 400, client fault).
 type InvalidSNSDestinationException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" query:"EventDestinationName" xml:"EventDestinationName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" query:"EventDestinationName" xml:"EventDestinationName"`
 }
 
 // InvalidSnsTopicException is the error InvalidSnsTopic (HTTP 400, client fault).
 type InvalidSnsTopicException struct {
-	Topic *string `json:"Topic,omitempty" cbor:"Topic,omitempty" query:"Topic" xml:"Topic"`
+	Topic *string `json:"Topic,omitzero" cbor:"Topic,omitzero" query:"Topic" xml:"Topic"`
 }
 
 // InvalidTemplateException is the error InvalidTemplate (HTTP 400, client fault).
 type InvalidTemplateException struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName"`
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName"`
 }
 
 // InvalidTrackingOptionsException is the error InvalidTrackingOptions (HTTP 400, client fault).
@@ -563,15 +563,15 @@ type InvalidTrackingOptionsException struct{}
 
 // KinesisFirehoseDestination is a structure of the SES model.
 type KinesisFirehoseDestination struct {
-	DeliveryStreamARN *string `json:"DeliveryStreamARN,omitempty" cbor:"DeliveryStreamARN,omitempty" query:"DeliveryStreamARN" xml:"DeliveryStreamARN" required:"true"` // required
-	IAMRoleARN        *string `json:"IAMRoleARN,omitempty" cbor:"IAMRoleARN,omitempty" query:"IAMRoleARN" xml:"IAMRoleARN" required:"true"`                             // required
+	DeliveryStreamARN *string `json:"DeliveryStreamARN,omitzero" cbor:"DeliveryStreamARN,omitzero" query:"DeliveryStreamARN" xml:"DeliveryStreamARN" required:"true"` // required
+	IAMRoleARN        *string `json:"IAMRoleARN,omitzero" cbor:"IAMRoleARN,omitzero" query:"IAMRoleARN" xml:"IAMRoleARN" required:"true"`                             // required
 }
 
 // LambdaAction is a structure of the SES model.
 type LambdaAction struct {
-	FunctionArn    *string         `json:"FunctionArn,omitempty" cbor:"FunctionArn,omitempty" query:"FunctionArn" xml:"FunctionArn" required:"true"` // required
-	InvocationType *InvocationType `json:"InvocationType,omitempty" cbor:"InvocationType,omitempty" query:"InvocationType" xml:"InvocationType"`
-	TopicArn       *string         `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" query:"TopicArn" xml:"TopicArn"`
+	FunctionArn    *string         `json:"FunctionArn,omitzero" cbor:"FunctionArn,omitzero" query:"FunctionArn" xml:"FunctionArn" required:"true"` // required
+	InvocationType *InvocationType `json:"InvocationType,omitzero" cbor:"InvocationType,omitzero" query:"InvocationType" xml:"InvocationType"`
+	TopicArn       *string         `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" query:"TopicArn" xml:"TopicArn"`
 }
 
 // LimitExceededException is the error LimitExceeded (HTTP 400, client fault).
@@ -579,44 +579,44 @@ type LimitExceededException struct{}
 
 // ListConfigurationSetsRequest is the input of ListConfigurationSets.
 type ListConfigurationSetsRequest struct {
-	MaxItems  *int64  `json:"MaxItems,omitempty" cbor:"MaxItems,omitempty" query:"MaxItems" xml:"MaxItems"`
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	MaxItems  *int64  `json:"MaxItems,omitzero" cbor:"MaxItems,omitzero" query:"MaxItems" xml:"MaxItems"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListConfigurationSetsResponse is the output of ListConfigurationSets.
 type ListConfigurationSetsResponse struct {
-	ConfigurationSets []ConfigurationSet `json:"ConfigurationSets,omitempty" cbor:"ConfigurationSets,omitempty" query:"ConfigurationSets" xml:"ConfigurationSets"`
-	NextToken         *string            `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	ConfigurationSets []ConfigurationSet `json:"ConfigurationSets,omitzero" cbor:"ConfigurationSets,omitzero" query:"ConfigurationSets" xml:"ConfigurationSets"`
+	NextToken         *string            `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListCustomVerificationEmailTemplatesRequest is the input of ListCustomVerificationEmailTemplates.
 type ListCustomVerificationEmailTemplatesRequest struct {
-	MaxResults *int64  `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty" query:"MaxResults" xml:"MaxResults"`
-	NextToken  *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	MaxResults *int64  `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero" query:"MaxResults" xml:"MaxResults"`
+	NextToken  *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListCustomVerificationEmailTemplatesResponse is the output of ListCustomVerificationEmailTemplates.
 type ListCustomVerificationEmailTemplatesResponse struct {
-	CustomVerificationEmailTemplates []CustomVerificationEmailTemplate `json:"CustomVerificationEmailTemplates,omitempty" cbor:"CustomVerificationEmailTemplates,omitempty" query:"CustomVerificationEmailTemplates" xml:"CustomVerificationEmailTemplates"`
-	NextToken                        *string                           `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	CustomVerificationEmailTemplates []CustomVerificationEmailTemplate `json:"CustomVerificationEmailTemplates,omitzero" cbor:"CustomVerificationEmailTemplates,omitzero" query:"CustomVerificationEmailTemplates" xml:"CustomVerificationEmailTemplates"`
+	NextToken                        *string                           `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListIdentitiesRequest is the input of ListIdentities.
 type ListIdentitiesRequest struct {
-	IdentityType *IdentityType `json:"IdentityType,omitempty" cbor:"IdentityType,omitempty" query:"IdentityType" xml:"IdentityType"`
-	MaxItems     *int64        `json:"MaxItems,omitempty" cbor:"MaxItems,omitempty" query:"MaxItems" xml:"MaxItems"`
-	NextToken    *string       `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	IdentityType *IdentityType `json:"IdentityType,omitzero" cbor:"IdentityType,omitzero" query:"IdentityType" xml:"IdentityType"`
+	MaxItems     *int64        `json:"MaxItems,omitzero" cbor:"MaxItems,omitzero" query:"MaxItems" xml:"MaxItems"`
+	NextToken    *string       `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListIdentitiesResponse is the output of ListIdentities.
 type ListIdentitiesResponse struct {
 	Identities []string `json:"Identities" cbor:"Identities" query:"Identities" xml:"Identities" required:"true"` // required
-	NextToken  *string  `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	NextToken  *string  `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListIdentityPoliciesRequest is the input of ListIdentityPolicies.
 type ListIdentityPoliciesRequest struct {
-	Identity *string `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"` // required
+	Identity *string `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"` // required
 }
 
 // ListIdentityPoliciesResponse is the output of ListIdentityPolicies.
@@ -629,35 +629,35 @@ type ListReceiptFiltersRequest struct{}
 
 // ListReceiptFiltersResponse is the output of ListReceiptFilters.
 type ListReceiptFiltersResponse struct {
-	Filters []ReceiptFilter `json:"Filters,omitempty" cbor:"Filters,omitempty" query:"Filters" xml:"Filters"`
+	Filters []ReceiptFilter `json:"Filters,omitzero" cbor:"Filters,omitzero" query:"Filters" xml:"Filters"`
 }
 
 // ListReceiptRuleSetsRequest is the input of ListReceiptRuleSets.
 type ListReceiptRuleSetsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListReceiptRuleSetsResponse is the output of ListReceiptRuleSets.
 type ListReceiptRuleSetsResponse struct {
-	NextToken *string                  `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
-	RuleSets  []ReceiptRuleSetMetadata `json:"RuleSets,omitempty" cbor:"RuleSets,omitempty" query:"RuleSets" xml:"RuleSets"`
+	NextToken *string                  `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
+	RuleSets  []ReceiptRuleSetMetadata `json:"RuleSets,omitzero" cbor:"RuleSets,omitzero" query:"RuleSets" xml:"RuleSets"`
 }
 
 // ListTemplatesRequest is the input of ListTemplates.
 type ListTemplatesRequest struct {
-	MaxItems  *int64  `json:"MaxItems,omitempty" cbor:"MaxItems,omitempty" query:"MaxItems" xml:"MaxItems"`
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
+	MaxItems  *int64  `json:"MaxItems,omitzero" cbor:"MaxItems,omitzero" query:"MaxItems" xml:"MaxItems"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
 }
 
 // ListTemplatesResponse is the output of ListTemplates.
 type ListTemplatesResponse struct {
-	NextToken         *string            `json:"NextToken,omitempty" cbor:"NextToken,omitempty" query:"NextToken" xml:"NextToken"`
-	TemplatesMetadata []TemplateMetadata `json:"TemplatesMetadata,omitempty" cbor:"TemplatesMetadata,omitempty" query:"TemplatesMetadata" xml:"TemplatesMetadata"`
+	NextToken         *string            `json:"NextToken,omitzero" cbor:"NextToken,omitzero" query:"NextToken" xml:"NextToken"`
+	TemplatesMetadata []TemplateMetadata `json:"TemplatesMetadata,omitzero" cbor:"TemplatesMetadata,omitzero" query:"TemplatesMetadata" xml:"TemplatesMetadata"`
 }
 
 // ListVerifiedEmailAddressesResponse is the output of ListVerifiedEmailAddresses.
 type ListVerifiedEmailAddressesResponse struct {
-	VerifiedEmailAddresses []string `json:"VerifiedEmailAddresses,omitempty" cbor:"VerifiedEmailAddresses,omitempty" query:"VerifiedEmailAddresses" xml:"VerifiedEmailAddresses"`
+	VerifiedEmailAddresses []string `json:"VerifiedEmailAddresses,omitzero" cbor:"VerifiedEmailAddresses,omitzero" query:"VerifiedEmailAddresses" xml:"VerifiedEmailAddresses"`
 }
 
 // MailFromDomainNotVerifiedException is the error MailFromDomainNotVerifiedException (HTTP 400, client fault).
@@ -665,15 +665,15 @@ type MailFromDomainNotVerifiedException struct{}
 
 // Message is a structure of the SES model.
 type Message struct {
-	Body    *Body    `json:"Body,omitempty" cbor:"Body,omitempty" query:"Body" xml:"Body" required:"true"`             // required
-	Subject *Content `json:"Subject,omitempty" cbor:"Subject,omitempty" query:"Subject" xml:"Subject" required:"true"` // required
+	Body    *Body    `json:"Body,omitzero" cbor:"Body,omitzero" query:"Body" xml:"Body" required:"true"`             // required
+	Subject *Content `json:"Subject,omitzero" cbor:"Subject,omitzero" query:"Subject" xml:"Subject" required:"true"` // required
 }
 
 // MessageDsn is a structure of the SES model.
 type MessageDsn struct {
-	ArrivalDate     *smithy.Time     `json:"ArrivalDate,omitempty" cbor:"ArrivalDate,omitempty" query:"ArrivalDate" xml:"ArrivalDate"`
-	ExtensionFields []ExtensionField `json:"ExtensionFields,omitempty" cbor:"ExtensionFields,omitempty" query:"ExtensionFields" xml:"ExtensionFields"`
-	ReportingMta    *string          `json:"ReportingMta,omitempty" cbor:"ReportingMta,omitempty" query:"ReportingMta" xml:"ReportingMta" required:"true"` // required
+	ArrivalDate     *smithy.Time     `json:"ArrivalDate,omitzero" cbor:"ArrivalDate,omitzero" query:"ArrivalDate" xml:"ArrivalDate"`
+	ExtensionFields []ExtensionField `json:"ExtensionFields,omitzero" cbor:"ExtensionFields,omitzero" query:"ExtensionFields" xml:"ExtensionFields"`
+	ReportingMta    *string          `json:"ReportingMta,omitzero" cbor:"ReportingMta,omitzero" query:"ReportingMta" xml:"ReportingMta" required:"true"` // required
 }
 
 // MessageRejected is the error MessageRejected (HTTP 400, client fault).
@@ -681,13 +681,13 @@ type MessageRejected struct{}
 
 // MessageTag is a structure of the SES model.
 type MessageTag struct {
-	Name  *string `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name" required:"true"`     // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" query:"Value" xml:"Value" required:"true"` // required
+	Name  *string `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name" required:"true"`     // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" query:"Value" xml:"Value" required:"true"` // required
 }
 
 // MissingRenderingAttributeException is the error MissingRenderingAttribute (HTTP 400, client fault).
 type MissingRenderingAttributeException struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName"`
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName"`
 }
 
 // ProductionAccessNotGrantedException is the error ProductionAccessNotGranted (HTTP 400, client fault).
@@ -695,8 +695,8 @@ type ProductionAccessNotGrantedException struct{}
 
 // PutConfigurationSetDeliveryOptionsRequest is the input of PutConfigurationSetDeliveryOptions.
 type PutConfigurationSetDeliveryOptionsRequest struct {
-	ConfigurationSetName *string          `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	DeliveryOptions      *DeliveryOptions `json:"DeliveryOptions,omitempty" cbor:"DeliveryOptions,omitempty" query:"DeliveryOptions" xml:"DeliveryOptions"`
+	ConfigurationSetName *string          `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	DeliveryOptions      *DeliveryOptions `json:"DeliveryOptions,omitzero" cbor:"DeliveryOptions,omitzero" query:"DeliveryOptions" xml:"DeliveryOptions"`
 }
 
 // PutConfigurationSetDeliveryOptionsResponse is the output of PutConfigurationSetDeliveryOptions.
@@ -704,9 +704,9 @@ type PutConfigurationSetDeliveryOptionsResponse struct{}
 
 // PutIdentityPolicyRequest is the input of PutIdentityPolicy.
 type PutIdentityPolicyRequest struct {
-	Identity   *string `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"`         // required
-	Policy     *string `json:"Policy,omitempty" cbor:"Policy,omitempty" query:"Policy" xml:"Policy" required:"true"`                 // required
-	PolicyName *string `json:"PolicyName,omitempty" cbor:"PolicyName,omitempty" query:"PolicyName" xml:"PolicyName" required:"true"` // required
+	Identity   *string `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"`         // required
+	Policy     *string `json:"Policy,omitzero" cbor:"Policy,omitzero" query:"Policy" xml:"Policy" required:"true"`                 // required
+	PolicyName *string `json:"PolicyName,omitzero" cbor:"PolicyName,omitzero" query:"PolicyName" xml:"PolicyName" required:"true"` // required
 }
 
 // PutIdentityPolicyResponse is the output of PutIdentityPolicy.
@@ -714,64 +714,64 @@ type PutIdentityPolicyResponse struct{}
 
 // RawMessage is a structure of the SES model.
 type RawMessage struct {
-	Data []byte `json:"Data,omitempty" cbor:"Data,omitempty" query:"Data" xml:"Data" required:"true"` // required
+	Data []byte `json:"Data,omitzero" cbor:"Data,omitzero" query:"Data" xml:"Data" required:"true"` // required
 }
 
 // ReceiptAction is a structure of the SES model.
 type ReceiptAction struct {
-	AddHeaderAction *AddHeaderAction `json:"AddHeaderAction,omitempty" cbor:"AddHeaderAction,omitempty" query:"AddHeaderAction" xml:"AddHeaderAction"`
-	BounceAction    *BounceAction    `json:"BounceAction,omitempty" cbor:"BounceAction,omitempty" query:"BounceAction" xml:"BounceAction"`
-	ConnectAction   *ConnectAction   `json:"ConnectAction,omitempty" cbor:"ConnectAction,omitempty" query:"ConnectAction" xml:"ConnectAction"`
-	LambdaAction    *LambdaAction    `json:"LambdaAction,omitempty" cbor:"LambdaAction,omitempty" query:"LambdaAction" xml:"LambdaAction"`
-	S3Action        *S3Action        `json:"S3Action,omitempty" cbor:"S3Action,omitempty" query:"S3Action" xml:"S3Action"`
-	SNSAction       *SNSAction       `json:"SNSAction,omitempty" cbor:"SNSAction,omitempty" query:"SNSAction" xml:"SNSAction"`
-	StopAction      *StopAction      `json:"StopAction,omitempty" cbor:"StopAction,omitempty" query:"StopAction" xml:"StopAction"`
-	WorkmailAction  *WorkmailAction  `json:"WorkmailAction,omitempty" cbor:"WorkmailAction,omitempty" query:"WorkmailAction" xml:"WorkmailAction"`
+	AddHeaderAction *AddHeaderAction `json:"AddHeaderAction,omitzero" cbor:"AddHeaderAction,omitzero" query:"AddHeaderAction" xml:"AddHeaderAction"`
+	BounceAction    *BounceAction    `json:"BounceAction,omitzero" cbor:"BounceAction,omitzero" query:"BounceAction" xml:"BounceAction"`
+	ConnectAction   *ConnectAction   `json:"ConnectAction,omitzero" cbor:"ConnectAction,omitzero" query:"ConnectAction" xml:"ConnectAction"`
+	LambdaAction    *LambdaAction    `json:"LambdaAction,omitzero" cbor:"LambdaAction,omitzero" query:"LambdaAction" xml:"LambdaAction"`
+	S3Action        *S3Action        `json:"S3Action,omitzero" cbor:"S3Action,omitzero" query:"S3Action" xml:"S3Action"`
+	SNSAction       *SNSAction       `json:"SNSAction,omitzero" cbor:"SNSAction,omitzero" query:"SNSAction" xml:"SNSAction"`
+	StopAction      *StopAction      `json:"StopAction,omitzero" cbor:"StopAction,omitzero" query:"StopAction" xml:"StopAction"`
+	WorkmailAction  *WorkmailAction  `json:"WorkmailAction,omitzero" cbor:"WorkmailAction,omitzero" query:"WorkmailAction" xml:"WorkmailAction"`
 }
 
 // ReceiptFilter is a structure of the SES model.
 type ReceiptFilter struct {
-	IpFilter *ReceiptIpFilter `json:"IpFilter,omitempty" cbor:"IpFilter,omitempty" query:"IpFilter" xml:"IpFilter" required:"true"` // required
-	Name     *string          `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name" required:"true"`                 // required
+	IpFilter *ReceiptIpFilter `json:"IpFilter,omitzero" cbor:"IpFilter,omitzero" query:"IpFilter" xml:"IpFilter" required:"true"` // required
+	Name     *string          `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name" required:"true"`                 // required
 }
 
 // ReceiptIpFilter is a structure of the SES model.
 type ReceiptIpFilter struct {
-	Cidr   *string              `json:"Cidr,omitempty" cbor:"Cidr,omitempty" query:"Cidr" xml:"Cidr" required:"true"`         // required
-	Policy *ReceiptFilterPolicy `json:"Policy,omitempty" cbor:"Policy,omitempty" query:"Policy" xml:"Policy" required:"true"` // required
+	Cidr   *string              `json:"Cidr,omitzero" cbor:"Cidr,omitzero" query:"Cidr" xml:"Cidr" required:"true"`         // required
+	Policy *ReceiptFilterPolicy `json:"Policy,omitzero" cbor:"Policy,omitzero" query:"Policy" xml:"Policy" required:"true"` // required
 }
 
 // ReceiptRule is a structure of the SES model.
 type ReceiptRule struct {
-	Actions     []ReceiptAction `json:"Actions,omitempty" cbor:"Actions,omitempty" query:"Actions" xml:"Actions"`
-	Enabled     *bool           `json:"Enabled,omitempty" cbor:"Enabled,omitempty" query:"Enabled" xml:"Enabled"`
-	Name        *string         `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name" required:"true"` // required
-	Recipients  []string        `json:"Recipients,omitempty" cbor:"Recipients,omitempty" query:"Recipients" xml:"Recipients"`
-	ScanEnabled *bool           `json:"ScanEnabled,omitempty" cbor:"ScanEnabled,omitempty" query:"ScanEnabled" xml:"ScanEnabled"`
-	TlsPolicy   *TlsPolicy      `json:"TlsPolicy,omitempty" cbor:"TlsPolicy,omitempty" query:"TlsPolicy" xml:"TlsPolicy"`
+	Actions     []ReceiptAction `json:"Actions,omitzero" cbor:"Actions,omitzero" query:"Actions" xml:"Actions"`
+	Enabled     *bool           `json:"Enabled,omitzero" cbor:"Enabled,omitzero" query:"Enabled" xml:"Enabled"`
+	Name        *string         `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name" required:"true"` // required
+	Recipients  []string        `json:"Recipients,omitzero" cbor:"Recipients,omitzero" query:"Recipients" xml:"Recipients"`
+	ScanEnabled *bool           `json:"ScanEnabled,omitzero" cbor:"ScanEnabled,omitzero" query:"ScanEnabled" xml:"ScanEnabled"`
+	TlsPolicy   *TlsPolicy      `json:"TlsPolicy,omitzero" cbor:"TlsPolicy,omitzero" query:"TlsPolicy" xml:"TlsPolicy"`
 }
 
 // ReceiptRuleSetMetadata is a structure of the SES model.
 type ReceiptRuleSetMetadata struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" query:"CreatedTimestamp" xml:"CreatedTimestamp"`
-	Name             *string      `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" query:"CreatedTimestamp" xml:"CreatedTimestamp"`
+	Name             *string      `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name"`
 }
 
 // RecipientDsnFields is a structure of the SES model.
 type RecipientDsnFields struct {
-	Action          *DsnAction       `json:"Action,omitempty" cbor:"Action,omitempty" query:"Action" xml:"Action" required:"true"` // required
-	DiagnosticCode  *string          `json:"DiagnosticCode,omitempty" cbor:"DiagnosticCode,omitempty" query:"DiagnosticCode" xml:"DiagnosticCode"`
-	ExtensionFields []ExtensionField `json:"ExtensionFields,omitempty" cbor:"ExtensionFields,omitempty" query:"ExtensionFields" xml:"ExtensionFields"`
-	FinalRecipient  *string          `json:"FinalRecipient,omitempty" cbor:"FinalRecipient,omitempty" query:"FinalRecipient" xml:"FinalRecipient"`
-	LastAttemptDate *smithy.Time     `json:"LastAttemptDate,omitempty" cbor:"LastAttemptDate,omitempty" query:"LastAttemptDate" xml:"LastAttemptDate"`
-	RemoteMta       *string          `json:"RemoteMta,omitempty" cbor:"RemoteMta,omitempty" query:"RemoteMta" xml:"RemoteMta"`
-	Status          *string          `json:"Status,omitempty" cbor:"Status,omitempty" query:"Status" xml:"Status" required:"true"` // required
+	Action          *DsnAction       `json:"Action,omitzero" cbor:"Action,omitzero" query:"Action" xml:"Action" required:"true"` // required
+	DiagnosticCode  *string          `json:"DiagnosticCode,omitzero" cbor:"DiagnosticCode,omitzero" query:"DiagnosticCode" xml:"DiagnosticCode"`
+	ExtensionFields []ExtensionField `json:"ExtensionFields,omitzero" cbor:"ExtensionFields,omitzero" query:"ExtensionFields" xml:"ExtensionFields"`
+	FinalRecipient  *string          `json:"FinalRecipient,omitzero" cbor:"FinalRecipient,omitzero" query:"FinalRecipient" xml:"FinalRecipient"`
+	LastAttemptDate *smithy.Time     `json:"LastAttemptDate,omitzero" cbor:"LastAttemptDate,omitzero" query:"LastAttemptDate" xml:"LastAttemptDate"`
+	RemoteMta       *string          `json:"RemoteMta,omitzero" cbor:"RemoteMta,omitzero" query:"RemoteMta" xml:"RemoteMta"`
+	Status          *string          `json:"Status,omitzero" cbor:"Status,omitzero" query:"Status" xml:"Status" required:"true"` // required
 }
 
 // ReorderReceiptRuleSetRequest is the input of ReorderReceiptRuleSet.
 type ReorderReceiptRuleSetRequest struct {
-	RuleNames   []string `json:"RuleNames" cbor:"RuleNames" query:"RuleNames" xml:"RuleNames" required:"true"`                             // required
-	RuleSetName *string  `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	RuleNames   []string `json:"RuleNames" cbor:"RuleNames" query:"RuleNames" xml:"RuleNames" required:"true"`                           // required
+	RuleSetName *string  `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // ReorderReceiptRuleSetResponse is the output of ReorderReceiptRuleSet.
@@ -779,69 +779,69 @@ type ReorderReceiptRuleSetResponse struct{}
 
 // ReputationOptions is a structure of the SES model.
 type ReputationOptions struct {
-	LastFreshStart           *smithy.Time `json:"LastFreshStart,omitempty" cbor:"LastFreshStart,omitempty" query:"LastFreshStart" xml:"LastFreshStart"`
-	ReputationMetricsEnabled *bool        `json:"ReputationMetricsEnabled,omitempty" cbor:"ReputationMetricsEnabled,omitempty" query:"ReputationMetricsEnabled" xml:"ReputationMetricsEnabled"`
-	SendingEnabled           *bool        `json:"SendingEnabled,omitempty" cbor:"SendingEnabled,omitempty" query:"SendingEnabled" xml:"SendingEnabled"`
+	LastFreshStart           *smithy.Time `json:"LastFreshStart,omitzero" cbor:"LastFreshStart,omitzero" query:"LastFreshStart" xml:"LastFreshStart"`
+	ReputationMetricsEnabled *bool        `json:"ReputationMetricsEnabled,omitzero" cbor:"ReputationMetricsEnabled,omitzero" query:"ReputationMetricsEnabled" xml:"ReputationMetricsEnabled"`
+	SendingEnabled           *bool        `json:"SendingEnabled,omitzero" cbor:"SendingEnabled,omitzero" query:"SendingEnabled" xml:"SendingEnabled"`
 }
 
 // RuleDoesNotExistException is the error RuleDoesNotExist (HTTP 400, client fault).
 type RuleDoesNotExistException struct {
-	Name *string `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name"`
+	Name *string `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name"`
 }
 
 // RuleSetDoesNotExistException is the error RuleSetDoesNotExist (HTTP 400, client fault).
 type RuleSetDoesNotExistException struct {
-	Name *string `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name"`
+	Name *string `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name"`
 }
 
 // S3Action is a structure of the SES model.
 type S3Action struct {
-	BucketName      *string `json:"BucketName,omitempty" cbor:"BucketName,omitempty" query:"BucketName" xml:"BucketName" required:"true"` // required
-	IamRoleArn      *string `json:"IamRoleArn,omitempty" cbor:"IamRoleArn,omitempty" query:"IamRoleArn" xml:"IamRoleArn"`
-	KmsKeyArn       *string `json:"KmsKeyArn,omitempty" cbor:"KmsKeyArn,omitempty" query:"KmsKeyArn" xml:"KmsKeyArn"`
-	ObjectKeyPrefix *string `json:"ObjectKeyPrefix,omitempty" cbor:"ObjectKeyPrefix,omitempty" query:"ObjectKeyPrefix" xml:"ObjectKeyPrefix"`
-	TopicArn        *string `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" query:"TopicArn" xml:"TopicArn"`
+	BucketName      *string `json:"BucketName,omitzero" cbor:"BucketName,omitzero" query:"BucketName" xml:"BucketName" required:"true"` // required
+	IamRoleArn      *string `json:"IamRoleArn,omitzero" cbor:"IamRoleArn,omitzero" query:"IamRoleArn" xml:"IamRoleArn"`
+	KmsKeyArn       *string `json:"KmsKeyArn,omitzero" cbor:"KmsKeyArn,omitzero" query:"KmsKeyArn" xml:"KmsKeyArn"`
+	ObjectKeyPrefix *string `json:"ObjectKeyPrefix,omitzero" cbor:"ObjectKeyPrefix,omitzero" query:"ObjectKeyPrefix" xml:"ObjectKeyPrefix"`
+	TopicArn        *string `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" query:"TopicArn" xml:"TopicArn"`
 }
 
 // SNSAction is a structure of the SES model.
 type SNSAction struct {
-	Encoding *SNSActionEncoding `json:"Encoding,omitempty" cbor:"Encoding,omitempty" query:"Encoding" xml:"Encoding"`
-	TopicArn *string            `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" query:"TopicArn" xml:"TopicArn" required:"true"` // required
+	Encoding *SNSActionEncoding `json:"Encoding,omitzero" cbor:"Encoding,omitzero" query:"Encoding" xml:"Encoding"`
+	TopicArn *string            `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" query:"TopicArn" xml:"TopicArn" required:"true"` // required
 }
 
 // SNSDestination is a structure of the SES model.
 type SNSDestination struct {
-	TopicARN *string `json:"TopicARN,omitempty" cbor:"TopicARN,omitempty" query:"TopicARN" xml:"TopicARN" required:"true"` // required
+	TopicARN *string `json:"TopicARN,omitzero" cbor:"TopicARN,omitzero" query:"TopicARN" xml:"TopicARN" required:"true"` // required
 }
 
 // SendBounceRequest is the input of SendBounce.
 type SendBounceRequest struct {
-	BounceSender             *string                `json:"BounceSender,omitempty" cbor:"BounceSender,omitempty" query:"BounceSender" xml:"BounceSender" required:"true"` // required
-	BounceSenderArn          *string                `json:"BounceSenderArn,omitempty" cbor:"BounceSenderArn,omitempty" query:"BounceSenderArn" xml:"BounceSenderArn"`
+	BounceSender             *string                `json:"BounceSender,omitzero" cbor:"BounceSender,omitzero" query:"BounceSender" xml:"BounceSender" required:"true"` // required
+	BounceSenderArn          *string                `json:"BounceSenderArn,omitzero" cbor:"BounceSenderArn,omitzero" query:"BounceSenderArn" xml:"BounceSenderArn"`
 	BouncedRecipientInfoList []BouncedRecipientInfo `json:"BouncedRecipientInfoList" cbor:"BouncedRecipientInfoList" query:"BouncedRecipientInfoList" xml:"BouncedRecipientInfoList" required:"true"` // required
-	Explanation              *string                `json:"Explanation,omitempty" cbor:"Explanation,omitempty" query:"Explanation" xml:"Explanation"`
-	MessageDsn               *MessageDsn            `json:"MessageDsn,omitempty" cbor:"MessageDsn,omitempty" query:"MessageDsn" xml:"MessageDsn"`
-	OriginalMessageId        *string                `json:"OriginalMessageId,omitempty" cbor:"OriginalMessageId,omitempty" query:"OriginalMessageId" xml:"OriginalMessageId" required:"true"` // required
+	Explanation              *string                `json:"Explanation,omitzero" cbor:"Explanation,omitzero" query:"Explanation" xml:"Explanation"`
+	MessageDsn               *MessageDsn            `json:"MessageDsn,omitzero" cbor:"MessageDsn,omitzero" query:"MessageDsn" xml:"MessageDsn"`
+	OriginalMessageId        *string                `json:"OriginalMessageId,omitzero" cbor:"OriginalMessageId,omitzero" query:"OriginalMessageId" xml:"OriginalMessageId" required:"true"` // required
 }
 
 // SendBounceResponse is the output of SendBounce.
 type SendBounceResponse struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty" query:"MessageId" xml:"MessageId"`
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero" query:"MessageId" xml:"MessageId"`
 }
 
 // SendBulkTemplatedEmailRequest is the input of SendBulkTemplatedEmail.
 type SendBulkTemplatedEmailRequest struct {
-	ConfigurationSetName *string                `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	DefaultTags          []MessageTag           `json:"DefaultTags,omitempty" cbor:"DefaultTags,omitempty" query:"DefaultTags" xml:"DefaultTags"`
-	DefaultTemplateData  *string                `json:"DefaultTemplateData,omitempty" cbor:"DefaultTemplateData,omitempty" query:"DefaultTemplateData" xml:"DefaultTemplateData" required:"true"` // required
-	Destinations         []BulkEmailDestination `json:"Destinations" cbor:"Destinations" query:"Destinations" xml:"Destinations" required:"true"`                                                 // required
-	ReplyToAddresses     []string               `json:"ReplyToAddresses,omitempty" cbor:"ReplyToAddresses,omitempty" query:"ReplyToAddresses" xml:"ReplyToAddresses"`
-	ReturnPath           *string                `json:"ReturnPath,omitempty" cbor:"ReturnPath,omitempty" query:"ReturnPath" xml:"ReturnPath"`
-	ReturnPathArn        *string                `json:"ReturnPathArn,omitempty" cbor:"ReturnPathArn,omitempty" query:"ReturnPathArn" xml:"ReturnPathArn"`
-	Source               *string                `json:"Source,omitempty" cbor:"Source,omitempty" query:"Source" xml:"Source" required:"true"` // required
-	SourceArn            *string                `json:"SourceArn,omitempty" cbor:"SourceArn,omitempty" query:"SourceArn" xml:"SourceArn"`
-	Template             *string                `json:"Template,omitempty" cbor:"Template,omitempty" query:"Template" xml:"Template" required:"true"` // required
-	TemplateArn          *string                `json:"TemplateArn,omitempty" cbor:"TemplateArn,omitempty" query:"TemplateArn" xml:"TemplateArn"`
+	ConfigurationSetName *string                `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	DefaultTags          []MessageTag           `json:"DefaultTags,omitzero" cbor:"DefaultTags,omitzero" query:"DefaultTags" xml:"DefaultTags"`
+	DefaultTemplateData  *string                `json:"DefaultTemplateData,omitzero" cbor:"DefaultTemplateData,omitzero" query:"DefaultTemplateData" xml:"DefaultTemplateData" required:"true"` // required
+	Destinations         []BulkEmailDestination `json:"Destinations" cbor:"Destinations" query:"Destinations" xml:"Destinations" required:"true"`                                               // required
+	ReplyToAddresses     []string               `json:"ReplyToAddresses,omitzero" cbor:"ReplyToAddresses,omitzero" query:"ReplyToAddresses" xml:"ReplyToAddresses"`
+	ReturnPath           *string                `json:"ReturnPath,omitzero" cbor:"ReturnPath,omitzero" query:"ReturnPath" xml:"ReturnPath"`
+	ReturnPathArn        *string                `json:"ReturnPathArn,omitzero" cbor:"ReturnPathArn,omitzero" query:"ReturnPathArn" xml:"ReturnPathArn"`
+	Source               *string                `json:"Source,omitzero" cbor:"Source,omitzero" query:"Source" xml:"Source" required:"true"` // required
+	SourceArn            *string                `json:"SourceArn,omitzero" cbor:"SourceArn,omitzero" query:"SourceArn" xml:"SourceArn"`
+	Template             *string                `json:"Template,omitzero" cbor:"Template,omitzero" query:"Template" xml:"Template" required:"true"` // required
+	TemplateArn          *string                `json:"TemplateArn,omitzero" cbor:"TemplateArn,omitzero" query:"TemplateArn" xml:"TemplateArn"`
 }
 
 // SendBulkTemplatedEmailResponse is the output of SendBulkTemplatedEmail.
@@ -851,83 +851,83 @@ type SendBulkTemplatedEmailResponse struct {
 
 // SendCustomVerificationEmailRequest is the input of SendCustomVerificationEmail.
 type SendCustomVerificationEmailRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	EmailAddress         *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
-	TemplateName         *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	EmailAddress         *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
+	TemplateName         *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
 }
 
 // SendCustomVerificationEmailResponse is the output of SendCustomVerificationEmail.
 type SendCustomVerificationEmailResponse struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty" query:"MessageId" xml:"MessageId"`
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero" query:"MessageId" xml:"MessageId"`
 }
 
 // SendDataPoint is a structure of the SES model.
 type SendDataPoint struct {
-	Bounces          *int64       `json:"Bounces,omitempty" cbor:"Bounces,omitempty" query:"Bounces" xml:"Bounces"`
-	Complaints       *int64       `json:"Complaints,omitempty" cbor:"Complaints,omitempty" query:"Complaints" xml:"Complaints"`
-	DeliveryAttempts *int64       `json:"DeliveryAttempts,omitempty" cbor:"DeliveryAttempts,omitempty" query:"DeliveryAttempts" xml:"DeliveryAttempts"`
-	Rejects          *int64       `json:"Rejects,omitempty" cbor:"Rejects,omitempty" query:"Rejects" xml:"Rejects"`
-	Timestamp        *smithy.Time `json:"Timestamp,omitempty" cbor:"Timestamp,omitempty" query:"Timestamp" xml:"Timestamp"`
+	Bounces          *int64       `json:"Bounces,omitzero" cbor:"Bounces,omitzero" query:"Bounces" xml:"Bounces"`
+	Complaints       *int64       `json:"Complaints,omitzero" cbor:"Complaints,omitzero" query:"Complaints" xml:"Complaints"`
+	DeliveryAttempts *int64       `json:"DeliveryAttempts,omitzero" cbor:"DeliveryAttempts,omitzero" query:"DeliveryAttempts" xml:"DeliveryAttempts"`
+	Rejects          *int64       `json:"Rejects,omitzero" cbor:"Rejects,omitzero" query:"Rejects" xml:"Rejects"`
+	Timestamp        *smithy.Time `json:"Timestamp,omitzero" cbor:"Timestamp,omitzero" query:"Timestamp" xml:"Timestamp"`
 }
 
 // SendEmailRequest is the input of SendEmail.
 type SendEmailRequest struct {
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	Destination          *Destination `json:"Destination,omitempty" cbor:"Destination,omitempty" query:"Destination" xml:"Destination" required:"true"` // required
-	Message              *Message     `json:"Message,omitempty" cbor:"Message,omitempty" query:"Message" xml:"Message" required:"true"`                 // required
-	ReplyToAddresses     []string     `json:"ReplyToAddresses,omitempty" cbor:"ReplyToAddresses,omitempty" query:"ReplyToAddresses" xml:"ReplyToAddresses"`
-	ReturnPath           *string      `json:"ReturnPath,omitempty" cbor:"ReturnPath,omitempty" query:"ReturnPath" xml:"ReturnPath"`
-	ReturnPathArn        *string      `json:"ReturnPathArn,omitempty" cbor:"ReturnPathArn,omitempty" query:"ReturnPathArn" xml:"ReturnPathArn"`
-	Source               *string      `json:"Source,omitempty" cbor:"Source,omitempty" query:"Source" xml:"Source" required:"true"` // required
-	SourceArn            *string      `json:"SourceArn,omitempty" cbor:"SourceArn,omitempty" query:"SourceArn" xml:"SourceArn"`
-	Tags                 []MessageTag `json:"Tags,omitempty" cbor:"Tags,omitempty" query:"Tags" xml:"Tags"`
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	Destination          *Destination `json:"Destination,omitzero" cbor:"Destination,omitzero" query:"Destination" xml:"Destination" required:"true"` // required
+	Message              *Message     `json:"Message,omitzero" cbor:"Message,omitzero" query:"Message" xml:"Message" required:"true"`                 // required
+	ReplyToAddresses     []string     `json:"ReplyToAddresses,omitzero" cbor:"ReplyToAddresses,omitzero" query:"ReplyToAddresses" xml:"ReplyToAddresses"`
+	ReturnPath           *string      `json:"ReturnPath,omitzero" cbor:"ReturnPath,omitzero" query:"ReturnPath" xml:"ReturnPath"`
+	ReturnPathArn        *string      `json:"ReturnPathArn,omitzero" cbor:"ReturnPathArn,omitzero" query:"ReturnPathArn" xml:"ReturnPathArn"`
+	Source               *string      `json:"Source,omitzero" cbor:"Source,omitzero" query:"Source" xml:"Source" required:"true"` // required
+	SourceArn            *string      `json:"SourceArn,omitzero" cbor:"SourceArn,omitzero" query:"SourceArn" xml:"SourceArn"`
+	Tags                 []MessageTag `json:"Tags,omitzero" cbor:"Tags,omitzero" query:"Tags" xml:"Tags"`
 }
 
 // SendEmailResponse is the output of SendEmail.
 type SendEmailResponse struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty" query:"MessageId" xml:"MessageId" required:"true"` // required
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero" query:"MessageId" xml:"MessageId" required:"true"` // required
 }
 
 // SendRawEmailRequest is the input of SendRawEmail.
 type SendRawEmailRequest struct {
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	Destinations         []string     `json:"Destinations,omitempty" cbor:"Destinations,omitempty" query:"Destinations" xml:"Destinations"`
-	FromArn              *string      `json:"FromArn,omitempty" cbor:"FromArn,omitempty" query:"FromArn" xml:"FromArn"`
-	RawMessage           *RawMessage  `json:"RawMessage,omitempty" cbor:"RawMessage,omitempty" query:"RawMessage" xml:"RawMessage" required:"true"` // required
-	ReturnPathArn        *string      `json:"ReturnPathArn,omitempty" cbor:"ReturnPathArn,omitempty" query:"ReturnPathArn" xml:"ReturnPathArn"`
-	Source               *string      `json:"Source,omitempty" cbor:"Source,omitempty" query:"Source" xml:"Source"`
-	SourceArn            *string      `json:"SourceArn,omitempty" cbor:"SourceArn,omitempty" query:"SourceArn" xml:"SourceArn"`
-	Tags                 []MessageTag `json:"Tags,omitempty" cbor:"Tags,omitempty" query:"Tags" xml:"Tags"`
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	Destinations         []string     `json:"Destinations,omitzero" cbor:"Destinations,omitzero" query:"Destinations" xml:"Destinations"`
+	FromArn              *string      `json:"FromArn,omitzero" cbor:"FromArn,omitzero" query:"FromArn" xml:"FromArn"`
+	RawMessage           *RawMessage  `json:"RawMessage,omitzero" cbor:"RawMessage,omitzero" query:"RawMessage" xml:"RawMessage" required:"true"` // required
+	ReturnPathArn        *string      `json:"ReturnPathArn,omitzero" cbor:"ReturnPathArn,omitzero" query:"ReturnPathArn" xml:"ReturnPathArn"`
+	Source               *string      `json:"Source,omitzero" cbor:"Source,omitzero" query:"Source" xml:"Source"`
+	SourceArn            *string      `json:"SourceArn,omitzero" cbor:"SourceArn,omitzero" query:"SourceArn" xml:"SourceArn"`
+	Tags                 []MessageTag `json:"Tags,omitzero" cbor:"Tags,omitzero" query:"Tags" xml:"Tags"`
 }
 
 // SendRawEmailResponse is the output of SendRawEmail.
 type SendRawEmailResponse struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty" query:"MessageId" xml:"MessageId" required:"true"` // required
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero" query:"MessageId" xml:"MessageId" required:"true"` // required
 }
 
 // SendTemplatedEmailRequest is the input of SendTemplatedEmail.
 type SendTemplatedEmailRequest struct {
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
-	Destination          *Destination `json:"Destination,omitempty" cbor:"Destination,omitempty" query:"Destination" xml:"Destination" required:"true"` // required
-	ReplyToAddresses     []string     `json:"ReplyToAddresses,omitempty" cbor:"ReplyToAddresses,omitempty" query:"ReplyToAddresses" xml:"ReplyToAddresses"`
-	ReturnPath           *string      `json:"ReturnPath,omitempty" cbor:"ReturnPath,omitempty" query:"ReturnPath" xml:"ReturnPath"`
-	ReturnPathArn        *string      `json:"ReturnPathArn,omitempty" cbor:"ReturnPathArn,omitempty" query:"ReturnPathArn" xml:"ReturnPathArn"`
-	Source               *string      `json:"Source,omitempty" cbor:"Source,omitempty" query:"Source" xml:"Source" required:"true"` // required
-	SourceArn            *string      `json:"SourceArn,omitempty" cbor:"SourceArn,omitempty" query:"SourceArn" xml:"SourceArn"`
-	Tags                 []MessageTag `json:"Tags,omitempty" cbor:"Tags,omitempty" query:"Tags" xml:"Tags"`
-	Template             *string      `json:"Template,omitempty" cbor:"Template,omitempty" query:"Template" xml:"Template" required:"true"` // required
-	TemplateArn          *string      `json:"TemplateArn,omitempty" cbor:"TemplateArn,omitempty" query:"TemplateArn" xml:"TemplateArn"`
-	TemplateData         *string      `json:"TemplateData,omitempty" cbor:"TemplateData,omitempty" query:"TemplateData" xml:"TemplateData" required:"true"` // required
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	Destination          *Destination `json:"Destination,omitzero" cbor:"Destination,omitzero" query:"Destination" xml:"Destination" required:"true"` // required
+	ReplyToAddresses     []string     `json:"ReplyToAddresses,omitzero" cbor:"ReplyToAddresses,omitzero" query:"ReplyToAddresses" xml:"ReplyToAddresses"`
+	ReturnPath           *string      `json:"ReturnPath,omitzero" cbor:"ReturnPath,omitzero" query:"ReturnPath" xml:"ReturnPath"`
+	ReturnPathArn        *string      `json:"ReturnPathArn,omitzero" cbor:"ReturnPathArn,omitzero" query:"ReturnPathArn" xml:"ReturnPathArn"`
+	Source               *string      `json:"Source,omitzero" cbor:"Source,omitzero" query:"Source" xml:"Source" required:"true"` // required
+	SourceArn            *string      `json:"SourceArn,omitzero" cbor:"SourceArn,omitzero" query:"SourceArn" xml:"SourceArn"`
+	Tags                 []MessageTag `json:"Tags,omitzero" cbor:"Tags,omitzero" query:"Tags" xml:"Tags"`
+	Template             *string      `json:"Template,omitzero" cbor:"Template,omitzero" query:"Template" xml:"Template" required:"true"` // required
+	TemplateArn          *string      `json:"TemplateArn,omitzero" cbor:"TemplateArn,omitzero" query:"TemplateArn" xml:"TemplateArn"`
+	TemplateData         *string      `json:"TemplateData,omitzero" cbor:"TemplateData,omitzero" query:"TemplateData" xml:"TemplateData" required:"true"` // required
 }
 
 // SendTemplatedEmailResponse is the output of SendTemplatedEmail.
 type SendTemplatedEmailResponse struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty" query:"MessageId" xml:"MessageId" required:"true"` // required
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero" query:"MessageId" xml:"MessageId" required:"true"` // required
 }
 
 // SetActiveReceiptRuleSetRequest is the input of SetActiveReceiptRuleSet.
 type SetActiveReceiptRuleSetRequest struct {
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName"`
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName"`
 }
 
 // SetActiveReceiptRuleSetResponse is the output of SetActiveReceiptRuleSet.
@@ -935,8 +935,8 @@ type SetActiveReceiptRuleSetResponse struct{}
 
 // SetIdentityDkimEnabledRequest is the input of SetIdentityDkimEnabled.
 type SetIdentityDkimEnabledRequest struct {
-	DkimEnabled *bool   `json:"DkimEnabled,omitempty" cbor:"DkimEnabled,omitempty" query:"DkimEnabled" xml:"DkimEnabled" required:"true"` // required
-	Identity    *string `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"`             // required
+	DkimEnabled *bool   `json:"DkimEnabled,omitzero" cbor:"DkimEnabled,omitzero" query:"DkimEnabled" xml:"DkimEnabled" required:"true"` // required
+	Identity    *string `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"`             // required
 }
 
 // SetIdentityDkimEnabledResponse is the output of SetIdentityDkimEnabled.
@@ -944,8 +944,8 @@ type SetIdentityDkimEnabledResponse struct{}
 
 // SetIdentityFeedbackForwardingEnabledRequest is the input of SetIdentityFeedbackForwardingEnabled.
 type SetIdentityFeedbackForwardingEnabledRequest struct {
-	ForwardingEnabled *bool   `json:"ForwardingEnabled,omitempty" cbor:"ForwardingEnabled,omitempty" query:"ForwardingEnabled" xml:"ForwardingEnabled" required:"true"` // required
-	Identity          *string `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"`                                     // required
+	ForwardingEnabled *bool   `json:"ForwardingEnabled,omitzero" cbor:"ForwardingEnabled,omitzero" query:"ForwardingEnabled" xml:"ForwardingEnabled" required:"true"` // required
+	Identity          *string `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"`                                     // required
 }
 
 // SetIdentityFeedbackForwardingEnabledResponse is the output of SetIdentityFeedbackForwardingEnabled.
@@ -953,9 +953,9 @@ type SetIdentityFeedbackForwardingEnabledResponse struct{}
 
 // SetIdentityHeadersInNotificationsEnabledRequest is the input of SetIdentityHeadersInNotificationsEnabled.
 type SetIdentityHeadersInNotificationsEnabledRequest struct {
-	Enabled          *bool             `json:"Enabled,omitempty" cbor:"Enabled,omitempty" query:"Enabled" xml:"Enabled" required:"true"`                                     // required
-	Identity         *string           `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"`                                 // required
-	NotificationType *NotificationType `json:"NotificationType,omitempty" cbor:"NotificationType,omitempty" query:"NotificationType" xml:"NotificationType" required:"true"` // required
+	Enabled          *bool             `json:"Enabled,omitzero" cbor:"Enabled,omitzero" query:"Enabled" xml:"Enabled" required:"true"`                                     // required
+	Identity         *string           `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"`                                 // required
+	NotificationType *NotificationType `json:"NotificationType,omitzero" cbor:"NotificationType,omitzero" query:"NotificationType" xml:"NotificationType" required:"true"` // required
 }
 
 // SetIdentityHeadersInNotificationsEnabledResponse is the output of SetIdentityHeadersInNotificationsEnabled.
@@ -963,9 +963,9 @@ type SetIdentityHeadersInNotificationsEnabledResponse struct{}
 
 // SetIdentityMailFromDomainRequest is the input of SetIdentityMailFromDomain.
 type SetIdentityMailFromDomainRequest struct {
-	BehaviorOnMXFailure *BehaviorOnMXFailure `json:"BehaviorOnMXFailure,omitempty" cbor:"BehaviorOnMXFailure,omitempty" query:"BehaviorOnMXFailure" xml:"BehaviorOnMXFailure"`
-	Identity            *string              `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"` // required
-	MailFromDomain      *string              `json:"MailFromDomain,omitempty" cbor:"MailFromDomain,omitempty" query:"MailFromDomain" xml:"MailFromDomain"`
+	BehaviorOnMXFailure *BehaviorOnMXFailure `json:"BehaviorOnMXFailure,omitzero" cbor:"BehaviorOnMXFailure,omitzero" query:"BehaviorOnMXFailure" xml:"BehaviorOnMXFailure"`
+	Identity            *string              `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"` // required
+	MailFromDomain      *string              `json:"MailFromDomain,omitzero" cbor:"MailFromDomain,omitzero" query:"MailFromDomain" xml:"MailFromDomain"`
 }
 
 // SetIdentityMailFromDomainResponse is the output of SetIdentityMailFromDomain.
@@ -973,9 +973,9 @@ type SetIdentityMailFromDomainResponse struct{}
 
 // SetIdentityNotificationTopicRequest is the input of SetIdentityNotificationTopic.
 type SetIdentityNotificationTopicRequest struct {
-	Identity         *string           `json:"Identity,omitempty" cbor:"Identity,omitempty" query:"Identity" xml:"Identity" required:"true"`                                 // required
-	NotificationType *NotificationType `json:"NotificationType,omitempty" cbor:"NotificationType,omitempty" query:"NotificationType" xml:"NotificationType" required:"true"` // required
-	SnsTopic         *string           `json:"SnsTopic,omitempty" cbor:"SnsTopic,omitempty" query:"SnsTopic" xml:"SnsTopic"`
+	Identity         *string           `json:"Identity,omitzero" cbor:"Identity,omitzero" query:"Identity" xml:"Identity" required:"true"`                                 // required
+	NotificationType *NotificationType `json:"NotificationType,omitzero" cbor:"NotificationType,omitzero" query:"NotificationType" xml:"NotificationType" required:"true"` // required
+	SnsTopic         *string           `json:"SnsTopic,omitzero" cbor:"SnsTopic,omitzero" query:"SnsTopic" xml:"SnsTopic"`
 }
 
 // SetIdentityNotificationTopicResponse is the output of SetIdentityNotificationTopic.
@@ -983,9 +983,9 @@ type SetIdentityNotificationTopicResponse struct{}
 
 // SetReceiptRulePositionRequest is the input of SetReceiptRulePosition.
 type SetReceiptRulePositionRequest struct {
-	After       *string `json:"After,omitempty" cbor:"After,omitempty" query:"After" xml:"After"`
-	RuleName    *string `json:"RuleName,omitempty" cbor:"RuleName,omitempty" query:"RuleName" xml:"RuleName" required:"true"`             // required
-	RuleSetName *string `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	After       *string `json:"After,omitzero" cbor:"After,omitzero" query:"After" xml:"After"`
+	RuleName    *string `json:"RuleName,omitzero" cbor:"RuleName,omitzero" query:"RuleName" xml:"RuleName" required:"true"`             // required
+	RuleSetName *string `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // SetReceiptRulePositionResponse is the output of SetReceiptRulePosition.
@@ -993,64 +993,64 @@ type SetReceiptRulePositionResponse struct{}
 
 // StopAction is a structure of the SES model.
 type StopAction struct {
-	Scope    *StopScope `json:"Scope,omitempty" cbor:"Scope,omitempty" query:"Scope" xml:"Scope" required:"true"` // required
-	TopicArn *string    `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" query:"TopicArn" xml:"TopicArn"`
+	Scope    *StopScope `json:"Scope,omitzero" cbor:"Scope,omitzero" query:"Scope" xml:"Scope" required:"true"` // required
+	TopicArn *string    `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" query:"TopicArn" xml:"TopicArn"`
 }
 
 // Template is a structure of the SES model.
 type Template struct {
-	HtmlPart     *string `json:"HtmlPart,omitempty" cbor:"HtmlPart,omitempty" query:"HtmlPart" xml:"HtmlPart"`
-	SubjectPart  *string `json:"SubjectPart,omitempty" cbor:"SubjectPart,omitempty" query:"SubjectPart" xml:"SubjectPart"`
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
-	TextPart     *string `json:"TextPart,omitempty" cbor:"TextPart,omitempty" query:"TextPart" xml:"TextPart"`
+	HtmlPart     *string `json:"HtmlPart,omitzero" cbor:"HtmlPart,omitzero" query:"HtmlPart" xml:"HtmlPart"`
+	SubjectPart  *string `json:"SubjectPart,omitzero" cbor:"SubjectPart,omitzero" query:"SubjectPart" xml:"SubjectPart"`
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	TextPart     *string `json:"TextPart,omitzero" cbor:"TextPart,omitzero" query:"TextPart" xml:"TextPart"`
 }
 
 // TemplateDoesNotExistException is the error TemplateDoesNotExist (HTTP 400, client fault).
 type TemplateDoesNotExistException struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName"`
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName"`
 }
 
 // TemplateMetadata is a structure of the SES model.
 type TemplateMetadata struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" query:"CreatedTimestamp" xml:"CreatedTimestamp"`
-	Name             *string      `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" query:"CreatedTimestamp" xml:"CreatedTimestamp"`
+	Name             *string      `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name"`
 }
 
 // TestRenderTemplateRequest is the input of TestRenderTemplate.
 type TestRenderTemplateRequest struct {
-	TemplateData *string `json:"TemplateData,omitempty" cbor:"TemplateData,omitempty" query:"TemplateData" xml:"TemplateData" required:"true"` // required
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	TemplateData *string `json:"TemplateData,omitzero" cbor:"TemplateData,omitzero" query:"TemplateData" xml:"TemplateData" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
 }
 
 // TestRenderTemplateResponse is the output of TestRenderTemplate.
 type TestRenderTemplateResponse struct {
-	RenderedTemplate *string `json:"RenderedTemplate,omitempty" cbor:"RenderedTemplate,omitempty" query:"RenderedTemplate" xml:"RenderedTemplate"`
+	RenderedTemplate *string `json:"RenderedTemplate,omitzero" cbor:"RenderedTemplate,omitzero" query:"RenderedTemplate" xml:"RenderedTemplate"`
 }
 
 // TrackingOptions is a structure of the SES model.
 type TrackingOptions struct {
-	CustomRedirectDomain *string `json:"CustomRedirectDomain,omitempty" cbor:"CustomRedirectDomain,omitempty" query:"CustomRedirectDomain" xml:"CustomRedirectDomain"`
+	CustomRedirectDomain *string `json:"CustomRedirectDomain,omitzero" cbor:"CustomRedirectDomain,omitzero" query:"CustomRedirectDomain" xml:"CustomRedirectDomain"`
 }
 
 // TrackingOptionsAlreadyExistsException is the error TrackingOptionsAlreadyExistsException (HTTP 400, client fault).
 type TrackingOptionsAlreadyExistsException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
 }
 
 // TrackingOptionsDoesNotExistException is the error TrackingOptionsDoesNotExistException (HTTP 400, client fault).
 type TrackingOptionsDoesNotExistException struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName"`
 }
 
 // UpdateAccountSendingEnabledRequest is the input of UpdateAccountSendingEnabled.
 type UpdateAccountSendingEnabledRequest struct {
-	Enabled *bool `json:"Enabled,omitempty" cbor:"Enabled,omitempty" query:"Enabled" xml:"Enabled"`
+	Enabled *bool `json:"Enabled,omitzero" cbor:"Enabled,omitzero" query:"Enabled" xml:"Enabled"`
 }
 
 // UpdateConfigurationSetEventDestinationRequest is the input of UpdateConfigurationSetEventDestination.
 type UpdateConfigurationSetEventDestinationRequest struct {
-	ConfigurationSetName *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	EventDestination     *EventDestination `json:"EventDestination,omitempty" cbor:"EventDestination,omitempty" query:"EventDestination" xml:"EventDestination" required:"true"`                 // required
+	ConfigurationSetName *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	EventDestination     *EventDestination `json:"EventDestination,omitzero" cbor:"EventDestination,omitzero" query:"EventDestination" xml:"EventDestination" required:"true"`                 // required
 }
 
 // UpdateConfigurationSetEventDestinationResponse is the output of UpdateConfigurationSetEventDestination.
@@ -1058,20 +1058,20 @@ type UpdateConfigurationSetEventDestinationResponse struct{}
 
 // UpdateConfigurationSetReputationMetricsEnabledRequest is the input of UpdateConfigurationSetReputationMetricsEnabled.
 type UpdateConfigurationSetReputationMetricsEnabledRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	Enabled              *bool   `json:"Enabled,omitempty" cbor:"Enabled,omitempty" query:"Enabled" xml:"Enabled" required:"true"`                                                     // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	Enabled              *bool   `json:"Enabled,omitzero" cbor:"Enabled,omitzero" query:"Enabled" xml:"Enabled" required:"true"`                                                     // required
 }
 
 // UpdateConfigurationSetSendingEnabledRequest is the input of UpdateConfigurationSetSendingEnabled.
 type UpdateConfigurationSetSendingEnabledRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	Enabled              *bool   `json:"Enabled,omitempty" cbor:"Enabled,omitempty" query:"Enabled" xml:"Enabled" required:"true"`                                                     // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	Enabled              *bool   `json:"Enabled,omitzero" cbor:"Enabled,omitzero" query:"Enabled" xml:"Enabled" required:"true"`                                                     // required
 }
 
 // UpdateConfigurationSetTrackingOptionsRequest is the input of UpdateConfigurationSetTrackingOptions.
 type UpdateConfigurationSetTrackingOptionsRequest struct {
-	ConfigurationSetName *string          `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
-	TrackingOptions      *TrackingOptions `json:"TrackingOptions,omitempty" cbor:"TrackingOptions,omitempty" query:"TrackingOptions" xml:"TrackingOptions" required:"true"`                     // required
+	ConfigurationSetName *string          `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" query:"ConfigurationSetName" xml:"ConfigurationSetName" required:"true"` // required
+	TrackingOptions      *TrackingOptions `json:"TrackingOptions,omitzero" cbor:"TrackingOptions,omitzero" query:"TrackingOptions" xml:"TrackingOptions" required:"true"`                     // required
 }
 
 // UpdateConfigurationSetTrackingOptionsResponse is the output of UpdateConfigurationSetTrackingOptions.
@@ -1079,18 +1079,18 @@ type UpdateConfigurationSetTrackingOptionsResponse struct{}
 
 // UpdateCustomVerificationEmailTemplateRequest is the input of UpdateCustomVerificationEmailTemplate.
 type UpdateCustomVerificationEmailTemplateRequest struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty" query:"FailureRedirectionURL" xml:"FailureRedirectionURL"`
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" query:"FromEmailAddress" xml:"FromEmailAddress"`
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL"`
-	TemplateContent       *string `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" query:"TemplateContent" xml:"TemplateContent"`
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName" required:"true"` // required
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty" query:"TemplateSubject" xml:"TemplateSubject"`
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero" query:"FailureRedirectionURL" xml:"FailureRedirectionURL"`
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" query:"FromEmailAddress" xml:"FromEmailAddress"`
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero" query:"SuccessRedirectionURL" xml:"SuccessRedirectionURL"`
+	TemplateContent       *string `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" query:"TemplateContent" xml:"TemplateContent"`
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" query:"TemplateName" xml:"TemplateName" required:"true"` // required
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero" query:"TemplateSubject" xml:"TemplateSubject"`
 }
 
 // UpdateReceiptRuleRequest is the input of UpdateReceiptRule.
 type UpdateReceiptRuleRequest struct {
-	Rule        *ReceiptRule `json:"Rule,omitempty" cbor:"Rule,omitempty" query:"Rule" xml:"Rule" required:"true"`                             // required
-	RuleSetName *string      `json:"RuleSetName,omitempty" cbor:"RuleSetName,omitempty" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
+	Rule        *ReceiptRule `json:"Rule,omitzero" cbor:"Rule,omitzero" query:"Rule" xml:"Rule" required:"true"`                             // required
+	RuleSetName *string      `json:"RuleSetName,omitzero" cbor:"RuleSetName,omitzero" query:"RuleSetName" xml:"RuleSetName" required:"true"` // required
 }
 
 // UpdateReceiptRuleResponse is the output of UpdateReceiptRule.
@@ -1098,7 +1098,7 @@ type UpdateReceiptRuleResponse struct{}
 
 // UpdateTemplateRequest is the input of UpdateTemplate.
 type UpdateTemplateRequest struct {
-	Template *Template `json:"Template,omitempty" cbor:"Template,omitempty" query:"Template" xml:"Template" required:"true"` // required
+	Template *Template `json:"Template,omitzero" cbor:"Template,omitzero" query:"Template" xml:"Template" required:"true"` // required
 }
 
 // UpdateTemplateResponse is the output of UpdateTemplate.
@@ -1106,7 +1106,7 @@ type UpdateTemplateResponse struct{}
 
 // VerifyDomainDkimRequest is the input of VerifyDomainDkim.
 type VerifyDomainDkimRequest struct {
-	Domain *string `json:"Domain,omitempty" cbor:"Domain,omitempty" query:"Domain" xml:"Domain" required:"true"` // required
+	Domain *string `json:"Domain,omitzero" cbor:"Domain,omitzero" query:"Domain" xml:"Domain" required:"true"` // required
 }
 
 // VerifyDomainDkimResponse is the output of VerifyDomainDkim.
@@ -1116,22 +1116,22 @@ type VerifyDomainDkimResponse struct {
 
 // VerifyDomainIdentityRequest is the input of VerifyDomainIdentity.
 type VerifyDomainIdentityRequest struct {
-	Domain *string `json:"Domain,omitempty" cbor:"Domain,omitempty" query:"Domain" xml:"Domain" required:"true"` // required
+	Domain *string `json:"Domain,omitzero" cbor:"Domain,omitzero" query:"Domain" xml:"Domain" required:"true"` // required
 }
 
 // VerifyDomainIdentityResponse is the output of VerifyDomainIdentity.
 type VerifyDomainIdentityResponse struct {
-	VerificationToken *string `json:"VerificationToken,omitempty" cbor:"VerificationToken,omitempty" query:"VerificationToken" xml:"VerificationToken" required:"true"` // required
+	VerificationToken *string `json:"VerificationToken,omitzero" cbor:"VerificationToken,omitzero" query:"VerificationToken" xml:"VerificationToken" required:"true"` // required
 }
 
 // VerifyEmailAddressRequest is the input of VerifyEmailAddress.
 type VerifyEmailAddressRequest struct {
-	EmailAddress *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
+	EmailAddress *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
 }
 
 // VerifyEmailIdentityRequest is the input of VerifyEmailIdentity.
 type VerifyEmailIdentityRequest struct {
-	EmailAddress *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
+	EmailAddress *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" query:"EmailAddress" xml:"EmailAddress" required:"true"` // required
 }
 
 // VerifyEmailIdentityResponse is the output of VerifyEmailIdentity.
@@ -1139,6 +1139,6 @@ type VerifyEmailIdentityResponse struct{}
 
 // WorkmailAction is a structure of the SES model.
 type WorkmailAction struct {
-	OrganizationArn *string `json:"OrganizationArn,omitempty" cbor:"OrganizationArn,omitempty" query:"OrganizationArn" xml:"OrganizationArn" required:"true"` // required
-	TopicArn        *string `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" query:"TopicArn" xml:"TopicArn"`
+	OrganizationArn *string `json:"OrganizationArn,omitzero" cbor:"OrganizationArn,omitzero" query:"OrganizationArn" xml:"OrganizationArn" required:"true"` // required
+	TopicArn        *string `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" query:"TopicArn" xml:"TopicArn"`
 }

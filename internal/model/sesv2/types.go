@@ -7,12 +7,12 @@ import "github.com/tidings/tidings/internal/model/smithy"
 
 // AccountDetails is a structure of the SESv2 model.
 type AccountDetails struct {
-	AdditionalContactEmailAddresses []string         `json:"AdditionalContactEmailAddresses,omitempty" cbor:"AdditionalContactEmailAddresses,omitempty" sensitive:"true"`
-	ContactLanguage                 *ContactLanguage `json:"ContactLanguage,omitempty" cbor:"ContactLanguage,omitempty"`
-	MailType                        *MailType        `json:"MailType,omitempty" cbor:"MailType,omitempty"`
-	ReviewDetails                   *ReviewDetails   `json:"ReviewDetails,omitempty" cbor:"ReviewDetails,omitempty"`
-	UseCaseDescription              *string          `json:"UseCaseDescription,omitempty" cbor:"UseCaseDescription,omitempty" sensitive:"true"`
-	WebsiteURL                      *string          `json:"WebsiteURL,omitempty" cbor:"WebsiteURL,omitempty" sensitive:"true"`
+	AdditionalContactEmailAddresses []string         `json:"AdditionalContactEmailAddresses,omitzero" cbor:"AdditionalContactEmailAddresses,omitzero" sensitive:"true"`
+	ContactLanguage                 *ContactLanguage `json:"ContactLanguage,omitzero" cbor:"ContactLanguage,omitzero"`
+	MailType                        *MailType        `json:"MailType,omitzero" cbor:"MailType,omitzero"`
+	ReviewDetails                   *ReviewDetails   `json:"ReviewDetails,omitzero" cbor:"ReviewDetails,omitzero"`
+	UseCaseDescription              *string          `json:"UseCaseDescription,omitzero" cbor:"UseCaseDescription,omitzero" sensitive:"true"`
+	WebsiteURL                      *string          `json:"WebsiteURL,omitzero" cbor:"WebsiteURL,omitzero" sensitive:"true"`
 }
 
 // AccountSuspendedException is the error AccountSuspendedException (HTTP 400, client fault).
@@ -23,18 +23,18 @@ type AlreadyExistsException struct{}
 
 // ArchivingOptions is a structure of the SESv2 model.
 type ArchivingOptions struct {
-	ArchiveArn *string `json:"ArchiveArn,omitempty" cbor:"ArchiveArn,omitempty"`
+	ArchiveArn *string `json:"ArchiveArn,omitzero" cbor:"ArchiveArn,omitzero"`
 }
 
 // Attachment is a structure of the SESv2 model.
 type Attachment struct {
-	ContentDescription      *string                            `json:"ContentDescription,omitempty" cbor:"ContentDescription,omitempty"`
-	ContentDisposition      *AttachmentContentDisposition      `json:"ContentDisposition,omitempty" cbor:"ContentDisposition,omitempty"`
-	ContentId               *string                            `json:"ContentId,omitempty" cbor:"ContentId,omitempty"`
-	ContentTransferEncoding *AttachmentContentTransferEncoding `json:"ContentTransferEncoding,omitempty" cbor:"ContentTransferEncoding,omitempty"`
-	ContentType             *string                            `json:"ContentType,omitempty" cbor:"ContentType,omitempty"`
-	FileName                *string                            `json:"FileName,omitempty" cbor:"FileName,omitempty" required:"true"`     // required
-	RawContent              []byte                             `json:"RawContent,omitempty" cbor:"RawContent,omitempty" required:"true"` // required
+	ContentDescription      *string                            `json:"ContentDescription,omitzero" cbor:"ContentDescription,omitzero"`
+	ContentDisposition      *AttachmentContentDisposition      `json:"ContentDisposition,omitzero" cbor:"ContentDisposition,omitzero"`
+	ContentId               *string                            `json:"ContentId,omitzero" cbor:"ContentId,omitzero"`
+	ContentTransferEncoding *AttachmentContentTransferEncoding `json:"ContentTransferEncoding,omitzero" cbor:"ContentTransferEncoding,omitzero"`
+	ContentType             *string                            `json:"ContentType,omitzero" cbor:"ContentType,omitzero"`
+	FileName                *string                            `json:"FileName,omitzero" cbor:"FileName,omitzero" required:"true"`     // required
+	RawContent              []byte                             `json:"RawContent,omitzero" cbor:"RawContent,omitzero" required:"true"` // required
 }
 
 // BadRequestException is the error BadRequestException (HTTP 400, client fault).
@@ -42,12 +42,12 @@ type BadRequestException struct{}
 
 // BatchGetMetricDataQuery is a structure of the SESv2 model.
 type BatchGetMetricDataQuery struct {
-	Dimensions map[string]string `json:"Dimensions,omitempty" cbor:"Dimensions,omitempty"`
-	EndDate    *smithy.Time      `json:"EndDate,omitempty" cbor:"EndDate,omitempty" required:"true"`     // required
-	Id         *string           `json:"Id,omitempty" cbor:"Id,omitempty" required:"true"`               // required
-	Metric     *Metric           `json:"Metric,omitempty" cbor:"Metric,omitempty" required:"true"`       // required
-	Namespace  *MetricNamespace  `json:"Namespace,omitempty" cbor:"Namespace,omitempty" required:"true"` // required
-	StartDate  *smithy.Time      `json:"StartDate,omitempty" cbor:"StartDate,omitempty" required:"true"` // required
+	Dimensions map[string]string `json:"Dimensions,omitzero" cbor:"Dimensions,omitzero"`
+	EndDate    *smithy.Time      `json:"EndDate,omitzero" cbor:"EndDate,omitzero" required:"true"`     // required
+	Id         *string           `json:"Id,omitzero" cbor:"Id,omitzero" required:"true"`               // required
+	Metric     *Metric           `json:"Metric,omitzero" cbor:"Metric,omitzero" required:"true"`       // required
+	Namespace  *MetricNamespace  `json:"Namespace,omitzero" cbor:"Namespace,omitzero" required:"true"` // required
+	StartDate  *smithy.Time      `json:"StartDate,omitzero" cbor:"StartDate,omitzero" required:"true"` // required
 }
 
 // BatchGetMetricDataRequest is the input of BatchGetMetricData.
@@ -57,53 +57,53 @@ type BatchGetMetricDataRequest struct {
 
 // BatchGetMetricDataResponse is the output of BatchGetMetricData.
 type BatchGetMetricDataResponse struct {
-	Errors  []MetricDataError  `json:"Errors,omitempty" cbor:"Errors,omitempty"`
-	Results []MetricDataResult `json:"Results,omitempty" cbor:"Results,omitempty"`
+	Errors  []MetricDataError  `json:"Errors,omitzero" cbor:"Errors,omitzero"`
+	Results []MetricDataResult `json:"Results,omitzero" cbor:"Results,omitzero"`
 }
 
 // BlacklistEntry is a structure of the SESv2 model.
 type BlacklistEntry struct {
-	Description *string      `json:"Description,omitempty" cbor:"Description,omitempty"`
-	ListingTime *smithy.Time `json:"ListingTime,omitempty" cbor:"ListingTime,omitempty"`
-	RblName     *string      `json:"RblName,omitempty" cbor:"RblName,omitempty"`
+	Description *string      `json:"Description,omitzero" cbor:"Description,omitzero"`
+	ListingTime *smithy.Time `json:"ListingTime,omitzero" cbor:"ListingTime,omitzero"`
+	RblName     *string      `json:"RblName,omitzero" cbor:"RblName,omitzero"`
 }
 
 // Body is a structure of the SESv2 model.
 type Body struct {
-	Html *Content `json:"Html,omitempty" cbor:"Html,omitempty"`
-	Text *Content `json:"Text,omitempty" cbor:"Text,omitempty"`
+	Html *Content `json:"Html,omitzero" cbor:"Html,omitzero"`
+	Text *Content `json:"Text,omitzero" cbor:"Text,omitzero"`
 }
 
 // Bounce is a structure of the SESv2 model.
 type Bounce struct {
-	BounceSubType  *string     `json:"BounceSubType,omitempty" cbor:"BounceSubType,omitempty"`
-	BounceType     *BounceType `json:"BounceType,omitempty" cbor:"BounceType,omitempty"`
-	DiagnosticCode *string     `json:"DiagnosticCode,omitempty" cbor:"DiagnosticCode,omitempty"`
+	BounceSubType  *string     `json:"BounceSubType,omitzero" cbor:"BounceSubType,omitzero"`
+	BounceType     *BounceType `json:"BounceType,omitzero" cbor:"BounceType,omitzero"`
+	DiagnosticCode *string     `json:"DiagnosticCode,omitzero" cbor:"DiagnosticCode,omitzero"`
 }
 
 // BulkEmailContent is a structure of the SESv2 model.
 type BulkEmailContent struct {
-	Template *Template `json:"Template,omitempty" cbor:"Template,omitempty"`
+	Template *Template `json:"Template,omitzero" cbor:"Template,omitzero"`
 }
 
 // BulkEmailEntry is a structure of the SESv2 model.
 type BulkEmailEntry struct {
-	Destination             *Destination             `json:"Destination,omitempty" cbor:"Destination,omitempty" required:"true"` // required
-	ReplacementEmailContent *ReplacementEmailContent `json:"ReplacementEmailContent,omitempty" cbor:"ReplacementEmailContent,omitempty"`
-	ReplacementHeaders      []MessageHeader          `json:"ReplacementHeaders,omitempty" cbor:"ReplacementHeaders,omitempty"`
-	ReplacementTags         []MessageTag             `json:"ReplacementTags,omitempty" cbor:"ReplacementTags,omitempty"`
+	Destination             *Destination             `json:"Destination,omitzero" cbor:"Destination,omitzero" required:"true"` // required
+	ReplacementEmailContent *ReplacementEmailContent `json:"ReplacementEmailContent,omitzero" cbor:"ReplacementEmailContent,omitzero"`
+	ReplacementHeaders      []MessageHeader          `json:"ReplacementHeaders,omitzero" cbor:"ReplacementHeaders,omitzero"`
+	ReplacementTags         []MessageTag             `json:"ReplacementTags,omitzero" cbor:"ReplacementTags,omitzero"`
 }
 
 // BulkEmailEntryResult is a structure of the SESv2 model.
 type BulkEmailEntryResult struct {
-	Error     *string          `json:"Error,omitempty" cbor:"Error,omitempty"`
-	MessageId *string          `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
-	Status    *BulkEmailStatus `json:"Status,omitempty" cbor:"Status,omitempty"`
+	Error     *string          `json:"Error,omitzero" cbor:"Error,omitzero"`
+	MessageId *string          `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
+	Status    *BulkEmailStatus `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // CancelExportJobRequest is the input of CancelExportJob.
 type CancelExportJobRequest struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty" location:"uri" locationName:"JobId" required:"true"` // required
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero" location:"uri" locationName:"JobId" required:"true"` // required
 }
 
 // CancelExportJobResponse is the output of CancelExportJob.
@@ -116,15 +116,15 @@ type CloudWatchDestination struct {
 
 // CloudWatchDimensionConfiguration is a structure of the SESv2 model.
 type CloudWatchDimensionConfiguration struct {
-	DefaultDimensionValue *string               `json:"DefaultDimensionValue,omitempty" cbor:"DefaultDimensionValue,omitempty" required:"true"` // required
-	DimensionName         *string               `json:"DimensionName,omitempty" cbor:"DimensionName,omitempty" required:"true"`                 // required
-	DimensionValueSource  *DimensionValueSource `json:"DimensionValueSource,omitempty" cbor:"DimensionValueSource,omitempty" required:"true"`   // required
+	DefaultDimensionValue *string               `json:"DefaultDimensionValue,omitzero" cbor:"DefaultDimensionValue,omitzero" required:"true"` // required
+	DimensionName         *string               `json:"DimensionName,omitzero" cbor:"DimensionName,omitzero" required:"true"`                 // required
+	DimensionValueSource  *DimensionValueSource `json:"DimensionValueSource,omitzero" cbor:"DimensionValueSource,omitzero" required:"true"`   // required
 }
 
 // Complaint is a structure of the SESv2 model.
 type Complaint struct {
-	ComplaintFeedbackType *string `json:"ComplaintFeedbackType,omitempty" cbor:"ComplaintFeedbackType,omitempty"`
-	ComplaintSubType      *string `json:"ComplaintSubType,omitempty" cbor:"ComplaintSubType,omitempty"`
+	ComplaintFeedbackType *string `json:"ComplaintFeedbackType,omitzero" cbor:"ComplaintFeedbackType,omitzero"`
+	ComplaintSubType      *string `json:"ComplaintSubType,omitzero" cbor:"ComplaintSubType,omitzero"`
 }
 
 // ConcurrentModificationException is the error ConcurrentModificationException (HTTP 500, server fault).
@@ -135,36 +135,36 @@ type ConflictException struct{}
 
 // Contact is a structure of the SESv2 model.
 type Contact struct {
-	EmailAddress            *string           `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty"`
-	LastUpdatedTimestamp    *smithy.Time      `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	TopicDefaultPreferences []TopicPreference `json:"TopicDefaultPreferences,omitempty" cbor:"TopicDefaultPreferences,omitempty"`
-	TopicPreferences        []TopicPreference `json:"TopicPreferences,omitempty" cbor:"TopicPreferences,omitempty"`
-	UnsubscribeAll          *bool             `json:"UnsubscribeAll,omitempty" cbor:"UnsubscribeAll,omitempty"`
+	EmailAddress            *string           `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero"`
+	LastUpdatedTimestamp    *smithy.Time      `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	TopicDefaultPreferences []TopicPreference `json:"TopicDefaultPreferences,omitzero" cbor:"TopicDefaultPreferences,omitzero"`
+	TopicPreferences        []TopicPreference `json:"TopicPreferences,omitzero" cbor:"TopicPreferences,omitzero"`
+	UnsubscribeAll          *bool             `json:"UnsubscribeAll,omitzero" cbor:"UnsubscribeAll,omitzero"`
 }
 
 // ContactList is a structure of the SESv2 model.
 type ContactList struct {
-	ContactListName      *string      `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty"`
-	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
+	ContactListName      *string      `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero"`
+	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
 }
 
 // ContactListDestination is a structure of the SESv2 model.
 type ContactListDestination struct {
-	ContactListImportAction *ContactListImportAction `json:"ContactListImportAction,omitempty" cbor:"ContactListImportAction,omitempty" required:"true"` // required
-	ContactListName         *string                  `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" required:"true"`                 // required
+	ContactListImportAction *ContactListImportAction `json:"ContactListImportAction,omitzero" cbor:"ContactListImportAction,omitzero" required:"true"` // required
+	ContactListName         *string                  `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" required:"true"`                 // required
 }
 
 // Content is a structure of the SESv2 model.
 type Content struct {
-	Charset *string `json:"Charset,omitempty" cbor:"Charset,omitempty"`
-	Data    *string `json:"Data,omitempty" cbor:"Data,omitempty" required:"true"` // required
+	Charset *string `json:"Charset,omitzero" cbor:"Charset,omitzero"`
+	Data    *string `json:"Data,omitzero" cbor:"Data,omitzero" required:"true"` // required
 }
 
 // CreateConfigurationSetEventDestinationRequest is the input of CreateConfigurationSetEventDestination.
 type CreateConfigurationSetEventDestinationRequest struct {
-	ConfigurationSetName *string                     `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	EventDestination     *EventDestinationDefinition `json:"EventDestination,omitempty" cbor:"EventDestination,omitempty" required:"true"`                                                            // required
-	EventDestinationName *string                     `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" required:"true"`                                                    // required
+	ConfigurationSetName *string                     `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	EventDestination     *EventDestinationDefinition `json:"EventDestination,omitzero" cbor:"EventDestination,omitzero" required:"true"`                                                            // required
+	EventDestinationName *string                     `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" required:"true"`                                                    // required
 }
 
 // CreateConfigurationSetEventDestinationResponse is the output of CreateConfigurationSetEventDestination.
@@ -172,15 +172,15 @@ type CreateConfigurationSetEventDestinationResponse struct{}
 
 // CreateConfigurationSetRequest is the input of CreateConfigurationSet.
 type CreateConfigurationSetRequest struct {
-	ArchivingOptions     *ArchivingOptions   `json:"ArchivingOptions,omitempty" cbor:"ArchivingOptions,omitempty"`
-	ConfigurationSetName *string             `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	DeliveryOptions      *DeliveryOptions    `json:"DeliveryOptions,omitempty" cbor:"DeliveryOptions,omitempty"`
-	ReputationOptions    *ReputationOptions  `json:"ReputationOptions,omitempty" cbor:"ReputationOptions,omitempty"`
-	SendingOptions       *SendingOptions     `json:"SendingOptions,omitempty" cbor:"SendingOptions,omitempty"`
-	SuppressionOptions   *SuppressionOptions `json:"SuppressionOptions,omitempty" cbor:"SuppressionOptions,omitempty"`
-	Tags                 []Tag               `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TrackingOptions      *TrackingOptions    `json:"TrackingOptions,omitempty" cbor:"TrackingOptions,omitempty"`
-	VdmOptions           *VdmOptions         `json:"VdmOptions,omitempty" cbor:"VdmOptions,omitempty"`
+	ArchivingOptions     *ArchivingOptions   `json:"ArchivingOptions,omitzero" cbor:"ArchivingOptions,omitzero"`
+	ConfigurationSetName *string             `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	DeliveryOptions      *DeliveryOptions    `json:"DeliveryOptions,omitzero" cbor:"DeliveryOptions,omitzero"`
+	ReputationOptions    *ReputationOptions  `json:"ReputationOptions,omitzero" cbor:"ReputationOptions,omitzero"`
+	SendingOptions       *SendingOptions     `json:"SendingOptions,omitzero" cbor:"SendingOptions,omitzero"`
+	SuppressionOptions   *SuppressionOptions `json:"SuppressionOptions,omitzero" cbor:"SuppressionOptions,omitzero"`
+	Tags                 []Tag               `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TrackingOptions      *TrackingOptions    `json:"TrackingOptions,omitzero" cbor:"TrackingOptions,omitzero"`
+	VdmOptions           *VdmOptions         `json:"VdmOptions,omitzero" cbor:"VdmOptions,omitzero"`
 }
 
 // CreateConfigurationSetResponse is the output of CreateConfigurationSet.
@@ -188,10 +188,10 @@ type CreateConfigurationSetResponse struct{}
 
 // CreateContactListRequest is the input of CreateContactList.
 type CreateContactListRequest struct {
-	ContactListName *string `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" required:"true"` // required
-	Description     *string `json:"Description,omitempty" cbor:"Description,omitempty"`
-	Tags            []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	Topics          []Topic `json:"Topics,omitempty" cbor:"Topics,omitempty"`
+	ContactListName *string `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" required:"true"` // required
+	Description     *string `json:"Description,omitzero" cbor:"Description,omitzero"`
+	Tags            []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	Topics          []Topic `json:"Topics,omitzero" cbor:"Topics,omitzero"`
 }
 
 // CreateContactListResponse is the output of CreateContactList.
@@ -199,11 +199,11 @@ type CreateContactListResponse struct{}
 
 // CreateContactRequest is the input of CreateContact.
 type CreateContactRequest struct {
-	AttributesData   *string           `json:"AttributesData,omitempty" cbor:"AttributesData,omitempty"`
-	ContactListName  *string           `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
-	EmailAddress     *string           `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" required:"true"`                                                     // required
-	TopicPreferences []TopicPreference `json:"TopicPreferences,omitempty" cbor:"TopicPreferences,omitempty"`
-	UnsubscribeAll   *bool             `json:"UnsubscribeAll,omitempty" cbor:"UnsubscribeAll,omitempty"`
+	AttributesData   *string           `json:"AttributesData,omitzero" cbor:"AttributesData,omitzero"`
+	ContactListName  *string           `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
+	EmailAddress     *string           `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" required:"true"`                                                     // required
+	TopicPreferences []TopicPreference `json:"TopicPreferences,omitzero" cbor:"TopicPreferences,omitzero"`
+	UnsubscribeAll   *bool             `json:"UnsubscribeAll,omitzero" cbor:"UnsubscribeAll,omitzero"`
 }
 
 // CreateContactResponse is the output of CreateContact.
@@ -211,13 +211,13 @@ type CreateContactResponse struct{}
 
 // CreateCustomVerificationEmailTemplateRequest is the input of CreateCustomVerificationEmailTemplate.
 type CreateCustomVerificationEmailTemplateRequest struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty" required:"true"` // required
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" required:"true"`           // required
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty" required:"true"` // required
-	Tags                  []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TemplateContent       *string `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" required:"true"` // required
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" required:"true"`       // required
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty" required:"true"` // required
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero" required:"true"` // required
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" required:"true"`           // required
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero" required:"true"` // required
+	Tags                  []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TemplateContent       *string `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" required:"true"` // required
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" required:"true"`       // required
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero" required:"true"` // required
 }
 
 // CreateCustomVerificationEmailTemplateResponse is the output of CreateCustomVerificationEmailTemplate.
@@ -225,9 +225,9 @@ type CreateCustomVerificationEmailTemplateResponse struct{}
 
 // CreateDedicatedIpPoolRequest is the input of CreateDedicatedIpPool.
 type CreateDedicatedIpPoolRequest struct {
-	PoolName    *string      `json:"PoolName,omitempty" cbor:"PoolName,omitempty" required:"true"` // required
-	ScalingMode *ScalingMode `json:"ScalingMode,omitempty" cbor:"ScalingMode,omitempty"`
-	Tags        []Tag        `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	PoolName    *string      `json:"PoolName,omitzero" cbor:"PoolName,omitzero" required:"true"` // required
+	ScalingMode *ScalingMode `json:"ScalingMode,omitzero" cbor:"ScalingMode,omitzero"`
+	Tags        []Tag        `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateDedicatedIpPoolResponse is the output of CreateDedicatedIpPool.
@@ -235,23 +235,23 @@ type CreateDedicatedIpPoolResponse struct{}
 
 // CreateDeliverabilityTestReportRequest is the input of CreateDeliverabilityTestReport.
 type CreateDeliverabilityTestReportRequest struct {
-	Content          *EmailContent `json:"Content,omitempty" cbor:"Content,omitempty" required:"true"`                   // required
-	FromEmailAddress *string       `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" required:"true"` // required
-	ReportName       *string       `json:"ReportName,omitempty" cbor:"ReportName,omitempty"`
-	Tags             []Tag         `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	Content          *EmailContent `json:"Content,omitzero" cbor:"Content,omitzero" required:"true"`                   // required
+	FromEmailAddress *string       `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" required:"true"` // required
+	ReportName       *string       `json:"ReportName,omitzero" cbor:"ReportName,omitzero"`
+	Tags             []Tag         `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateDeliverabilityTestReportResponse is the output of CreateDeliverabilityTestReport.
 type CreateDeliverabilityTestReportResponse struct {
-	DeliverabilityTestStatus *DeliverabilityTestStatus `json:"DeliverabilityTestStatus,omitempty" cbor:"DeliverabilityTestStatus,omitempty" required:"true"` // required
-	ReportId                 *string                   `json:"ReportId,omitempty" cbor:"ReportId,omitempty" required:"true"`                                 // required
+	DeliverabilityTestStatus *DeliverabilityTestStatus `json:"DeliverabilityTestStatus,omitzero" cbor:"DeliverabilityTestStatus,omitzero" required:"true"` // required
+	ReportId                 *string                   `json:"ReportId,omitzero" cbor:"ReportId,omitzero" required:"true"`                                 // required
 }
 
 // CreateEmailIdentityPolicyRequest is the input of CreateEmailIdentityPolicy.
 type CreateEmailIdentityPolicyRequest struct {
-	EmailIdentity *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
-	Policy        *string `json:"Policy,omitempty" cbor:"Policy,omitempty" required:"true"`                                                           // required
-	PolicyName    *string `json:"PolicyName,omitempty" cbor:"PolicyName,omitempty" location:"uri" locationName:"PolicyName" required:"true"`          // required
+	EmailIdentity *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	Policy        *string `json:"Policy,omitzero" cbor:"Policy,omitzero" required:"true"`                                                           // required
+	PolicyName    *string `json:"PolicyName,omitzero" cbor:"PolicyName,omitzero" location:"uri" locationName:"PolicyName" required:"true"`          // required
 }
 
 // CreateEmailIdentityPolicyResponse is the output of CreateEmailIdentityPolicy.
@@ -259,24 +259,24 @@ type CreateEmailIdentityPolicyResponse struct{}
 
 // CreateEmailIdentityRequest is the input of CreateEmailIdentity.
 type CreateEmailIdentityRequest struct {
-	ConfigurationSetName  *string                `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	DkimSigningAttributes *DkimSigningAttributes `json:"DkimSigningAttributes,omitempty" cbor:"DkimSigningAttributes,omitempty"`
-	EmailIdentity         *string                `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" required:"true"` // required
-	Tags                  []Tag                  `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ConfigurationSetName  *string                `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	DkimSigningAttributes *DkimSigningAttributes `json:"DkimSigningAttributes,omitzero" cbor:"DkimSigningAttributes,omitzero"`
+	EmailIdentity         *string                `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" required:"true"` // required
+	Tags                  []Tag                  `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateEmailIdentityResponse is the output of CreateEmailIdentity.
 type CreateEmailIdentityResponse struct {
-	DkimAttributes           *DkimAttributes `json:"DkimAttributes,omitempty" cbor:"DkimAttributes,omitempty"`
-	IdentityType             *IdentityType   `json:"IdentityType,omitempty" cbor:"IdentityType,omitempty"`
-	VerifiedForSendingStatus *bool           `json:"VerifiedForSendingStatus,omitempty" cbor:"VerifiedForSendingStatus,omitempty"`
+	DkimAttributes           *DkimAttributes `json:"DkimAttributes,omitzero" cbor:"DkimAttributes,omitzero"`
+	IdentityType             *IdentityType   `json:"IdentityType,omitzero" cbor:"IdentityType,omitzero"`
+	VerifiedForSendingStatus *bool           `json:"VerifiedForSendingStatus,omitzero" cbor:"VerifiedForSendingStatus,omitzero"`
 }
 
 // CreateEmailTemplateRequest is the input of CreateEmailTemplate.
 type CreateEmailTemplateRequest struct {
-	Tags            []Tag                 `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" required:"true"` // required
-	TemplateName    *string               `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" required:"true"`       // required
+	Tags            []Tag                 `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" required:"true"` // required
+	TemplateName    *string               `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" required:"true"`       // required
 }
 
 // CreateEmailTemplateResponse is the output of CreateEmailTemplate.
@@ -284,49 +284,49 @@ type CreateEmailTemplateResponse struct{}
 
 // CreateExportJobRequest is the input of CreateExportJob.
 type CreateExportJobRequest struct {
-	ExportDataSource  *ExportDataSource  `json:"ExportDataSource,omitempty" cbor:"ExportDataSource,omitempty" required:"true"`   // required
-	ExportDestination *ExportDestination `json:"ExportDestination,omitempty" cbor:"ExportDestination,omitempty" required:"true"` // required
+	ExportDataSource  *ExportDataSource  `json:"ExportDataSource,omitzero" cbor:"ExportDataSource,omitzero" required:"true"`   // required
+	ExportDestination *ExportDestination `json:"ExportDestination,omitzero" cbor:"ExportDestination,omitzero" required:"true"` // required
 }
 
 // CreateExportJobResponse is the output of CreateExportJob.
 type CreateExportJobResponse struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty"`
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero"`
 }
 
 // CreateImportJobRequest is the input of CreateImportJob.
 type CreateImportJobRequest struct {
-	ImportDataSource  *ImportDataSource  `json:"ImportDataSource,omitempty" cbor:"ImportDataSource,omitempty" required:"true"`   // required
-	ImportDestination *ImportDestination `json:"ImportDestination,omitempty" cbor:"ImportDestination,omitempty" required:"true"` // required
+	ImportDataSource  *ImportDataSource  `json:"ImportDataSource,omitzero" cbor:"ImportDataSource,omitzero" required:"true"`   // required
+	ImportDestination *ImportDestination `json:"ImportDestination,omitzero" cbor:"ImportDestination,omitzero" required:"true"` // required
 }
 
 // CreateImportJobResponse is the output of CreateImportJob.
 type CreateImportJobResponse struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty"`
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero"`
 }
 
 // CreateMultiRegionEndpointRequest is the input of CreateMultiRegionEndpoint.
 type CreateMultiRegionEndpointRequest struct {
-	Details      *Details `json:"Details,omitempty" cbor:"Details,omitempty" required:"true"`           // required
-	EndpointName *string  `json:"EndpointName,omitempty" cbor:"EndpointName,omitempty" required:"true"` // required
-	Tags         []Tag    `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	Details      *Details `json:"Details,omitzero" cbor:"Details,omitzero" required:"true"`           // required
+	EndpointName *string  `json:"EndpointName,omitzero" cbor:"EndpointName,omitzero" required:"true"` // required
+	Tags         []Tag    `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateMultiRegionEndpointResponse is the output of CreateMultiRegionEndpoint.
 type CreateMultiRegionEndpointResponse struct {
-	EndpointId *string `json:"EndpointId,omitempty" cbor:"EndpointId,omitempty"`
-	Status     *Status `json:"Status,omitempty" cbor:"Status,omitempty"`
+	EndpointId *string `json:"EndpointId,omitzero" cbor:"EndpointId,omitzero"`
+	Status     *Status `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // CreateTenantRequest is the input of CreateTenant.
 type CreateTenantRequest struct {
-	Tags       []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TenantName *string `json:"TenantName,omitempty" cbor:"TenantName,omitempty" required:"true"` // required
+	Tags       []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TenantName *string `json:"TenantName,omitzero" cbor:"TenantName,omitzero" required:"true"` // required
 }
 
 // CreateTenantResourceAssociationRequest is the input of CreateTenantResourceAssociation.
 type CreateTenantResourceAssociationRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
-	TenantName  *string `json:"TenantName,omitempty" cbor:"TenantName,omitempty" required:"true"`   // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
+	TenantName  *string `json:"TenantName,omitzero" cbor:"TenantName,omitzero" required:"true"`   // required
 }
 
 // CreateTenantResourceAssociationResponse is the output of CreateTenantResourceAssociation.
@@ -334,58 +334,58 @@ type CreateTenantResourceAssociationResponse struct{}
 
 // CreateTenantResponse is the output of CreateTenant.
 type CreateTenantResponse struct {
-	CreatedTimestamp *smithy.Time   `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	SendingStatus    *SendingStatus `json:"SendingStatus,omitempty" cbor:"SendingStatus,omitempty"`
-	Tags             []Tag          `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TenantArn        *string        `json:"TenantArn,omitempty" cbor:"TenantArn,omitempty"`
-	TenantId         *string        `json:"TenantId,omitempty" cbor:"TenantId,omitempty"`
-	TenantName       *string        `json:"TenantName,omitempty" cbor:"TenantName,omitempty"`
+	CreatedTimestamp *smithy.Time   `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	SendingStatus    *SendingStatus `json:"SendingStatus,omitzero" cbor:"SendingStatus,omitzero"`
+	Tags             []Tag          `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TenantArn        *string        `json:"TenantArn,omitzero" cbor:"TenantArn,omitzero"`
+	TenantId         *string        `json:"TenantId,omitzero" cbor:"TenantId,omitzero"`
+	TenantName       *string        `json:"TenantName,omitzero" cbor:"TenantName,omitzero"`
 }
 
 // CustomVerificationEmailTemplateMetadata is a structure of the SESv2 model.
 type CustomVerificationEmailTemplateMetadata struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty"`
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty"`
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty"`
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty"`
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty"`
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero"`
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero"`
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero"`
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero"`
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero"`
 }
 
 // DailyVolume is a structure of the SESv2 model.
 type DailyVolume struct {
-	DomainIspPlacements []DomainIspPlacement `json:"DomainIspPlacements,omitempty" cbor:"DomainIspPlacements,omitempty"`
-	StartDate           *smithy.Time         `json:"StartDate,omitempty" cbor:"StartDate,omitempty"`
-	VolumeStatistics    *VolumeStatistics    `json:"VolumeStatistics,omitempty" cbor:"VolumeStatistics,omitempty"`
+	DomainIspPlacements []DomainIspPlacement `json:"DomainIspPlacements,omitzero" cbor:"DomainIspPlacements,omitzero"`
+	StartDate           *smithy.Time         `json:"StartDate,omitzero" cbor:"StartDate,omitzero"`
+	VolumeStatistics    *VolumeStatistics    `json:"VolumeStatistics,omitzero" cbor:"VolumeStatistics,omitzero"`
 }
 
 // DashboardAttributes is a structure of the SESv2 model.
 type DashboardAttributes struct {
-	EngagementMetrics *FeatureStatus `json:"EngagementMetrics,omitempty" cbor:"EngagementMetrics,omitempty"`
+	EngagementMetrics *FeatureStatus `json:"EngagementMetrics,omitzero" cbor:"EngagementMetrics,omitzero"`
 }
 
 // DashboardOptions is a structure of the SESv2 model.
 type DashboardOptions struct {
-	EngagementMetrics *FeatureStatus `json:"EngagementMetrics,omitempty" cbor:"EngagementMetrics,omitempty"`
+	EngagementMetrics *FeatureStatus `json:"EngagementMetrics,omitzero" cbor:"EngagementMetrics,omitzero"`
 }
 
 // DedicatedIp is a structure of the SESv2 model.
 type DedicatedIp struct {
-	Ip               *string       `json:"Ip,omitempty" cbor:"Ip,omitempty" required:"true"` // required
-	PoolName         *string       `json:"PoolName,omitempty" cbor:"PoolName,omitempty"`
-	WarmupPercentage *int64        `json:"WarmupPercentage,omitempty" cbor:"WarmupPercentage,omitempty" required:"true"` // required
-	WarmupStatus     *WarmupStatus `json:"WarmupStatus,omitempty" cbor:"WarmupStatus,omitempty" required:"true"`         // required
+	Ip               *string       `json:"Ip,omitzero" cbor:"Ip,omitzero" required:"true"` // required
+	PoolName         *string       `json:"PoolName,omitzero" cbor:"PoolName,omitzero"`
+	WarmupPercentage *int64        `json:"WarmupPercentage,omitzero" cbor:"WarmupPercentage,omitzero" required:"true"` // required
+	WarmupStatus     *WarmupStatus `json:"WarmupStatus,omitzero" cbor:"WarmupStatus,omitzero" required:"true"`         // required
 }
 
 // DedicatedIpPool is a structure of the SESv2 model.
 type DedicatedIpPool struct {
-	PoolName    *string      `json:"PoolName,omitempty" cbor:"PoolName,omitempty" required:"true"`       // required
-	ScalingMode *ScalingMode `json:"ScalingMode,omitempty" cbor:"ScalingMode,omitempty" required:"true"` // required
+	PoolName    *string      `json:"PoolName,omitzero" cbor:"PoolName,omitzero" required:"true"`       // required
+	ScalingMode *ScalingMode `json:"ScalingMode,omitzero" cbor:"ScalingMode,omitzero" required:"true"` // required
 }
 
 // DeleteConfigurationSetEventDestinationRequest is the input of DeleteConfigurationSetEventDestination.
 type DeleteConfigurationSetEventDestinationRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" location:"uri" locationName:"EventDestinationName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" location:"uri" locationName:"EventDestinationName" required:"true"` // required
 }
 
 // DeleteConfigurationSetEventDestinationResponse is the output of DeleteConfigurationSetEventDestination.
@@ -393,7 +393,7 @@ type DeleteConfigurationSetEventDestinationResponse struct{}
 
 // DeleteConfigurationSetRequest is the input of DeleteConfigurationSet.
 type DeleteConfigurationSetRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
 }
 
 // DeleteConfigurationSetResponse is the output of DeleteConfigurationSet.
@@ -401,7 +401,7 @@ type DeleteConfigurationSetResponse struct{}
 
 // DeleteContactListRequest is the input of DeleteContactList.
 type DeleteContactListRequest struct {
-	ContactListName *string `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
+	ContactListName *string `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
 }
 
 // DeleteContactListResponse is the output of DeleteContactList.
@@ -409,8 +409,8 @@ type DeleteContactListResponse struct{}
 
 // DeleteContactRequest is the input of DeleteContact.
 type DeleteContactRequest struct {
-	ContactListName *string `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
-	EmailAddress    *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" location:"uri" locationName:"EmailAddress" required:"true"`          // required
+	ContactListName *string `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
+	EmailAddress    *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" location:"uri" locationName:"EmailAddress" required:"true"`          // required
 }
 
 // DeleteContactResponse is the output of DeleteContact.
@@ -418,7 +418,7 @@ type DeleteContactResponse struct{}
 
 // DeleteCustomVerificationEmailTemplateRequest is the input of DeleteCustomVerificationEmailTemplate.
 type DeleteCustomVerificationEmailTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" location:"uri" locationName:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" location:"uri" locationName:"TemplateName" required:"true"` // required
 }
 
 // DeleteCustomVerificationEmailTemplateResponse is the output of DeleteCustomVerificationEmailTemplate.
@@ -426,7 +426,7 @@ type DeleteCustomVerificationEmailTemplateResponse struct{}
 
 // DeleteDedicatedIpPoolRequest is the input of DeleteDedicatedIpPool.
 type DeleteDedicatedIpPoolRequest struct {
-	PoolName *string `json:"PoolName,omitempty" cbor:"PoolName,omitempty" location:"uri" locationName:"PoolName" required:"true"` // required
+	PoolName *string `json:"PoolName,omitzero" cbor:"PoolName,omitzero" location:"uri" locationName:"PoolName" required:"true"` // required
 }
 
 // DeleteDedicatedIpPoolResponse is the output of DeleteDedicatedIpPool.
@@ -434,8 +434,8 @@ type DeleteDedicatedIpPoolResponse struct{}
 
 // DeleteEmailIdentityPolicyRequest is the input of DeleteEmailIdentityPolicy.
 type DeleteEmailIdentityPolicyRequest struct {
-	EmailIdentity *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
-	PolicyName    *string `json:"PolicyName,omitempty" cbor:"PolicyName,omitempty" location:"uri" locationName:"PolicyName" required:"true"`          // required
+	EmailIdentity *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	PolicyName    *string `json:"PolicyName,omitzero" cbor:"PolicyName,omitzero" location:"uri" locationName:"PolicyName" required:"true"`          // required
 }
 
 // DeleteEmailIdentityPolicyResponse is the output of DeleteEmailIdentityPolicy.
@@ -443,7 +443,7 @@ type DeleteEmailIdentityPolicyResponse struct{}
 
 // DeleteEmailIdentityRequest is the input of DeleteEmailIdentity.
 type DeleteEmailIdentityRequest struct {
-	EmailIdentity *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	EmailIdentity *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
 }
 
 // DeleteEmailIdentityResponse is the output of DeleteEmailIdentity.
@@ -451,7 +451,7 @@ type DeleteEmailIdentityResponse struct{}
 
 // DeleteEmailTemplateRequest is the input of DeleteEmailTemplate.
 type DeleteEmailTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" location:"uri" locationName:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" location:"uri" locationName:"TemplateName" required:"true"` // required
 }
 
 // DeleteEmailTemplateResponse is the output of DeleteEmailTemplate.
@@ -459,17 +459,17 @@ type DeleteEmailTemplateResponse struct{}
 
 // DeleteMultiRegionEndpointRequest is the input of DeleteMultiRegionEndpoint.
 type DeleteMultiRegionEndpointRequest struct {
-	EndpointName *string `json:"EndpointName,omitempty" cbor:"EndpointName,omitempty" location:"uri" locationName:"EndpointName" required:"true"` // required
+	EndpointName *string `json:"EndpointName,omitzero" cbor:"EndpointName,omitzero" location:"uri" locationName:"EndpointName" required:"true"` // required
 }
 
 // DeleteMultiRegionEndpointResponse is the output of DeleteMultiRegionEndpoint.
 type DeleteMultiRegionEndpointResponse struct {
-	Status *Status `json:"Status,omitempty" cbor:"Status,omitempty"`
+	Status *Status `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // DeleteSuppressedDestinationRequest is the input of DeleteSuppressedDestination.
 type DeleteSuppressedDestinationRequest struct {
-	EmailAddress *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" location:"uri" locationName:"EmailAddress" required:"true"` // required
+	EmailAddress *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" location:"uri" locationName:"EmailAddress" required:"true"` // required
 }
 
 // DeleteSuppressedDestinationResponse is the output of DeleteSuppressedDestination.
@@ -477,13 +477,13 @@ type DeleteSuppressedDestinationResponse struct{}
 
 // DeleteTenantRequest is the input of DeleteTenant.
 type DeleteTenantRequest struct {
-	TenantName *string `json:"TenantName,omitempty" cbor:"TenantName,omitempty" required:"true"` // required
+	TenantName *string `json:"TenantName,omitzero" cbor:"TenantName,omitzero" required:"true"` // required
 }
 
 // DeleteTenantResourceAssociationRequest is the input of DeleteTenantResourceAssociation.
 type DeleteTenantResourceAssociationRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
-	TenantName  *string `json:"TenantName,omitempty" cbor:"TenantName,omitempty" required:"true"`   // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
+	TenantName  *string `json:"TenantName,omitzero" cbor:"TenantName,omitzero" required:"true"`   // required
 }
 
 // DeleteTenantResourceAssociationResponse is the output of DeleteTenantResourceAssociation.
@@ -494,26 +494,26 @@ type DeleteTenantResponse struct{}
 
 // DeliverabilityTestReport is a structure of the SESv2 model.
 type DeliverabilityTestReport struct {
-	CreateDate               *smithy.Time              `json:"CreateDate,omitempty" cbor:"CreateDate,omitempty"`
-	DeliverabilityTestStatus *DeliverabilityTestStatus `json:"DeliverabilityTestStatus,omitempty" cbor:"DeliverabilityTestStatus,omitempty"`
-	FromEmailAddress         *string                   `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty"`
-	ReportId                 *string                   `json:"ReportId,omitempty" cbor:"ReportId,omitempty"`
-	ReportName               *string                   `json:"ReportName,omitempty" cbor:"ReportName,omitempty"`
-	Subject                  *string                   `json:"Subject,omitempty" cbor:"Subject,omitempty"`
+	CreateDate               *smithy.Time              `json:"CreateDate,omitzero" cbor:"CreateDate,omitzero"`
+	DeliverabilityTestStatus *DeliverabilityTestStatus `json:"DeliverabilityTestStatus,omitzero" cbor:"DeliverabilityTestStatus,omitzero"`
+	FromEmailAddress         *string                   `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero"`
+	ReportId                 *string                   `json:"ReportId,omitzero" cbor:"ReportId,omitzero"`
+	ReportName               *string                   `json:"ReportName,omitzero" cbor:"ReportName,omitzero"`
+	Subject                  *string                   `json:"Subject,omitzero" cbor:"Subject,omitzero"`
 }
 
 // DeliveryOptions is a structure of the SESv2 model.
 type DeliveryOptions struct {
-	MaxDeliverySeconds *int64     `json:"MaxDeliverySeconds,omitempty" cbor:"MaxDeliverySeconds,omitempty"`
-	SendingPoolName    *string    `json:"SendingPoolName,omitempty" cbor:"SendingPoolName,omitempty"`
-	TlsPolicy          *TlsPolicy `json:"TlsPolicy,omitempty" cbor:"TlsPolicy,omitempty"`
+	MaxDeliverySeconds *int64     `json:"MaxDeliverySeconds,omitzero" cbor:"MaxDeliverySeconds,omitzero"`
+	SendingPoolName    *string    `json:"SendingPoolName,omitzero" cbor:"SendingPoolName,omitzero"`
+	TlsPolicy          *TlsPolicy `json:"TlsPolicy,omitzero" cbor:"TlsPolicy,omitzero"`
 }
 
 // Destination is a structure of the SESv2 model.
 type Destination struct {
-	BccAddresses []string `json:"BccAddresses,omitempty" cbor:"BccAddresses,omitempty"`
-	CcAddresses  []string `json:"CcAddresses,omitempty" cbor:"CcAddresses,omitempty"`
-	ToAddresses  []string `json:"ToAddresses,omitempty" cbor:"ToAddresses,omitempty"`
+	BccAddresses []string `json:"BccAddresses,omitzero" cbor:"BccAddresses,omitzero"`
+	CcAddresses  []string `json:"CcAddresses,omitzero" cbor:"CcAddresses,omitzero"`
+	ToAddresses  []string `json:"ToAddresses,omitzero" cbor:"ToAddresses,omitzero"`
 }
 
 // Details is a structure of the SESv2 model.
@@ -523,171 +523,171 @@ type Details struct {
 
 // DkimAttributes is a structure of the SESv2 model.
 type DkimAttributes struct {
-	CurrentSigningKeyLength    *DkimSigningKeyLength        `json:"CurrentSigningKeyLength,omitempty" cbor:"CurrentSigningKeyLength,omitempty"`
-	LastKeyGenerationTimestamp *smithy.Time                 `json:"LastKeyGenerationTimestamp,omitempty" cbor:"LastKeyGenerationTimestamp,omitempty"`
-	NextSigningKeyLength       *DkimSigningKeyLength        `json:"NextSigningKeyLength,omitempty" cbor:"NextSigningKeyLength,omitempty"`
-	SigningAttributesOrigin    *DkimSigningAttributesOrigin `json:"SigningAttributesOrigin,omitempty" cbor:"SigningAttributesOrigin,omitempty"`
-	SigningEnabled             *bool                        `json:"SigningEnabled,omitempty" cbor:"SigningEnabled,omitempty"`
-	SigningHostedZone          *string                      `json:"SigningHostedZone,omitempty" cbor:"SigningHostedZone,omitempty"`
-	Status                     *DkimStatus                  `json:"Status,omitempty" cbor:"Status,omitempty"`
-	Tokens                     []string                     `json:"Tokens,omitempty" cbor:"Tokens,omitempty"`
+	CurrentSigningKeyLength    *DkimSigningKeyLength        `json:"CurrentSigningKeyLength,omitzero" cbor:"CurrentSigningKeyLength,omitzero"`
+	LastKeyGenerationTimestamp *smithy.Time                 `json:"LastKeyGenerationTimestamp,omitzero" cbor:"LastKeyGenerationTimestamp,omitzero"`
+	NextSigningKeyLength       *DkimSigningKeyLength        `json:"NextSigningKeyLength,omitzero" cbor:"NextSigningKeyLength,omitzero"`
+	SigningAttributesOrigin    *DkimSigningAttributesOrigin `json:"SigningAttributesOrigin,omitzero" cbor:"SigningAttributesOrigin,omitzero"`
+	SigningEnabled             *bool                        `json:"SigningEnabled,omitzero" cbor:"SigningEnabled,omitzero"`
+	SigningHostedZone          *string                      `json:"SigningHostedZone,omitzero" cbor:"SigningHostedZone,omitzero"`
+	Status                     *DkimStatus                  `json:"Status,omitzero" cbor:"Status,omitzero"`
+	Tokens                     []string                     `json:"Tokens,omitzero" cbor:"Tokens,omitzero"`
 }
 
 // DkimSigningAttributes is a structure of the SESv2 model.
 type DkimSigningAttributes struct {
-	DomainSigningAttributesOrigin *DkimSigningAttributesOrigin `json:"DomainSigningAttributesOrigin,omitempty" cbor:"DomainSigningAttributesOrigin,omitempty"`
-	DomainSigningPrivateKey       *string                      `json:"DomainSigningPrivateKey,omitempty" cbor:"DomainSigningPrivateKey,omitempty" sensitive:"true"`
-	DomainSigningSelector         *string                      `json:"DomainSigningSelector,omitempty" cbor:"DomainSigningSelector,omitempty"`
-	NextSigningKeyLength          *DkimSigningKeyLength        `json:"NextSigningKeyLength,omitempty" cbor:"NextSigningKeyLength,omitempty"`
+	DomainSigningAttributesOrigin *DkimSigningAttributesOrigin `json:"DomainSigningAttributesOrigin,omitzero" cbor:"DomainSigningAttributesOrigin,omitzero"`
+	DomainSigningPrivateKey       *string                      `json:"DomainSigningPrivateKey,omitzero" cbor:"DomainSigningPrivateKey,omitzero" sensitive:"true"`
+	DomainSigningSelector         *string                      `json:"DomainSigningSelector,omitzero" cbor:"DomainSigningSelector,omitzero"`
+	NextSigningKeyLength          *DkimSigningKeyLength        `json:"NextSigningKeyLength,omitzero" cbor:"NextSigningKeyLength,omitzero"`
 }
 
 // DomainDeliverabilityCampaign is a structure of the SESv2 model.
 type DomainDeliverabilityCampaign struct {
-	CampaignId        *string      `json:"CampaignId,omitempty" cbor:"CampaignId,omitempty"`
-	DeleteRate        *float64     `json:"DeleteRate,omitempty" cbor:"DeleteRate,omitempty"`
-	Esps              []string     `json:"Esps,omitempty" cbor:"Esps,omitempty"`
-	FirstSeenDateTime *smithy.Time `json:"FirstSeenDateTime,omitempty" cbor:"FirstSeenDateTime,omitempty"`
-	FromAddress       *string      `json:"FromAddress,omitempty" cbor:"FromAddress,omitempty"`
-	ImageUrl          *string      `json:"ImageUrl,omitempty" cbor:"ImageUrl,omitempty"`
-	InboxCount        *int64       `json:"InboxCount,omitempty" cbor:"InboxCount,omitempty"`
-	LastSeenDateTime  *smithy.Time `json:"LastSeenDateTime,omitempty" cbor:"LastSeenDateTime,omitempty"`
-	ProjectedVolume   *int64       `json:"ProjectedVolume,omitempty" cbor:"ProjectedVolume,omitempty"`
-	ReadDeleteRate    *float64     `json:"ReadDeleteRate,omitempty" cbor:"ReadDeleteRate,omitempty"`
-	ReadRate          *float64     `json:"ReadRate,omitempty" cbor:"ReadRate,omitempty"`
-	SendingIps        []string     `json:"SendingIps,omitempty" cbor:"SendingIps,omitempty"`
-	SpamCount         *int64       `json:"SpamCount,omitempty" cbor:"SpamCount,omitempty"`
-	Subject           *string      `json:"Subject,omitempty" cbor:"Subject,omitempty"`
+	CampaignId        *string      `json:"CampaignId,omitzero" cbor:"CampaignId,omitzero"`
+	DeleteRate        *float64     `json:"DeleteRate,omitzero" cbor:"DeleteRate,omitzero"`
+	Esps              []string     `json:"Esps,omitzero" cbor:"Esps,omitzero"`
+	FirstSeenDateTime *smithy.Time `json:"FirstSeenDateTime,omitzero" cbor:"FirstSeenDateTime,omitzero"`
+	FromAddress       *string      `json:"FromAddress,omitzero" cbor:"FromAddress,omitzero"`
+	ImageUrl          *string      `json:"ImageUrl,omitzero" cbor:"ImageUrl,omitzero"`
+	InboxCount        *int64       `json:"InboxCount,omitzero" cbor:"InboxCount,omitzero"`
+	LastSeenDateTime  *smithy.Time `json:"LastSeenDateTime,omitzero" cbor:"LastSeenDateTime,omitzero"`
+	ProjectedVolume   *int64       `json:"ProjectedVolume,omitzero" cbor:"ProjectedVolume,omitzero"`
+	ReadDeleteRate    *float64     `json:"ReadDeleteRate,omitzero" cbor:"ReadDeleteRate,omitzero"`
+	ReadRate          *float64     `json:"ReadRate,omitzero" cbor:"ReadRate,omitzero"`
+	SendingIps        []string     `json:"SendingIps,omitzero" cbor:"SendingIps,omitzero"`
+	SpamCount         *int64       `json:"SpamCount,omitzero" cbor:"SpamCount,omitzero"`
+	Subject           *string      `json:"Subject,omitzero" cbor:"Subject,omitzero"`
 }
 
 // DomainDeliverabilityTrackingOption is a structure of the SESv2 model.
 type DomainDeliverabilityTrackingOption struct {
-	Domain                       *string                       `json:"Domain,omitempty" cbor:"Domain,omitempty"`
-	InboxPlacementTrackingOption *InboxPlacementTrackingOption `json:"InboxPlacementTrackingOption,omitempty" cbor:"InboxPlacementTrackingOption,omitempty"`
-	SubscriptionStartDate        *smithy.Time                  `json:"SubscriptionStartDate,omitempty" cbor:"SubscriptionStartDate,omitempty"`
+	Domain                       *string                       `json:"Domain,omitzero" cbor:"Domain,omitzero"`
+	InboxPlacementTrackingOption *InboxPlacementTrackingOption `json:"InboxPlacementTrackingOption,omitzero" cbor:"InboxPlacementTrackingOption,omitzero"`
+	SubscriptionStartDate        *smithy.Time                  `json:"SubscriptionStartDate,omitzero" cbor:"SubscriptionStartDate,omitzero"`
 }
 
 // DomainIspPlacement is a structure of the SESv2 model.
 type DomainIspPlacement struct {
-	InboxPercentage *float64 `json:"InboxPercentage,omitempty" cbor:"InboxPercentage,omitempty"`
-	InboxRawCount   *int64   `json:"InboxRawCount,omitempty" cbor:"InboxRawCount,omitempty"`
-	IspName         *string  `json:"IspName,omitempty" cbor:"IspName,omitempty"`
-	SpamPercentage  *float64 `json:"SpamPercentage,omitempty" cbor:"SpamPercentage,omitempty"`
-	SpamRawCount    *int64   `json:"SpamRawCount,omitempty" cbor:"SpamRawCount,omitempty"`
+	InboxPercentage *float64 `json:"InboxPercentage,omitzero" cbor:"InboxPercentage,omitzero"`
+	InboxRawCount   *int64   `json:"InboxRawCount,omitzero" cbor:"InboxRawCount,omitzero"`
+	IspName         *string  `json:"IspName,omitzero" cbor:"IspName,omitzero"`
+	SpamPercentage  *float64 `json:"SpamPercentage,omitzero" cbor:"SpamPercentage,omitzero"`
+	SpamRawCount    *int64   `json:"SpamRawCount,omitzero" cbor:"SpamRawCount,omitzero"`
 }
 
 // EmailAddressInsightsMailboxEvaluations is a structure of the SESv2 model.
 type EmailAddressInsightsMailboxEvaluations struct {
-	HasValidDnsRecords *EmailAddressInsightsVerdict `json:"HasValidDnsRecords,omitempty" cbor:"HasValidDnsRecords,omitempty"`
-	HasValidSyntax     *EmailAddressInsightsVerdict `json:"HasValidSyntax,omitempty" cbor:"HasValidSyntax,omitempty"`
-	IsDisposable       *EmailAddressInsightsVerdict `json:"IsDisposable,omitempty" cbor:"IsDisposable,omitempty"`
-	IsRandomInput      *EmailAddressInsightsVerdict `json:"IsRandomInput,omitempty" cbor:"IsRandomInput,omitempty"`
-	IsRoleAddress      *EmailAddressInsightsVerdict `json:"IsRoleAddress,omitempty" cbor:"IsRoleAddress,omitempty"`
-	MailboxExists      *EmailAddressInsightsVerdict `json:"MailboxExists,omitempty" cbor:"MailboxExists,omitempty"`
+	HasValidDnsRecords *EmailAddressInsightsVerdict `json:"HasValidDnsRecords,omitzero" cbor:"HasValidDnsRecords,omitzero"`
+	HasValidSyntax     *EmailAddressInsightsVerdict `json:"HasValidSyntax,omitzero" cbor:"HasValidSyntax,omitzero"`
+	IsDisposable       *EmailAddressInsightsVerdict `json:"IsDisposable,omitzero" cbor:"IsDisposable,omitzero"`
+	IsRandomInput      *EmailAddressInsightsVerdict `json:"IsRandomInput,omitzero" cbor:"IsRandomInput,omitzero"`
+	IsRoleAddress      *EmailAddressInsightsVerdict `json:"IsRoleAddress,omitzero" cbor:"IsRoleAddress,omitzero"`
+	MailboxExists      *EmailAddressInsightsVerdict `json:"MailboxExists,omitzero" cbor:"MailboxExists,omitzero"`
 }
 
 // EmailAddressInsightsVerdict is a structure of the SESv2 model.
 type EmailAddressInsightsVerdict struct {
-	ConfidenceVerdict *EmailAddressInsightsConfidenceVerdict `json:"ConfidenceVerdict,omitempty" cbor:"ConfidenceVerdict,omitempty"`
+	ConfidenceVerdict *EmailAddressInsightsConfidenceVerdict `json:"ConfidenceVerdict,omitzero" cbor:"ConfidenceVerdict,omitzero"`
 }
 
 // EmailContent is a structure of the SESv2 model.
 type EmailContent struct {
-	Raw      *RawMessage `json:"Raw,omitempty" cbor:"Raw,omitempty"`
-	Simple   *Message    `json:"Simple,omitempty" cbor:"Simple,omitempty"`
-	Template *Template   `json:"Template,omitempty" cbor:"Template,omitempty"`
+	Raw      *RawMessage `json:"Raw,omitzero" cbor:"Raw,omitzero"`
+	Simple   *Message    `json:"Simple,omitzero" cbor:"Simple,omitzero"`
+	Template *Template   `json:"Template,omitzero" cbor:"Template,omitzero"`
 }
 
 // EmailInsights is a structure of the SESv2 model.
 type EmailInsights struct {
-	Destination *string         `json:"Destination,omitempty" cbor:"Destination,omitempty" sensitive:"true"`
-	Events      []InsightsEvent `json:"Events,omitempty" cbor:"Events,omitempty"`
-	Isp         *string         `json:"Isp,omitempty" cbor:"Isp,omitempty"`
+	Destination *string         `json:"Destination,omitzero" cbor:"Destination,omitzero" sensitive:"true"`
+	Events      []InsightsEvent `json:"Events,omitzero" cbor:"Events,omitzero"`
+	Isp         *string         `json:"Isp,omitzero" cbor:"Isp,omitzero"`
 }
 
 // EmailTemplateContent is a structure of the SESv2 model.
 type EmailTemplateContent struct {
-	Html    *string `json:"Html,omitempty" cbor:"Html,omitempty"`
-	Subject *string `json:"Subject,omitempty" cbor:"Subject,omitempty"`
-	Text    *string `json:"Text,omitempty" cbor:"Text,omitempty"`
+	Html    *string `json:"Html,omitzero" cbor:"Html,omitzero"`
+	Subject *string `json:"Subject,omitzero" cbor:"Subject,omitzero"`
+	Text    *string `json:"Text,omitzero" cbor:"Text,omitzero"`
 }
 
 // EmailTemplateMetadata is a structure of the SESv2 model.
 type EmailTemplateMetadata struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	TemplateName     *string      `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	TemplateName     *string      `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero"`
 }
 
 // EventBridgeDestination is a structure of the SESv2 model.
 type EventBridgeDestination struct {
-	EventBusArn *string `json:"EventBusArn,omitempty" cbor:"EventBusArn,omitempty" required:"true"` // required
+	EventBusArn *string `json:"EventBusArn,omitzero" cbor:"EventBusArn,omitzero" required:"true"` // required
 }
 
 // EventDestination is a structure of the SESv2 model.
 type EventDestination struct {
-	CloudWatchDestination      *CloudWatchDestination      `json:"CloudWatchDestination,omitempty" cbor:"CloudWatchDestination,omitempty"`
-	Enabled                    *bool                       `json:"Enabled,omitempty" cbor:"Enabled,omitempty"`
-	EventBridgeDestination     *EventBridgeDestination     `json:"EventBridgeDestination,omitempty" cbor:"EventBridgeDestination,omitempty"`
-	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitempty" cbor:"KinesisFirehoseDestination,omitempty"`
+	CloudWatchDestination      *CloudWatchDestination      `json:"CloudWatchDestination,omitzero" cbor:"CloudWatchDestination,omitzero"`
+	Enabled                    *bool                       `json:"Enabled,omitzero" cbor:"Enabled,omitzero"`
+	EventBridgeDestination     *EventBridgeDestination     `json:"EventBridgeDestination,omitzero" cbor:"EventBridgeDestination,omitzero"`
+	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitzero" cbor:"KinesisFirehoseDestination,omitzero"`
 	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes" cbor:"MatchingEventTypes" required:"true"` // required
-	Name                       *string                     `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`         // required
-	PinpointDestination        *PinpointDestination        `json:"PinpointDestination,omitempty" cbor:"PinpointDestination,omitempty"`
-	SnsDestination             *SnsDestination             `json:"SnsDestination,omitempty" cbor:"SnsDestination,omitempty"`
+	Name                       *string                     `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`           // required
+	PinpointDestination        *PinpointDestination        `json:"PinpointDestination,omitzero" cbor:"PinpointDestination,omitzero"`
+	SnsDestination             *SnsDestination             `json:"SnsDestination,omitzero" cbor:"SnsDestination,omitzero"`
 }
 
 // EventDestinationDefinition is a structure of the SESv2 model.
 type EventDestinationDefinition struct {
-	CloudWatchDestination      *CloudWatchDestination      `json:"CloudWatchDestination,omitempty" cbor:"CloudWatchDestination,omitempty"`
-	Enabled                    *bool                       `json:"Enabled,omitempty" cbor:"Enabled,omitempty"`
-	EventBridgeDestination     *EventBridgeDestination     `json:"EventBridgeDestination,omitempty" cbor:"EventBridgeDestination,omitempty"`
-	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitempty" cbor:"KinesisFirehoseDestination,omitempty"`
-	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes,omitempty" cbor:"MatchingEventTypes,omitempty"`
-	PinpointDestination        *PinpointDestination        `json:"PinpointDestination,omitempty" cbor:"PinpointDestination,omitempty"`
-	SnsDestination             *SnsDestination             `json:"SnsDestination,omitempty" cbor:"SnsDestination,omitempty"`
+	CloudWatchDestination      *CloudWatchDestination      `json:"CloudWatchDestination,omitzero" cbor:"CloudWatchDestination,omitzero"`
+	Enabled                    *bool                       `json:"Enabled,omitzero" cbor:"Enabled,omitzero"`
+	EventBridgeDestination     *EventBridgeDestination     `json:"EventBridgeDestination,omitzero" cbor:"EventBridgeDestination,omitzero"`
+	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitzero" cbor:"KinesisFirehoseDestination,omitzero"`
+	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes,omitzero" cbor:"MatchingEventTypes,omitzero"`
+	PinpointDestination        *PinpointDestination        `json:"PinpointDestination,omitzero" cbor:"PinpointDestination,omitzero"`
+	SnsDestination             *SnsDestination             `json:"SnsDestination,omitzero" cbor:"SnsDestination,omitzero"`
 }
 
 // EventDetails is a structure of the SESv2 model.
 type EventDetails struct {
-	Bounce    *Bounce    `json:"Bounce,omitempty" cbor:"Bounce,omitempty"`
-	Complaint *Complaint `json:"Complaint,omitempty" cbor:"Complaint,omitempty"`
+	Bounce    *Bounce    `json:"Bounce,omitzero" cbor:"Bounce,omitzero"`
+	Complaint *Complaint `json:"Complaint,omitzero" cbor:"Complaint,omitzero"`
 }
 
 // ExportDataSource is a structure of the SESv2 model.
 type ExportDataSource struct {
-	MessageInsightsDataSource *MessageInsightsDataSource `json:"MessageInsightsDataSource,omitempty" cbor:"MessageInsightsDataSource,omitempty"`
-	MetricsDataSource         *MetricsDataSource         `json:"MetricsDataSource,omitempty" cbor:"MetricsDataSource,omitempty"`
+	MessageInsightsDataSource *MessageInsightsDataSource `json:"MessageInsightsDataSource,omitzero" cbor:"MessageInsightsDataSource,omitzero"`
+	MetricsDataSource         *MetricsDataSource         `json:"MetricsDataSource,omitzero" cbor:"MetricsDataSource,omitzero"`
 }
 
 // ExportDestination is a structure of the SESv2 model.
 type ExportDestination struct {
-	DataFormat *DataFormat `json:"DataFormat,omitempty" cbor:"DataFormat,omitempty" required:"true"` // required
-	S3Url      *string     `json:"S3Url,omitempty" cbor:"S3Url,omitempty"`
+	DataFormat *DataFormat `json:"DataFormat,omitzero" cbor:"DataFormat,omitzero" required:"true"` // required
+	S3Url      *string     `json:"S3Url,omitzero" cbor:"S3Url,omitzero"`
 }
 
 // ExportJobSummary is a structure of the SESv2 model.
 type ExportJobSummary struct {
-	CompletedTimestamp *smithy.Time      `json:"CompletedTimestamp,omitempty" cbor:"CompletedTimestamp,omitempty"`
-	CreatedTimestamp   *smithy.Time      `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	ExportSourceType   *ExportSourceType `json:"ExportSourceType,omitempty" cbor:"ExportSourceType,omitempty"`
-	JobId              *string           `json:"JobId,omitempty" cbor:"JobId,omitempty"`
-	JobStatus          *JobStatus        `json:"JobStatus,omitempty" cbor:"JobStatus,omitempty"`
+	CompletedTimestamp *smithy.Time      `json:"CompletedTimestamp,omitzero" cbor:"CompletedTimestamp,omitzero"`
+	CreatedTimestamp   *smithy.Time      `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	ExportSourceType   *ExportSourceType `json:"ExportSourceType,omitzero" cbor:"ExportSourceType,omitzero"`
+	JobId              *string           `json:"JobId,omitzero" cbor:"JobId,omitzero"`
+	JobStatus          *JobStatus        `json:"JobStatus,omitzero" cbor:"JobStatus,omitzero"`
 }
 
 // ExportMetric is a structure of the SESv2 model.
 type ExportMetric struct {
-	Aggregation *MetricAggregation `json:"Aggregation,omitempty" cbor:"Aggregation,omitempty"`
-	Name        *Metric            `json:"Name,omitempty" cbor:"Name,omitempty"`
+	Aggregation *MetricAggregation `json:"Aggregation,omitzero" cbor:"Aggregation,omitzero"`
+	Name        *Metric            `json:"Name,omitzero" cbor:"Name,omitzero"`
 }
 
 // ExportStatistics is a structure of the SESv2 model.
 type ExportStatistics struct {
-	ExportedRecordsCount  *int64 `json:"ExportedRecordsCount,omitempty" cbor:"ExportedRecordsCount,omitempty"`
-	ProcessedRecordsCount *int64 `json:"ProcessedRecordsCount,omitempty" cbor:"ProcessedRecordsCount,omitempty"`
+	ExportedRecordsCount  *int64 `json:"ExportedRecordsCount,omitzero" cbor:"ExportedRecordsCount,omitzero"`
+	ProcessedRecordsCount *int64 `json:"ProcessedRecordsCount,omitzero" cbor:"ProcessedRecordsCount,omitzero"`
 }
 
 // FailureInfo is a structure of the SESv2 model.
 type FailureInfo struct {
-	ErrorMessage       *string `json:"ErrorMessage,omitempty" cbor:"ErrorMessage,omitempty"`
-	FailedRecordsS3Url *string `json:"FailedRecordsS3Url,omitempty" cbor:"FailedRecordsS3Url,omitempty"`
+	ErrorMessage       *string `json:"ErrorMessage,omitzero" cbor:"ErrorMessage,omitzero"`
+	FailedRecordsS3Url *string `json:"FailedRecordsS3Url,omitzero" cbor:"FailedRecordsS3Url,omitzero"`
 }
 
 // GetAccountRequest is the input of GetAccount.
@@ -695,14 +695,14 @@ type GetAccountRequest struct{}
 
 // GetAccountResponse is the output of GetAccount.
 type GetAccountResponse struct {
-	DedicatedIpAutoWarmupEnabled *bool                  `json:"DedicatedIpAutoWarmupEnabled,omitempty" cbor:"DedicatedIpAutoWarmupEnabled,omitempty"`
-	Details                      *AccountDetails        `json:"Details,omitempty" cbor:"Details,omitempty"`
-	EnforcementStatus            *string                `json:"EnforcementStatus,omitempty" cbor:"EnforcementStatus,omitempty"`
-	ProductionAccessEnabled      *bool                  `json:"ProductionAccessEnabled,omitempty" cbor:"ProductionAccessEnabled,omitempty"`
-	SendQuota                    *SendQuota             `json:"SendQuota,omitempty" cbor:"SendQuota,omitempty"`
-	SendingEnabled               *bool                  `json:"SendingEnabled,omitempty" cbor:"SendingEnabled,omitempty"`
-	SuppressionAttributes        *SuppressionAttributes `json:"SuppressionAttributes,omitempty" cbor:"SuppressionAttributes,omitempty"`
-	VdmAttributes                *VdmAttributes         `json:"VdmAttributes,omitempty" cbor:"VdmAttributes,omitempty"`
+	DedicatedIpAutoWarmupEnabled *bool                  `json:"DedicatedIpAutoWarmupEnabled,omitzero" cbor:"DedicatedIpAutoWarmupEnabled,omitzero"`
+	Details                      *AccountDetails        `json:"Details,omitzero" cbor:"Details,omitzero"`
+	EnforcementStatus            *string                `json:"EnforcementStatus,omitzero" cbor:"EnforcementStatus,omitzero"`
+	ProductionAccessEnabled      *bool                  `json:"ProductionAccessEnabled,omitzero" cbor:"ProductionAccessEnabled,omitzero"`
+	SendQuota                    *SendQuota             `json:"SendQuota,omitzero" cbor:"SendQuota,omitzero"`
+	SendingEnabled               *bool                  `json:"SendingEnabled,omitzero" cbor:"SendingEnabled,omitzero"`
+	SuppressionAttributes        *SuppressionAttributes `json:"SuppressionAttributes,omitzero" cbor:"SuppressionAttributes,omitzero"`
+	VdmAttributes                *VdmAttributes         `json:"VdmAttributes,omitzero" cbor:"VdmAttributes,omitzero"`
 }
 
 // GetBlacklistReportsRequest is the input of GetBlacklistReports.
@@ -717,112 +717,112 @@ type GetBlacklistReportsResponse struct {
 
 // GetConfigurationSetEventDestinationsRequest is the input of GetConfigurationSetEventDestinations.
 type GetConfigurationSetEventDestinationsRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
 }
 
 // GetConfigurationSetEventDestinationsResponse is the output of GetConfigurationSetEventDestinations.
 type GetConfigurationSetEventDestinationsResponse struct {
-	EventDestinations []EventDestination `json:"EventDestinations,omitempty" cbor:"EventDestinations,omitempty"`
+	EventDestinations []EventDestination `json:"EventDestinations,omitzero" cbor:"EventDestinations,omitzero"`
 }
 
 // GetConfigurationSetRequest is the input of GetConfigurationSet.
 type GetConfigurationSetRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
 }
 
 // GetConfigurationSetResponse is the output of GetConfigurationSet.
 type GetConfigurationSetResponse struct {
-	ArchivingOptions     *ArchivingOptions   `json:"ArchivingOptions,omitempty" cbor:"ArchivingOptions,omitempty"`
-	ConfigurationSetName *string             `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	DeliveryOptions      *DeliveryOptions    `json:"DeliveryOptions,omitempty" cbor:"DeliveryOptions,omitempty"`
-	ReputationOptions    *ReputationOptions  `json:"ReputationOptions,omitempty" cbor:"ReputationOptions,omitempty"`
-	SendingOptions       *SendingOptions     `json:"SendingOptions,omitempty" cbor:"SendingOptions,omitempty"`
-	SuppressionOptions   *SuppressionOptions `json:"SuppressionOptions,omitempty" cbor:"SuppressionOptions,omitempty"`
-	Tags                 []Tag               `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TrackingOptions      *TrackingOptions    `json:"TrackingOptions,omitempty" cbor:"TrackingOptions,omitempty"`
-	VdmOptions           *VdmOptions         `json:"VdmOptions,omitempty" cbor:"VdmOptions,omitempty"`
+	ArchivingOptions     *ArchivingOptions   `json:"ArchivingOptions,omitzero" cbor:"ArchivingOptions,omitzero"`
+	ConfigurationSetName *string             `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	DeliveryOptions      *DeliveryOptions    `json:"DeliveryOptions,omitzero" cbor:"DeliveryOptions,omitzero"`
+	ReputationOptions    *ReputationOptions  `json:"ReputationOptions,omitzero" cbor:"ReputationOptions,omitzero"`
+	SendingOptions       *SendingOptions     `json:"SendingOptions,omitzero" cbor:"SendingOptions,omitzero"`
+	SuppressionOptions   *SuppressionOptions `json:"SuppressionOptions,omitzero" cbor:"SuppressionOptions,omitzero"`
+	Tags                 []Tag               `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TrackingOptions      *TrackingOptions    `json:"TrackingOptions,omitzero" cbor:"TrackingOptions,omitzero"`
+	VdmOptions           *VdmOptions         `json:"VdmOptions,omitzero" cbor:"VdmOptions,omitzero"`
 }
 
 // GetContactListRequest is the input of GetContactList.
 type GetContactListRequest struct {
-	ContactListName *string `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
+	ContactListName *string `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
 }
 
 // GetContactListResponse is the output of GetContactList.
 type GetContactListResponse struct {
-	ContactListName      *string      `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty"`
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	Description          *string      `json:"Description,omitempty" cbor:"Description,omitempty"`
-	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	Tags                 []Tag        `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	Topics               []Topic      `json:"Topics,omitempty" cbor:"Topics,omitempty"`
+	ContactListName      *string      `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero"`
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	Description          *string      `json:"Description,omitzero" cbor:"Description,omitzero"`
+	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	Tags                 []Tag        `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	Topics               []Topic      `json:"Topics,omitzero" cbor:"Topics,omitzero"`
 }
 
 // GetContactRequest is the input of GetContact.
 type GetContactRequest struct {
-	ContactListName *string `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
-	EmailAddress    *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" location:"uri" locationName:"EmailAddress" required:"true"`          // required
+	ContactListName *string `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
+	EmailAddress    *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" location:"uri" locationName:"EmailAddress" required:"true"`          // required
 }
 
 // GetContactResponse is the output of GetContact.
 type GetContactResponse struct {
-	AttributesData          *string           `json:"AttributesData,omitempty" cbor:"AttributesData,omitempty"`
-	ContactListName         *string           `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty"`
-	CreatedTimestamp        *smithy.Time      `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	EmailAddress            *string           `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty"`
-	LastUpdatedTimestamp    *smithy.Time      `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	TopicDefaultPreferences []TopicPreference `json:"TopicDefaultPreferences,omitempty" cbor:"TopicDefaultPreferences,omitempty"`
-	TopicPreferences        []TopicPreference `json:"TopicPreferences,omitempty" cbor:"TopicPreferences,omitempty"`
-	UnsubscribeAll          *bool             `json:"UnsubscribeAll,omitempty" cbor:"UnsubscribeAll,omitempty"`
+	AttributesData          *string           `json:"AttributesData,omitzero" cbor:"AttributesData,omitzero"`
+	ContactListName         *string           `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero"`
+	CreatedTimestamp        *smithy.Time      `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	EmailAddress            *string           `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero"`
+	LastUpdatedTimestamp    *smithy.Time      `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	TopicDefaultPreferences []TopicPreference `json:"TopicDefaultPreferences,omitzero" cbor:"TopicDefaultPreferences,omitzero"`
+	TopicPreferences        []TopicPreference `json:"TopicPreferences,omitzero" cbor:"TopicPreferences,omitzero"`
+	UnsubscribeAll          *bool             `json:"UnsubscribeAll,omitzero" cbor:"UnsubscribeAll,omitzero"`
 }
 
 // GetCustomVerificationEmailTemplateRequest is the input of GetCustomVerificationEmailTemplate.
 type GetCustomVerificationEmailTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" location:"uri" locationName:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" location:"uri" locationName:"TemplateName" required:"true"` // required
 }
 
 // GetCustomVerificationEmailTemplateResponse is the output of GetCustomVerificationEmailTemplate.
 type GetCustomVerificationEmailTemplateResponse struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty"`
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty"`
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty"`
-	Tags                  []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TemplateContent       *string `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty"`
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty"`
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty"`
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero"`
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero"`
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero"`
+	Tags                  []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TemplateContent       *string `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero"`
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero"`
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero"`
 }
 
 // GetDedicatedIpPoolRequest is the input of GetDedicatedIpPool.
 type GetDedicatedIpPoolRequest struct {
-	PoolName *string `json:"PoolName,omitempty" cbor:"PoolName,omitempty" location:"uri" locationName:"PoolName" required:"true"` // required
+	PoolName *string `json:"PoolName,omitzero" cbor:"PoolName,omitzero" location:"uri" locationName:"PoolName" required:"true"` // required
 }
 
 // GetDedicatedIpPoolResponse is the output of GetDedicatedIpPool.
 type GetDedicatedIpPoolResponse struct {
-	DedicatedIpPool *DedicatedIpPool `json:"DedicatedIpPool,omitempty" cbor:"DedicatedIpPool,omitempty"`
+	DedicatedIpPool *DedicatedIpPool `json:"DedicatedIpPool,omitzero" cbor:"DedicatedIpPool,omitzero"`
 }
 
 // GetDedicatedIpRequest is the input of GetDedicatedIp.
 type GetDedicatedIpRequest struct {
-	Ip *string `json:"Ip,omitempty" cbor:"Ip,omitempty" location:"uri" locationName:"IP" required:"true"` // required
+	Ip *string `json:"Ip,omitzero" cbor:"Ip,omitzero" location:"uri" locationName:"IP" required:"true"` // required
 }
 
 // GetDedicatedIpResponse is the output of GetDedicatedIp.
 type GetDedicatedIpResponse struct {
-	DedicatedIp *DedicatedIp `json:"DedicatedIp,omitempty" cbor:"DedicatedIp,omitempty"`
+	DedicatedIp *DedicatedIp `json:"DedicatedIp,omitzero" cbor:"DedicatedIp,omitzero"`
 }
 
 // GetDedicatedIpsRequest is the input of GetDedicatedIps.
 type GetDedicatedIpsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
-	PoolName  *string `json:"PoolName,omitempty" cbor:"PoolName,omitempty" location:"querystring" locationName:"PoolName"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
+	PoolName  *string `json:"PoolName,omitzero" cbor:"PoolName,omitzero" location:"querystring" locationName:"PoolName"`
 }
 
 // GetDedicatedIpsResponse is the output of GetDedicatedIps.
 type GetDedicatedIpsResponse struct {
-	DedicatedIps []DedicatedIp `json:"DedicatedIps,omitempty" cbor:"DedicatedIps,omitempty"`
-	NextToken    *string       `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	DedicatedIps []DedicatedIp `json:"DedicatedIps,omitzero" cbor:"DedicatedIps,omitzero"`
+	NextToken    *string       `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // GetDeliverabilityDashboardOptionsRequest is the input of GetDeliverabilityDashboardOptions.
@@ -830,248 +830,248 @@ type GetDeliverabilityDashboardOptionsRequest struct{}
 
 // GetDeliverabilityDashboardOptionsResponse is the output of GetDeliverabilityDashboardOptions.
 type GetDeliverabilityDashboardOptionsResponse struct {
-	AccountStatus                      *DeliverabilityDashboardAccountStatus `json:"AccountStatus,omitempty" cbor:"AccountStatus,omitempty"`
-	ActiveSubscribedDomains            []DomainDeliverabilityTrackingOption  `json:"ActiveSubscribedDomains,omitempty" cbor:"ActiveSubscribedDomains,omitempty"`
-	DashboardEnabled                   *bool                                 `json:"DashboardEnabled,omitempty" cbor:"DashboardEnabled,omitempty" required:"true"` // required
-	PendingExpirationSubscribedDomains []DomainDeliverabilityTrackingOption  `json:"PendingExpirationSubscribedDomains,omitempty" cbor:"PendingExpirationSubscribedDomains,omitempty"`
-	SubscriptionExpiryDate             *smithy.Time                          `json:"SubscriptionExpiryDate,omitempty" cbor:"SubscriptionExpiryDate,omitempty"`
+	AccountStatus                      *DeliverabilityDashboardAccountStatus `json:"AccountStatus,omitzero" cbor:"AccountStatus,omitzero"`
+	ActiveSubscribedDomains            []DomainDeliverabilityTrackingOption  `json:"ActiveSubscribedDomains,omitzero" cbor:"ActiveSubscribedDomains,omitzero"`
+	DashboardEnabled                   *bool                                 `json:"DashboardEnabled,omitzero" cbor:"DashboardEnabled,omitzero" required:"true"` // required
+	PendingExpirationSubscribedDomains []DomainDeliverabilityTrackingOption  `json:"PendingExpirationSubscribedDomains,omitzero" cbor:"PendingExpirationSubscribedDomains,omitzero"`
+	SubscriptionExpiryDate             *smithy.Time                          `json:"SubscriptionExpiryDate,omitzero" cbor:"SubscriptionExpiryDate,omitzero"`
 }
 
 // GetDeliverabilityTestReportRequest is the input of GetDeliverabilityTestReport.
 type GetDeliverabilityTestReportRequest struct {
-	ReportId *string `json:"ReportId,omitempty" cbor:"ReportId,omitempty" location:"uri" locationName:"ReportId" required:"true"` // required
+	ReportId *string `json:"ReportId,omitzero" cbor:"ReportId,omitzero" location:"uri" locationName:"ReportId" required:"true"` // required
 }
 
 // GetDeliverabilityTestReportResponse is the output of GetDeliverabilityTestReport.
 type GetDeliverabilityTestReportResponse struct {
-	DeliverabilityTestReport *DeliverabilityTestReport `json:"DeliverabilityTestReport,omitempty" cbor:"DeliverabilityTestReport,omitempty" required:"true"` // required
-	IspPlacements            []IspPlacement            `json:"IspPlacements" cbor:"IspPlacements" required:"true"`                                           // required
-	Message                  *string                   `json:"Message,omitempty" cbor:"Message,omitempty"`
-	OverallPlacement         *PlacementStatistics      `json:"OverallPlacement,omitempty" cbor:"OverallPlacement,omitempty" required:"true"` // required
-	Tags                     []Tag                     `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	DeliverabilityTestReport *DeliverabilityTestReport `json:"DeliverabilityTestReport,omitzero" cbor:"DeliverabilityTestReport,omitzero" required:"true"` // required
+	IspPlacements            []IspPlacement            `json:"IspPlacements" cbor:"IspPlacements" required:"true"`                                         // required
+	Message                  *string                   `json:"Message,omitzero" cbor:"Message,omitzero"`
+	OverallPlacement         *PlacementStatistics      `json:"OverallPlacement,omitzero" cbor:"OverallPlacement,omitzero" required:"true"` // required
+	Tags                     []Tag                     `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // GetDomainDeliverabilityCampaignRequest is the input of GetDomainDeliverabilityCampaign.
 type GetDomainDeliverabilityCampaignRequest struct {
-	CampaignId *string `json:"CampaignId,omitempty" cbor:"CampaignId,omitempty" location:"uri" locationName:"CampaignId" required:"true"` // required
+	CampaignId *string `json:"CampaignId,omitzero" cbor:"CampaignId,omitzero" location:"uri" locationName:"CampaignId" required:"true"` // required
 }
 
 // GetDomainDeliverabilityCampaignResponse is the output of GetDomainDeliverabilityCampaign.
 type GetDomainDeliverabilityCampaignResponse struct {
-	DomainDeliverabilityCampaign *DomainDeliverabilityCampaign `json:"DomainDeliverabilityCampaign,omitempty" cbor:"DomainDeliverabilityCampaign,omitempty" required:"true"` // required
+	DomainDeliverabilityCampaign *DomainDeliverabilityCampaign `json:"DomainDeliverabilityCampaign,omitzero" cbor:"DomainDeliverabilityCampaign,omitzero" required:"true"` // required
 }
 
 // GetDomainStatisticsReportRequest is the input of GetDomainStatisticsReport.
 type GetDomainStatisticsReportRequest struct {
-	Domain    *string      `json:"Domain,omitempty" cbor:"Domain,omitempty" location:"uri" locationName:"Domain" required:"true"`                  // required
-	EndDate   *smithy.Time `json:"EndDate,omitempty" cbor:"EndDate,omitempty" location:"querystring" locationName:"EndDate" required:"true"`       // required
-	StartDate *smithy.Time `json:"StartDate,omitempty" cbor:"StartDate,omitempty" location:"querystring" locationName:"StartDate" required:"true"` // required
+	Domain    *string      `json:"Domain,omitzero" cbor:"Domain,omitzero" location:"uri" locationName:"Domain" required:"true"`                  // required
+	EndDate   *smithy.Time `json:"EndDate,omitzero" cbor:"EndDate,omitzero" location:"querystring" locationName:"EndDate" required:"true"`       // required
+	StartDate *smithy.Time `json:"StartDate,omitzero" cbor:"StartDate,omitzero" location:"querystring" locationName:"StartDate" required:"true"` // required
 }
 
 // GetDomainStatisticsReportResponse is the output of GetDomainStatisticsReport.
 type GetDomainStatisticsReportResponse struct {
-	DailyVolumes  []DailyVolume  `json:"DailyVolumes" cbor:"DailyVolumes" required:"true"`                       // required
-	OverallVolume *OverallVolume `json:"OverallVolume,omitempty" cbor:"OverallVolume,omitempty" required:"true"` // required
+	DailyVolumes  []DailyVolume  `json:"DailyVolumes" cbor:"DailyVolumes" required:"true"`                     // required
+	OverallVolume *OverallVolume `json:"OverallVolume,omitzero" cbor:"OverallVolume,omitzero" required:"true"` // required
 }
 
 // GetEmailAddressInsightsRequest is the input of GetEmailAddressInsights.
 type GetEmailAddressInsightsRequest struct {
-	EmailAddress *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" required:"true"` // required
+	EmailAddress *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" required:"true"` // required
 }
 
 // GetEmailAddressInsightsResponse is the output of GetEmailAddressInsights.
 type GetEmailAddressInsightsResponse struct {
-	MailboxValidation *MailboxValidation `json:"MailboxValidation,omitempty" cbor:"MailboxValidation,omitempty"`
+	MailboxValidation *MailboxValidation `json:"MailboxValidation,omitzero" cbor:"MailboxValidation,omitzero"`
 }
 
 // GetEmailIdentityPoliciesRequest is the input of GetEmailIdentityPolicies.
 type GetEmailIdentityPoliciesRequest struct {
-	EmailIdentity *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	EmailIdentity *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
 }
 
 // GetEmailIdentityPoliciesResponse is the output of GetEmailIdentityPolicies.
 type GetEmailIdentityPoliciesResponse struct {
-	Policies map[string]string `json:"Policies,omitempty" cbor:"Policies,omitempty"`
+	Policies map[string]string `json:"Policies,omitzero" cbor:"Policies,omitzero"`
 }
 
 // GetEmailIdentityRequest is the input of GetEmailIdentity.
 type GetEmailIdentityRequest struct {
-	EmailIdentity *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	EmailIdentity *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
 }
 
 // GetEmailIdentityResponse is the output of GetEmailIdentity.
 type GetEmailIdentityResponse struct {
-	ConfigurationSetName     *string             `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	DkimAttributes           *DkimAttributes     `json:"DkimAttributes,omitempty" cbor:"DkimAttributes,omitempty"`
-	FeedbackForwardingStatus *bool               `json:"FeedbackForwardingStatus,omitempty" cbor:"FeedbackForwardingStatus,omitempty"`
-	IdentityType             *IdentityType       `json:"IdentityType,omitempty" cbor:"IdentityType,omitempty"`
-	MailFromAttributes       *MailFromAttributes `json:"MailFromAttributes,omitempty" cbor:"MailFromAttributes,omitempty"`
-	Policies                 map[string]string   `json:"Policies,omitempty" cbor:"Policies,omitempty"`
-	Tags                     []Tag               `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	VerificationInfo         *VerificationInfo   `json:"VerificationInfo,omitempty" cbor:"VerificationInfo,omitempty"`
-	VerificationStatus       *VerificationStatus `json:"VerificationStatus,omitempty" cbor:"VerificationStatus,omitempty"`
-	VerifiedForSendingStatus *bool               `json:"VerifiedForSendingStatus,omitempty" cbor:"VerifiedForSendingStatus,omitempty"`
+	ConfigurationSetName     *string             `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	DkimAttributes           *DkimAttributes     `json:"DkimAttributes,omitzero" cbor:"DkimAttributes,omitzero"`
+	FeedbackForwardingStatus *bool               `json:"FeedbackForwardingStatus,omitzero" cbor:"FeedbackForwardingStatus,omitzero"`
+	IdentityType             *IdentityType       `json:"IdentityType,omitzero" cbor:"IdentityType,omitzero"`
+	MailFromAttributes       *MailFromAttributes `json:"MailFromAttributes,omitzero" cbor:"MailFromAttributes,omitzero"`
+	Policies                 map[string]string   `json:"Policies,omitzero" cbor:"Policies,omitzero"`
+	Tags                     []Tag               `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	VerificationInfo         *VerificationInfo   `json:"VerificationInfo,omitzero" cbor:"VerificationInfo,omitzero"`
+	VerificationStatus       *VerificationStatus `json:"VerificationStatus,omitzero" cbor:"VerificationStatus,omitzero"`
+	VerifiedForSendingStatus *bool               `json:"VerifiedForSendingStatus,omitzero" cbor:"VerifiedForSendingStatus,omitzero"`
 }
 
 // GetEmailTemplateRequest is the input of GetEmailTemplate.
 type GetEmailTemplateRequest struct {
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" location:"uri" locationName:"TemplateName" required:"true"` // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" location:"uri" locationName:"TemplateName" required:"true"` // required
 }
 
 // GetEmailTemplateResponse is the output of GetEmailTemplate.
 type GetEmailTemplateResponse struct {
-	Tags            []Tag                 `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" required:"true"` // required
-	TemplateName    *string               `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" required:"true"`       // required
+	Tags            []Tag                 `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" required:"true"` // required
+	TemplateName    *string               `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" required:"true"`       // required
 }
 
 // GetExportJobRequest is the input of GetExportJob.
 type GetExportJobRequest struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty" location:"uri" locationName:"JobId" required:"true"` // required
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero" location:"uri" locationName:"JobId" required:"true"` // required
 }
 
 // GetExportJobResponse is the output of GetExportJob.
 type GetExportJobResponse struct {
-	CompletedTimestamp *smithy.Time       `json:"CompletedTimestamp,omitempty" cbor:"CompletedTimestamp,omitempty"`
-	CreatedTimestamp   *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	ExportDataSource   *ExportDataSource  `json:"ExportDataSource,omitempty" cbor:"ExportDataSource,omitempty"`
-	ExportDestination  *ExportDestination `json:"ExportDestination,omitempty" cbor:"ExportDestination,omitempty"`
-	ExportSourceType   *ExportSourceType  `json:"ExportSourceType,omitempty" cbor:"ExportSourceType,omitempty"`
-	FailureInfo        *FailureInfo       `json:"FailureInfo,omitempty" cbor:"FailureInfo,omitempty"`
-	JobId              *string            `json:"JobId,omitempty" cbor:"JobId,omitempty"`
-	JobStatus          *JobStatus         `json:"JobStatus,omitempty" cbor:"JobStatus,omitempty"`
-	Statistics         *ExportStatistics  `json:"Statistics,omitempty" cbor:"Statistics,omitempty"`
+	CompletedTimestamp *smithy.Time       `json:"CompletedTimestamp,omitzero" cbor:"CompletedTimestamp,omitzero"`
+	CreatedTimestamp   *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	ExportDataSource   *ExportDataSource  `json:"ExportDataSource,omitzero" cbor:"ExportDataSource,omitzero"`
+	ExportDestination  *ExportDestination `json:"ExportDestination,omitzero" cbor:"ExportDestination,omitzero"`
+	ExportSourceType   *ExportSourceType  `json:"ExportSourceType,omitzero" cbor:"ExportSourceType,omitzero"`
+	FailureInfo        *FailureInfo       `json:"FailureInfo,omitzero" cbor:"FailureInfo,omitzero"`
+	JobId              *string            `json:"JobId,omitzero" cbor:"JobId,omitzero"`
+	JobStatus          *JobStatus         `json:"JobStatus,omitzero" cbor:"JobStatus,omitzero"`
+	Statistics         *ExportStatistics  `json:"Statistics,omitzero" cbor:"Statistics,omitzero"`
 }
 
 // GetImportJobRequest is the input of GetImportJob.
 type GetImportJobRequest struct {
-	JobId *string `json:"JobId,omitempty" cbor:"JobId,omitempty" location:"uri" locationName:"JobId" required:"true"` // required
+	JobId *string `json:"JobId,omitzero" cbor:"JobId,omitzero" location:"uri" locationName:"JobId" required:"true"` // required
 }
 
 // GetImportJobResponse is the output of GetImportJob.
 type GetImportJobResponse struct {
-	CompletedTimestamp    *smithy.Time       `json:"CompletedTimestamp,omitempty" cbor:"CompletedTimestamp,omitempty"`
-	CreatedTimestamp      *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	FailedRecordsCount    *int64             `json:"FailedRecordsCount,omitempty" cbor:"FailedRecordsCount,omitempty"`
-	FailureInfo           *FailureInfo       `json:"FailureInfo,omitempty" cbor:"FailureInfo,omitempty"`
-	ImportDataSource      *ImportDataSource  `json:"ImportDataSource,omitempty" cbor:"ImportDataSource,omitempty"`
-	ImportDestination     *ImportDestination `json:"ImportDestination,omitempty" cbor:"ImportDestination,omitempty"`
-	JobId                 *string            `json:"JobId,omitempty" cbor:"JobId,omitempty"`
-	JobStatus             *JobStatus         `json:"JobStatus,omitempty" cbor:"JobStatus,omitempty"`
-	ProcessedRecordsCount *int64             `json:"ProcessedRecordsCount,omitempty" cbor:"ProcessedRecordsCount,omitempty"`
+	CompletedTimestamp    *smithy.Time       `json:"CompletedTimestamp,omitzero" cbor:"CompletedTimestamp,omitzero"`
+	CreatedTimestamp      *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	FailedRecordsCount    *int64             `json:"FailedRecordsCount,omitzero" cbor:"FailedRecordsCount,omitzero"`
+	FailureInfo           *FailureInfo       `json:"FailureInfo,omitzero" cbor:"FailureInfo,omitzero"`
+	ImportDataSource      *ImportDataSource  `json:"ImportDataSource,omitzero" cbor:"ImportDataSource,omitzero"`
+	ImportDestination     *ImportDestination `json:"ImportDestination,omitzero" cbor:"ImportDestination,omitzero"`
+	JobId                 *string            `json:"JobId,omitzero" cbor:"JobId,omitzero"`
+	JobStatus             *JobStatus         `json:"JobStatus,omitzero" cbor:"JobStatus,omitzero"`
+	ProcessedRecordsCount *int64             `json:"ProcessedRecordsCount,omitzero" cbor:"ProcessedRecordsCount,omitzero"`
 }
 
 // GetMessageInsightsRequest is the input of GetMessageInsights.
 type GetMessageInsightsRequest struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty" location:"uri" locationName:"MessageId" required:"true"` // required
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero" location:"uri" locationName:"MessageId" required:"true"` // required
 }
 
 // GetMessageInsightsResponse is the output of GetMessageInsights.
 type GetMessageInsightsResponse struct {
-	EmailTags        []MessageTag    `json:"EmailTags,omitempty" cbor:"EmailTags,omitempty"`
-	FromEmailAddress *string         `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" sensitive:"true"`
-	Insights         []EmailInsights `json:"Insights,omitempty" cbor:"Insights,omitempty"`
-	MessageId        *string         `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
-	Subject          *string         `json:"Subject,omitempty" cbor:"Subject,omitempty" sensitive:"true"`
+	EmailTags        []MessageTag    `json:"EmailTags,omitzero" cbor:"EmailTags,omitzero"`
+	FromEmailAddress *string         `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" sensitive:"true"`
+	Insights         []EmailInsights `json:"Insights,omitzero" cbor:"Insights,omitzero"`
+	MessageId        *string         `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
+	Subject          *string         `json:"Subject,omitzero" cbor:"Subject,omitzero" sensitive:"true"`
 }
 
 // GetMultiRegionEndpointRequest is the input of GetMultiRegionEndpoint.
 type GetMultiRegionEndpointRequest struct {
-	EndpointName *string `json:"EndpointName,omitempty" cbor:"EndpointName,omitempty" location:"uri" locationName:"EndpointName" required:"true"` // required
+	EndpointName *string `json:"EndpointName,omitzero" cbor:"EndpointName,omitzero" location:"uri" locationName:"EndpointName" required:"true"` // required
 }
 
 // GetMultiRegionEndpointResponse is the output of GetMultiRegionEndpoint.
 type GetMultiRegionEndpointResponse struct {
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	EndpointId           *string      `json:"EndpointId,omitempty" cbor:"EndpointId,omitempty"`
-	EndpointName         *string      `json:"EndpointName,omitempty" cbor:"EndpointName,omitempty"`
-	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	Routes               []Route      `json:"Routes,omitempty" cbor:"Routes,omitempty"`
-	Status               *Status      `json:"Status,omitempty" cbor:"Status,omitempty"`
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	EndpointId           *string      `json:"EndpointId,omitzero" cbor:"EndpointId,omitzero"`
+	EndpointName         *string      `json:"EndpointName,omitzero" cbor:"EndpointName,omitzero"`
+	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	Routes               []Route      `json:"Routes,omitzero" cbor:"Routes,omitzero"`
+	Status               *Status      `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // GetReputationEntityRequest is the input of GetReputationEntity.
 type GetReputationEntityRequest struct {
-	ReputationEntityReference *string               `json:"ReputationEntityReference,omitempty" cbor:"ReputationEntityReference,omitempty" location:"uri" locationName:"ReputationEntityReference" required:"true"` // required
-	ReputationEntityType      *ReputationEntityType `json:"ReputationEntityType,omitempty" cbor:"ReputationEntityType,omitempty" location:"uri" locationName:"ReputationEntityType" required:"true"`                // required
+	ReputationEntityReference *string               `json:"ReputationEntityReference,omitzero" cbor:"ReputationEntityReference,omitzero" location:"uri" locationName:"ReputationEntityReference" required:"true"` // required
+	ReputationEntityType      *ReputationEntityType `json:"ReputationEntityType,omitzero" cbor:"ReputationEntityType,omitzero" location:"uri" locationName:"ReputationEntityType" required:"true"`                // required
 }
 
 // GetReputationEntityResponse is the output of GetReputationEntity.
 type GetReputationEntityResponse struct {
-	ReputationEntity *ReputationEntity `json:"ReputationEntity,omitempty" cbor:"ReputationEntity,omitempty"`
+	ReputationEntity *ReputationEntity `json:"ReputationEntity,omitzero" cbor:"ReputationEntity,omitzero"`
 }
 
 // GetSuppressedDestinationRequest is the input of GetSuppressedDestination.
 type GetSuppressedDestinationRequest struct {
-	EmailAddress *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" location:"uri" locationName:"EmailAddress" required:"true"` // required
+	EmailAddress *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" location:"uri" locationName:"EmailAddress" required:"true"` // required
 }
 
 // GetSuppressedDestinationResponse is the output of GetSuppressedDestination.
 type GetSuppressedDestinationResponse struct {
-	SuppressedDestination *SuppressedDestination `json:"SuppressedDestination,omitempty" cbor:"SuppressedDestination,omitempty" required:"true"` // required
+	SuppressedDestination *SuppressedDestination `json:"SuppressedDestination,omitzero" cbor:"SuppressedDestination,omitzero" required:"true"` // required
 }
 
 // GetTenantRequest is the input of GetTenant.
 type GetTenantRequest struct {
-	TenantName *string `json:"TenantName,omitempty" cbor:"TenantName,omitempty" required:"true"` // required
+	TenantName *string `json:"TenantName,omitzero" cbor:"TenantName,omitzero" required:"true"` // required
 }
 
 // GetTenantResponse is the output of GetTenant.
 type GetTenantResponse struct {
-	Tenant *Tenant `json:"Tenant,omitempty" cbor:"Tenant,omitempty"`
+	Tenant *Tenant `json:"Tenant,omitzero" cbor:"Tenant,omitzero"`
 }
 
 // GuardianAttributes is a structure of the SESv2 model.
 type GuardianAttributes struct {
-	OptimizedSharedDelivery *FeatureStatus `json:"OptimizedSharedDelivery,omitempty" cbor:"OptimizedSharedDelivery,omitempty"`
+	OptimizedSharedDelivery *FeatureStatus `json:"OptimizedSharedDelivery,omitzero" cbor:"OptimizedSharedDelivery,omitzero"`
 }
 
 // GuardianOptions is a structure of the SESv2 model.
 type GuardianOptions struct {
-	OptimizedSharedDelivery *FeatureStatus `json:"OptimizedSharedDelivery,omitempty" cbor:"OptimizedSharedDelivery,omitempty"`
+	OptimizedSharedDelivery *FeatureStatus `json:"OptimizedSharedDelivery,omitzero" cbor:"OptimizedSharedDelivery,omitzero"`
 }
 
 // IdentityInfo is a structure of the SESv2 model.
 type IdentityInfo struct {
-	IdentityName       *string             `json:"IdentityName,omitempty" cbor:"IdentityName,omitempty"`
-	IdentityType       *IdentityType       `json:"IdentityType,omitempty" cbor:"IdentityType,omitempty"`
-	SendingEnabled     *bool               `json:"SendingEnabled,omitempty" cbor:"SendingEnabled,omitempty"`
-	VerificationStatus *VerificationStatus `json:"VerificationStatus,omitempty" cbor:"VerificationStatus,omitempty"`
+	IdentityName       *string             `json:"IdentityName,omitzero" cbor:"IdentityName,omitzero"`
+	IdentityType       *IdentityType       `json:"IdentityType,omitzero" cbor:"IdentityType,omitzero"`
+	SendingEnabled     *bool               `json:"SendingEnabled,omitzero" cbor:"SendingEnabled,omitzero"`
+	VerificationStatus *VerificationStatus `json:"VerificationStatus,omitzero" cbor:"VerificationStatus,omitzero"`
 }
 
 // ImportDataSource is a structure of the SESv2 model.
 type ImportDataSource struct {
-	DataFormat *DataFormat `json:"DataFormat,omitempty" cbor:"DataFormat,omitempty" required:"true"` // required
-	S3Url      *string     `json:"S3Url,omitempty" cbor:"S3Url,omitempty" required:"true"`           // required
+	DataFormat *DataFormat `json:"DataFormat,omitzero" cbor:"DataFormat,omitzero" required:"true"` // required
+	S3Url      *string     `json:"S3Url,omitzero" cbor:"S3Url,omitzero" required:"true"`           // required
 }
 
 // ImportDestination is a structure of the SESv2 model.
 type ImportDestination struct {
-	ContactListDestination     *ContactListDestination     `json:"ContactListDestination,omitempty" cbor:"ContactListDestination,omitempty"`
-	SuppressionListDestination *SuppressionListDestination `json:"SuppressionListDestination,omitempty" cbor:"SuppressionListDestination,omitempty"`
+	ContactListDestination     *ContactListDestination     `json:"ContactListDestination,omitzero" cbor:"ContactListDestination,omitzero"`
+	SuppressionListDestination *SuppressionListDestination `json:"SuppressionListDestination,omitzero" cbor:"SuppressionListDestination,omitzero"`
 }
 
 // ImportJobSummary is a structure of the SESv2 model.
 type ImportJobSummary struct {
-	CreatedTimestamp      *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	FailedRecordsCount    *int64             `json:"FailedRecordsCount,omitempty" cbor:"FailedRecordsCount,omitempty"`
-	ImportDestination     *ImportDestination `json:"ImportDestination,omitempty" cbor:"ImportDestination,omitempty"`
-	JobId                 *string            `json:"JobId,omitempty" cbor:"JobId,omitempty"`
-	JobStatus             *JobStatus         `json:"JobStatus,omitempty" cbor:"JobStatus,omitempty"`
-	ProcessedRecordsCount *int64             `json:"ProcessedRecordsCount,omitempty" cbor:"ProcessedRecordsCount,omitempty"`
+	CreatedTimestamp      *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	FailedRecordsCount    *int64             `json:"FailedRecordsCount,omitzero" cbor:"FailedRecordsCount,omitzero"`
+	ImportDestination     *ImportDestination `json:"ImportDestination,omitzero" cbor:"ImportDestination,omitzero"`
+	JobId                 *string            `json:"JobId,omitzero" cbor:"JobId,omitzero"`
+	JobStatus             *JobStatus         `json:"JobStatus,omitzero" cbor:"JobStatus,omitzero"`
+	ProcessedRecordsCount *int64             `json:"ProcessedRecordsCount,omitzero" cbor:"ProcessedRecordsCount,omitzero"`
 }
 
 // InboxPlacementTrackingOption is a structure of the SESv2 model.
 type InboxPlacementTrackingOption struct {
-	Global      *bool    `json:"Global,omitempty" cbor:"Global,omitempty"`
-	TrackedIsps []string `json:"TrackedIsps,omitempty" cbor:"TrackedIsps,omitempty"`
+	Global      *bool    `json:"Global,omitzero" cbor:"Global,omitzero"`
+	TrackedIsps []string `json:"TrackedIsps,omitzero" cbor:"TrackedIsps,omitzero"`
 }
 
 // InsightsEvent is a structure of the SESv2 model.
 type InsightsEvent struct {
-	Details   *EventDetails `json:"Details,omitempty" cbor:"Details,omitempty"`
-	Timestamp *smithy.Time  `json:"Timestamp,omitempty" cbor:"Timestamp,omitempty"`
-	Type      *EventType    `json:"Type,omitempty" cbor:"Type,omitempty"`
+	Details   *EventDetails `json:"Details,omitzero" cbor:"Details,omitzero"`
+	Timestamp *smithy.Time  `json:"Timestamp,omitzero" cbor:"Timestamp,omitzero"`
+	Type      *EventType    `json:"Type,omitzero" cbor:"Type,omitzero"`
 }
 
 // InternalServiceErrorException is the error InternalServiceErrorException (HTTP 500, server fault).
@@ -1082,14 +1082,14 @@ type InvalidNextTokenException struct{}
 
 // IspPlacement is a structure of the SESv2 model.
 type IspPlacement struct {
-	IspName             *string              `json:"IspName,omitempty" cbor:"IspName,omitempty"`
-	PlacementStatistics *PlacementStatistics `json:"PlacementStatistics,omitempty" cbor:"PlacementStatistics,omitempty"`
+	IspName             *string              `json:"IspName,omitzero" cbor:"IspName,omitzero"`
+	PlacementStatistics *PlacementStatistics `json:"PlacementStatistics,omitzero" cbor:"PlacementStatistics,omitzero"`
 }
 
 // KinesisFirehoseDestination is a structure of the SESv2 model.
 type KinesisFirehoseDestination struct {
-	DeliveryStreamArn *string `json:"DeliveryStreamArn,omitempty" cbor:"DeliveryStreamArn,omitempty" required:"true"` // required
-	IamRoleArn        *string `json:"IamRoleArn,omitempty" cbor:"IamRoleArn,omitempty" required:"true"`               // required
+	DeliveryStreamArn *string `json:"DeliveryStreamArn,omitzero" cbor:"DeliveryStreamArn,omitzero" required:"true"` // required
+	IamRoleArn        *string `json:"IamRoleArn,omitzero" cbor:"IamRoleArn,omitzero" required:"true"`               // required
 }
 
 // LimitExceededException is the error LimitExceededException (HTTP 400, client fault).
@@ -1097,225 +1097,225 @@ type LimitExceededException struct{}
 
 // ListConfigurationSetsRequest is the input of ListConfigurationSets.
 type ListConfigurationSetsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListConfigurationSetsResponse is the output of ListConfigurationSets.
 type ListConfigurationSetsResponse struct {
-	ConfigurationSets []string `json:"ConfigurationSets,omitempty" cbor:"ConfigurationSets,omitempty"`
-	NextToken         *string  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	ConfigurationSets []string `json:"ConfigurationSets,omitzero" cbor:"ConfigurationSets,omitzero"`
+	NextToken         *string  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListContactListsRequest is the input of ListContactLists.
 type ListContactListsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListContactListsResponse is the output of ListContactLists.
 type ListContactListsResponse struct {
-	ContactLists []ContactList `json:"ContactLists,omitempty" cbor:"ContactLists,omitempty"`
-	NextToken    *string       `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	ContactLists []ContactList `json:"ContactLists,omitzero" cbor:"ContactLists,omitzero"`
+	NextToken    *string       `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListContactsFilter is a structure of the SESv2 model.
 type ListContactsFilter struct {
-	FilteredStatus *SubscriptionStatus `json:"FilteredStatus,omitempty" cbor:"FilteredStatus,omitempty"`
-	TopicFilter    *TopicFilter        `json:"TopicFilter,omitempty" cbor:"TopicFilter,omitempty"`
+	FilteredStatus *SubscriptionStatus `json:"FilteredStatus,omitzero" cbor:"FilteredStatus,omitzero"`
+	TopicFilter    *TopicFilter        `json:"TopicFilter,omitzero" cbor:"TopicFilter,omitzero"`
 }
 
 // ListContactsRequest is the input of ListContacts.
 type ListContactsRequest struct {
-	ContactListName *string             `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
-	Filter          *ListContactsFilter `json:"Filter,omitempty" cbor:"Filter,omitempty"`
-	NextToken       *string             `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize        *int64              `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	ContactListName *string             `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
+	Filter          *ListContactsFilter `json:"Filter,omitzero" cbor:"Filter,omitzero"`
+	NextToken       *string             `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize        *int64              `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListContactsResponse is the output of ListContacts.
 type ListContactsResponse struct {
-	Contacts  []Contact `json:"Contacts,omitempty" cbor:"Contacts,omitempty"`
-	NextToken *string   `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	Contacts  []Contact `json:"Contacts,omitzero" cbor:"Contacts,omitzero"`
+	NextToken *string   `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListCustomVerificationEmailTemplatesRequest is the input of ListCustomVerificationEmailTemplates.
 type ListCustomVerificationEmailTemplatesRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListCustomVerificationEmailTemplatesResponse is the output of ListCustomVerificationEmailTemplates.
 type ListCustomVerificationEmailTemplatesResponse struct {
-	CustomVerificationEmailTemplates []CustomVerificationEmailTemplateMetadata `json:"CustomVerificationEmailTemplates,omitempty" cbor:"CustomVerificationEmailTemplates,omitempty"`
-	NextToken                        *string                                   `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	CustomVerificationEmailTemplates []CustomVerificationEmailTemplateMetadata `json:"CustomVerificationEmailTemplates,omitzero" cbor:"CustomVerificationEmailTemplates,omitzero"`
+	NextToken                        *string                                   `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListDedicatedIpPoolsRequest is the input of ListDedicatedIpPools.
 type ListDedicatedIpPoolsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListDedicatedIpPoolsResponse is the output of ListDedicatedIpPools.
 type ListDedicatedIpPoolsResponse struct {
-	DedicatedIpPools []string `json:"DedicatedIpPools,omitempty" cbor:"DedicatedIpPools,omitempty"`
-	NextToken        *string  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	DedicatedIpPools []string `json:"DedicatedIpPools,omitzero" cbor:"DedicatedIpPools,omitzero"`
+	NextToken        *string  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListDeliverabilityTestReportsRequest is the input of ListDeliverabilityTestReports.
 type ListDeliverabilityTestReportsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListDeliverabilityTestReportsResponse is the output of ListDeliverabilityTestReports.
 type ListDeliverabilityTestReportsResponse struct {
 	DeliverabilityTestReports []DeliverabilityTestReport `json:"DeliverabilityTestReports" cbor:"DeliverabilityTestReports" required:"true"` // required
-	NextToken                 *string                    `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken                 *string                    `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListDomainDeliverabilityCampaignsRequest is the input of ListDomainDeliverabilityCampaigns.
 type ListDomainDeliverabilityCampaignsRequest struct {
-	EndDate          *smithy.Time `json:"EndDate,omitempty" cbor:"EndDate,omitempty" location:"querystring" locationName:"EndDate" required:"true"` // required
-	NextToken        *string      `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize         *int64       `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
-	StartDate        *smithy.Time `json:"StartDate,omitempty" cbor:"StartDate,omitempty" location:"querystring" locationName:"StartDate" required:"true"`              // required
-	SubscribedDomain *string      `json:"SubscribedDomain,omitempty" cbor:"SubscribedDomain,omitempty" location:"uri" locationName:"SubscribedDomain" required:"true"` // required
+	EndDate          *smithy.Time `json:"EndDate,omitzero" cbor:"EndDate,omitzero" location:"querystring" locationName:"EndDate" required:"true"` // required
+	NextToken        *string      `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize         *int64       `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
+	StartDate        *smithy.Time `json:"StartDate,omitzero" cbor:"StartDate,omitzero" location:"querystring" locationName:"StartDate" required:"true"`              // required
+	SubscribedDomain *string      `json:"SubscribedDomain,omitzero" cbor:"SubscribedDomain,omitzero" location:"uri" locationName:"SubscribedDomain" required:"true"` // required
 }
 
 // ListDomainDeliverabilityCampaignsResponse is the output of ListDomainDeliverabilityCampaigns.
 type ListDomainDeliverabilityCampaignsResponse struct {
 	DomainDeliverabilityCampaigns []DomainDeliverabilityCampaign `json:"DomainDeliverabilityCampaigns" cbor:"DomainDeliverabilityCampaigns" required:"true"` // required
-	NextToken                     *string                        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken                     *string                        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListEmailIdentitiesRequest is the input of ListEmailIdentities.
 type ListEmailIdentitiesRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListEmailIdentitiesResponse is the output of ListEmailIdentities.
 type ListEmailIdentitiesResponse struct {
-	EmailIdentities []IdentityInfo `json:"EmailIdentities,omitempty" cbor:"EmailIdentities,omitempty"`
-	NextToken       *string        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	EmailIdentities []IdentityInfo `json:"EmailIdentities,omitzero" cbor:"EmailIdentities,omitzero"`
+	NextToken       *string        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListEmailTemplatesRequest is the input of ListEmailTemplates.
 type ListEmailTemplatesRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListEmailTemplatesResponse is the output of ListEmailTemplates.
 type ListEmailTemplatesResponse struct {
-	NextToken         *string                 `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	TemplatesMetadata []EmailTemplateMetadata `json:"TemplatesMetadata,omitempty" cbor:"TemplatesMetadata,omitempty"`
+	NextToken         *string                 `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	TemplatesMetadata []EmailTemplateMetadata `json:"TemplatesMetadata,omitzero" cbor:"TemplatesMetadata,omitzero"`
 }
 
 // ListExportJobsRequest is the input of ListExportJobs.
 type ListExportJobsRequest struct {
-	ExportSourceType *ExportSourceType `json:"ExportSourceType,omitempty" cbor:"ExportSourceType,omitempty"`
-	JobStatus        *JobStatus        `json:"JobStatus,omitempty" cbor:"JobStatus,omitempty"`
-	NextToken        *string           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize         *int64            `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	ExportSourceType *ExportSourceType `json:"ExportSourceType,omitzero" cbor:"ExportSourceType,omitzero"`
+	JobStatus        *JobStatus        `json:"JobStatus,omitzero" cbor:"JobStatus,omitzero"`
+	NextToken        *string           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize         *int64            `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListExportJobsResponse is the output of ListExportJobs.
 type ListExportJobsResponse struct {
-	ExportJobs []ExportJobSummary `json:"ExportJobs,omitempty" cbor:"ExportJobs,omitempty"`
-	NextToken  *string            `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	ExportJobs []ExportJobSummary `json:"ExportJobs,omitzero" cbor:"ExportJobs,omitzero"`
+	NextToken  *string            `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListImportJobsRequest is the input of ListImportJobs.
 type ListImportJobsRequest struct {
-	ImportDestinationType *ImportDestinationType `json:"ImportDestinationType,omitempty" cbor:"ImportDestinationType,omitempty"`
-	NextToken             *string                `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize              *int64                 `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	ImportDestinationType *ImportDestinationType `json:"ImportDestinationType,omitzero" cbor:"ImportDestinationType,omitzero"`
+	NextToken             *string                `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize              *int64                 `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListImportJobsResponse is the output of ListImportJobs.
 type ListImportJobsResponse struct {
-	ImportJobs []ImportJobSummary `json:"ImportJobs,omitempty" cbor:"ImportJobs,omitempty"`
-	NextToken  *string            `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	ImportJobs []ImportJobSummary `json:"ImportJobs,omitzero" cbor:"ImportJobs,omitzero"`
+	NextToken  *string            `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListManagementOptions is a structure of the SESv2 model.
 type ListManagementOptions struct {
-	ContactListName *string `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" required:"true"` // required
-	TopicName       *string `json:"TopicName,omitempty" cbor:"TopicName,omitempty"`
+	ContactListName *string `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" required:"true"` // required
+	TopicName       *string `json:"TopicName,omitzero" cbor:"TopicName,omitzero"`
 }
 
 // ListMultiRegionEndpointsRequest is the input of ListMultiRegionEndpoints.
 type ListMultiRegionEndpointsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
 }
 
 // ListMultiRegionEndpointsResponse is the output of ListMultiRegionEndpoints.
 type ListMultiRegionEndpointsResponse struct {
-	MultiRegionEndpoints []MultiRegionEndpoint `json:"MultiRegionEndpoints,omitempty" cbor:"MultiRegionEndpoints,omitempty"`
-	NextToken            *string               `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	MultiRegionEndpoints []MultiRegionEndpoint `json:"MultiRegionEndpoints,omitzero" cbor:"MultiRegionEndpoints,omitzero"`
+	NextToken            *string               `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // ListRecommendationsRequest is the input of ListRecommendations.
 type ListRecommendationsRequest struct {
-	Filter    map[string]string `json:"Filter,omitempty" cbor:"Filter,omitempty"`
-	NextToken *string           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64            `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	Filter    map[string]string `json:"Filter,omitzero" cbor:"Filter,omitzero"`
+	NextToken *string           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64            `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListRecommendationsResponse is the output of ListRecommendations.
 type ListRecommendationsResponse struct {
-	NextToken       *string          `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Recommendations []Recommendation `json:"Recommendations,omitempty" cbor:"Recommendations,omitempty"`
+	NextToken       *string          `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Recommendations []Recommendation `json:"Recommendations,omitzero" cbor:"Recommendations,omitzero"`
 }
 
 // ListReputationEntitiesRequest is the input of ListReputationEntities.
 type ListReputationEntitiesRequest struct {
-	Filter    map[string]string `json:"Filter,omitempty" cbor:"Filter,omitempty"`
-	NextToken *string           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64            `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	Filter    map[string]string `json:"Filter,omitzero" cbor:"Filter,omitzero"`
+	NextToken *string           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64            `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListReputationEntitiesResponse is the output of ListReputationEntities.
 type ListReputationEntitiesResponse struct {
-	NextToken          *string            `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	ReputationEntities []ReputationEntity `json:"ReputationEntities,omitempty" cbor:"ReputationEntities,omitempty"`
+	NextToken          *string            `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	ReputationEntities []ReputationEntity `json:"ReputationEntities,omitzero" cbor:"ReputationEntities,omitzero"`
 }
 
 // ListResourceTenantsRequest is the input of ListResourceTenants.
 type ListResourceTenantsRequest struct {
-	NextToken   *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize    *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
+	NextToken   *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize    *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
 }
 
 // ListResourceTenantsResponse is the output of ListResourceTenants.
 type ListResourceTenantsResponse struct {
-	NextToken       *string                  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	ResourceTenants []ResourceTenantMetadata `json:"ResourceTenants,omitempty" cbor:"ResourceTenants,omitempty"`
+	NextToken       *string                  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	ResourceTenants []ResourceTenantMetadata `json:"ResourceTenants,omitzero" cbor:"ResourceTenants,omitzero"`
 }
 
 // ListSuppressedDestinationsRequest is the input of ListSuppressedDestinations.
 type ListSuppressedDestinationsRequest struct {
-	EndDate   *smithy.Time            `json:"EndDate,omitempty" cbor:"EndDate,omitempty" location:"querystring" locationName:"EndDate"`
-	NextToken *string                 `json:"NextToken,omitempty" cbor:"NextToken,omitempty" location:"querystring" locationName:"NextToken"`
-	PageSize  *int64                  `json:"PageSize,omitempty" cbor:"PageSize,omitempty" location:"querystring" locationName:"PageSize"`
-	Reasons   []SuppressionListReason `json:"Reasons,omitempty" cbor:"Reasons,omitempty" location:"querystring" locationName:"Reason"`
-	StartDate *smithy.Time            `json:"StartDate,omitempty" cbor:"StartDate,omitempty" location:"querystring" locationName:"StartDate"`
+	EndDate   *smithy.Time            `json:"EndDate,omitzero" cbor:"EndDate,omitzero" location:"querystring" locationName:"EndDate"`
+	NextToken *string                 `json:"NextToken,omitzero" cbor:"NextToken,omitzero" location:"querystring" locationName:"NextToken"`
+	PageSize  *int64                  `json:"PageSize,omitzero" cbor:"PageSize,omitzero" location:"querystring" locationName:"PageSize"`
+	Reasons   []SuppressionListReason `json:"Reasons,omitzero" cbor:"Reasons,omitzero" location:"querystring" locationName:"Reason"`
+	StartDate *smithy.Time            `json:"StartDate,omitzero" cbor:"StartDate,omitzero" location:"querystring" locationName:"StartDate"`
 }
 
 // ListSuppressedDestinationsResponse is the output of ListSuppressedDestinations.
 type ListSuppressedDestinationsResponse struct {
-	NextToken                      *string                        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	SuppressedDestinationSummaries []SuppressedDestinationSummary `json:"SuppressedDestinationSummaries,omitempty" cbor:"SuppressedDestinationSummaries,omitempty"`
+	NextToken                      *string                        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	SuppressedDestinationSummaries []SuppressedDestinationSummary `json:"SuppressedDestinationSummaries,omitzero" cbor:"SuppressedDestinationSummaries,omitzero"`
 }
 
 // ListTagsForResourceRequest is the input of ListTagsForResource.
 type ListTagsForResourceRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" location:"querystring" locationName:"ResourceArn" required:"true"` // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" location:"querystring" locationName:"ResourceArn" required:"true"` // required
 }
 
 // ListTagsForResourceResponse is the output of ListTagsForResource.
@@ -1325,35 +1325,35 @@ type ListTagsForResourceResponse struct {
 
 // ListTenantResourcesRequest is the input of ListTenantResources.
 type ListTenantResourcesRequest struct {
-	Filter     map[string]string `json:"Filter,omitempty" cbor:"Filter,omitempty"`
-	NextToken  *string           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize   *int64            `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
-	TenantName *string           `json:"TenantName,omitempty" cbor:"TenantName,omitempty" required:"true"` // required
+	Filter     map[string]string `json:"Filter,omitzero" cbor:"Filter,omitzero"`
+	NextToken  *string           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize   *int64            `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
+	TenantName *string           `json:"TenantName,omitzero" cbor:"TenantName,omitzero" required:"true"` // required
 }
 
 // ListTenantResourcesResponse is the output of ListTenantResources.
 type ListTenantResourcesResponse struct {
-	NextToken       *string          `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	TenantResources []TenantResource `json:"TenantResources,omitempty" cbor:"TenantResources,omitempty"`
+	NextToken       *string          `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	TenantResources []TenantResource `json:"TenantResources,omitzero" cbor:"TenantResources,omitzero"`
 }
 
 // ListTenantsRequest is the input of ListTenants.
 type ListTenantsRequest struct {
-	NextToken *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PageSize  *int64  `json:"PageSize,omitempty" cbor:"PageSize,omitempty"`
+	NextToken *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PageSize  *int64  `json:"PageSize,omitzero" cbor:"PageSize,omitzero"`
 }
 
 // ListTenantsResponse is the output of ListTenants.
 type ListTenantsResponse struct {
-	NextToken *string      `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Tenants   []TenantInfo `json:"Tenants,omitempty" cbor:"Tenants,omitempty"`
+	NextToken *string      `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Tenants   []TenantInfo `json:"Tenants,omitzero" cbor:"Tenants,omitzero"`
 }
 
 // MailFromAttributes is a structure of the SESv2 model.
 type MailFromAttributes struct {
-	BehaviorOnMxFailure  *BehaviorOnMxFailure  `json:"BehaviorOnMxFailure,omitempty" cbor:"BehaviorOnMxFailure,omitempty" required:"true"`   // required
-	MailFromDomain       *string               `json:"MailFromDomain,omitempty" cbor:"MailFromDomain,omitempty" required:"true"`             // required
-	MailFromDomainStatus *MailFromDomainStatus `json:"MailFromDomainStatus,omitempty" cbor:"MailFromDomainStatus,omitempty" required:"true"` // required
+	BehaviorOnMxFailure  *BehaviorOnMxFailure  `json:"BehaviorOnMxFailure,omitzero" cbor:"BehaviorOnMxFailure,omitzero" required:"true"`   // required
+	MailFromDomain       *string               `json:"MailFromDomain,omitzero" cbor:"MailFromDomain,omitzero" required:"true"`             // required
+	MailFromDomainStatus *MailFromDomainStatus `json:"MailFromDomainStatus,omitzero" cbor:"MailFromDomainStatus,omitzero" required:"true"` // required
 }
 
 // MailFromDomainNotVerifiedException is the error MailFromDomainNotVerifiedException (HTTP 400, client fault).
@@ -1361,41 +1361,41 @@ type MailFromDomainNotVerifiedException struct{}
 
 // MailboxValidation is a structure of the SESv2 model.
 type MailboxValidation struct {
-	Evaluations *EmailAddressInsightsMailboxEvaluations `json:"Evaluations,omitempty" cbor:"Evaluations,omitempty"`
-	IsValid     *EmailAddressInsightsVerdict            `json:"IsValid,omitempty" cbor:"IsValid,omitempty"`
+	Evaluations *EmailAddressInsightsMailboxEvaluations `json:"Evaluations,omitzero" cbor:"Evaluations,omitzero"`
+	IsValid     *EmailAddressInsightsVerdict            `json:"IsValid,omitzero" cbor:"IsValid,omitzero"`
 }
 
 // Message is a structure of the SESv2 model.
 type Message struct {
-	Attachments []Attachment    `json:"Attachments,omitempty" cbor:"Attachments,omitempty"`
-	Body        *Body           `json:"Body,omitempty" cbor:"Body,omitempty" required:"true"` // required
-	Headers     []MessageHeader `json:"Headers,omitempty" cbor:"Headers,omitempty"`
-	Subject     *Content        `json:"Subject,omitempty" cbor:"Subject,omitempty" required:"true"` // required
+	Attachments []Attachment    `json:"Attachments,omitzero" cbor:"Attachments,omitzero"`
+	Body        *Body           `json:"Body,omitzero" cbor:"Body,omitzero" required:"true"` // required
+	Headers     []MessageHeader `json:"Headers,omitzero" cbor:"Headers,omitzero"`
+	Subject     *Content        `json:"Subject,omitzero" cbor:"Subject,omitzero" required:"true"` // required
 }
 
 // MessageHeader is a structure of the SESv2 model.
 type MessageHeader struct {
-	Name  *string `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`   // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"` // required
+	Name  *string `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`   // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"` // required
 }
 
 // MessageInsightsDataSource is a structure of the SESv2 model.
 type MessageInsightsDataSource struct {
-	EndDate    *smithy.Time            `json:"EndDate,omitempty" cbor:"EndDate,omitempty" required:"true"` // required
-	Exclude    *MessageInsightsFilters `json:"Exclude,omitempty" cbor:"Exclude,omitempty"`
-	Include    *MessageInsightsFilters `json:"Include,omitempty" cbor:"Include,omitempty"`
-	MaxResults *int64                  `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	StartDate  *smithy.Time            `json:"StartDate,omitempty" cbor:"StartDate,omitempty" required:"true"` // required
+	EndDate    *smithy.Time            `json:"EndDate,omitzero" cbor:"EndDate,omitzero" required:"true"` // required
+	Exclude    *MessageInsightsFilters `json:"Exclude,omitzero" cbor:"Exclude,omitzero"`
+	Include    *MessageInsightsFilters `json:"Include,omitzero" cbor:"Include,omitzero"`
+	MaxResults *int64                  `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	StartDate  *smithy.Time            `json:"StartDate,omitzero" cbor:"StartDate,omitzero" required:"true"` // required
 }
 
 // MessageInsightsFilters is a structure of the SESv2 model.
 type MessageInsightsFilters struct {
-	Destination         []string              `json:"Destination,omitempty" cbor:"Destination,omitempty" sensitive:"true"`
-	FromEmailAddress    []string              `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" sensitive:"true"`
-	Isp                 []string              `json:"Isp,omitempty" cbor:"Isp,omitempty"`
-	LastDeliveryEvent   []DeliveryEventType   `json:"LastDeliveryEvent,omitempty" cbor:"LastDeliveryEvent,omitempty"`
-	LastEngagementEvent []EngagementEventType `json:"LastEngagementEvent,omitempty" cbor:"LastEngagementEvent,omitempty"`
-	Subject             []string              `json:"Subject,omitempty" cbor:"Subject,omitempty" sensitive:"true"`
+	Destination         []string              `json:"Destination,omitzero" cbor:"Destination,omitzero" sensitive:"true"`
+	FromEmailAddress    []string              `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" sensitive:"true"`
+	Isp                 []string              `json:"Isp,omitzero" cbor:"Isp,omitzero"`
+	LastDeliveryEvent   []DeliveryEventType   `json:"LastDeliveryEvent,omitzero" cbor:"LastDeliveryEvent,omitzero"`
+	LastEngagementEvent []EngagementEventType `json:"LastEngagementEvent,omitzero" cbor:"LastEngagementEvent,omitzero"`
+	Subject             []string              `json:"Subject,omitzero" cbor:"Subject,omitzero" sensitive:"true"`
 }
 
 // MessageRejected is the error MessageRejected (HTTP 400, client fault).
@@ -1403,41 +1403,41 @@ type MessageRejected struct{}
 
 // MessageTag is a structure of the SESv2 model.
 type MessageTag struct {
-	Name  *string `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`   // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"` // required
+	Name  *string `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`   // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"` // required
 }
 
 // MetricDataError is a structure of the SESv2 model.
 type MetricDataError struct {
-	Code    *QueryErrorCode `json:"Code,omitempty" cbor:"Code,omitempty"`
-	Id      *string         `json:"Id,omitempty" cbor:"Id,omitempty"`
-	Message *string         `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Code    *QueryErrorCode `json:"Code,omitzero" cbor:"Code,omitzero"`
+	Id      *string         `json:"Id,omitzero" cbor:"Id,omitzero"`
+	Message *string         `json:"Message,omitzero" cbor:"Message,omitzero"`
 }
 
 // MetricDataResult is a structure of the SESv2 model.
 type MetricDataResult struct {
-	Id         *string       `json:"Id,omitempty" cbor:"Id,omitempty"`
-	Timestamps []smithy.Time `json:"Timestamps,omitempty" cbor:"Timestamps,omitempty"`
-	Values     []int64       `json:"Values,omitempty" cbor:"Values,omitempty"`
+	Id         *string       `json:"Id,omitzero" cbor:"Id,omitzero"`
+	Timestamps []smithy.Time `json:"Timestamps,omitzero" cbor:"Timestamps,omitzero"`
+	Values     []int64       `json:"Values,omitzero" cbor:"Values,omitzero"`
 }
 
 // MetricsDataSource is a structure of the SESv2 model.
 type MetricsDataSource struct {
-	Dimensions map[string][]string `json:"Dimensions" cbor:"Dimensions" required:"true"`                   // required
-	EndDate    *smithy.Time        `json:"EndDate,omitempty" cbor:"EndDate,omitempty" required:"true"`     // required
-	Metrics    []ExportMetric      `json:"Metrics" cbor:"Metrics" required:"true"`                         // required
-	Namespace  *MetricNamespace    `json:"Namespace,omitempty" cbor:"Namespace,omitempty" required:"true"` // required
-	StartDate  *smithy.Time        `json:"StartDate,omitempty" cbor:"StartDate,omitempty" required:"true"` // required
+	Dimensions map[string][]string `json:"Dimensions" cbor:"Dimensions" required:"true"`                 // required
+	EndDate    *smithy.Time        `json:"EndDate,omitzero" cbor:"EndDate,omitzero" required:"true"`     // required
+	Metrics    []ExportMetric      `json:"Metrics" cbor:"Metrics" required:"true"`                       // required
+	Namespace  *MetricNamespace    `json:"Namespace,omitzero" cbor:"Namespace,omitzero" required:"true"` // required
+	StartDate  *smithy.Time        `json:"StartDate,omitzero" cbor:"StartDate,omitzero" required:"true"` // required
 }
 
 // MultiRegionEndpoint is a structure of the SESv2 model.
 type MultiRegionEndpoint struct {
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	EndpointId           *string      `json:"EndpointId,omitempty" cbor:"EndpointId,omitempty"`
-	EndpointName         *string      `json:"EndpointName,omitempty" cbor:"EndpointName,omitempty"`
-	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	Regions              []string     `json:"Regions,omitempty" cbor:"Regions,omitempty"`
-	Status               *Status      `json:"Status,omitempty" cbor:"Status,omitempty"`
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	EndpointId           *string      `json:"EndpointId,omitzero" cbor:"EndpointId,omitzero"`
+	EndpointName         *string      `json:"EndpointName,omitzero" cbor:"EndpointName,omitzero"`
+	LastUpdatedTimestamp *smithy.Time `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	Regions              []string     `json:"Regions,omitzero" cbor:"Regions,omitzero"`
+	Status               *Status      `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // NotFoundException is the error NotFoundException (HTTP 404, client fault).
@@ -1445,28 +1445,28 @@ type NotFoundException struct{}
 
 // OverallVolume is a structure of the SESv2 model.
 type OverallVolume struct {
-	DomainIspPlacements []DomainIspPlacement `json:"DomainIspPlacements,omitempty" cbor:"DomainIspPlacements,omitempty"`
-	ReadRatePercent     *float64             `json:"ReadRatePercent,omitempty" cbor:"ReadRatePercent,omitempty"`
-	VolumeStatistics    *VolumeStatistics    `json:"VolumeStatistics,omitempty" cbor:"VolumeStatistics,omitempty"`
+	DomainIspPlacements []DomainIspPlacement `json:"DomainIspPlacements,omitzero" cbor:"DomainIspPlacements,omitzero"`
+	ReadRatePercent     *float64             `json:"ReadRatePercent,omitzero" cbor:"ReadRatePercent,omitzero"`
+	VolumeStatistics    *VolumeStatistics    `json:"VolumeStatistics,omitzero" cbor:"VolumeStatistics,omitzero"`
 }
 
 // PinpointDestination is a structure of the SESv2 model.
 type PinpointDestination struct {
-	ApplicationArn *string `json:"ApplicationArn,omitempty" cbor:"ApplicationArn,omitempty"`
+	ApplicationArn *string `json:"ApplicationArn,omitzero" cbor:"ApplicationArn,omitzero"`
 }
 
 // PlacementStatistics is a structure of the SESv2 model.
 type PlacementStatistics struct {
-	DkimPercentage    *float64 `json:"DkimPercentage,omitempty" cbor:"DkimPercentage,omitempty"`
-	InboxPercentage   *float64 `json:"InboxPercentage,omitempty" cbor:"InboxPercentage,omitempty"`
-	MissingPercentage *float64 `json:"MissingPercentage,omitempty" cbor:"MissingPercentage,omitempty"`
-	SpamPercentage    *float64 `json:"SpamPercentage,omitempty" cbor:"SpamPercentage,omitempty"`
-	SpfPercentage     *float64 `json:"SpfPercentage,omitempty" cbor:"SpfPercentage,omitempty"`
+	DkimPercentage    *float64 `json:"DkimPercentage,omitzero" cbor:"DkimPercentage,omitzero"`
+	InboxPercentage   *float64 `json:"InboxPercentage,omitzero" cbor:"InboxPercentage,omitzero"`
+	MissingPercentage *float64 `json:"MissingPercentage,omitzero" cbor:"MissingPercentage,omitzero"`
+	SpamPercentage    *float64 `json:"SpamPercentage,omitzero" cbor:"SpamPercentage,omitzero"`
+	SpfPercentage     *float64 `json:"SpfPercentage,omitzero" cbor:"SpfPercentage,omitzero"`
 }
 
 // PutAccountDedicatedIpWarmupAttributesRequest is the input of PutAccountDedicatedIpWarmupAttributes.
 type PutAccountDedicatedIpWarmupAttributesRequest struct {
-	AutoWarmupEnabled *bool `json:"AutoWarmupEnabled,omitempty" cbor:"AutoWarmupEnabled,omitempty"`
+	AutoWarmupEnabled *bool `json:"AutoWarmupEnabled,omitzero" cbor:"AutoWarmupEnabled,omitzero"`
 }
 
 // PutAccountDedicatedIpWarmupAttributesResponse is the output of PutAccountDedicatedIpWarmupAttributes.
@@ -1474,12 +1474,12 @@ type PutAccountDedicatedIpWarmupAttributesResponse struct{}
 
 // PutAccountDetailsRequest is the input of PutAccountDetails.
 type PutAccountDetailsRequest struct {
-	AdditionalContactEmailAddresses []string         `json:"AdditionalContactEmailAddresses,omitempty" cbor:"AdditionalContactEmailAddresses,omitempty" sensitive:"true"`
-	ContactLanguage                 *ContactLanguage `json:"ContactLanguage,omitempty" cbor:"ContactLanguage,omitempty"`
-	MailType                        *MailType        `json:"MailType,omitempty" cbor:"MailType,omitempty" required:"true"` // required
-	ProductionAccessEnabled         *bool            `json:"ProductionAccessEnabled,omitempty" cbor:"ProductionAccessEnabled,omitempty"`
-	UseCaseDescription              *string          `json:"UseCaseDescription,omitempty" cbor:"UseCaseDescription,omitempty" sensitive:"true"`
-	WebsiteURL                      *string          `json:"WebsiteURL,omitempty" cbor:"WebsiteURL,omitempty" sensitive:"true" required:"true"` // required
+	AdditionalContactEmailAddresses []string         `json:"AdditionalContactEmailAddresses,omitzero" cbor:"AdditionalContactEmailAddresses,omitzero" sensitive:"true"`
+	ContactLanguage                 *ContactLanguage `json:"ContactLanguage,omitzero" cbor:"ContactLanguage,omitzero"`
+	MailType                        *MailType        `json:"MailType,omitzero" cbor:"MailType,omitzero" required:"true"` // required
+	ProductionAccessEnabled         *bool            `json:"ProductionAccessEnabled,omitzero" cbor:"ProductionAccessEnabled,omitzero"`
+	UseCaseDescription              *string          `json:"UseCaseDescription,omitzero" cbor:"UseCaseDescription,omitzero" sensitive:"true"`
+	WebsiteURL                      *string          `json:"WebsiteURL,omitzero" cbor:"WebsiteURL,omitzero" sensitive:"true" required:"true"` // required
 }
 
 // PutAccountDetailsResponse is the output of PutAccountDetails.
@@ -1487,7 +1487,7 @@ type PutAccountDetailsResponse struct{}
 
 // PutAccountSendingAttributesRequest is the input of PutAccountSendingAttributes.
 type PutAccountSendingAttributesRequest struct {
-	SendingEnabled *bool `json:"SendingEnabled,omitempty" cbor:"SendingEnabled,omitempty"`
+	SendingEnabled *bool `json:"SendingEnabled,omitzero" cbor:"SendingEnabled,omitzero"`
 }
 
 // PutAccountSendingAttributesResponse is the output of PutAccountSendingAttributes.
@@ -1495,8 +1495,8 @@ type PutAccountSendingAttributesResponse struct{}
 
 // PutAccountSuppressionAttributesRequest is the input of PutAccountSuppressionAttributes.
 type PutAccountSuppressionAttributesRequest struct {
-	SuppressedReasons    []SuppressionListReason          `json:"SuppressedReasons,omitempty" cbor:"SuppressedReasons,omitempty"`
-	ValidationAttributes *SuppressionValidationAttributes `json:"ValidationAttributes,omitempty" cbor:"ValidationAttributes,omitempty"`
+	SuppressedReasons    []SuppressionListReason          `json:"SuppressedReasons,omitzero" cbor:"SuppressedReasons,omitzero"`
+	ValidationAttributes *SuppressionValidationAttributes `json:"ValidationAttributes,omitzero" cbor:"ValidationAttributes,omitzero"`
 }
 
 // PutAccountSuppressionAttributesResponse is the output of PutAccountSuppressionAttributes.
@@ -1504,7 +1504,7 @@ type PutAccountSuppressionAttributesResponse struct{}
 
 // PutAccountVdmAttributesRequest is the input of PutAccountVdmAttributes.
 type PutAccountVdmAttributesRequest struct {
-	VdmAttributes *VdmAttributes `json:"VdmAttributes,omitempty" cbor:"VdmAttributes,omitempty" required:"true"` // required
+	VdmAttributes *VdmAttributes `json:"VdmAttributes,omitzero" cbor:"VdmAttributes,omitzero" required:"true"` // required
 }
 
 // PutAccountVdmAttributesResponse is the output of PutAccountVdmAttributes.
@@ -1512,8 +1512,8 @@ type PutAccountVdmAttributesResponse struct{}
 
 // PutConfigurationSetArchivingOptionsRequest is the input of PutConfigurationSetArchivingOptions.
 type PutConfigurationSetArchivingOptionsRequest struct {
-	ArchiveArn           *string `json:"ArchiveArn,omitempty" cbor:"ArchiveArn,omitempty"`
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	ArchiveArn           *string `json:"ArchiveArn,omitzero" cbor:"ArchiveArn,omitzero"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
 }
 
 // PutConfigurationSetArchivingOptionsResponse is the output of PutConfigurationSetArchivingOptions.
@@ -1521,10 +1521,10 @@ type PutConfigurationSetArchivingOptionsResponse struct{}
 
 // PutConfigurationSetDeliveryOptionsRequest is the input of PutConfigurationSetDeliveryOptions.
 type PutConfigurationSetDeliveryOptionsRequest struct {
-	ConfigurationSetName *string    `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	MaxDeliverySeconds   *int64     `json:"MaxDeliverySeconds,omitempty" cbor:"MaxDeliverySeconds,omitempty"`
-	SendingPoolName      *string    `json:"SendingPoolName,omitempty" cbor:"SendingPoolName,omitempty"`
-	TlsPolicy            *TlsPolicy `json:"TlsPolicy,omitempty" cbor:"TlsPolicy,omitempty"`
+	ConfigurationSetName *string    `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	MaxDeliverySeconds   *int64     `json:"MaxDeliverySeconds,omitzero" cbor:"MaxDeliverySeconds,omitzero"`
+	SendingPoolName      *string    `json:"SendingPoolName,omitzero" cbor:"SendingPoolName,omitzero"`
+	TlsPolicy            *TlsPolicy `json:"TlsPolicy,omitzero" cbor:"TlsPolicy,omitzero"`
 }
 
 // PutConfigurationSetDeliveryOptionsResponse is the output of PutConfigurationSetDeliveryOptions.
@@ -1532,8 +1532,8 @@ type PutConfigurationSetDeliveryOptionsResponse struct{}
 
 // PutConfigurationSetReputationOptionsRequest is the input of PutConfigurationSetReputationOptions.
 type PutConfigurationSetReputationOptionsRequest struct {
-	ConfigurationSetName     *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	ReputationMetricsEnabled *bool   `json:"ReputationMetricsEnabled,omitempty" cbor:"ReputationMetricsEnabled,omitempty"`
+	ConfigurationSetName     *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	ReputationMetricsEnabled *bool   `json:"ReputationMetricsEnabled,omitzero" cbor:"ReputationMetricsEnabled,omitzero"`
 }
 
 // PutConfigurationSetReputationOptionsResponse is the output of PutConfigurationSetReputationOptions.
@@ -1541,8 +1541,8 @@ type PutConfigurationSetReputationOptionsResponse struct{}
 
 // PutConfigurationSetSendingOptionsRequest is the input of PutConfigurationSetSendingOptions.
 type PutConfigurationSetSendingOptionsRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	SendingEnabled       *bool   `json:"SendingEnabled,omitempty" cbor:"SendingEnabled,omitempty"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	SendingEnabled       *bool   `json:"SendingEnabled,omitzero" cbor:"SendingEnabled,omitzero"`
 }
 
 // PutConfigurationSetSendingOptionsResponse is the output of PutConfigurationSetSendingOptions.
@@ -1550,9 +1550,9 @@ type PutConfigurationSetSendingOptionsResponse struct{}
 
 // PutConfigurationSetSuppressionOptionsRequest is the input of PutConfigurationSetSuppressionOptions.
 type PutConfigurationSetSuppressionOptionsRequest struct {
-	ConfigurationSetName *string                       `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	SuppressedReasons    []SuppressionListReason       `json:"SuppressedReasons,omitempty" cbor:"SuppressedReasons,omitempty"`
-	ValidationOptions    *SuppressionValidationOptions `json:"ValidationOptions,omitempty" cbor:"ValidationOptions,omitempty"`
+	ConfigurationSetName *string                       `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	SuppressedReasons    []SuppressionListReason       `json:"SuppressedReasons,omitzero" cbor:"SuppressedReasons,omitzero"`
+	ValidationOptions    *SuppressionValidationOptions `json:"ValidationOptions,omitzero" cbor:"ValidationOptions,omitzero"`
 }
 
 // PutConfigurationSetSuppressionOptionsResponse is the output of PutConfigurationSetSuppressionOptions.
@@ -1560,9 +1560,9 @@ type PutConfigurationSetSuppressionOptionsResponse struct{}
 
 // PutConfigurationSetTrackingOptionsRequest is the input of PutConfigurationSetTrackingOptions.
 type PutConfigurationSetTrackingOptionsRequest struct {
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	CustomRedirectDomain *string      `json:"CustomRedirectDomain,omitempty" cbor:"CustomRedirectDomain,omitempty"`
-	HttpsPolicy          *HttpsPolicy `json:"HttpsPolicy,omitempty" cbor:"HttpsPolicy,omitempty"`
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	CustomRedirectDomain *string      `json:"CustomRedirectDomain,omitzero" cbor:"CustomRedirectDomain,omitzero"`
+	HttpsPolicy          *HttpsPolicy `json:"HttpsPolicy,omitzero" cbor:"HttpsPolicy,omitzero"`
 }
 
 // PutConfigurationSetTrackingOptionsResponse is the output of PutConfigurationSetTrackingOptions.
@@ -1570,8 +1570,8 @@ type PutConfigurationSetTrackingOptionsResponse struct{}
 
 // PutConfigurationSetVdmOptionsRequest is the input of PutConfigurationSetVdmOptions.
 type PutConfigurationSetVdmOptionsRequest struct {
-	ConfigurationSetName *string     `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	VdmOptions           *VdmOptions `json:"VdmOptions,omitempty" cbor:"VdmOptions,omitempty"`
+	ConfigurationSetName *string     `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	VdmOptions           *VdmOptions `json:"VdmOptions,omitzero" cbor:"VdmOptions,omitzero"`
 }
 
 // PutConfigurationSetVdmOptionsResponse is the output of PutConfigurationSetVdmOptions.
@@ -1579,8 +1579,8 @@ type PutConfigurationSetVdmOptionsResponse struct{}
 
 // PutDedicatedIpInPoolRequest is the input of PutDedicatedIpInPool.
 type PutDedicatedIpInPoolRequest struct {
-	DestinationPoolName *string `json:"DestinationPoolName,omitempty" cbor:"DestinationPoolName,omitempty" required:"true"` // required
-	Ip                  *string `json:"Ip,omitempty" cbor:"Ip,omitempty" location:"uri" locationName:"IP" required:"true"`  // required
+	DestinationPoolName *string `json:"DestinationPoolName,omitzero" cbor:"DestinationPoolName,omitzero" required:"true"` // required
+	Ip                  *string `json:"Ip,omitzero" cbor:"Ip,omitzero" location:"uri" locationName:"IP" required:"true"`  // required
 }
 
 // PutDedicatedIpInPoolResponse is the output of PutDedicatedIpInPool.
@@ -1588,8 +1588,8 @@ type PutDedicatedIpInPoolResponse struct{}
 
 // PutDedicatedIpPoolScalingAttributesRequest is the input of PutDedicatedIpPoolScalingAttributes.
 type PutDedicatedIpPoolScalingAttributesRequest struct {
-	PoolName    *string      `json:"PoolName,omitempty" cbor:"PoolName,omitempty" location:"uri" locationName:"PoolName" required:"true"` // required
-	ScalingMode *ScalingMode `json:"ScalingMode,omitempty" cbor:"ScalingMode,omitempty" required:"true"`                                  // required
+	PoolName    *string      `json:"PoolName,omitzero" cbor:"PoolName,omitzero" location:"uri" locationName:"PoolName" required:"true"` // required
+	ScalingMode *ScalingMode `json:"ScalingMode,omitzero" cbor:"ScalingMode,omitzero" required:"true"`                                  // required
 }
 
 // PutDedicatedIpPoolScalingAttributesResponse is the output of PutDedicatedIpPoolScalingAttributes.
@@ -1597,8 +1597,8 @@ type PutDedicatedIpPoolScalingAttributesResponse struct{}
 
 // PutDedicatedIpWarmupAttributesRequest is the input of PutDedicatedIpWarmupAttributes.
 type PutDedicatedIpWarmupAttributesRequest struct {
-	Ip               *string `json:"Ip,omitempty" cbor:"Ip,omitempty" location:"uri" locationName:"IP" required:"true"` // required
-	WarmupPercentage *int64  `json:"WarmupPercentage,omitempty" cbor:"WarmupPercentage,omitempty" required:"true"`      // required
+	Ip               *string `json:"Ip,omitzero" cbor:"Ip,omitzero" location:"uri" locationName:"IP" required:"true"` // required
+	WarmupPercentage *int64  `json:"WarmupPercentage,omitzero" cbor:"WarmupPercentage,omitzero" required:"true"`      // required
 }
 
 // PutDedicatedIpWarmupAttributesResponse is the output of PutDedicatedIpWarmupAttributes.
@@ -1606,8 +1606,8 @@ type PutDedicatedIpWarmupAttributesResponse struct{}
 
 // PutDeliverabilityDashboardOptionRequest is the input of PutDeliverabilityDashboardOption.
 type PutDeliverabilityDashboardOptionRequest struct {
-	DashboardEnabled  *bool                                `json:"DashboardEnabled,omitempty" cbor:"DashboardEnabled,omitempty" required:"true"` // required
-	SubscribedDomains []DomainDeliverabilityTrackingOption `json:"SubscribedDomains,omitempty" cbor:"SubscribedDomains,omitempty"`
+	DashboardEnabled  *bool                                `json:"DashboardEnabled,omitzero" cbor:"DashboardEnabled,omitzero" required:"true"` // required
+	SubscribedDomains []DomainDeliverabilityTrackingOption `json:"SubscribedDomains,omitzero" cbor:"SubscribedDomains,omitzero"`
 }
 
 // PutDeliverabilityDashboardOptionResponse is the output of PutDeliverabilityDashboardOption.
@@ -1615,8 +1615,8 @@ type PutDeliverabilityDashboardOptionResponse struct{}
 
 // PutEmailIdentityConfigurationSetAttributesRequest is the input of PutEmailIdentityConfigurationSetAttributes.
 type PutEmailIdentityConfigurationSetAttributesRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	EmailIdentity        *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	EmailIdentity        *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
 }
 
 // PutEmailIdentityConfigurationSetAttributesResponse is the output of PutEmailIdentityConfigurationSetAttributes.
@@ -1624,8 +1624,8 @@ type PutEmailIdentityConfigurationSetAttributesResponse struct{}
 
 // PutEmailIdentityDkimAttributesRequest is the input of PutEmailIdentityDkimAttributes.
 type PutEmailIdentityDkimAttributesRequest struct {
-	EmailIdentity  *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
-	SigningEnabled *bool   `json:"SigningEnabled,omitempty" cbor:"SigningEnabled,omitempty"`
+	EmailIdentity  *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	SigningEnabled *bool   `json:"SigningEnabled,omitzero" cbor:"SigningEnabled,omitzero"`
 }
 
 // PutEmailIdentityDkimAttributesResponse is the output of PutEmailIdentityDkimAttributes.
@@ -1633,22 +1633,22 @@ type PutEmailIdentityDkimAttributesResponse struct{}
 
 // PutEmailIdentityDkimSigningAttributesRequest is the input of PutEmailIdentityDkimSigningAttributes.
 type PutEmailIdentityDkimSigningAttributesRequest struct {
-	EmailIdentity           *string                      `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
-	SigningAttributes       *DkimSigningAttributes       `json:"SigningAttributes,omitempty" cbor:"SigningAttributes,omitempty"`
-	SigningAttributesOrigin *DkimSigningAttributesOrigin `json:"SigningAttributesOrigin,omitempty" cbor:"SigningAttributesOrigin,omitempty" required:"true"` // required
+	EmailIdentity           *string                      `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	SigningAttributes       *DkimSigningAttributes       `json:"SigningAttributes,omitzero" cbor:"SigningAttributes,omitzero"`
+	SigningAttributesOrigin *DkimSigningAttributesOrigin `json:"SigningAttributesOrigin,omitzero" cbor:"SigningAttributesOrigin,omitzero" required:"true"` // required
 }
 
 // PutEmailIdentityDkimSigningAttributesResponse is the output of PutEmailIdentityDkimSigningAttributes.
 type PutEmailIdentityDkimSigningAttributesResponse struct {
-	DkimStatus        *DkimStatus `json:"DkimStatus,omitempty" cbor:"DkimStatus,omitempty"`
-	DkimTokens        []string    `json:"DkimTokens,omitempty" cbor:"DkimTokens,omitempty"`
-	SigningHostedZone *string     `json:"SigningHostedZone,omitempty" cbor:"SigningHostedZone,omitempty"`
+	DkimStatus        *DkimStatus `json:"DkimStatus,omitzero" cbor:"DkimStatus,omitzero"`
+	DkimTokens        []string    `json:"DkimTokens,omitzero" cbor:"DkimTokens,omitzero"`
+	SigningHostedZone *string     `json:"SigningHostedZone,omitzero" cbor:"SigningHostedZone,omitzero"`
 }
 
 // PutEmailIdentityFeedbackAttributesRequest is the input of PutEmailIdentityFeedbackAttributes.
 type PutEmailIdentityFeedbackAttributesRequest struct {
-	EmailForwardingEnabled *bool   `json:"EmailForwardingEnabled,omitempty" cbor:"EmailForwardingEnabled,omitempty"`
-	EmailIdentity          *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	EmailForwardingEnabled *bool   `json:"EmailForwardingEnabled,omitzero" cbor:"EmailForwardingEnabled,omitzero"`
+	EmailIdentity          *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
 }
 
 // PutEmailIdentityFeedbackAttributesResponse is the output of PutEmailIdentityFeedbackAttributes.
@@ -1656,9 +1656,9 @@ type PutEmailIdentityFeedbackAttributesResponse struct{}
 
 // PutEmailIdentityMailFromAttributesRequest is the input of PutEmailIdentityMailFromAttributes.
 type PutEmailIdentityMailFromAttributesRequest struct {
-	BehaviorOnMxFailure *BehaviorOnMxFailure `json:"BehaviorOnMxFailure,omitempty" cbor:"BehaviorOnMxFailure,omitempty"`
-	EmailIdentity       *string              `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
-	MailFromDomain      *string              `json:"MailFromDomain,omitempty" cbor:"MailFromDomain,omitempty"`
+	BehaviorOnMxFailure *BehaviorOnMxFailure `json:"BehaviorOnMxFailure,omitzero" cbor:"BehaviorOnMxFailure,omitzero"`
+	EmailIdentity       *string              `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	MailFromDomain      *string              `json:"MailFromDomain,omitzero" cbor:"MailFromDomain,omitzero"`
 }
 
 // PutEmailIdentityMailFromAttributesResponse is the output of PutEmailIdentityMailFromAttributes.
@@ -1666,8 +1666,8 @@ type PutEmailIdentityMailFromAttributesResponse struct{}
 
 // PutSuppressedDestinationRequest is the input of PutSuppressedDestination.
 type PutSuppressedDestinationRequest struct {
-	EmailAddress *string                `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" required:"true"` // required
-	Reason       *SuppressionListReason `json:"Reason,omitempty" cbor:"Reason,omitempty" required:"true"`             // required
+	EmailAddress *string                `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" required:"true"` // required
+	Reason       *SuppressionListReason `json:"Reason,omitzero" cbor:"Reason,omitzero" required:"true"`             // required
 }
 
 // PutSuppressedDestinationResponse is the output of PutSuppressedDestination.
@@ -1675,91 +1675,91 @@ type PutSuppressedDestinationResponse struct{}
 
 // RawMessage is a structure of the SESv2 model.
 type RawMessage struct {
-	Data []byte `json:"Data,omitempty" cbor:"Data,omitempty" required:"true"` // required
+	Data []byte `json:"Data,omitzero" cbor:"Data,omitzero" required:"true"` // required
 }
 
 // Recommendation is a structure of the SESv2 model.
 type Recommendation struct {
-	CreatedTimestamp     *smithy.Time          `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	Description          *string               `json:"Description,omitempty" cbor:"Description,omitempty"`
-	Impact               *RecommendationImpact `json:"Impact,omitempty" cbor:"Impact,omitempty"`
-	LastUpdatedTimestamp *smithy.Time          `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	ResourceArn          *string               `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty"`
-	Status               *RecommendationStatus `json:"Status,omitempty" cbor:"Status,omitempty"`
-	Type                 *RecommendationType   `json:"Type,omitempty" cbor:"Type,omitempty"`
+	CreatedTimestamp     *smithy.Time          `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	Description          *string               `json:"Description,omitzero" cbor:"Description,omitzero"`
+	Impact               *RecommendationImpact `json:"Impact,omitzero" cbor:"Impact,omitzero"`
+	LastUpdatedTimestamp *smithy.Time          `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	ResourceArn          *string               `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero"`
+	Status               *RecommendationStatus `json:"Status,omitzero" cbor:"Status,omitzero"`
+	Type                 *RecommendationType   `json:"Type,omitzero" cbor:"Type,omitzero"`
 }
 
 // ReplacementEmailContent is a structure of the SESv2 model.
 type ReplacementEmailContent struct {
-	ReplacementTemplate *ReplacementTemplate `json:"ReplacementTemplate,omitempty" cbor:"ReplacementTemplate,omitempty"`
+	ReplacementTemplate *ReplacementTemplate `json:"ReplacementTemplate,omitzero" cbor:"ReplacementTemplate,omitzero"`
 }
 
 // ReplacementTemplate is a structure of the SESv2 model.
 type ReplacementTemplate struct {
-	ReplacementTemplateData *string `json:"ReplacementTemplateData,omitempty" cbor:"ReplacementTemplateData,omitempty"`
+	ReplacementTemplateData *string `json:"ReplacementTemplateData,omitzero" cbor:"ReplacementTemplateData,omitzero"`
 }
 
 // ReputationEntity is a structure of the SESv2 model.
 type ReputationEntity struct {
-	AwsSesManagedStatus        *StatusRecord         `json:"AwsSesManagedStatus,omitempty" cbor:"AwsSesManagedStatus,omitempty"`
-	CustomerManagedStatus      *StatusRecord         `json:"CustomerManagedStatus,omitempty" cbor:"CustomerManagedStatus,omitempty"`
-	ReputationEntityReference  *string               `json:"ReputationEntityReference,omitempty" cbor:"ReputationEntityReference,omitempty"`
-	ReputationEntityType       *ReputationEntityType `json:"ReputationEntityType,omitempty" cbor:"ReputationEntityType,omitempty"`
-	ReputationImpact           *RecommendationImpact `json:"ReputationImpact,omitempty" cbor:"ReputationImpact,omitempty"`
-	ReputationManagementPolicy *string               `json:"ReputationManagementPolicy,omitempty" cbor:"ReputationManagementPolicy,omitempty"`
-	SendingStatusAggregate     *SendingStatus        `json:"SendingStatusAggregate,omitempty" cbor:"SendingStatusAggregate,omitempty"`
+	AwsSesManagedStatus        *StatusRecord         `json:"AwsSesManagedStatus,omitzero" cbor:"AwsSesManagedStatus,omitzero"`
+	CustomerManagedStatus      *StatusRecord         `json:"CustomerManagedStatus,omitzero" cbor:"CustomerManagedStatus,omitzero"`
+	ReputationEntityReference  *string               `json:"ReputationEntityReference,omitzero" cbor:"ReputationEntityReference,omitzero"`
+	ReputationEntityType       *ReputationEntityType `json:"ReputationEntityType,omitzero" cbor:"ReputationEntityType,omitzero"`
+	ReputationImpact           *RecommendationImpact `json:"ReputationImpact,omitzero" cbor:"ReputationImpact,omitzero"`
+	ReputationManagementPolicy *string               `json:"ReputationManagementPolicy,omitzero" cbor:"ReputationManagementPolicy,omitzero"`
+	SendingStatusAggregate     *SendingStatus        `json:"SendingStatusAggregate,omitzero" cbor:"SendingStatusAggregate,omitzero"`
 }
 
 // ReputationOptions is a structure of the SESv2 model.
 type ReputationOptions struct {
-	LastFreshStart           *smithy.Time `json:"LastFreshStart,omitempty" cbor:"LastFreshStart,omitempty"`
-	ReputationMetricsEnabled *bool        `json:"ReputationMetricsEnabled,omitempty" cbor:"ReputationMetricsEnabled,omitempty"`
+	LastFreshStart           *smithy.Time `json:"LastFreshStart,omitzero" cbor:"LastFreshStart,omitzero"`
+	ReputationMetricsEnabled *bool        `json:"ReputationMetricsEnabled,omitzero" cbor:"ReputationMetricsEnabled,omitzero"`
 }
 
 // ResourceTenantMetadata is a structure of the SESv2 model.
 type ResourceTenantMetadata struct {
-	AssociatedTimestamp *smithy.Time `json:"AssociatedTimestamp,omitempty" cbor:"AssociatedTimestamp,omitempty"`
-	ResourceArn         *string      `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty"`
-	TenantId            *string      `json:"TenantId,omitempty" cbor:"TenantId,omitempty"`
-	TenantName          *string      `json:"TenantName,omitempty" cbor:"TenantName,omitempty"`
+	AssociatedTimestamp *smithy.Time `json:"AssociatedTimestamp,omitzero" cbor:"AssociatedTimestamp,omitzero"`
+	ResourceArn         *string      `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero"`
+	TenantId            *string      `json:"TenantId,omitzero" cbor:"TenantId,omitzero"`
+	TenantName          *string      `json:"TenantName,omitzero" cbor:"TenantName,omitzero"`
 }
 
 // ReviewDetails is a structure of the SESv2 model.
 type ReviewDetails struct {
-	CaseId *string       `json:"CaseId,omitempty" cbor:"CaseId,omitempty"`
-	Status *ReviewStatus `json:"Status,omitempty" cbor:"Status,omitempty"`
+	CaseId *string       `json:"CaseId,omitzero" cbor:"CaseId,omitzero"`
+	Status *ReviewStatus `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // Route is a structure of the SESv2 model.
 type Route struct {
-	Region *string `json:"Region,omitempty" cbor:"Region,omitempty" required:"true"` // required
+	Region *string `json:"Region,omitzero" cbor:"Region,omitzero" required:"true"` // required
 }
 
 // RouteDetails is a structure of the SESv2 model.
 type RouteDetails struct {
-	Region *string `json:"Region,omitempty" cbor:"Region,omitempty" required:"true"` // required
+	Region *string `json:"Region,omitzero" cbor:"Region,omitzero" required:"true"` // required
 }
 
 // SOARecord is a structure of the SESv2 model.
 type SOARecord struct {
-	AdminEmail        *string `json:"AdminEmail,omitempty" cbor:"AdminEmail,omitempty"`
-	PrimaryNameServer *string `json:"PrimaryNameServer,omitempty" cbor:"PrimaryNameServer,omitempty"`
-	SerialNumber      *int64  `json:"SerialNumber,omitempty" cbor:"SerialNumber,omitempty"`
+	AdminEmail        *string `json:"AdminEmail,omitzero" cbor:"AdminEmail,omitzero"`
+	PrimaryNameServer *string `json:"PrimaryNameServer,omitzero" cbor:"PrimaryNameServer,omitzero"`
+	SerialNumber      *int64  `json:"SerialNumber,omitzero" cbor:"SerialNumber,omitzero"`
 }
 
 // SendBulkEmailRequest is the input of SendBulkEmail.
 type SendBulkEmailRequest struct {
 	BulkEmailEntries                          []BulkEmailEntry  `json:"BulkEmailEntries" cbor:"BulkEmailEntries" required:"true"` // required
-	ConfigurationSetName                      *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	DefaultContent                            *BulkEmailContent `json:"DefaultContent,omitempty" cbor:"DefaultContent,omitempty" required:"true"` // required
-	DefaultEmailTags                          []MessageTag      `json:"DefaultEmailTags,omitempty" cbor:"DefaultEmailTags,omitempty"`
-	EndpointId                                *string           `json:"EndpointId,omitempty" cbor:"EndpointId,omitempty"`
-	FeedbackForwardingEmailAddress            *string           `json:"FeedbackForwardingEmailAddress,omitempty" cbor:"FeedbackForwardingEmailAddress,omitempty"`
-	FeedbackForwardingEmailAddressIdentityArn *string           `json:"FeedbackForwardingEmailAddressIdentityArn,omitempty" cbor:"FeedbackForwardingEmailAddressIdentityArn,omitempty"`
-	FromEmailAddress                          *string           `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty"`
-	FromEmailAddressIdentityArn               *string           `json:"FromEmailAddressIdentityArn,omitempty" cbor:"FromEmailAddressIdentityArn,omitempty"`
-	ReplyToAddresses                          []string          `json:"ReplyToAddresses,omitempty" cbor:"ReplyToAddresses,omitempty"`
-	TenantName                                *string           `json:"TenantName,omitempty" cbor:"TenantName,omitempty"`
+	ConfigurationSetName                      *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	DefaultContent                            *BulkEmailContent `json:"DefaultContent,omitzero" cbor:"DefaultContent,omitzero" required:"true"` // required
+	DefaultEmailTags                          []MessageTag      `json:"DefaultEmailTags,omitzero" cbor:"DefaultEmailTags,omitzero"`
+	EndpointId                                *string           `json:"EndpointId,omitzero" cbor:"EndpointId,omitzero"`
+	FeedbackForwardingEmailAddress            *string           `json:"FeedbackForwardingEmailAddress,omitzero" cbor:"FeedbackForwardingEmailAddress,omitzero"`
+	FeedbackForwardingEmailAddressIdentityArn *string           `json:"FeedbackForwardingEmailAddressIdentityArn,omitzero" cbor:"FeedbackForwardingEmailAddressIdentityArn,omitzero"`
+	FromEmailAddress                          *string           `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero"`
+	FromEmailAddressIdentityArn               *string           `json:"FromEmailAddressIdentityArn,omitzero" cbor:"FromEmailAddressIdentityArn,omitzero"`
+	ReplyToAddresses                          []string          `json:"ReplyToAddresses,omitzero" cbor:"ReplyToAddresses,omitzero"`
+	TenantName                                *string           `json:"TenantName,omitzero" cbor:"TenantName,omitzero"`
 }
 
 // SendBulkEmailResponse is the output of SendBulkEmail.
@@ -1769,47 +1769,47 @@ type SendBulkEmailResponse struct {
 
 // SendCustomVerificationEmailRequest is the input of SendCustomVerificationEmail.
 type SendCustomVerificationEmailRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	EmailAddress         *string `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" required:"true"` // required
-	TemplateName         *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	EmailAddress         *string `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" required:"true"` // required
+	TemplateName         *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" required:"true"` // required
 }
 
 // SendCustomVerificationEmailResponse is the output of SendCustomVerificationEmail.
 type SendCustomVerificationEmailResponse struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
 }
 
 // SendEmailRequest is the input of SendEmail.
 type SendEmailRequest struct {
-	ConfigurationSetName                      *string                `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	Content                                   *EmailContent          `json:"Content,omitempty" cbor:"Content,omitempty" required:"true"` // required
-	Destination                               *Destination           `json:"Destination,omitempty" cbor:"Destination,omitempty"`
-	EmailTags                                 []MessageTag           `json:"EmailTags,omitempty" cbor:"EmailTags,omitempty"`
-	EndpointId                                *string                `json:"EndpointId,omitempty" cbor:"EndpointId,omitempty"`
-	FeedbackForwardingEmailAddress            *string                `json:"FeedbackForwardingEmailAddress,omitempty" cbor:"FeedbackForwardingEmailAddress,omitempty"`
-	FeedbackForwardingEmailAddressIdentityArn *string                `json:"FeedbackForwardingEmailAddressIdentityArn,omitempty" cbor:"FeedbackForwardingEmailAddressIdentityArn,omitempty"`
-	FromEmailAddress                          *string                `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty"`
-	FromEmailAddressIdentityArn               *string                `json:"FromEmailAddressIdentityArn,omitempty" cbor:"FromEmailAddressIdentityArn,omitempty"`
-	ListManagementOptions                     *ListManagementOptions `json:"ListManagementOptions,omitempty" cbor:"ListManagementOptions,omitempty"`
-	ReplyToAddresses                          []string               `json:"ReplyToAddresses,omitempty" cbor:"ReplyToAddresses,omitempty"`
-	TenantName                                *string                `json:"TenantName,omitempty" cbor:"TenantName,omitempty"`
+	ConfigurationSetName                      *string                `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	Content                                   *EmailContent          `json:"Content,omitzero" cbor:"Content,omitzero" required:"true"` // required
+	Destination                               *Destination           `json:"Destination,omitzero" cbor:"Destination,omitzero"`
+	EmailTags                                 []MessageTag           `json:"EmailTags,omitzero" cbor:"EmailTags,omitzero"`
+	EndpointId                                *string                `json:"EndpointId,omitzero" cbor:"EndpointId,omitzero"`
+	FeedbackForwardingEmailAddress            *string                `json:"FeedbackForwardingEmailAddress,omitzero" cbor:"FeedbackForwardingEmailAddress,omitzero"`
+	FeedbackForwardingEmailAddressIdentityArn *string                `json:"FeedbackForwardingEmailAddressIdentityArn,omitzero" cbor:"FeedbackForwardingEmailAddressIdentityArn,omitzero"`
+	FromEmailAddress                          *string                `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero"`
+	FromEmailAddressIdentityArn               *string                `json:"FromEmailAddressIdentityArn,omitzero" cbor:"FromEmailAddressIdentityArn,omitzero"`
+	ListManagementOptions                     *ListManagementOptions `json:"ListManagementOptions,omitzero" cbor:"ListManagementOptions,omitzero"`
+	ReplyToAddresses                          []string               `json:"ReplyToAddresses,omitzero" cbor:"ReplyToAddresses,omitzero"`
+	TenantName                                *string                `json:"TenantName,omitzero" cbor:"TenantName,omitzero"`
 }
 
 // SendEmailResponse is the output of SendEmail.
 type SendEmailResponse struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
 }
 
 // SendQuota is a structure of the SESv2 model.
 type SendQuota struct {
-	Max24HourSend   *float64 `json:"Max24HourSend,omitempty" cbor:"Max24HourSend,omitempty"`
-	MaxSendRate     *float64 `json:"MaxSendRate,omitempty" cbor:"MaxSendRate,omitempty"`
-	SentLast24Hours *float64 `json:"SentLast24Hours,omitempty" cbor:"SentLast24Hours,omitempty"`
+	Max24HourSend   *float64 `json:"Max24HourSend,omitzero" cbor:"Max24HourSend,omitzero"`
+	MaxSendRate     *float64 `json:"MaxSendRate,omitzero" cbor:"MaxSendRate,omitzero"`
+	SentLast24Hours *float64 `json:"SentLast24Hours,omitzero" cbor:"SentLast24Hours,omitzero"`
 }
 
 // SendingOptions is a structure of the SESv2 model.
 type SendingOptions struct {
-	SendingEnabled *bool `json:"SendingEnabled,omitempty" cbor:"SendingEnabled,omitempty"`
+	SendingEnabled *bool `json:"SendingEnabled,omitzero" cbor:"SendingEnabled,omitzero"`
 }
 
 // SendingPausedException is the error SendingPausedException (HTTP 400, client fault).
@@ -1817,85 +1817,85 @@ type SendingPausedException struct{}
 
 // SnsDestination is a structure of the SESv2 model.
 type SnsDestination struct {
-	TopicArn *string `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" required:"true"` // required
+	TopicArn *string `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" required:"true"` // required
 }
 
 // StatusRecord is a structure of the SESv2 model.
 type StatusRecord struct {
-	Cause                *string        `json:"Cause,omitempty" cbor:"Cause,omitempty"`
-	LastUpdatedTimestamp *smithy.Time   `json:"LastUpdatedTimestamp,omitempty" cbor:"LastUpdatedTimestamp,omitempty"`
-	Status               *SendingStatus `json:"Status,omitempty" cbor:"Status,omitempty"`
+	Cause                *string        `json:"Cause,omitzero" cbor:"Cause,omitzero"`
+	LastUpdatedTimestamp *smithy.Time   `json:"LastUpdatedTimestamp,omitzero" cbor:"LastUpdatedTimestamp,omitzero"`
+	Status               *SendingStatus `json:"Status,omitzero" cbor:"Status,omitzero"`
 }
 
 // SuppressedDestination is a structure of the SESv2 model.
 type SuppressedDestination struct {
-	Attributes     *SuppressedDestinationAttributes `json:"Attributes,omitempty" cbor:"Attributes,omitempty"`
-	EmailAddress   *string                          `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" required:"true"`     // required
-	LastUpdateTime *smithy.Time                     `json:"LastUpdateTime,omitempty" cbor:"LastUpdateTime,omitempty" required:"true"` // required
-	Reason         *SuppressionListReason           `json:"Reason,omitempty" cbor:"Reason,omitempty" required:"true"`                 // required
+	Attributes     *SuppressedDestinationAttributes `json:"Attributes,omitzero" cbor:"Attributes,omitzero"`
+	EmailAddress   *string                          `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" required:"true"`     // required
+	LastUpdateTime *smithy.Time                     `json:"LastUpdateTime,omitzero" cbor:"LastUpdateTime,omitzero" required:"true"` // required
+	Reason         *SuppressionListReason           `json:"Reason,omitzero" cbor:"Reason,omitzero" required:"true"`                 // required
 }
 
 // SuppressedDestinationAttributes is a structure of the SESv2 model.
 type SuppressedDestinationAttributes struct {
-	FeedbackId *string `json:"FeedbackId,omitempty" cbor:"FeedbackId,omitempty"`
-	MessageId  *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
+	FeedbackId *string `json:"FeedbackId,omitzero" cbor:"FeedbackId,omitzero"`
+	MessageId  *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
 }
 
 // SuppressedDestinationSummary is a structure of the SESv2 model.
 type SuppressedDestinationSummary struct {
-	EmailAddress   *string                `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" required:"true"`     // required
-	LastUpdateTime *smithy.Time           `json:"LastUpdateTime,omitempty" cbor:"LastUpdateTime,omitempty" required:"true"` // required
-	Reason         *SuppressionListReason `json:"Reason,omitempty" cbor:"Reason,omitempty" required:"true"`                 // required
+	EmailAddress   *string                `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" required:"true"`     // required
+	LastUpdateTime *smithy.Time           `json:"LastUpdateTime,omitzero" cbor:"LastUpdateTime,omitzero" required:"true"` // required
+	Reason         *SuppressionListReason `json:"Reason,omitzero" cbor:"Reason,omitzero" required:"true"`                 // required
 }
 
 // SuppressionAttributes is a structure of the SESv2 model.
 type SuppressionAttributes struct {
-	SuppressedReasons    []SuppressionListReason          `json:"SuppressedReasons,omitempty" cbor:"SuppressedReasons,omitempty"`
-	ValidationAttributes *SuppressionValidationAttributes `json:"ValidationAttributes,omitempty" cbor:"ValidationAttributes,omitempty"`
+	SuppressedReasons    []SuppressionListReason          `json:"SuppressedReasons,omitzero" cbor:"SuppressedReasons,omitzero"`
+	ValidationAttributes *SuppressionValidationAttributes `json:"ValidationAttributes,omitzero" cbor:"ValidationAttributes,omitzero"`
 }
 
 // SuppressionConditionThreshold is a structure of the SESv2 model.
 type SuppressionConditionThreshold struct {
-	ConditionThresholdEnabled  *FeatureStatus                  `json:"ConditionThresholdEnabled,omitempty" cbor:"ConditionThresholdEnabled,omitempty" required:"true"` // required
-	OverallConfidenceThreshold *SuppressionConfidenceThreshold `json:"OverallConfidenceThreshold,omitempty" cbor:"OverallConfidenceThreshold,omitempty"`
+	ConditionThresholdEnabled  *FeatureStatus                  `json:"ConditionThresholdEnabled,omitzero" cbor:"ConditionThresholdEnabled,omitzero" required:"true"` // required
+	OverallConfidenceThreshold *SuppressionConfidenceThreshold `json:"OverallConfidenceThreshold,omitzero" cbor:"OverallConfidenceThreshold,omitzero"`
 }
 
 // SuppressionConfidenceThreshold is a structure of the SESv2 model.
 type SuppressionConfidenceThreshold struct {
-	ConfidenceVerdictThreshold *SuppressionConfidenceVerdictThreshold `json:"ConfidenceVerdictThreshold,omitempty" cbor:"ConfidenceVerdictThreshold,omitempty" required:"true"` // required
+	ConfidenceVerdictThreshold *SuppressionConfidenceVerdictThreshold `json:"ConfidenceVerdictThreshold,omitzero" cbor:"ConfidenceVerdictThreshold,omitzero" required:"true"` // required
 }
 
 // SuppressionListDestination is a structure of the SESv2 model.
 type SuppressionListDestination struct {
-	SuppressionListImportAction *SuppressionListImportAction `json:"SuppressionListImportAction,omitempty" cbor:"SuppressionListImportAction,omitempty" required:"true"` // required
+	SuppressionListImportAction *SuppressionListImportAction `json:"SuppressionListImportAction,omitzero" cbor:"SuppressionListImportAction,omitzero" required:"true"` // required
 }
 
 // SuppressionOptions is a structure of the SESv2 model.
 type SuppressionOptions struct {
-	SuppressedReasons []SuppressionListReason       `json:"SuppressedReasons,omitempty" cbor:"SuppressedReasons,omitempty"`
-	ValidationOptions *SuppressionValidationOptions `json:"ValidationOptions,omitempty" cbor:"ValidationOptions,omitempty"`
+	SuppressedReasons []SuppressionListReason       `json:"SuppressedReasons,omitzero" cbor:"SuppressedReasons,omitzero"`
+	ValidationOptions *SuppressionValidationOptions `json:"ValidationOptions,omitzero" cbor:"ValidationOptions,omitzero"`
 }
 
 // SuppressionValidationAttributes is a structure of the SESv2 model.
 type SuppressionValidationAttributes struct {
-	ConditionThreshold *SuppressionConditionThreshold `json:"ConditionThreshold,omitempty" cbor:"ConditionThreshold,omitempty" required:"true"` // required
+	ConditionThreshold *SuppressionConditionThreshold `json:"ConditionThreshold,omitzero" cbor:"ConditionThreshold,omitzero" required:"true"` // required
 }
 
 // SuppressionValidationOptions is a structure of the SESv2 model.
 type SuppressionValidationOptions struct {
-	ConditionThreshold *SuppressionConditionThreshold `json:"ConditionThreshold,omitempty" cbor:"ConditionThreshold,omitempty" required:"true"` // required
+	ConditionThreshold *SuppressionConditionThreshold `json:"ConditionThreshold,omitzero" cbor:"ConditionThreshold,omitzero" required:"true"` // required
 }
 
 // Tag is a structure of the SESv2 model.
 type Tag struct {
-	Key   *string `json:"Key,omitempty" cbor:"Key,omitempty" required:"true"`     // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"` // required
+	Key   *string `json:"Key,omitzero" cbor:"Key,omitzero" required:"true"`     // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"` // required
 }
 
 // TagResourceRequest is the input of TagResource.
 type TagResourceRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
-	Tags        []Tag   `json:"Tags" cbor:"Tags" required:"true"`                                   // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
+	Tags        []Tag   `json:"Tags" cbor:"Tags" required:"true"`                                 // required
 }
 
 // TagResourceResponse is the output of TagResource.
@@ -1903,47 +1903,47 @@ type TagResourceResponse struct{}
 
 // Template is a structure of the SESv2 model.
 type Template struct {
-	Attachments     []Attachment          `json:"Attachments,omitempty" cbor:"Attachments,omitempty"`
-	Headers         []MessageHeader       `json:"Headers,omitempty" cbor:"Headers,omitempty"`
-	TemplateArn     *string               `json:"TemplateArn,omitempty" cbor:"TemplateArn,omitempty"`
-	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty"`
-	TemplateData    *string               `json:"TemplateData,omitempty" cbor:"TemplateData,omitempty"`
-	TemplateName    *string               `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty"`
+	Attachments     []Attachment          `json:"Attachments,omitzero" cbor:"Attachments,omitzero"`
+	Headers         []MessageHeader       `json:"Headers,omitzero" cbor:"Headers,omitzero"`
+	TemplateArn     *string               `json:"TemplateArn,omitzero" cbor:"TemplateArn,omitzero"`
+	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero"`
+	TemplateData    *string               `json:"TemplateData,omitzero" cbor:"TemplateData,omitzero"`
+	TemplateName    *string               `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero"`
 }
 
 // Tenant is a structure of the SESv2 model.
 type Tenant struct {
-	CreatedTimestamp *smithy.Time   `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	SendingStatus    *SendingStatus `json:"SendingStatus,omitempty" cbor:"SendingStatus,omitempty"`
-	Tags             []Tag          `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TenantArn        *string        `json:"TenantArn,omitempty" cbor:"TenantArn,omitempty"`
-	TenantId         *string        `json:"TenantId,omitempty" cbor:"TenantId,omitempty"`
-	TenantName       *string        `json:"TenantName,omitempty" cbor:"TenantName,omitempty"`
+	CreatedTimestamp *smithy.Time   `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	SendingStatus    *SendingStatus `json:"SendingStatus,omitzero" cbor:"SendingStatus,omitzero"`
+	Tags             []Tag          `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TenantArn        *string        `json:"TenantArn,omitzero" cbor:"TenantArn,omitzero"`
+	TenantId         *string        `json:"TenantId,omitzero" cbor:"TenantId,omitzero"`
+	TenantName       *string        `json:"TenantName,omitzero" cbor:"TenantName,omitzero"`
 }
 
 // TenantInfo is a structure of the SESv2 model.
 type TenantInfo struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	TenantArn        *string      `json:"TenantArn,omitempty" cbor:"TenantArn,omitempty"`
-	TenantId         *string      `json:"TenantId,omitempty" cbor:"TenantId,omitempty"`
-	TenantName       *string      `json:"TenantName,omitempty" cbor:"TenantName,omitempty"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	TenantArn        *string      `json:"TenantArn,omitzero" cbor:"TenantArn,omitzero"`
+	TenantId         *string      `json:"TenantId,omitzero" cbor:"TenantId,omitzero"`
+	TenantName       *string      `json:"TenantName,omitzero" cbor:"TenantName,omitzero"`
 }
 
 // TenantResource is a structure of the SESv2 model.
 type TenantResource struct {
-	ResourceArn  *string       `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty"`
-	ResourceType *ResourceType `json:"ResourceType,omitempty" cbor:"ResourceType,omitempty"`
+	ResourceArn  *string       `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero"`
+	ResourceType *ResourceType `json:"ResourceType,omitzero" cbor:"ResourceType,omitzero"`
 }
 
 // TestRenderEmailTemplateRequest is the input of TestRenderEmailTemplate.
 type TestRenderEmailTemplateRequest struct {
-	TemplateData *string `json:"TemplateData,omitempty" cbor:"TemplateData,omitempty" required:"true"`                                            // required
-	TemplateName *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" location:"uri" locationName:"TemplateName" required:"true"` // required
+	TemplateData *string `json:"TemplateData,omitzero" cbor:"TemplateData,omitzero" required:"true"`                                            // required
+	TemplateName *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" location:"uri" locationName:"TemplateName" required:"true"` // required
 }
 
 // TestRenderEmailTemplateResponse is the output of TestRenderEmailTemplate.
 type TestRenderEmailTemplateResponse struct {
-	RenderedTemplate *string `json:"RenderedTemplate,omitempty" cbor:"RenderedTemplate,omitempty" required:"true"` // required
+	RenderedTemplate *string `json:"RenderedTemplate,omitzero" cbor:"RenderedTemplate,omitzero" required:"true"` // required
 }
 
 // TooManyRequestsException is the error TooManyRequestsException (HTTP 429, client fault).
@@ -1951,34 +1951,34 @@ type TooManyRequestsException struct{}
 
 // Topic is a structure of the SESv2 model.
 type Topic struct {
-	DefaultSubscriptionStatus *SubscriptionStatus `json:"DefaultSubscriptionStatus,omitempty" cbor:"DefaultSubscriptionStatus,omitempty" required:"true"` // required
-	Description               *string             `json:"Description,omitempty" cbor:"Description,omitempty"`
-	DisplayName               *string             `json:"DisplayName,omitempty" cbor:"DisplayName,omitempty" required:"true"` // required
-	TopicName                 *string             `json:"TopicName,omitempty" cbor:"TopicName,omitempty" required:"true"`     // required
+	DefaultSubscriptionStatus *SubscriptionStatus `json:"DefaultSubscriptionStatus,omitzero" cbor:"DefaultSubscriptionStatus,omitzero" required:"true"` // required
+	Description               *string             `json:"Description,omitzero" cbor:"Description,omitzero"`
+	DisplayName               *string             `json:"DisplayName,omitzero" cbor:"DisplayName,omitzero" required:"true"` // required
+	TopicName                 *string             `json:"TopicName,omitzero" cbor:"TopicName,omitzero" required:"true"`     // required
 }
 
 // TopicFilter is a structure of the SESv2 model.
 type TopicFilter struct {
-	TopicName                         *string `json:"TopicName,omitempty" cbor:"TopicName,omitempty"`
-	UseDefaultIfPreferenceUnavailable *bool   `json:"UseDefaultIfPreferenceUnavailable,omitempty" cbor:"UseDefaultIfPreferenceUnavailable,omitempty"`
+	TopicName                         *string `json:"TopicName,omitzero" cbor:"TopicName,omitzero"`
+	UseDefaultIfPreferenceUnavailable *bool   `json:"UseDefaultIfPreferenceUnavailable,omitzero" cbor:"UseDefaultIfPreferenceUnavailable,omitzero"`
 }
 
 // TopicPreference is a structure of the SESv2 model.
 type TopicPreference struct {
-	SubscriptionStatus *SubscriptionStatus `json:"SubscriptionStatus,omitempty" cbor:"SubscriptionStatus,omitempty" required:"true"` // required
-	TopicName          *string             `json:"TopicName,omitempty" cbor:"TopicName,omitempty" required:"true"`                   // required
+	SubscriptionStatus *SubscriptionStatus `json:"SubscriptionStatus,omitzero" cbor:"SubscriptionStatus,omitzero" required:"true"` // required
+	TopicName          *string             `json:"TopicName,omitzero" cbor:"TopicName,omitzero" required:"true"`                   // required
 }
 
 // TrackingOptions is a structure of the SESv2 model.
 type TrackingOptions struct {
-	CustomRedirectDomain *string      `json:"CustomRedirectDomain,omitempty" cbor:"CustomRedirectDomain,omitempty" required:"true"` // required
-	HttpsPolicy          *HttpsPolicy `json:"HttpsPolicy,omitempty" cbor:"HttpsPolicy,omitempty"`
+	CustomRedirectDomain *string      `json:"CustomRedirectDomain,omitzero" cbor:"CustomRedirectDomain,omitzero" required:"true"` // required
+	HttpsPolicy          *HttpsPolicy `json:"HttpsPolicy,omitzero" cbor:"HttpsPolicy,omitzero"`
 }
 
 // UntagResourceRequest is the input of UntagResource.
 type UntagResourceRequest struct {
-	ResourceArn *string  `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" location:"querystring" locationName:"ResourceArn" required:"true"` // required
-	TagKeys     []string `json:"TagKeys" cbor:"TagKeys" location:"querystring" locationName:"TagKeys" required:"true"`                                 // required
+	ResourceArn *string  `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" location:"querystring" locationName:"ResourceArn" required:"true"` // required
+	TagKeys     []string `json:"TagKeys" cbor:"TagKeys" location:"querystring" locationName:"TagKeys" required:"true"`                               // required
 }
 
 // UntagResourceResponse is the output of UntagResource.
@@ -1986,9 +1986,9 @@ type UntagResourceResponse struct{}
 
 // UpdateConfigurationSetEventDestinationRequest is the input of UpdateConfigurationSetEventDestination.
 type UpdateConfigurationSetEventDestinationRequest struct {
-	ConfigurationSetName *string                     `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
-	EventDestination     *EventDestinationDefinition `json:"EventDestination,omitempty" cbor:"EventDestination,omitempty" required:"true"`                                                            // required
-	EventDestinationName *string                     `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" location:"uri" locationName:"EventDestinationName" required:"true"` // required
+	ConfigurationSetName *string                     `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" location:"uri" locationName:"ConfigurationSetName" required:"true"` // required
+	EventDestination     *EventDestinationDefinition `json:"EventDestination,omitzero" cbor:"EventDestination,omitzero" required:"true"`                                                            // required
+	EventDestinationName *string                     `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" location:"uri" locationName:"EventDestinationName" required:"true"` // required
 }
 
 // UpdateConfigurationSetEventDestinationResponse is the output of UpdateConfigurationSetEventDestination.
@@ -1996,9 +1996,9 @@ type UpdateConfigurationSetEventDestinationResponse struct{}
 
 // UpdateContactListRequest is the input of UpdateContactList.
 type UpdateContactListRequest struct {
-	ContactListName *string `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
-	Description     *string `json:"Description,omitempty" cbor:"Description,omitempty"`
-	Topics          []Topic `json:"Topics,omitempty" cbor:"Topics,omitempty"`
+	ContactListName *string `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
+	Description     *string `json:"Description,omitzero" cbor:"Description,omitzero"`
+	Topics          []Topic `json:"Topics,omitzero" cbor:"Topics,omitzero"`
 }
 
 // UpdateContactListResponse is the output of UpdateContactList.
@@ -2006,11 +2006,11 @@ type UpdateContactListResponse struct{}
 
 // UpdateContactRequest is the input of UpdateContact.
 type UpdateContactRequest struct {
-	AttributesData   *string           `json:"AttributesData,omitempty" cbor:"AttributesData,omitempty"`
-	ContactListName  *string           `json:"ContactListName,omitempty" cbor:"ContactListName,omitempty" location:"uri" locationName:"ContactListName" required:"true"` // required
-	EmailAddress     *string           `json:"EmailAddress,omitempty" cbor:"EmailAddress,omitempty" location:"uri" locationName:"EmailAddress" required:"true"`          // required
-	TopicPreferences []TopicPreference `json:"TopicPreferences,omitempty" cbor:"TopicPreferences,omitempty"`
-	UnsubscribeAll   *bool             `json:"UnsubscribeAll,omitempty" cbor:"UnsubscribeAll,omitempty"`
+	AttributesData   *string           `json:"AttributesData,omitzero" cbor:"AttributesData,omitzero"`
+	ContactListName  *string           `json:"ContactListName,omitzero" cbor:"ContactListName,omitzero" location:"uri" locationName:"ContactListName" required:"true"` // required
+	EmailAddress     *string           `json:"EmailAddress,omitzero" cbor:"EmailAddress,omitzero" location:"uri" locationName:"EmailAddress" required:"true"`          // required
+	TopicPreferences []TopicPreference `json:"TopicPreferences,omitzero" cbor:"TopicPreferences,omitzero"`
+	UnsubscribeAll   *bool             `json:"UnsubscribeAll,omitzero" cbor:"UnsubscribeAll,omitzero"`
 }
 
 // UpdateContactResponse is the output of UpdateContact.
@@ -2018,12 +2018,12 @@ type UpdateContactResponse struct{}
 
 // UpdateCustomVerificationEmailTemplateRequest is the input of UpdateCustomVerificationEmailTemplate.
 type UpdateCustomVerificationEmailTemplateRequest struct {
-	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitempty" cbor:"FailureRedirectionURL,omitempty" required:"true"`                          // required
-	FromEmailAddress      *string `json:"FromEmailAddress,omitempty" cbor:"FromEmailAddress,omitempty" required:"true"`                                    // required
-	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitempty" cbor:"SuccessRedirectionURL,omitempty" required:"true"`                          // required
-	TemplateContent       *string `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" required:"true"`                                      // required
-	TemplateName          *string `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" location:"uri" locationName:"TemplateName" required:"true"` // required
-	TemplateSubject       *string `json:"TemplateSubject,omitempty" cbor:"TemplateSubject,omitempty" required:"true"`                                      // required
+	FailureRedirectionURL *string `json:"FailureRedirectionURL,omitzero" cbor:"FailureRedirectionURL,omitzero" required:"true"`                          // required
+	FromEmailAddress      *string `json:"FromEmailAddress,omitzero" cbor:"FromEmailAddress,omitzero" required:"true"`                                    // required
+	SuccessRedirectionURL *string `json:"SuccessRedirectionURL,omitzero" cbor:"SuccessRedirectionURL,omitzero" required:"true"`                          // required
+	TemplateContent       *string `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" required:"true"`                                      // required
+	TemplateName          *string `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" location:"uri" locationName:"TemplateName" required:"true"` // required
+	TemplateSubject       *string `json:"TemplateSubject,omitzero" cbor:"TemplateSubject,omitzero" required:"true"`                                      // required
 }
 
 // UpdateCustomVerificationEmailTemplateResponse is the output of UpdateCustomVerificationEmailTemplate.
@@ -2031,9 +2031,9 @@ type UpdateCustomVerificationEmailTemplateResponse struct{}
 
 // UpdateEmailIdentityPolicyRequest is the input of UpdateEmailIdentityPolicy.
 type UpdateEmailIdentityPolicyRequest struct {
-	EmailIdentity *string `json:"EmailIdentity,omitempty" cbor:"EmailIdentity,omitempty" location:"uri" locationName:"EmailIdentity" required:"true"` // required
-	Policy        *string `json:"Policy,omitempty" cbor:"Policy,omitempty" required:"true"`                                                           // required
-	PolicyName    *string `json:"PolicyName,omitempty" cbor:"PolicyName,omitempty" location:"uri" locationName:"PolicyName" required:"true"`          // required
+	EmailIdentity *string `json:"EmailIdentity,omitzero" cbor:"EmailIdentity,omitzero" location:"uri" locationName:"EmailIdentity" required:"true"` // required
+	Policy        *string `json:"Policy,omitzero" cbor:"Policy,omitzero" required:"true"`                                                           // required
+	PolicyName    *string `json:"PolicyName,omitzero" cbor:"PolicyName,omitzero" location:"uri" locationName:"PolicyName" required:"true"`          // required
 }
 
 // UpdateEmailIdentityPolicyResponse is the output of UpdateEmailIdentityPolicy.
@@ -2041,8 +2041,8 @@ type UpdateEmailIdentityPolicyResponse struct{}
 
 // UpdateEmailTemplateRequest is the input of UpdateEmailTemplate.
 type UpdateEmailTemplateRequest struct {
-	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitempty" cbor:"TemplateContent,omitempty" required:"true"`                                      // required
-	TemplateName    *string               `json:"TemplateName,omitempty" cbor:"TemplateName,omitempty" location:"uri" locationName:"TemplateName" required:"true"` // required
+	TemplateContent *EmailTemplateContent `json:"TemplateContent,omitzero" cbor:"TemplateContent,omitzero" required:"true"`                                      // required
+	TemplateName    *string               `json:"TemplateName,omitzero" cbor:"TemplateName,omitzero" location:"uri" locationName:"TemplateName" required:"true"` // required
 }
 
 // UpdateEmailTemplateResponse is the output of UpdateEmailTemplate.
@@ -2050,9 +2050,9 @@ type UpdateEmailTemplateResponse struct{}
 
 // UpdateReputationEntityCustomerManagedStatusRequest is the input of UpdateReputationEntityCustomerManagedStatus.
 type UpdateReputationEntityCustomerManagedStatusRequest struct {
-	ReputationEntityReference *string               `json:"ReputationEntityReference,omitempty" cbor:"ReputationEntityReference,omitempty" location:"uri" locationName:"ReputationEntityReference" required:"true"` // required
-	ReputationEntityType      *ReputationEntityType `json:"ReputationEntityType,omitempty" cbor:"ReputationEntityType,omitempty" location:"uri" locationName:"ReputationEntityType" required:"true"`                // required
-	SendingStatus             *SendingStatus        `json:"SendingStatus,omitempty" cbor:"SendingStatus,omitempty" required:"true"`                                                                                 // required
+	ReputationEntityReference *string               `json:"ReputationEntityReference,omitzero" cbor:"ReputationEntityReference,omitzero" location:"uri" locationName:"ReputationEntityReference" required:"true"` // required
+	ReputationEntityType      *ReputationEntityType `json:"ReputationEntityType,omitzero" cbor:"ReputationEntityType,omitzero" location:"uri" locationName:"ReputationEntityType" required:"true"`                // required
+	SendingStatus             *SendingStatus        `json:"SendingStatus,omitzero" cbor:"SendingStatus,omitzero" required:"true"`                                                                                 // required
 }
 
 // UpdateReputationEntityCustomerManagedStatusResponse is the output of UpdateReputationEntityCustomerManagedStatus.
@@ -2060,9 +2060,9 @@ type UpdateReputationEntityCustomerManagedStatusResponse struct{}
 
 // UpdateReputationEntityPolicyRequest is the input of UpdateReputationEntityPolicy.
 type UpdateReputationEntityPolicyRequest struct {
-	ReputationEntityPolicy    *string               `json:"ReputationEntityPolicy,omitempty" cbor:"ReputationEntityPolicy,omitempty" required:"true"`                                                               // required
-	ReputationEntityReference *string               `json:"ReputationEntityReference,omitempty" cbor:"ReputationEntityReference,omitempty" location:"uri" locationName:"ReputationEntityReference" required:"true"` // required
-	ReputationEntityType      *ReputationEntityType `json:"ReputationEntityType,omitempty" cbor:"ReputationEntityType,omitempty" location:"uri" locationName:"ReputationEntityType" required:"true"`                // required
+	ReputationEntityPolicy    *string               `json:"ReputationEntityPolicy,omitzero" cbor:"ReputationEntityPolicy,omitzero" required:"true"`                                                               // required
+	ReputationEntityReference *string               `json:"ReputationEntityReference,omitzero" cbor:"ReputationEntityReference,omitzero" location:"uri" locationName:"ReputationEntityReference" required:"true"` // required
+	ReputationEntityType      *ReputationEntityType `json:"ReputationEntityType,omitzero" cbor:"ReputationEntityType,omitzero" location:"uri" locationName:"ReputationEntityType" required:"true"`                // required
 }
 
 // UpdateReputationEntityPolicyResponse is the output of UpdateReputationEntityPolicy.
@@ -2070,29 +2070,29 @@ type UpdateReputationEntityPolicyResponse struct{}
 
 // VdmAttributes is a structure of the SESv2 model.
 type VdmAttributes struct {
-	DashboardAttributes *DashboardAttributes `json:"DashboardAttributes,omitempty" cbor:"DashboardAttributes,omitempty"`
-	GuardianAttributes  *GuardianAttributes  `json:"GuardianAttributes,omitempty" cbor:"GuardianAttributes,omitempty"`
-	VdmEnabled          *FeatureStatus       `json:"VdmEnabled,omitempty" cbor:"VdmEnabled,omitempty" required:"true"` // required
+	DashboardAttributes *DashboardAttributes `json:"DashboardAttributes,omitzero" cbor:"DashboardAttributes,omitzero"`
+	GuardianAttributes  *GuardianAttributes  `json:"GuardianAttributes,omitzero" cbor:"GuardianAttributes,omitzero"`
+	VdmEnabled          *FeatureStatus       `json:"VdmEnabled,omitzero" cbor:"VdmEnabled,omitzero" required:"true"` // required
 }
 
 // VdmOptions is a structure of the SESv2 model.
 type VdmOptions struct {
-	DashboardOptions *DashboardOptions `json:"DashboardOptions,omitempty" cbor:"DashboardOptions,omitempty"`
-	GuardianOptions  *GuardianOptions  `json:"GuardianOptions,omitempty" cbor:"GuardianOptions,omitempty"`
+	DashboardOptions *DashboardOptions `json:"DashboardOptions,omitzero" cbor:"DashboardOptions,omitzero"`
+	GuardianOptions  *GuardianOptions  `json:"GuardianOptions,omitzero" cbor:"GuardianOptions,omitzero"`
 }
 
 // VerificationInfo is a structure of the SESv2 model.
 type VerificationInfo struct {
-	ErrorType            *VerificationError `json:"ErrorType,omitempty" cbor:"ErrorType,omitempty"`
-	LastCheckedTimestamp *smithy.Time       `json:"LastCheckedTimestamp,omitempty" cbor:"LastCheckedTimestamp,omitempty"`
-	LastSuccessTimestamp *smithy.Time       `json:"LastSuccessTimestamp,omitempty" cbor:"LastSuccessTimestamp,omitempty"`
-	SOARecord            *SOARecord         `json:"SOARecord,omitempty" cbor:"SOARecord,omitempty"`
+	ErrorType            *VerificationError `json:"ErrorType,omitzero" cbor:"ErrorType,omitzero"`
+	LastCheckedTimestamp *smithy.Time       `json:"LastCheckedTimestamp,omitzero" cbor:"LastCheckedTimestamp,omitzero"`
+	LastSuccessTimestamp *smithy.Time       `json:"LastSuccessTimestamp,omitzero" cbor:"LastSuccessTimestamp,omitzero"`
+	SOARecord            *SOARecord         `json:"SOARecord,omitzero" cbor:"SOARecord,omitzero"`
 }
 
 // VolumeStatistics is a structure of the SESv2 model.
 type VolumeStatistics struct {
-	InboxRawCount  *int64 `json:"InboxRawCount,omitempty" cbor:"InboxRawCount,omitempty"`
-	ProjectedInbox *int64 `json:"ProjectedInbox,omitempty" cbor:"ProjectedInbox,omitempty"`
-	ProjectedSpam  *int64 `json:"ProjectedSpam,omitempty" cbor:"ProjectedSpam,omitempty"`
-	SpamRawCount   *int64 `json:"SpamRawCount,omitempty" cbor:"SpamRawCount,omitempty"`
+	InboxRawCount  *int64 `json:"InboxRawCount,omitzero" cbor:"InboxRawCount,omitzero"`
+	ProjectedInbox *int64 `json:"ProjectedInbox,omitzero" cbor:"ProjectedInbox,omitzero"`
+	ProjectedSpam  *int64 `json:"ProjectedSpam,omitzero" cbor:"ProjectedSpam,omitzero"`
+	SpamRawCount   *int64 `json:"SpamRawCount,omitzero" cbor:"SpamRawCount,omitzero"`
 }

@@ -48,7 +48,7 @@ func TestRestJSONTags(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "uri", f.Tag.Get("location"))
 	require.Equal(t, "IP", f.Tag.Get("locationName"))
-	require.Equal(t, "Ip,omitempty", f.Tag.Get("json"))
+	require.Equal(t, "Ip,omitzero", f.Tag.Get("json"))
 
 	f, ok = reflect.TypeFor[sesv2.ListSuppressedDestinationsRequest]().FieldByName("Reasons")
 	require.True(t, ok)

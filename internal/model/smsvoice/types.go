@@ -7,356 +7,356 @@ import "github.com/tidings/tidings/internal/model/smithy"
 
 // AccessDeniedException is the error AccessDeniedException (HTTP 400, client fault).
 type AccessDeniedException struct {
-	Message *string                      `json:"Message,omitempty" cbor:"Message,omitempty"`
-	Reason  *AccessDeniedExceptionReason `json:"Reason,omitempty" cbor:"Reason,omitempty"`
+	Message *string                      `json:"Message,omitzero" cbor:"Message,omitzero"`
+	Reason  *AccessDeniedExceptionReason `json:"Reason,omitzero" cbor:"Reason,omitzero"`
 }
 
 // AccountAttribute is a structure of the Pinpoint SMS Voice V2 model.
 type AccountAttribute struct {
-	Name  *AccountAttributeName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`   // required
-	Value *string               `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"` // required
+	Name  *AccountAttributeName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`   // required
+	Value *string               `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"` // required
 }
 
 // AccountLimit is a structure of the Pinpoint SMS Voice V2 model.
 type AccountLimit struct {
-	Max  *int64            `json:"Max,omitempty" cbor:"Max,omitempty" required:"true"`   // required
-	Name *AccountLimitName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Used *int64            `json:"Used,omitempty" cbor:"Used,omitempty" required:"true"` // required
+	Max  *int64            `json:"Max,omitzero" cbor:"Max,omitzero" required:"true"`   // required
+	Name *AccountLimitName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Used *int64            `json:"Used,omitzero" cbor:"Used,omitzero" required:"true"` // required
 }
 
 // AssociateOriginationIdentityRequest is the input of AssociateOriginationIdentity.
 type AssociateOriginationIdentityRequest struct {
-	ClientToken         *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	IsoCountryCode      *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	OriginationIdentity *string `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
-	PoolId              *string `json:"PoolId,omitempty" cbor:"PoolId,omitempty" required:"true"`                           // required
+	ClientToken         *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	IsoCountryCode      *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	OriginationIdentity *string `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
+	PoolId              *string `json:"PoolId,omitzero" cbor:"PoolId,omitzero" required:"true"`                           // required
 }
 
 // AssociateOriginationIdentityResult is the output of AssociateOriginationIdentity.
 type AssociateOriginationIdentityResult struct {
-	IsoCountryCode         *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	OriginationIdentity    *string `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty"`
-	OriginationIdentityArn *string `json:"OriginationIdentityArn,omitempty" cbor:"OriginationIdentityArn,omitempty"`
-	PoolArn                *string `json:"PoolArn,omitempty" cbor:"PoolArn,omitempty"`
-	PoolId                 *string `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
+	IsoCountryCode         *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	OriginationIdentity    *string `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero"`
+	OriginationIdentityArn *string `json:"OriginationIdentityArn,omitzero" cbor:"OriginationIdentityArn,omitzero"`
+	PoolArn                *string `json:"PoolArn,omitzero" cbor:"PoolArn,omitzero"`
+	PoolId                 *string `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
 }
 
 // AssociateProtectConfigurationRequest is the input of AssociateProtectConfiguration.
 type AssociateProtectConfigurationRequest struct {
-	ConfigurationSetName   *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"`     // required
-	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	ConfigurationSetName   *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"`     // required
+	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // AssociateProtectConfigurationResult is the output of AssociateProtectConfiguration.
 type AssociateProtectConfigurationResult struct {
-	ConfigurationSetArn     *string `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty" required:"true"`         // required
-	ConfigurationSetName    *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"`       // required
-	ProtectConfigurationArn *string `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"` // required
-	ProtectConfigurationId  *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`   // required
+	ConfigurationSetArn     *string `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero" required:"true"`         // required
+	ConfigurationSetName    *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"`       // required
+	ProtectConfigurationArn *string `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"` // required
+	ProtectConfigurationId  *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // CarrierLookupRequest is the input of CarrierLookup.
 type CarrierLookupRequest struct {
-	PhoneNumber *string `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty" required:"true"` // required
+	PhoneNumber *string `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero" required:"true"` // required
 }
 
 // CarrierLookupResult is the output of CarrierLookup.
 type CarrierLookupResult struct {
-	Carrier            *string          `json:"Carrier,omitempty" cbor:"Carrier,omitempty"`
-	Country            *string          `json:"Country,omitempty" cbor:"Country,omitempty"`
-	DialingCountryCode *string          `json:"DialingCountryCode,omitempty" cbor:"DialingCountryCode,omitempty"`
-	E164PhoneNumber    *string          `json:"E164PhoneNumber,omitempty" cbor:"E164PhoneNumber,omitempty" required:"true"` // required
-	IsoCountryCode     *string          `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	MCC                *string          `json:"MCC,omitempty" cbor:"MCC,omitempty"`
-	MNC                *string          `json:"MNC,omitempty" cbor:"MNC,omitempty"`
-	PhoneNumberType    *PhoneNumberType `json:"PhoneNumberType,omitempty" cbor:"PhoneNumberType,omitempty" required:"true"` // required
+	Carrier            *string          `json:"Carrier,omitzero" cbor:"Carrier,omitzero"`
+	Country            *string          `json:"Country,omitzero" cbor:"Country,omitzero"`
+	DialingCountryCode *string          `json:"DialingCountryCode,omitzero" cbor:"DialingCountryCode,omitzero"`
+	E164PhoneNumber    *string          `json:"E164PhoneNumber,omitzero" cbor:"E164PhoneNumber,omitzero" required:"true"` // required
+	IsoCountryCode     *string          `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	MCC                *string          `json:"MCC,omitzero" cbor:"MCC,omitzero"`
+	MNC                *string          `json:"MNC,omitzero" cbor:"MNC,omitzero"`
+	PhoneNumberType    *PhoneNumberType `json:"PhoneNumberType,omitzero" cbor:"PhoneNumberType,omitzero" required:"true"` // required
 }
 
 // CarrierStatusInformation is a structure of the Pinpoint SMS Voice V2 model.
 type CarrierStatusInformation struct {
-	CarrierName *string        `json:"CarrierName,omitempty" cbor:"CarrierName,omitempty" required:"true"` // required
-	Status      *CarrierStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`           // required
+	CarrierName *string        `json:"CarrierName,omitzero" cbor:"CarrierName,omitzero" required:"true"` // required
+	Status      *CarrierStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`           // required
 }
 
 // CloudWatchLogsDestination is a structure of the Pinpoint SMS Voice V2 model.
 type CloudWatchLogsDestination struct {
-	IamRoleArn  *string `json:"IamRoleArn,omitempty" cbor:"IamRoleArn,omitempty" required:"true"`   // required
-	LogGroupArn *string `json:"LogGroupArn,omitempty" cbor:"LogGroupArn,omitempty" required:"true"` // required
+	IamRoleArn  *string `json:"IamRoleArn,omitzero" cbor:"IamRoleArn,omitzero" required:"true"`   // required
+	LogGroupArn *string `json:"LogGroupArn,omitzero" cbor:"LogGroupArn,omitzero" required:"true"` // required
 }
 
 // ConfigurationSetFilter is a structure of the Pinpoint SMS Voice V2 model.
 type ConfigurationSetFilter struct {
-	Name   *ConfigurationSetFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                    `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *ConfigurationSetFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                    `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // ConfigurationSetInformation is a structure of the Pinpoint SMS Voice V2 model.
 type ConfigurationSetInformation struct {
-	ConfigurationSetArn           *string            `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty" required:"true"`   // required
-	ConfigurationSetName          *string            `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	CreatedTimestamp              *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`         // required
-	DefaultMessageFeedbackEnabled *bool              `json:"DefaultMessageFeedbackEnabled,omitempty" cbor:"DefaultMessageFeedbackEnabled,omitempty"`
-	DefaultMessageType            *MessageType       `json:"DefaultMessageType,omitempty" cbor:"DefaultMessageType,omitempty"`
-	DefaultSenderId               *string            `json:"DefaultSenderId,omitempty" cbor:"DefaultSenderId,omitempty"`
+	ConfigurationSetArn           *string            `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero" required:"true"`   // required
+	ConfigurationSetName          *string            `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	CreatedTimestamp              *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`         // required
+	DefaultMessageFeedbackEnabled *bool              `json:"DefaultMessageFeedbackEnabled,omitzero" cbor:"DefaultMessageFeedbackEnabled,omitzero"`
+	DefaultMessageType            *MessageType       `json:"DefaultMessageType,omitzero" cbor:"DefaultMessageType,omitzero"`
+	DefaultSenderId               *string            `json:"DefaultSenderId,omitzero" cbor:"DefaultSenderId,omitzero"`
 	EventDestinations             []EventDestination `json:"EventDestinations" cbor:"EventDestinations" required:"true"` // required
-	ProtectConfigurationId        *string            `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty"`
+	ProtectConfigurationId        *string            `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero"`
 }
 
 // ConflictException is the error ConflictException (HTTP 400, client fault).
 type ConflictException struct {
-	Message      *string                  `json:"Message,omitempty" cbor:"Message,omitempty"`
-	Reason       *ConflictExceptionReason `json:"Reason,omitempty" cbor:"Reason,omitempty"`
-	ResourceId   *string                  `json:"ResourceId,omitempty" cbor:"ResourceId,omitempty"`
-	ResourceType *ResourceType            `json:"ResourceType,omitempty" cbor:"ResourceType,omitempty"`
+	Message      *string                  `json:"Message,omitzero" cbor:"Message,omitzero"`
+	Reason       *ConflictExceptionReason `json:"Reason,omitzero" cbor:"Reason,omitzero"`
+	ResourceId   *string                  `json:"ResourceId,omitzero" cbor:"ResourceId,omitzero"`
+	ResourceType *ResourceType            `json:"ResourceType,omitzero" cbor:"ResourceType,omitzero"`
 }
 
 // CountryLaunchStatusFilter is a structure of the Pinpoint SMS Voice V2 model.
 type CountryLaunchStatusFilter struct {
-	Name   *CountryLaunchStatusFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                       `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *CountryLaunchStatusFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                       `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // CountryLaunchStatusInformation is a structure of the Pinpoint SMS Voice V2 model.
 type CountryLaunchStatusInformation struct {
-	CarrierStatus  []CarrierStatusInformation `json:"CarrierStatus" cbor:"CarrierStatus" required:"true"`                       // required
-	IsoCountryCode *string                    `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"` // required
-	RcsPlatformId  *string                    `json:"RcsPlatformId,omitempty" cbor:"RcsPlatformId,omitempty"`
-	RegistrationId *string                    `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	Status         *CountryLaunchStatus       `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                 // required
+	CarrierStatus  []CarrierStatusInformation `json:"CarrierStatus" cbor:"CarrierStatus" required:"true"`                     // required
+	IsoCountryCode *string                    `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"` // required
+	RcsPlatformId  *string                    `json:"RcsPlatformId,omitzero" cbor:"RcsPlatformId,omitzero"`
+	RegistrationId *string                    `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	Status         *CountryLaunchStatus       `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                 // required
 }
 
 // CreateConfigurationSetRequest is the input of CreateConfigurationSet.
 type CreateConfigurationSetRequest struct {
-	ClientToken          *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                                   // idempotency token
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	Tags                 []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken          *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                                   // idempotency token
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	Tags                 []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateConfigurationSetResult is the output of CreateConfigurationSet.
 type CreateConfigurationSetResult struct {
-	ConfigurationSetArn  *string      `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	Tags                 []Tag        `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ConfigurationSetArn  *string      `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	CreatedTimestamp     *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	Tags                 []Tag        `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateEventDestinationRequest is the input of CreateEventDestination.
 type CreateEventDestinationRequest struct {
-	ClientToken                *string                     `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	CloudWatchLogsDestination  *CloudWatchLogsDestination  `json:"CloudWatchLogsDestination,omitempty" cbor:"CloudWatchLogsDestination,omitempty"`
-	ConfigurationSetName       *string                     `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	EventDestinationName       *string                     `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" required:"true"` // required
-	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitempty" cbor:"KinesisFirehoseDestination,omitempty"`
+	ClientToken                *string                     `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	CloudWatchLogsDestination  *CloudWatchLogsDestination  `json:"CloudWatchLogsDestination,omitzero" cbor:"CloudWatchLogsDestination,omitzero"`
+	ConfigurationSetName       *string                     `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	EventDestinationName       *string                     `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" required:"true"` // required
+	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitzero" cbor:"KinesisFirehoseDestination,omitzero"`
 	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes" cbor:"MatchingEventTypes" required:"true"` // required
-	SnsDestination             *SnsDestination             `json:"SnsDestination,omitempty" cbor:"SnsDestination,omitempty"`
+	SnsDestination             *SnsDestination             `json:"SnsDestination,omitzero" cbor:"SnsDestination,omitzero"`
 }
 
 // CreateEventDestinationResult is the output of CreateEventDestination.
 type CreateEventDestinationResult struct {
-	ConfigurationSetArn  *string           `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	EventDestination     *EventDestination `json:"EventDestination,omitempty" cbor:"EventDestination,omitempty"`
+	ConfigurationSetArn  *string           `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	EventDestination     *EventDestination `json:"EventDestination,omitzero" cbor:"EventDestination,omitzero"`
 }
 
 // CreateNotifyConfigurationRequest is the input of CreateNotifyConfiguration.
 type CreateNotifyConfigurationRequest struct {
-	ClientToken               *string                     `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitempty" cbor:"DefaultTemplateId,omitempty"`
-	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	DisplayName               *string                     `json:"DisplayName,omitempty" cbor:"DisplayName,omitempty" required:"true"` // required
-	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`             // required
-	EnabledCountries          []string                    `json:"EnabledCountries,omitempty" cbor:"EnabledCountries,omitempty"`
-	PoolId                    *string                     `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	Tags                      []Tag                       `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitempty" cbor:"UseCase,omitempty" required:"true"` // required
+	ClientToken               *string                     `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitzero" cbor:"DefaultTemplateId,omitzero"`
+	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	DisplayName               *string                     `json:"DisplayName,omitzero" cbor:"DisplayName,omitzero" required:"true"` // required
+	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`           // required
+	EnabledCountries          []string                    `json:"EnabledCountries,omitzero" cbor:"EnabledCountries,omitzero"`
+	PoolId                    *string                     `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	Tags                      []Tag                       `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitzero" cbor:"UseCase,omitzero" required:"true"` // required
 }
 
 // CreateNotifyConfigurationResult is the output of CreateNotifyConfiguration.
 type CreateNotifyConfigurationResult struct {
-	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitempty" cbor:"DefaultTemplateId,omitempty"`
-	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	DisplayName               *string                     `json:"DisplayName,omitempty" cbor:"DisplayName,omitempty" required:"true"`                             // required
-	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                         // required
-	EnabledCountries          []string                    `json:"EnabledCountries,omitempty" cbor:"EnabledCountries,omitempty"`
-	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitempty" cbor:"NotifyConfigurationArn,omitempty" required:"true"` // required
-	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"`   // required
-	PoolId                    *string                     `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RejectionReason           *string                     `json:"RejectionReason,omitempty" cbor:"RejectionReason,omitempty"`
-	Status                    *NotifyConfigurationStatus  `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"` // required
-	Tags                      []Tag                       `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	Tier                      *NotifyConfigurationTier    `json:"Tier,omitempty" cbor:"Tier,omitempty" required:"true"`                           // required
-	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitempty" cbor:"TierUpgradeStatus,omitempty" required:"true"` // required
-	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitempty" cbor:"UseCase,omitempty" required:"true"`                     // required
+	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitzero" cbor:"DefaultTemplateId,omitzero"`
+	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	DisplayName               *string                     `json:"DisplayName,omitzero" cbor:"DisplayName,omitzero" required:"true"`                             // required
+	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                       // required
+	EnabledCountries          []string                    `json:"EnabledCountries,omitzero" cbor:"EnabledCountries,omitzero"`
+	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitzero" cbor:"NotifyConfigurationArn,omitzero" required:"true"` // required
+	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"`   // required
+	PoolId                    *string                     `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RejectionReason           *string                     `json:"RejectionReason,omitzero" cbor:"RejectionReason,omitzero"`
+	Status                    *NotifyConfigurationStatus  `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"` // required
+	Tags                      []Tag                       `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	Tier                      *NotifyConfigurationTier    `json:"Tier,omitzero" cbor:"Tier,omitzero" required:"true"`                           // required
+	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitzero" cbor:"TierUpgradeStatus,omitzero" required:"true"` // required
+	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitzero" cbor:"UseCase,omitzero" required:"true"`                     // required
 }
 
 // CreateOptOutListRequest is the input of CreateOptOutList.
 type CreateOptOutListRequest struct {
-	ClientToken    *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                       // idempotency token
-	OptOutListName *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"` // required
-	Tags           []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken    *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                       // idempotency token
+	OptOutListName *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"` // required
+	Tags           []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateOptOutListResult is the output of CreateOptOutList.
 type CreateOptOutListResult struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	OptOutListArn    *string      `json:"OptOutListArn,omitempty" cbor:"OptOutListArn,omitempty"`
-	OptOutListName   *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	Tags             []Tag        `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	OptOutListArn    *string      `json:"OptOutListArn,omitzero" cbor:"OptOutListArn,omitzero"`
+	OptOutListName   *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	Tags             []Tag        `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreatePoolRequest is the input of CreatePool.
 type CreatePoolRequest struct {
-	ClientToken               *string      `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	IsoCountryCode            *string      `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	MessageType               *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty" required:"true"`                 // required
-	OriginationIdentity       *string      `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
-	Tags                      []Tag        `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken               *string      `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	IsoCountryCode            *string      `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	MessageType               *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero" required:"true"`                 // required
+	OriginationIdentity       *string      `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
+	Tags                      []Tag        `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreatePoolResult is the output of CreatePool.
 type CreatePoolResult struct {
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	MessageType               *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
-	OptOutListName            *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PoolArn                   *string      `json:"PoolArn,omitempty" cbor:"PoolArn,omitempty"`
-	PoolId                    *string      `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitempty" cbor:"SharedRoutesEnabled,omitempty"`
-	Status                    *PoolStatus  `json:"Status,omitempty" cbor:"Status,omitempty"`
-	Tags                      []Tag        `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	MessageType               *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
+	OptOutListName            *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PoolArn                   *string      `json:"PoolArn,omitzero" cbor:"PoolArn,omitzero"`
+	PoolId                    *string      `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitzero" cbor:"SharedRoutesEnabled,omitzero"`
+	Status                    *PoolStatus  `json:"Status,omitzero" cbor:"Status,omitzero"`
+	Tags                      []Tag        `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // CreateProtectConfigurationRequest is the input of CreateProtectConfiguration.
 type CreateProtectConfigurationRequest struct {
-	ClientToken               *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	Tags                      []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken               *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	Tags                      []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateProtectConfigurationResult is the output of CreateProtectConfiguration.
 type CreateProtectConfigurationResult struct {
-	AccountDefault            *bool        `json:"AccountDefault,omitempty" cbor:"AccountDefault,omitempty" required:"true"`                       // required
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"`     // required
-	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`       // required
-	Tags                      []Tag        `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	AccountDefault            *bool        `json:"AccountDefault,omitzero" cbor:"AccountDefault,omitzero" required:"true"`                       // required
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"`     // required
+	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`       // required
+	Tags                      []Tag        `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRcsAgentRequest is the input of CreateRcsAgent.
 type CreateRcsAgentRequest struct {
-	ClientToken               *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	OptOutListName            *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	Tags                      []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken               *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	OptOutListName            *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	Tags                      []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRcsAgentResult is the output of CreateRcsAgent.
 type CreateRcsAgentResult struct {
-	CreatedTimestamp          *smithy.Time    `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool           `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	OptOutListName            *string         `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	RcsAgentArn               *string         `json:"RcsAgentArn,omitempty" cbor:"RcsAgentArn,omitempty" required:"true"`                             // required
-	RcsAgentId                *string         `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"`                               // required
-	SelfManagedOptOutsEnabled *bool           `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty" required:"true"` // required
-	Status                    *RcsAgentStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                       // required
-	Tags                      []Tag           `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TwoWayChannelArn          *string         `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string         `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool           `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty" required:"true"` // required
+	CreatedTimestamp          *smithy.Time    `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool           `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	OptOutListName            *string         `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	RcsAgentArn               *string         `json:"RcsAgentArn,omitzero" cbor:"RcsAgentArn,omitzero" required:"true"`                             // required
+	RcsAgentId                *string         `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"`                               // required
+	SelfManagedOptOutsEnabled *bool           `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero" required:"true"` // required
+	Status                    *RcsAgentStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                       // required
+	Tags                      []Tag           `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TwoWayChannelArn          *string         `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string         `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool           `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero" required:"true"` // required
 }
 
 // CreateRegistrationAssociationRequest is the input of CreateRegistrationAssociation.
 type CreateRegistrationAssociationRequest struct {
-	RegistrationId *string `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	ResourceId     *string `json:"ResourceId,omitempty" cbor:"ResourceId,omitempty" required:"true"`         // required
+	RegistrationId *string `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	ResourceId     *string `json:"ResourceId,omitzero" cbor:"ResourceId,omitzero" required:"true"`         // required
 }
 
 // CreateRegistrationAssociationResult is the output of CreateRegistrationAssociation.
 type CreateRegistrationAssociationResult struct {
-	IsoCountryCode   *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	PhoneNumber      *string `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty"`
-	RegistrationArn  *string `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`   // required
-	RegistrationId   *string `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`     // required
-	RegistrationType *string `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"` // required
-	ResourceArn      *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"`           // required
-	ResourceId       *string `json:"ResourceId,omitempty" cbor:"ResourceId,omitempty" required:"true"`             // required
-	ResourceType     *string `json:"ResourceType,omitempty" cbor:"ResourceType,omitempty" required:"true"`         // required
+	IsoCountryCode   *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	PhoneNumber      *string `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero"`
+	RegistrationArn  *string `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`   // required
+	RegistrationId   *string `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`     // required
+	RegistrationType *string `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"` // required
+	ResourceArn      *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"`           // required
+	ResourceId       *string `json:"ResourceId,omitzero" cbor:"ResourceId,omitzero" required:"true"`             // required
+	ResourceType     *string `json:"ResourceType,omitzero" cbor:"ResourceType,omitzero" required:"true"`         // required
 }
 
 // CreateRegistrationAttachmentRequest is the input of CreateRegistrationAttachment.
 type CreateRegistrationAttachmentRequest struct {
-	AttachmentBody []byte  `json:"AttachmentBody,omitempty" cbor:"AttachmentBody,omitempty"`
-	AttachmentUrl  *string `json:"AttachmentUrl,omitempty" cbor:"AttachmentUrl,omitempty"`
-	ClientToken    *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	Tags           []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	AttachmentBody []byte  `json:"AttachmentBody,omitzero" cbor:"AttachmentBody,omitzero"`
+	AttachmentUrl  *string `json:"AttachmentUrl,omitzero" cbor:"AttachmentUrl,omitzero"`
+	ClientToken    *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	Tags           []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRegistrationAttachmentResult is the output of CreateRegistrationAttachment.
 type CreateRegistrationAttachmentResult struct {
-	AttachmentStatus          *AttachmentStatus `json:"AttachmentStatus,omitempty" cbor:"AttachmentStatus,omitempty" required:"true"`                   // required
-	CreatedTimestamp          *smithy.Time      `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	RegistrationAttachmentArn *string           `json:"RegistrationAttachmentArn,omitempty" cbor:"RegistrationAttachmentArn,omitempty" required:"true"` // required
-	RegistrationAttachmentId  *string           `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty" required:"true"`   // required
-	Tags                      []Tag             `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	AttachmentStatus          *AttachmentStatus `json:"AttachmentStatus,omitzero" cbor:"AttachmentStatus,omitzero" required:"true"`                   // required
+	CreatedTimestamp          *smithy.Time      `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	RegistrationAttachmentArn *string           `json:"RegistrationAttachmentArn,omitzero" cbor:"RegistrationAttachmentArn,omitzero" required:"true"` // required
+	RegistrationAttachmentId  *string           `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero" required:"true"`   // required
+	Tags                      []Tag             `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRegistrationRequest is the input of CreateRegistration.
 type CreateRegistrationRequest struct {
-	ClientToken      *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                           // idempotency token
-	RegistrationType *string `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"` // required
-	Tags             []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken      *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                           // idempotency token
+	RegistrationType *string `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"` // required
+	Tags             []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRegistrationResult is the output of CreateRegistration.
 type CreateRegistrationResult struct {
-	AdditionalAttributes map[string]string   `json:"AdditionalAttributes,omitempty" cbor:"AdditionalAttributes,omitempty"`
-	CreatedTimestamp     *smithy.Time        `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`         // required
-	CurrentVersionNumber *int64              `json:"CurrentVersionNumber,omitempty" cbor:"CurrentVersionNumber,omitempty" required:"true"` // required
-	RegistrationArn      *string             `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`           // required
-	RegistrationId       *string             `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`             // required
-	RegistrationStatus   *RegistrationStatus `json:"RegistrationStatus,omitempty" cbor:"RegistrationStatus,omitempty" required:"true"`     // required
-	RegistrationType     *string             `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"`         // required
-	Tags                 []Tag               `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	AdditionalAttributes map[string]string   `json:"AdditionalAttributes,omitzero" cbor:"AdditionalAttributes,omitzero"`
+	CreatedTimestamp     *smithy.Time        `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`         // required
+	CurrentVersionNumber *int64              `json:"CurrentVersionNumber,omitzero" cbor:"CurrentVersionNumber,omitzero" required:"true"` // required
+	RegistrationArn      *string             `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`           // required
+	RegistrationId       *string             `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`             // required
+	RegistrationStatus   *RegistrationStatus `json:"RegistrationStatus,omitzero" cbor:"RegistrationStatus,omitzero" required:"true"`     // required
+	RegistrationType     *string             `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"`         // required
+	Tags                 []Tag               `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateRegistrationVersionRequest is the input of CreateRegistrationVersion.
 type CreateRegistrationVersionRequest struct {
-	RegistrationId *string `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
+	RegistrationId *string `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
 }
 
 // CreateRegistrationVersionResult is the output of CreateRegistrationVersion.
 type CreateRegistrationVersionResult struct {
-	RegistrationArn                  *string                           `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`                                   // required
-	RegistrationId                   *string                           `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`                                     // required
-	RegistrationVersionStatus        *RegistrationVersionStatus        `json:"RegistrationVersionStatus,omitempty" cbor:"RegistrationVersionStatus,omitempty" required:"true"`               // required
-	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory `json:"RegistrationVersionStatusHistory,omitempty" cbor:"RegistrationVersionStatusHistory,omitempty" required:"true"` // required
-	VersionNumber                    *int64                            `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty" required:"true"`                                       // required
+	RegistrationArn                  *string                           `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`                                   // required
+	RegistrationId                   *string                           `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`                                     // required
+	RegistrationVersionStatus        *RegistrationVersionStatus        `json:"RegistrationVersionStatus,omitzero" cbor:"RegistrationVersionStatus,omitzero" required:"true"`               // required
+	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory `json:"RegistrationVersionStatusHistory,omitzero" cbor:"RegistrationVersionStatusHistory,omitzero" required:"true"` // required
+	VersionNumber                    *int64                            `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero" required:"true"`                                       // required
 }
 
 // CreateVerifiedDestinationNumberRequest is the input of CreateVerifiedDestinationNumber.
 type CreateVerifiedDestinationNumberRequest struct {
-	ClientToken            *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                                       // idempotency token
-	DestinationPhoneNumber *string `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	RcsAgentId             *string `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty"`
-	Tags                   []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken            *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                                       // idempotency token
+	DestinationPhoneNumber *string `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	RcsAgentId             *string `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero"`
+	Tags                   []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // CreateVerifiedDestinationNumberResult is the output of CreateVerifiedDestinationNumber.
 type CreateVerifiedDestinationNumberResult struct {
-	CreatedTimestamp             *smithy.Time        `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`             // required
-	DestinationPhoneNumber       *string             `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	RcsAgentId                   *string             `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty"`
-	Status                       *VerificationStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"` // required
-	Tags                         []Tag               `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	VerifiedDestinationNumberArn *string             `json:"VerifiedDestinationNumberArn,omitempty" cbor:"VerifiedDestinationNumberArn,omitempty" required:"true"` // required
-	VerifiedDestinationNumberId  *string             `json:"VerifiedDestinationNumberId,omitempty" cbor:"VerifiedDestinationNumberId,omitempty" required:"true"`   // required
+	CreatedTimestamp             *smithy.Time        `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`             // required
+	DestinationPhoneNumber       *string             `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	RcsAgentId                   *string             `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero"`
+	Status                       *VerificationStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"` // required
+	Tags                         []Tag               `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	VerifiedDestinationNumberArn *string             `json:"VerifiedDestinationNumberArn,omitzero" cbor:"VerifiedDestinationNumberArn,omitzero" required:"true"` // required
+	VerifiedDestinationNumberId  *string             `json:"VerifiedDestinationNumberId,omitzero" cbor:"VerifiedDestinationNumberId,omitzero" required:"true"`   // required
 }
 
 // DeleteAccountDefaultProtectConfigurationRequest is the input of DeleteAccountDefaultProtectConfiguration.
@@ -364,76 +364,76 @@ type DeleteAccountDefaultProtectConfigurationRequest struct{}
 
 // DeleteAccountDefaultProtectConfigurationResult is the output of DeleteAccountDefaultProtectConfiguration.
 type DeleteAccountDefaultProtectConfigurationResult struct {
-	DefaultProtectConfigurationArn *string `json:"DefaultProtectConfigurationArn,omitempty" cbor:"DefaultProtectConfigurationArn,omitempty" required:"true"` // required
-	DefaultProtectConfigurationId  *string `json:"DefaultProtectConfigurationId,omitempty" cbor:"DefaultProtectConfigurationId,omitempty" required:"true"`   // required
+	DefaultProtectConfigurationArn *string `json:"DefaultProtectConfigurationArn,omitzero" cbor:"DefaultProtectConfigurationArn,omitzero" required:"true"` // required
+	DefaultProtectConfigurationId  *string `json:"DefaultProtectConfigurationId,omitzero" cbor:"DefaultProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // DeleteConfigurationSetRequest is the input of DeleteConfigurationSet.
 type DeleteConfigurationSetRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
 }
 
 // DeleteConfigurationSetResult is the output of DeleteConfigurationSet.
 type DeleteConfigurationSetResult struct {
-	ConfigurationSetArn           *string            `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName          *string            `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	CreatedTimestamp              *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	DefaultMessageFeedbackEnabled *bool              `json:"DefaultMessageFeedbackEnabled,omitempty" cbor:"DefaultMessageFeedbackEnabled,omitempty"`
-	DefaultMessageType            *MessageType       `json:"DefaultMessageType,omitempty" cbor:"DefaultMessageType,omitempty"`
-	DefaultSenderId               *string            `json:"DefaultSenderId,omitempty" cbor:"DefaultSenderId,omitempty"`
-	EventDestinations             []EventDestination `json:"EventDestinations,omitempty" cbor:"EventDestinations,omitempty"`
+	ConfigurationSetArn           *string            `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName          *string            `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	CreatedTimestamp              *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	DefaultMessageFeedbackEnabled *bool              `json:"DefaultMessageFeedbackEnabled,omitzero" cbor:"DefaultMessageFeedbackEnabled,omitzero"`
+	DefaultMessageType            *MessageType       `json:"DefaultMessageType,omitzero" cbor:"DefaultMessageType,omitzero"`
+	DefaultSenderId               *string            `json:"DefaultSenderId,omitzero" cbor:"DefaultSenderId,omitzero"`
+	EventDestinations             []EventDestination `json:"EventDestinations,omitzero" cbor:"EventDestinations,omitzero"`
 }
 
 // DeleteDefaultMessageTypeRequest is the input of DeleteDefaultMessageType.
 type DeleteDefaultMessageTypeRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
 }
 
 // DeleteDefaultMessageTypeResult is the output of DeleteDefaultMessageType.
 type DeleteDefaultMessageTypeResult struct {
-	ConfigurationSetArn  *string      `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	MessageType          *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
+	ConfigurationSetArn  *string      `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	MessageType          *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
 }
 
 // DeleteDefaultSenderIdRequest is the input of DeleteDefaultSenderId.
 type DeleteDefaultSenderIdRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
 }
 
 // DeleteDefaultSenderIdResult is the output of DeleteDefaultSenderId.
 type DeleteDefaultSenderIdResult struct {
-	ConfigurationSetArn  *string `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	SenderId             *string `json:"SenderId,omitempty" cbor:"SenderId,omitempty"`
+	ConfigurationSetArn  *string `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	SenderId             *string `json:"SenderId,omitzero" cbor:"SenderId,omitzero"`
 }
 
 // DeleteEventDestinationRequest is the input of DeleteEventDestination.
 type DeleteEventDestinationRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	EventDestinationName *string `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" required:"true"` // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	EventDestinationName *string `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" required:"true"` // required
 }
 
 // DeleteEventDestinationResult is the output of DeleteEventDestination.
 type DeleteEventDestinationResult struct {
-	ConfigurationSetArn  *string           `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	EventDestination     *EventDestination `json:"EventDestination,omitempty" cbor:"EventDestination,omitempty"`
+	ConfigurationSetArn  *string           `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	EventDestination     *EventDestination `json:"EventDestination,omitzero" cbor:"EventDestination,omitzero"`
 }
 
 // DeleteKeywordRequest is the input of DeleteKeyword.
 type DeleteKeywordRequest struct {
-	Keyword             *string `json:"Keyword,omitempty" cbor:"Keyword,omitempty" required:"true"`                         // required
-	OriginationIdentity *string `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
+	Keyword             *string `json:"Keyword,omitzero" cbor:"Keyword,omitzero" required:"true"`                         // required
+	OriginationIdentity *string `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
 }
 
 // DeleteKeywordResult is the output of DeleteKeyword.
 type DeleteKeywordResult struct {
-	Keyword                *string        `json:"Keyword,omitempty" cbor:"Keyword,omitempty"`
-	KeywordAction          *KeywordAction `json:"KeywordAction,omitempty" cbor:"KeywordAction,omitempty"`
-	KeywordMessage         *string        `json:"KeywordMessage,omitempty" cbor:"KeywordMessage,omitempty"`
-	OriginationIdentity    *string        `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty"`
-	OriginationIdentityArn *string        `json:"OriginationIdentityArn,omitempty" cbor:"OriginationIdentityArn,omitempty"`
+	Keyword                *string        `json:"Keyword,omitzero" cbor:"Keyword,omitzero"`
+	KeywordAction          *KeywordAction `json:"KeywordAction,omitzero" cbor:"KeywordAction,omitzero"`
+	KeywordMessage         *string        `json:"KeywordMessage,omitzero" cbor:"KeywordMessage,omitzero"`
+	OriginationIdentity    *string        `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero"`
+	OriginationIdentityArn *string        `json:"OriginationIdentityArn,omitzero" cbor:"OriginationIdentityArn,omitzero"`
 }
 
 // DeleteMediaMessageSpendLimitOverrideRequest is the input of DeleteMediaMessageSpendLimitOverride.
@@ -441,30 +441,30 @@ type DeleteMediaMessageSpendLimitOverrideRequest struct{}
 
 // DeleteMediaMessageSpendLimitOverrideResult is the output of DeleteMediaMessageSpendLimitOverride.
 type DeleteMediaMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // DeleteNotifyConfigurationRequest is the input of DeleteNotifyConfiguration.
 type DeleteNotifyConfigurationRequest struct {
-	NotifyConfigurationId *string `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"` // required
+	NotifyConfigurationId *string `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"` // required
 }
 
 // DeleteNotifyConfigurationResult is the output of DeleteNotifyConfiguration.
 type DeleteNotifyConfigurationResult struct {
-	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitempty" cbor:"DefaultTemplateId,omitempty"`
-	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	DisplayName               *string                     `json:"DisplayName,omitempty" cbor:"DisplayName,omitempty" required:"true"`                             // required
-	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                         // required
-	EnabledCountries          []string                    `json:"EnabledCountries,omitempty" cbor:"EnabledCountries,omitempty"`
-	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitempty" cbor:"NotifyConfigurationArn,omitempty" required:"true"` // required
-	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"`   // required
-	PoolId                    *string                     `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RejectionReason           *string                     `json:"RejectionReason,omitempty" cbor:"RejectionReason,omitempty"`
-	Status                    *NotifyConfigurationStatus  `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                       // required
-	Tier                      *NotifyConfigurationTier    `json:"Tier,omitempty" cbor:"Tier,omitempty" required:"true"`                           // required
-	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitempty" cbor:"TierUpgradeStatus,omitempty" required:"true"` // required
-	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitempty" cbor:"UseCase,omitempty" required:"true"`                     // required
+	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitzero" cbor:"DefaultTemplateId,omitzero"`
+	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	DisplayName               *string                     `json:"DisplayName,omitzero" cbor:"DisplayName,omitzero" required:"true"`                             // required
+	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                       // required
+	EnabledCountries          []string                    `json:"EnabledCountries,omitzero" cbor:"EnabledCountries,omitzero"`
+	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitzero" cbor:"NotifyConfigurationArn,omitzero" required:"true"` // required
+	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"`   // required
+	PoolId                    *string                     `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RejectionReason           *string                     `json:"RejectionReason,omitzero" cbor:"RejectionReason,omitzero"`
+	Status                    *NotifyConfigurationStatus  `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                       // required
+	Tier                      *NotifyConfigurationTier    `json:"Tier,omitzero" cbor:"Tier,omitzero" required:"true"`                           // required
+	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitzero" cbor:"TierUpgradeStatus,omitzero" required:"true"` // required
+	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitzero" cbor:"UseCase,omitzero" required:"true"`                     // required
 }
 
 // DeleteNotifyMessageSpendLimitOverrideRequest is the input of DeleteNotifyMessageSpendLimitOverride.
@@ -472,165 +472,165 @@ type DeleteNotifyMessageSpendLimitOverrideRequest struct{}
 
 // DeleteNotifyMessageSpendLimitOverrideResult is the output of DeleteNotifyMessageSpendLimitOverride.
 type DeleteNotifyMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // DeleteOptOutListRequest is the input of DeleteOptOutList.
 type DeleteOptOutListRequest struct {
-	OptOutListName *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"` // required
+	OptOutListName *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"` // required
 }
 
 // DeleteOptOutListResult is the output of DeleteOptOutList.
 type DeleteOptOutListResult struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	OptOutListArn    *string      `json:"OptOutListArn,omitempty" cbor:"OptOutListArn,omitempty"`
-	OptOutListName   *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	OptOutListArn    *string      `json:"OptOutListArn,omitzero" cbor:"OptOutListArn,omitzero"`
+	OptOutListName   *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
 }
 
 // DeleteOptedOutNumberRequest is the input of DeleteOptedOutNumber.
 type DeleteOptedOutNumberRequest struct {
-	OptOutListName *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"` // required
-	OptedOutNumber *string `json:"OptedOutNumber,omitempty" cbor:"OptedOutNumber,omitempty" required:"true"` // required
+	OptOutListName *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"` // required
+	OptedOutNumber *string `json:"OptedOutNumber,omitzero" cbor:"OptedOutNumber,omitzero" required:"true"` // required
 }
 
 // DeleteOptedOutNumberResult is the output of DeleteOptedOutNumber.
 type DeleteOptedOutNumberResult struct {
-	EndUserOptedOut   *bool        `json:"EndUserOptedOut,omitempty" cbor:"EndUserOptedOut,omitempty"`
-	OptOutListArn     *string      `json:"OptOutListArn,omitempty" cbor:"OptOutListArn,omitempty"`
-	OptOutListName    *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	OptedOutNumber    *string      `json:"OptedOutNumber,omitempty" cbor:"OptedOutNumber,omitempty"`
-	OptedOutTimestamp *smithy.Time `json:"OptedOutTimestamp,omitempty" cbor:"OptedOutTimestamp,omitempty"`
+	EndUserOptedOut   *bool        `json:"EndUserOptedOut,omitzero" cbor:"EndUserOptedOut,omitzero"`
+	OptOutListArn     *string      `json:"OptOutListArn,omitzero" cbor:"OptOutListArn,omitzero"`
+	OptOutListName    *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	OptedOutNumber    *string      `json:"OptedOutNumber,omitzero" cbor:"OptedOutNumber,omitzero"`
+	OptedOutTimestamp *smithy.Time `json:"OptedOutTimestamp,omitzero" cbor:"OptedOutTimestamp,omitzero"`
 }
 
 // DeletePoolRequest is the input of DeletePool.
 type DeletePoolRequest struct {
-	PoolId *string `json:"PoolId,omitempty" cbor:"PoolId,omitempty" required:"true"` // required
+	PoolId *string `json:"PoolId,omitzero" cbor:"PoolId,omitzero" required:"true"` // required
 }
 
 // DeletePoolResult is the output of DeletePool.
 type DeletePoolResult struct {
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	MessageType               *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
-	OptOutListName            *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PoolArn                   *string      `json:"PoolArn,omitempty" cbor:"PoolArn,omitempty"`
-	PoolId                    *string      `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitempty" cbor:"SharedRoutesEnabled,omitempty"`
-	Status                    *PoolStatus  `json:"Status,omitempty" cbor:"Status,omitempty"`
-	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	MessageType               *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
+	OptOutListName            *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PoolArn                   *string      `json:"PoolArn,omitzero" cbor:"PoolArn,omitzero"`
+	PoolId                    *string      `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitzero" cbor:"SharedRoutesEnabled,omitzero"`
+	Status                    *PoolStatus  `json:"Status,omitzero" cbor:"Status,omitzero"`
+	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // DeleteProtectConfigurationRequest is the input of DeleteProtectConfiguration.
 type DeleteProtectConfigurationRequest struct {
-	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // DeleteProtectConfigurationResult is the output of DeleteProtectConfiguration.
 type DeleteProtectConfigurationResult struct {
-	AccountDefault            *bool        `json:"AccountDefault,omitempty" cbor:"AccountDefault,omitempty" required:"true"`                       // required
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"`     // required
-	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`       // required
+	AccountDefault            *bool        `json:"AccountDefault,omitzero" cbor:"AccountDefault,omitzero" required:"true"`                       // required
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"`     // required
+	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`       // required
 }
 
 // DeleteProtectConfigurationRuleSetNumberOverrideRequest is the input of DeleteProtectConfigurationRuleSetNumberOverride.
 type DeleteProtectConfigurationRuleSetNumberOverrideRequest struct {
-	DestinationPhoneNumber *string `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	DestinationPhoneNumber *string `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // DeleteProtectConfigurationRuleSetNumberOverrideResult is the output of DeleteProtectConfigurationRuleSetNumberOverride.
 type DeleteProtectConfigurationRuleSetNumberOverrideResult struct {
-	Action                  *ProtectConfigurationRuleOverrideAction `json:"Action,omitempty" cbor:"Action,omitempty" required:"true"`                                 // required
-	CreatedTimestamp        *smithy.Time                            `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`             // required
-	DestinationPhoneNumber  *string                                 `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	ExpirationTimestamp     *smithy.Time                            `json:"ExpirationTimestamp,omitempty" cbor:"ExpirationTimestamp,omitempty"`
-	IsoCountryCode          *string                                 `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	ProtectConfigurationArn *string                                 `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"` // required
-	ProtectConfigurationId  *string                                 `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`   // required
+	Action                  *ProtectConfigurationRuleOverrideAction `json:"Action,omitzero" cbor:"Action,omitzero" required:"true"`                                 // required
+	CreatedTimestamp        *smithy.Time                            `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`             // required
+	DestinationPhoneNumber  *string                                 `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	ExpirationTimestamp     *smithy.Time                            `json:"ExpirationTimestamp,omitzero" cbor:"ExpirationTimestamp,omitzero"`
+	IsoCountryCode          *string                                 `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	ProtectConfigurationArn *string                                 `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"` // required
+	ProtectConfigurationId  *string                                 `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // DeleteRcsAgentRequest is the input of DeleteRcsAgent.
 type DeleteRcsAgentRequest struct {
-	RcsAgentId *string `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"` // required
+	RcsAgentId *string `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"` // required
 }
 
 // DeleteRcsAgentResult is the output of DeleteRcsAgent.
 type DeleteRcsAgentResult struct {
-	CreatedTimestamp          *smithy.Time    `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool           `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	OptOutListName            *string         `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	RcsAgentArn               *string         `json:"RcsAgentArn,omitempty" cbor:"RcsAgentArn,omitempty" required:"true"`                             // required
-	RcsAgentId                *string         `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"`                               // required
-	SelfManagedOptOutsEnabled *bool           `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty" required:"true"` // required
-	Status                    *RcsAgentStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                       // required
-	TwoWayChannelArn          *string         `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string         `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool           `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty" required:"true"` // required
+	CreatedTimestamp          *smithy.Time    `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool           `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	OptOutListName            *string         `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	RcsAgentArn               *string         `json:"RcsAgentArn,omitzero" cbor:"RcsAgentArn,omitzero" required:"true"`                             // required
+	RcsAgentId                *string         `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"`                               // required
+	SelfManagedOptOutsEnabled *bool           `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero" required:"true"` // required
+	Status                    *RcsAgentStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                       // required
+	TwoWayChannelArn          *string         `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string         `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool           `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero" required:"true"` // required
 }
 
 // DeleteRegistrationAttachmentRequest is the input of DeleteRegistrationAttachment.
 type DeleteRegistrationAttachmentRequest struct {
-	RegistrationAttachmentId *string `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty" required:"true"` // required
+	RegistrationAttachmentId *string `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero" required:"true"` // required
 }
 
 // DeleteRegistrationAttachmentResult is the output of DeleteRegistrationAttachment.
 type DeleteRegistrationAttachmentResult struct {
-	AttachmentStatus            *AttachmentStatus            `json:"AttachmentStatus,omitempty" cbor:"AttachmentStatus,omitempty" required:"true"` // required
-	AttachmentUploadErrorReason *AttachmentUploadErrorReason `json:"AttachmentUploadErrorReason,omitempty" cbor:"AttachmentUploadErrorReason,omitempty"`
-	CreatedTimestamp            *smithy.Time                 `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	RegistrationAttachmentArn   *string                      `json:"RegistrationAttachmentArn,omitempty" cbor:"RegistrationAttachmentArn,omitempty" required:"true"` // required
-	RegistrationAttachmentId    *string                      `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty" required:"true"`   // required
+	AttachmentStatus            *AttachmentStatus            `json:"AttachmentStatus,omitzero" cbor:"AttachmentStatus,omitzero" required:"true"` // required
+	AttachmentUploadErrorReason *AttachmentUploadErrorReason `json:"AttachmentUploadErrorReason,omitzero" cbor:"AttachmentUploadErrorReason,omitzero"`
+	CreatedTimestamp            *smithy.Time                 `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	RegistrationAttachmentArn   *string                      `json:"RegistrationAttachmentArn,omitzero" cbor:"RegistrationAttachmentArn,omitzero" required:"true"` // required
+	RegistrationAttachmentId    *string                      `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero" required:"true"`   // required
 }
 
 // DeleteRegistrationFieldValueRequest is the input of DeleteRegistrationFieldValue.
 type DeleteRegistrationFieldValueRequest struct {
-	FieldPath      *string `json:"FieldPath,omitempty" cbor:"FieldPath,omitempty" required:"true"`           // required
-	RegistrationId *string `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
+	FieldPath      *string `json:"FieldPath,omitzero" cbor:"FieldPath,omitzero" required:"true"`           // required
+	RegistrationId *string `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
 }
 
 // DeleteRegistrationFieldValueResult is the output of DeleteRegistrationFieldValue.
 type DeleteRegistrationFieldValueResult struct {
-	FieldPath                *string  `json:"FieldPath,omitempty" cbor:"FieldPath,omitempty" required:"true"`             // required
-	RegistrationArn          *string  `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"` // required
-	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty"`
-	RegistrationId           *string  `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	SelectChoices            []string `json:"SelectChoices,omitempty" cbor:"SelectChoices,omitempty"`
-	TextValue                *string  `json:"TextValue,omitempty" cbor:"TextValue,omitempty"`
-	VersionNumber            *int64   `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty" required:"true"` // required
+	FieldPath                *string  `json:"FieldPath,omitzero" cbor:"FieldPath,omitzero" required:"true"`             // required
+	RegistrationArn          *string  `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"` // required
+	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero"`
+	RegistrationId           *string  `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	SelectChoices            []string `json:"SelectChoices,omitzero" cbor:"SelectChoices,omitzero"`
+	TextValue                *string  `json:"TextValue,omitzero" cbor:"TextValue,omitzero"`
+	VersionNumber            *int64   `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero" required:"true"` // required
 }
 
 // DeleteRegistrationRequest is the input of DeleteRegistration.
 type DeleteRegistrationRequest struct {
-	RegistrationId *string `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
+	RegistrationId *string `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
 }
 
 // DeleteRegistrationResult is the output of DeleteRegistration.
 type DeleteRegistrationResult struct {
-	AdditionalAttributes      map[string]string   `json:"AdditionalAttributes,omitempty" cbor:"AdditionalAttributes,omitempty"`
-	ApprovedVersionNumber     *int64              `json:"ApprovedVersionNumber,omitempty" cbor:"ApprovedVersionNumber,omitempty"`
-	CreatedTimestamp          *smithy.Time        `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`         // required
-	CurrentVersionNumber      *int64              `json:"CurrentVersionNumber,omitempty" cbor:"CurrentVersionNumber,omitempty" required:"true"` // required
-	LatestDeniedVersionNumber *int64              `json:"LatestDeniedVersionNumber,omitempty" cbor:"LatestDeniedVersionNumber,omitempty"`
-	RegistrationArn           *string             `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`       // required
-	RegistrationId            *string             `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`         // required
-	RegistrationStatus        *RegistrationStatus `json:"RegistrationStatus,omitempty" cbor:"RegistrationStatus,omitempty" required:"true"` // required
-	RegistrationType          *string             `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"`     // required
+	AdditionalAttributes      map[string]string   `json:"AdditionalAttributes,omitzero" cbor:"AdditionalAttributes,omitzero"`
+	ApprovedVersionNumber     *int64              `json:"ApprovedVersionNumber,omitzero" cbor:"ApprovedVersionNumber,omitzero"`
+	CreatedTimestamp          *smithy.Time        `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`         // required
+	CurrentVersionNumber      *int64              `json:"CurrentVersionNumber,omitzero" cbor:"CurrentVersionNumber,omitzero" required:"true"` // required
+	LatestDeniedVersionNumber *int64              `json:"LatestDeniedVersionNumber,omitzero" cbor:"LatestDeniedVersionNumber,omitzero"`
+	RegistrationArn           *string             `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`       // required
+	RegistrationId            *string             `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`         // required
+	RegistrationStatus        *RegistrationStatus `json:"RegistrationStatus,omitzero" cbor:"RegistrationStatus,omitzero" required:"true"` // required
+	RegistrationType          *string             `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"`     // required
 }
 
 // DeleteResourcePolicyRequest is the input of DeleteResourcePolicy.
 type DeleteResourcePolicyRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
 }
 
 // DeleteResourcePolicyResult is the output of DeleteResourcePolicy.
 type DeleteResourcePolicyResult struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	Policy           *string      `json:"Policy,omitempty" cbor:"Policy,omitempty"`
-	ResourceArn      *string      `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	Policy           *string      `json:"Policy,omitzero" cbor:"Policy,omitzero"`
+	ResourceArn      *string      `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero"`
 }
 
 // DeleteTextMessageSpendLimitOverrideRequest is the input of DeleteTextMessageSpendLimitOverride.
@@ -638,20 +638,20 @@ type DeleteTextMessageSpendLimitOverrideRequest struct{}
 
 // DeleteTextMessageSpendLimitOverrideResult is the output of DeleteTextMessageSpendLimitOverride.
 type DeleteTextMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // DeleteVerifiedDestinationNumberRequest is the input of DeleteVerifiedDestinationNumber.
 type DeleteVerifiedDestinationNumberRequest struct {
-	VerifiedDestinationNumberId *string `json:"VerifiedDestinationNumberId,omitempty" cbor:"VerifiedDestinationNumberId,omitempty" required:"true"` // required
+	VerifiedDestinationNumberId *string `json:"VerifiedDestinationNumberId,omitzero" cbor:"VerifiedDestinationNumberId,omitzero" required:"true"` // required
 }
 
 // DeleteVerifiedDestinationNumberResult is the output of DeleteVerifiedDestinationNumber.
 type DeleteVerifiedDestinationNumberResult struct {
-	CreatedTimestamp             *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                         // required
-	DestinationPhoneNumber       *string      `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"`             // required
-	VerifiedDestinationNumberArn *string      `json:"VerifiedDestinationNumberArn,omitempty" cbor:"VerifiedDestinationNumberArn,omitempty" required:"true"` // required
-	VerifiedDestinationNumberId  *string      `json:"VerifiedDestinationNumberId,omitempty" cbor:"VerifiedDestinationNumberId,omitempty" required:"true"`   // required
+	CreatedTimestamp             *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                         // required
+	DestinationPhoneNumber       *string      `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"`             // required
+	VerifiedDestinationNumberArn *string      `json:"VerifiedDestinationNumberArn,omitzero" cbor:"VerifiedDestinationNumberArn,omitzero" required:"true"` // required
+	VerifiedDestinationNumberId  *string      `json:"VerifiedDestinationNumberId,omitzero" cbor:"VerifiedDestinationNumberId,omitzero" required:"true"`   // required
 }
 
 // DeleteVoiceMessageSpendLimitOverrideRequest is the input of DeleteVoiceMessageSpendLimitOverride.
@@ -659,1396 +659,1396 @@ type DeleteVoiceMessageSpendLimitOverrideRequest struct{}
 
 // DeleteVoiceMessageSpendLimitOverrideResult is the output of DeleteVoiceMessageSpendLimitOverride.
 type DeleteVoiceMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // DescribeAccountAttributesRequest is the input of DescribeAccountAttributes.
 type DescribeAccountAttributesRequest struct {
-	MaxResults *int64  `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken  *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	MaxResults *int64  `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken  *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // DescribeAccountAttributesResult is the output of DescribeAccountAttributes.
 type DescribeAccountAttributesResult struct {
-	AccountAttributes []AccountAttribute `json:"AccountAttributes,omitempty" cbor:"AccountAttributes,omitempty"`
-	NextToken         *string            `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	AccountAttributes []AccountAttribute `json:"AccountAttributes,omitzero" cbor:"AccountAttributes,omitzero"`
+	NextToken         *string            `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // DescribeAccountLimitsRequest is the input of DescribeAccountLimits.
 type DescribeAccountLimitsRequest struct {
-	MaxResults *int64  `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken  *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	MaxResults *int64  `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken  *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // DescribeAccountLimitsResult is the output of DescribeAccountLimits.
 type DescribeAccountLimitsResult struct {
-	AccountLimits []AccountLimit `json:"AccountLimits,omitempty" cbor:"AccountLimits,omitempty"`
-	NextToken     *string        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	AccountLimits []AccountLimit `json:"AccountLimits,omitzero" cbor:"AccountLimits,omitzero"`
+	NextToken     *string        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // DescribeConfigurationSetsRequest is the input of DescribeConfigurationSets.
 type DescribeConfigurationSetsRequest struct {
-	ConfigurationSetNames []string                 `json:"ConfigurationSetNames,omitempty" cbor:"ConfigurationSetNames,omitempty"`
-	Filters               []ConfigurationSetFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults            *int64                   `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken             *string                  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	ConfigurationSetNames []string                 `json:"ConfigurationSetNames,omitzero" cbor:"ConfigurationSetNames,omitzero"`
+	Filters               []ConfigurationSetFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults            *int64                   `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken             *string                  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // DescribeConfigurationSetsResult is the output of DescribeConfigurationSets.
 type DescribeConfigurationSetsResult struct {
-	ConfigurationSets []ConfigurationSetInformation `json:"ConfigurationSets,omitempty" cbor:"ConfigurationSets,omitempty"`
-	NextToken         *string                       `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	ConfigurationSets []ConfigurationSetInformation `json:"ConfigurationSets,omitzero" cbor:"ConfigurationSets,omitzero"`
+	NextToken         *string                       `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // DescribeKeywordsRequest is the input of DescribeKeywords.
 type DescribeKeywordsRequest struct {
-	Filters             []KeywordFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	Keywords            []string        `json:"Keywords,omitempty" cbor:"Keywords,omitempty"`
-	MaxResults          *int64          `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken           *string         `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	OriginationIdentity *string         `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
+	Filters             []KeywordFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	Keywords            []string        `json:"Keywords,omitzero" cbor:"Keywords,omitzero"`
+	MaxResults          *int64          `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken           *string         `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	OriginationIdentity *string         `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
 }
 
 // DescribeKeywordsResult is the output of DescribeKeywords.
 type DescribeKeywordsResult struct {
-	Keywords               []KeywordInformation `json:"Keywords,omitempty" cbor:"Keywords,omitempty"`
-	NextToken              *string              `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	OriginationIdentity    *string              `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty"`
-	OriginationIdentityArn *string              `json:"OriginationIdentityArn,omitempty" cbor:"OriginationIdentityArn,omitempty"`
+	Keywords               []KeywordInformation `json:"Keywords,omitzero" cbor:"Keywords,omitzero"`
+	NextToken              *string              `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	OriginationIdentity    *string              `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero"`
+	OriginationIdentityArn *string              `json:"OriginationIdentityArn,omitzero" cbor:"OriginationIdentityArn,omitzero"`
 }
 
 // DescribeNotifyConfigurationsRequest is the input of DescribeNotifyConfigurations.
 type DescribeNotifyConfigurationsRequest struct {
-	Filters                []NotifyConfigurationFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults             *int64                      `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken              *string                     `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	NotifyConfigurationIds []string                    `json:"NotifyConfigurationIds,omitempty" cbor:"NotifyConfigurationIds,omitempty"`
+	Filters                []NotifyConfigurationFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults             *int64                      `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken              *string                     `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	NotifyConfigurationIds []string                    `json:"NotifyConfigurationIds,omitzero" cbor:"NotifyConfigurationIds,omitzero"`
 }
 
 // DescribeNotifyConfigurationsResult is the output of DescribeNotifyConfigurations.
 type DescribeNotifyConfigurationsResult struct {
-	NextToken            *string                          `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	NotifyConfigurations []NotifyConfigurationInformation `json:"NotifyConfigurations,omitempty" cbor:"NotifyConfigurations,omitempty"`
+	NextToken            *string                          `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	NotifyConfigurations []NotifyConfigurationInformation `json:"NotifyConfigurations,omitzero" cbor:"NotifyConfigurations,omitzero"`
 }
 
 // DescribeNotifyTemplatesRequest is the input of DescribeNotifyTemplates.
 type DescribeNotifyTemplatesRequest struct {
-	Filters     []NotifyTemplateFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults  *int64                 `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken   *string                `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	TemplateIds []string               `json:"TemplateIds,omitempty" cbor:"TemplateIds,omitempty"`
+	Filters     []NotifyTemplateFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults  *int64                 `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken   *string                `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	TemplateIds []string               `json:"TemplateIds,omitzero" cbor:"TemplateIds,omitzero"`
 }
 
 // DescribeNotifyTemplatesResult is the output of DescribeNotifyTemplates.
 type DescribeNotifyTemplatesResult struct {
-	NextToken       *string                     `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	NotifyTemplates []NotifyTemplateInformation `json:"NotifyTemplates,omitempty" cbor:"NotifyTemplates,omitempty"`
+	NextToken       *string                     `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	NotifyTemplates []NotifyTemplateInformation `json:"NotifyTemplates,omitzero" cbor:"NotifyTemplates,omitzero"`
 }
 
 // DescribeOptOutListsRequest is the input of DescribeOptOutLists.
 type DescribeOptOutListsRequest struct {
-	MaxResults      *int64   `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken       *string  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	OptOutListNames []string `json:"OptOutListNames,omitempty" cbor:"OptOutListNames,omitempty"`
-	Owner           *Owner   `json:"Owner,omitempty" cbor:"Owner,omitempty"`
+	MaxResults      *int64   `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken       *string  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	OptOutListNames []string `json:"OptOutListNames,omitzero" cbor:"OptOutListNames,omitzero"`
+	Owner           *Owner   `json:"Owner,omitzero" cbor:"Owner,omitzero"`
 }
 
 // DescribeOptOutListsResult is the output of DescribeOptOutLists.
 type DescribeOptOutListsResult struct {
-	NextToken   *string                 `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	OptOutLists []OptOutListInformation `json:"OptOutLists,omitempty" cbor:"OptOutLists,omitempty"`
+	NextToken   *string                 `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	OptOutLists []OptOutListInformation `json:"OptOutLists,omitzero" cbor:"OptOutLists,omitzero"`
 }
 
 // DescribeOptedOutNumbersRequest is the input of DescribeOptedOutNumbers.
 type DescribeOptedOutNumbersRequest struct {
-	Filters         []OptedOutFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults      *int64           `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken       *string          `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	OptOutListName  *string          `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"` // required
-	OptedOutNumbers []string         `json:"OptedOutNumbers,omitempty" cbor:"OptedOutNumbers,omitempty"`
+	Filters         []OptedOutFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults      *int64           `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken       *string          `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	OptOutListName  *string          `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"` // required
+	OptedOutNumbers []string         `json:"OptedOutNumbers,omitzero" cbor:"OptedOutNumbers,omitzero"`
 }
 
 // DescribeOptedOutNumbersResult is the output of DescribeOptedOutNumbers.
 type DescribeOptedOutNumbersResult struct {
-	NextToken       *string                     `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	OptOutListArn   *string                     `json:"OptOutListArn,omitempty" cbor:"OptOutListArn,omitempty"`
-	OptOutListName  *string                     `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	OptedOutNumbers []OptedOutNumberInformation `json:"OptedOutNumbers,omitempty" cbor:"OptedOutNumbers,omitempty"`
+	NextToken       *string                     `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	OptOutListArn   *string                     `json:"OptOutListArn,omitzero" cbor:"OptOutListArn,omitzero"`
+	OptOutListName  *string                     `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	OptedOutNumbers []OptedOutNumberInformation `json:"OptedOutNumbers,omitzero" cbor:"OptedOutNumbers,omitzero"`
 }
 
 // DescribePhoneNumbersRequest is the input of DescribePhoneNumbers.
 type DescribePhoneNumbersRequest struct {
-	Filters        []PhoneNumberFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults     *int64              `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken      *string             `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Owner          *Owner              `json:"Owner,omitempty" cbor:"Owner,omitempty"`
-	PhoneNumberIds []string            `json:"PhoneNumberIds,omitempty" cbor:"PhoneNumberIds,omitempty"`
+	Filters        []PhoneNumberFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults     *int64              `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken      *string             `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Owner          *Owner              `json:"Owner,omitzero" cbor:"Owner,omitzero"`
+	PhoneNumberIds []string            `json:"PhoneNumberIds,omitzero" cbor:"PhoneNumberIds,omitzero"`
 }
 
 // DescribePhoneNumbersResult is the output of DescribePhoneNumbers.
 type DescribePhoneNumbersResult struct {
-	NextToken    *string                  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PhoneNumbers []PhoneNumberInformation `json:"PhoneNumbers,omitempty" cbor:"PhoneNumbers,omitempty"`
+	NextToken    *string                  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PhoneNumbers []PhoneNumberInformation `json:"PhoneNumbers,omitzero" cbor:"PhoneNumbers,omitzero"`
 }
 
 // DescribePoolsRequest is the input of DescribePools.
 type DescribePoolsRequest struct {
-	Filters    []PoolFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults *int64       `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken  *string      `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Owner      *Owner       `json:"Owner,omitempty" cbor:"Owner,omitempty"`
-	PoolIds    []string     `json:"PoolIds,omitempty" cbor:"PoolIds,omitempty"`
+	Filters    []PoolFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults *int64       `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken  *string      `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Owner      *Owner       `json:"Owner,omitzero" cbor:"Owner,omitzero"`
+	PoolIds    []string     `json:"PoolIds,omitzero" cbor:"PoolIds,omitzero"`
 }
 
 // DescribePoolsResult is the output of DescribePools.
 type DescribePoolsResult struct {
-	NextToken *string           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Pools     []PoolInformation `json:"Pools,omitempty" cbor:"Pools,omitempty"`
+	NextToken *string           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Pools     []PoolInformation `json:"Pools,omitzero" cbor:"Pools,omitzero"`
 }
 
 // DescribeProtectConfigurationsRequest is the input of DescribeProtectConfigurations.
 type DescribeProtectConfigurationsRequest struct {
-	Filters                 []ProtectConfigurationFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults              *int64                       `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken               *string                      `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	ProtectConfigurationIds []string                     `json:"ProtectConfigurationIds,omitempty" cbor:"ProtectConfigurationIds,omitempty"`
+	Filters                 []ProtectConfigurationFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults              *int64                       `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken               *string                      `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	ProtectConfigurationIds []string                     `json:"ProtectConfigurationIds,omitzero" cbor:"ProtectConfigurationIds,omitzero"`
 }
 
 // DescribeProtectConfigurationsResult is the output of DescribeProtectConfigurations.
 type DescribeProtectConfigurationsResult struct {
-	NextToken             *string                           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	ProtectConfigurations []ProtectConfigurationInformation `json:"ProtectConfigurations,omitempty" cbor:"ProtectConfigurations,omitempty"`
+	NextToken             *string                           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	ProtectConfigurations []ProtectConfigurationInformation `json:"ProtectConfigurations,omitzero" cbor:"ProtectConfigurations,omitzero"`
 }
 
 // DescribeRcsAgentCountryLaunchStatusRequest is the input of DescribeRcsAgentCountryLaunchStatus.
 type DescribeRcsAgentCountryLaunchStatusRequest struct {
-	Filters         []CountryLaunchStatusFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	IsoCountryCodes []string                    `json:"IsoCountryCodes,omitempty" cbor:"IsoCountryCodes,omitempty"`
-	MaxResults      *int64                      `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken       *string                     `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RcsAgentId      *string                     `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"` // required
+	Filters         []CountryLaunchStatusFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	IsoCountryCodes []string                    `json:"IsoCountryCodes,omitzero" cbor:"IsoCountryCodes,omitzero"`
+	MaxResults      *int64                      `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken       *string                     `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RcsAgentId      *string                     `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"` // required
 }
 
 // DescribeRcsAgentCountryLaunchStatusResult is the output of DescribeRcsAgentCountryLaunchStatus.
 type DescribeRcsAgentCountryLaunchStatusResult struct {
-	CountryLaunchStatus []CountryLaunchStatusInformation `json:"CountryLaunchStatus,omitempty" cbor:"CountryLaunchStatus,omitempty"`
-	NextToken           *string                          `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RcsAgentArn         *string                          `json:"RcsAgentArn,omitempty" cbor:"RcsAgentArn,omitempty" required:"true"` // required
-	RcsAgentId          *string                          `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"`   // required
+	CountryLaunchStatus []CountryLaunchStatusInformation `json:"CountryLaunchStatus,omitzero" cbor:"CountryLaunchStatus,omitzero"`
+	NextToken           *string                          `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RcsAgentArn         *string                          `json:"RcsAgentArn,omitzero" cbor:"RcsAgentArn,omitzero" required:"true"` // required
+	RcsAgentId          *string                          `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"`   // required
 }
 
 // DescribeRcsAgentsRequest is the input of DescribeRcsAgents.
 type DescribeRcsAgentsRequest struct {
-	Filters     []RcsAgentFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults  *int64           `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken   *string          `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Owner       *Owner           `json:"Owner,omitempty" cbor:"Owner,omitempty"`
-	RcsAgentIds []string         `json:"RcsAgentIds,omitempty" cbor:"RcsAgentIds,omitempty"`
+	Filters     []RcsAgentFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults  *int64           `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken   *string          `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Owner       *Owner           `json:"Owner,omitzero" cbor:"Owner,omitzero"`
+	RcsAgentIds []string         `json:"RcsAgentIds,omitzero" cbor:"RcsAgentIds,omitzero"`
 }
 
 // DescribeRcsAgentsResult is the output of DescribeRcsAgents.
 type DescribeRcsAgentsResult struct {
-	NextToken *string               `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RcsAgents []RcsAgentInformation `json:"RcsAgents,omitempty" cbor:"RcsAgents,omitempty"`
+	NextToken *string               `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RcsAgents []RcsAgentInformation `json:"RcsAgents,omitzero" cbor:"RcsAgents,omitzero"`
 }
 
 // DescribeRegistrationAttachmentsRequest is the input of DescribeRegistrationAttachments.
 type DescribeRegistrationAttachmentsRequest struct {
-	Filters                   []RegistrationAttachmentFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults                *int64                         `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken                 *string                        `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationAttachmentIds []string                       `json:"RegistrationAttachmentIds,omitempty" cbor:"RegistrationAttachmentIds,omitempty"`
+	Filters                   []RegistrationAttachmentFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults                *int64                         `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken                 *string                        `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationAttachmentIds []string                       `json:"RegistrationAttachmentIds,omitzero" cbor:"RegistrationAttachmentIds,omitzero"`
 }
 
 // DescribeRegistrationAttachmentsResult is the output of DescribeRegistrationAttachments.
 type DescribeRegistrationAttachmentsResult struct {
-	NextToken               *string                              `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken               *string                              `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	RegistrationAttachments []RegistrationAttachmentsInformation `json:"RegistrationAttachments" cbor:"RegistrationAttachments" required:"true"` // required
 }
 
 // DescribeRegistrationFieldDefinitionsRequest is the input of DescribeRegistrationFieldDefinitions.
 type DescribeRegistrationFieldDefinitionsRequest struct {
-	FieldPaths       []string `json:"FieldPaths,omitempty" cbor:"FieldPaths,omitempty"`
-	MaxResults       *int64   `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken        *string  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationType *string  `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"` // required
-	SectionPath      *string  `json:"SectionPath,omitempty" cbor:"SectionPath,omitempty"`
+	FieldPaths       []string `json:"FieldPaths,omitzero" cbor:"FieldPaths,omitzero"`
+	MaxResults       *int64   `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken        *string  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationType *string  `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"` // required
+	SectionPath      *string  `json:"SectionPath,omitzero" cbor:"SectionPath,omitzero"`
 }
 
 // DescribeRegistrationFieldDefinitionsResult is the output of DescribeRegistrationFieldDefinitions.
 type DescribeRegistrationFieldDefinitionsResult struct {
-	NextToken                    *string                       `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken                    *string                       `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	RegistrationFieldDefinitions []RegistrationFieldDefinition `json:"RegistrationFieldDefinitions" cbor:"RegistrationFieldDefinitions" required:"true"` // required
-	RegistrationType             *string                       `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"`     // required
+	RegistrationType             *string                       `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"`       // required
 }
 
 // DescribeRegistrationFieldValuesRequest is the input of DescribeRegistrationFieldValues.
 type DescribeRegistrationFieldValuesRequest struct {
-	FieldPaths     []string `json:"FieldPaths,omitempty" cbor:"FieldPaths,omitempty"`
-	MaxResults     *int64   `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken      *string  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationId *string  `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	SectionPath    *string  `json:"SectionPath,omitempty" cbor:"SectionPath,omitempty"`
-	VersionNumber  *int64   `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty"`
+	FieldPaths     []string `json:"FieldPaths,omitzero" cbor:"FieldPaths,omitzero"`
+	MaxResults     *int64   `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken      *string  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationId *string  `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	SectionPath    *string  `json:"SectionPath,omitzero" cbor:"SectionPath,omitzero"`
+	VersionNumber  *int64   `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero"`
 }
 
 // DescribeRegistrationFieldValuesResult is the output of DescribeRegistrationFieldValues.
 type DescribeRegistrationFieldValuesResult struct {
-	NextToken               *string                             `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationArn         *string                             `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"` // required
-	RegistrationFieldValues []RegistrationFieldValueInformation `json:"RegistrationFieldValues" cbor:"RegistrationFieldValues" required:"true"`     // required
-	RegistrationId          *string                             `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`   // required
-	VersionNumber           *int64                              `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty" required:"true"`     // required
+	NextToken               *string                             `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationArn         *string                             `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"` // required
+	RegistrationFieldValues []RegistrationFieldValueInformation `json:"RegistrationFieldValues" cbor:"RegistrationFieldValues" required:"true"`   // required
+	RegistrationId          *string                             `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`   // required
+	VersionNumber           *int64                              `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero" required:"true"`     // required
 }
 
 // DescribeRegistrationSectionDefinitionsRequest is the input of DescribeRegistrationSectionDefinitions.
 type DescribeRegistrationSectionDefinitionsRequest struct {
-	MaxResults       *int64   `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken        *string  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationType *string  `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"` // required
-	SectionPaths     []string `json:"SectionPaths,omitempty" cbor:"SectionPaths,omitempty"`
+	MaxResults       *int64   `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken        *string  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationType *string  `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"` // required
+	SectionPaths     []string `json:"SectionPaths,omitzero" cbor:"SectionPaths,omitzero"`
 }
 
 // DescribeRegistrationSectionDefinitionsResult is the output of DescribeRegistrationSectionDefinitions.
 type DescribeRegistrationSectionDefinitionsResult struct {
-	NextToken                      *string                         `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken                      *string                         `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	RegistrationSectionDefinitions []RegistrationSectionDefinition `json:"RegistrationSectionDefinitions" cbor:"RegistrationSectionDefinitions" required:"true"` // required
-	RegistrationType               *string                         `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"`         // required
+	RegistrationType               *string                         `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"`           // required
 }
 
 // DescribeRegistrationTypeDefinitionsRequest is the input of DescribeRegistrationTypeDefinitions.
 type DescribeRegistrationTypeDefinitionsRequest struct {
-	Filters           []RegistrationTypeFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults        *int64                   `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken         *string                  `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationTypes []string                 `json:"RegistrationTypes,omitempty" cbor:"RegistrationTypes,omitempty"`
+	Filters           []RegistrationTypeFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults        *int64                   `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken         *string                  `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationTypes []string                 `json:"RegistrationTypes,omitzero" cbor:"RegistrationTypes,omitzero"`
 }
 
 // DescribeRegistrationTypeDefinitionsResult is the output of DescribeRegistrationTypeDefinitions.
 type DescribeRegistrationTypeDefinitionsResult struct {
-	NextToken                   *string                      `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken                   *string                      `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	RegistrationTypeDefinitions []RegistrationTypeDefinition `json:"RegistrationTypeDefinitions" cbor:"RegistrationTypeDefinitions" required:"true"` // required
 }
 
 // DescribeRegistrationVersionsRequest is the input of DescribeRegistrationVersions.
 type DescribeRegistrationVersionsRequest struct {
-	Filters        []RegistrationVersionFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults     *int64                      `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken      *string                     `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationId *string                     `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	VersionNumbers []int64                     `json:"VersionNumbers,omitempty" cbor:"VersionNumbers,omitempty"`
+	Filters        []RegistrationVersionFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults     *int64                      `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken      *string                     `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationId *string                     `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	VersionNumbers []int64                     `json:"VersionNumbers,omitzero" cbor:"VersionNumbers,omitzero"`
 }
 
 // DescribeRegistrationVersionsResult is the output of DescribeRegistrationVersions.
 type DescribeRegistrationVersionsResult struct {
-	NextToken            *string                          `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationArn      *string                          `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"` // required
-	RegistrationId       *string                          `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`   // required
-	RegistrationVersions []RegistrationVersionInformation `json:"RegistrationVersions" cbor:"RegistrationVersions" required:"true"`           // required
+	NextToken            *string                          `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationArn      *string                          `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"` // required
+	RegistrationId       *string                          `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`   // required
+	RegistrationVersions []RegistrationVersionInformation `json:"RegistrationVersions" cbor:"RegistrationVersions" required:"true"`         // required
 }
 
 // DescribeRegistrationsRequest is the input of DescribeRegistrations.
 type DescribeRegistrationsRequest struct {
-	Filters         []RegistrationFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults      *int64               `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken       *string              `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationIds []string             `json:"RegistrationIds,omitempty" cbor:"RegistrationIds,omitempty"`
+	Filters         []RegistrationFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults      *int64               `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken       *string              `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationIds []string             `json:"RegistrationIds,omitzero" cbor:"RegistrationIds,omitzero"`
 }
 
 // DescribeRegistrationsResult is the output of DescribeRegistrations.
 type DescribeRegistrationsResult struct {
-	NextToken     *string                   `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken     *string                   `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	Registrations []RegistrationInformation `json:"Registrations" cbor:"Registrations" required:"true"` // required
 }
 
 // DescribeSenderIdsRequest is the input of DescribeSenderIds.
 type DescribeSenderIdsRequest struct {
-	Filters    []SenderIdFilter     `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults *int64               `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken  *string              `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Owner      *Owner               `json:"Owner,omitempty" cbor:"Owner,omitempty"`
-	SenderIds  []SenderIdAndCountry `json:"SenderIds,omitempty" cbor:"SenderIds,omitempty"`
+	Filters    []SenderIdFilter     `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults *int64               `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken  *string              `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Owner      *Owner               `json:"Owner,omitzero" cbor:"Owner,omitzero"`
+	SenderIds  []SenderIdAndCountry `json:"SenderIds,omitzero" cbor:"SenderIds,omitzero"`
 }
 
 // DescribeSenderIdsResult is the output of DescribeSenderIds.
 type DescribeSenderIdsResult struct {
-	NextToken *string               `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	SenderIds []SenderIdInformation `json:"SenderIds,omitempty" cbor:"SenderIds,omitempty"`
+	NextToken *string               `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	SenderIds []SenderIdInformation `json:"SenderIds,omitzero" cbor:"SenderIds,omitzero"`
 }
 
 // DescribeSpendLimitsRequest is the input of DescribeSpendLimits.
 type DescribeSpendLimitsRequest struct {
-	MaxResults *int64  `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken  *string `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	MaxResults *int64  `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken  *string `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 }
 
 // DescribeSpendLimitsResult is the output of DescribeSpendLimits.
 type DescribeSpendLimitsResult struct {
-	NextToken   *string      `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	SpendLimits []SpendLimit `json:"SpendLimits,omitempty" cbor:"SpendLimits,omitempty"`
+	NextToken   *string      `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	SpendLimits []SpendLimit `json:"SpendLimits,omitzero" cbor:"SpendLimits,omitzero"`
 }
 
 // DescribeVerifiedDestinationNumbersRequest is the input of DescribeVerifiedDestinationNumbers.
 type DescribeVerifiedDestinationNumbersRequest struct {
-	DestinationPhoneNumbers      []string                          `json:"DestinationPhoneNumbers,omitempty" cbor:"DestinationPhoneNumbers,omitempty"`
-	Filters                      []VerifiedDestinationNumberFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults                   *int64                            `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken                    *string                           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	VerifiedDestinationNumberIds []string                          `json:"VerifiedDestinationNumberIds,omitempty" cbor:"VerifiedDestinationNumberIds,omitempty"`
+	DestinationPhoneNumbers      []string                          `json:"DestinationPhoneNumbers,omitzero" cbor:"DestinationPhoneNumbers,omitzero"`
+	Filters                      []VerifiedDestinationNumberFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults                   *int64                            `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken                    *string                           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	VerifiedDestinationNumberIds []string                          `json:"VerifiedDestinationNumberIds,omitzero" cbor:"VerifiedDestinationNumberIds,omitzero"`
 }
 
 // DescribeVerifiedDestinationNumbersResult is the output of DescribeVerifiedDestinationNumbers.
 type DescribeVerifiedDestinationNumbersResult struct {
-	NextToken                  *string                                `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
+	NextToken                  *string                                `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
 	VerifiedDestinationNumbers []VerifiedDestinationNumberInformation `json:"VerifiedDestinationNumbers" cbor:"VerifiedDestinationNumbers" required:"true"` // required
 }
 
 // DisassociateOriginationIdentityRequest is the input of DisassociateOriginationIdentity.
 type DisassociateOriginationIdentityRequest struct {
-	ClientToken         *string `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	IsoCountryCode      *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	OriginationIdentity *string `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
-	PoolId              *string `json:"PoolId,omitempty" cbor:"PoolId,omitempty" required:"true"`                           // required
+	ClientToken         *string `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	IsoCountryCode      *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	OriginationIdentity *string `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
+	PoolId              *string `json:"PoolId,omitzero" cbor:"PoolId,omitzero" required:"true"`                           // required
 }
 
 // DisassociateOriginationIdentityResult is the output of DisassociateOriginationIdentity.
 type DisassociateOriginationIdentityResult struct {
-	IsoCountryCode         *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	OriginationIdentity    *string `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty"`
-	OriginationIdentityArn *string `json:"OriginationIdentityArn,omitempty" cbor:"OriginationIdentityArn,omitempty"`
-	PoolArn                *string `json:"PoolArn,omitempty" cbor:"PoolArn,omitempty"`
-	PoolId                 *string `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
+	IsoCountryCode         *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	OriginationIdentity    *string `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero"`
+	OriginationIdentityArn *string `json:"OriginationIdentityArn,omitzero" cbor:"OriginationIdentityArn,omitzero"`
+	PoolArn                *string `json:"PoolArn,omitzero" cbor:"PoolArn,omitzero"`
+	PoolId                 *string `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
 }
 
 // DisassociateProtectConfigurationRequest is the input of DisassociateProtectConfiguration.
 type DisassociateProtectConfigurationRequest struct {
-	ConfigurationSetName   *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"`     // required
-	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	ConfigurationSetName   *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"`     // required
+	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // DisassociateProtectConfigurationResult is the output of DisassociateProtectConfiguration.
 type DisassociateProtectConfigurationResult struct {
-	ConfigurationSetArn     *string `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty" required:"true"`         // required
-	ConfigurationSetName    *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"`       // required
-	ProtectConfigurationArn *string `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"` // required
-	ProtectConfigurationId  *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`   // required
+	ConfigurationSetArn     *string `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero" required:"true"`         // required
+	ConfigurationSetName    *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"`       // required
+	ProtectConfigurationArn *string `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"` // required
+	ProtectConfigurationId  *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // DiscardRegistrationVersionRequest is the input of DiscardRegistrationVersion.
 type DiscardRegistrationVersionRequest struct {
-	RegistrationId *string `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
+	RegistrationId *string `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
 }
 
 // DiscardRegistrationVersionResult is the output of DiscardRegistrationVersion.
 type DiscardRegistrationVersionResult struct {
-	RegistrationArn                  *string                           `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`                                   // required
-	RegistrationId                   *string                           `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`                                     // required
-	RegistrationVersionStatus        *RegistrationVersionStatus        `json:"RegistrationVersionStatus,omitempty" cbor:"RegistrationVersionStatus,omitempty" required:"true"`               // required
-	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory `json:"RegistrationVersionStatusHistory,omitempty" cbor:"RegistrationVersionStatusHistory,omitempty" required:"true"` // required
-	VersionNumber                    *int64                            `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty" required:"true"`                                       // required
+	RegistrationArn                  *string                           `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`                                   // required
+	RegistrationId                   *string                           `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`                                     // required
+	RegistrationVersionStatus        *RegistrationVersionStatus        `json:"RegistrationVersionStatus,omitzero" cbor:"RegistrationVersionStatus,omitzero" required:"true"`               // required
+	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory `json:"RegistrationVersionStatusHistory,omitzero" cbor:"RegistrationVersionStatusHistory,omitzero" required:"true"` // required
+	VersionNumber                    *int64                            `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero" required:"true"`                                       // required
 }
 
 // EventDestination is a structure of the Pinpoint SMS Voice V2 model.
 type EventDestination struct {
-	CloudWatchLogsDestination  *CloudWatchLogsDestination  `json:"CloudWatchLogsDestination,omitempty" cbor:"CloudWatchLogsDestination,omitempty"`
-	Enabled                    *bool                       `json:"Enabled,omitempty" cbor:"Enabled,omitempty" required:"true"`                           // required
-	EventDestinationName       *string                     `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" required:"true"` // required
-	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitempty" cbor:"KinesisFirehoseDestination,omitempty"`
+	CloudWatchLogsDestination  *CloudWatchLogsDestination  `json:"CloudWatchLogsDestination,omitzero" cbor:"CloudWatchLogsDestination,omitzero"`
+	Enabled                    *bool                       `json:"Enabled,omitzero" cbor:"Enabled,omitzero" required:"true"`                           // required
+	EventDestinationName       *string                     `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" required:"true"` // required
+	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitzero" cbor:"KinesisFirehoseDestination,omitzero"`
 	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes" cbor:"MatchingEventTypes" required:"true"` // required
-	SnsDestination             *SnsDestination             `json:"SnsDestination,omitempty" cbor:"SnsDestination,omitempty"`
+	SnsDestination             *SnsDestination             `json:"SnsDestination,omitzero" cbor:"SnsDestination,omitzero"`
 }
 
 // GetProtectConfigurationCountryRuleSetRequest is the input of GetProtectConfigurationCountryRuleSet.
 type GetProtectConfigurationCountryRuleSetRequest struct {
-	NumberCapability       *NumberCapability `json:"NumberCapability,omitempty" cbor:"NumberCapability,omitempty" required:"true"`             // required
-	ProtectConfigurationId *string           `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	NumberCapability       *NumberCapability `json:"NumberCapability,omitzero" cbor:"NumberCapability,omitzero" required:"true"`             // required
+	ProtectConfigurationId *string           `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // GetProtectConfigurationCountryRuleSetResult is the output of GetProtectConfigurationCountryRuleSet.
 type GetProtectConfigurationCountryRuleSetResult struct {
-	CountryRuleSet          map[string]ProtectConfigurationCountryRuleSetInformation `json:"CountryRuleSet" cbor:"CountryRuleSet" required:"true"`                                       // required
-	NumberCapability        *NumberCapability                                        `json:"NumberCapability,omitempty" cbor:"NumberCapability,omitempty" required:"true"`               // required
-	ProtectConfigurationArn *string                                                  `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"` // required
-	ProtectConfigurationId  *string                                                  `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`   // required
+	CountryRuleSet          map[string]ProtectConfigurationCountryRuleSetInformation `json:"CountryRuleSet" cbor:"CountryRuleSet" required:"true"`                                     // required
+	NumberCapability        *NumberCapability                                        `json:"NumberCapability,omitzero" cbor:"NumberCapability,omitzero" required:"true"`               // required
+	ProtectConfigurationArn *string                                                  `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"` // required
+	ProtectConfigurationId  *string                                                  `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // GetResourcePolicyRequest is the input of GetResourcePolicy.
 type GetResourcePolicyRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
 }
 
 // GetResourcePolicyResult is the output of GetResourcePolicy.
 type GetResourcePolicyResult struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	Policy           *string      `json:"Policy,omitempty" cbor:"Policy,omitempty"`
-	ResourceArn      *string      `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	Policy           *string      `json:"Policy,omitzero" cbor:"Policy,omitzero"`
+	ResourceArn      *string      `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero"`
 }
 
 // InternalServerException is the error InternalServerException (HTTP 500, server fault).
 type InternalServerException struct {
-	Message   *string `json:"Message,omitempty" cbor:"Message,omitempty"`
-	RequestId *string `json:"RequestId,omitempty" cbor:"RequestId,omitempty"`
+	Message   *string `json:"Message,omitzero" cbor:"Message,omitzero"`
+	RequestId *string `json:"RequestId,omitzero" cbor:"RequestId,omitzero"`
 }
 
 // KeywordFilter is a structure of the Pinpoint SMS Voice V2 model.
 type KeywordFilter struct {
-	Name   *KeywordFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string           `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *KeywordFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string           `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // KeywordInformation is a structure of the Pinpoint SMS Voice V2 model.
 type KeywordInformation struct {
-	Keyword        *string        `json:"Keyword,omitempty" cbor:"Keyword,omitempty" required:"true"`               // required
-	KeywordAction  *KeywordAction `json:"KeywordAction,omitempty" cbor:"KeywordAction,omitempty" required:"true"`   // required
-	KeywordMessage *string        `json:"KeywordMessage,omitempty" cbor:"KeywordMessage,omitempty" required:"true"` // required
+	Keyword        *string        `json:"Keyword,omitzero" cbor:"Keyword,omitzero" required:"true"`               // required
+	KeywordAction  *KeywordAction `json:"KeywordAction,omitzero" cbor:"KeywordAction,omitzero" required:"true"`   // required
+	KeywordMessage *string        `json:"KeywordMessage,omitzero" cbor:"KeywordMessage,omitzero" required:"true"` // required
 }
 
 // KinesisFirehoseDestination is a structure of the Pinpoint SMS Voice V2 model.
 type KinesisFirehoseDestination struct {
-	DeliveryStreamArn *string `json:"DeliveryStreamArn,omitempty" cbor:"DeliveryStreamArn,omitempty" required:"true"` // required
-	IamRoleArn        *string `json:"IamRoleArn,omitempty" cbor:"IamRoleArn,omitempty" required:"true"`               // required
+	DeliveryStreamArn *string `json:"DeliveryStreamArn,omitzero" cbor:"DeliveryStreamArn,omitzero" required:"true"` // required
+	IamRoleArn        *string `json:"IamRoleArn,omitzero" cbor:"IamRoleArn,omitzero" required:"true"`               // required
 }
 
 // ListNotifyCountriesRequest is the input of ListNotifyCountries.
 type ListNotifyCountriesRequest struct {
-	Channels   []NumberCapability           `json:"Channels,omitempty" cbor:"Channels,omitempty"`
-	MaxResults *int64                       `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken  *string                      `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	Tier       *NotifyConfigurationTier     `json:"Tier,omitempty" cbor:"Tier,omitempty"`
-	UseCases   []NotifyConfigurationUseCase `json:"UseCases,omitempty" cbor:"UseCases,omitempty"`
+	Channels   []NumberCapability           `json:"Channels,omitzero" cbor:"Channels,omitzero"`
+	MaxResults *int64                       `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken  *string                      `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	Tier       *NotifyConfigurationTier     `json:"Tier,omitzero" cbor:"Tier,omitzero"`
+	UseCases   []NotifyConfigurationUseCase `json:"UseCases,omitzero" cbor:"UseCases,omitzero"`
 }
 
 // ListNotifyCountriesResult is the output of ListNotifyCountries.
 type ListNotifyCountriesResult struct {
-	NextToken       *string                    `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	NotifyCountries []NotifyCountryInformation `json:"NotifyCountries,omitempty" cbor:"NotifyCountries,omitempty"`
+	NextToken       *string                    `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	NotifyCountries []NotifyCountryInformation `json:"NotifyCountries,omitzero" cbor:"NotifyCountries,omitzero"`
 }
 
 // ListPoolOriginationIdentitiesRequest is the input of ListPoolOriginationIdentities.
 type ListPoolOriginationIdentitiesRequest struct {
-	Filters    []PoolOriginationIdentitiesFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults *int64                            `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken  *string                           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	PoolId     *string                           `json:"PoolId,omitempty" cbor:"PoolId,omitempty" required:"true"` // required
+	Filters    []PoolOriginationIdentitiesFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults *int64                            `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken  *string                           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	PoolId     *string                           `json:"PoolId,omitzero" cbor:"PoolId,omitzero" required:"true"` // required
 }
 
 // ListPoolOriginationIdentitiesResult is the output of ListPoolOriginationIdentities.
 type ListPoolOriginationIdentitiesResult struct {
-	NextToken             *string                       `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	OriginationIdentities []OriginationIdentityMetadata `json:"OriginationIdentities,omitempty" cbor:"OriginationIdentities,omitempty"`
-	PoolArn               *string                       `json:"PoolArn,omitempty" cbor:"PoolArn,omitempty"`
-	PoolId                *string                       `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
+	NextToken             *string                       `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	OriginationIdentities []OriginationIdentityMetadata `json:"OriginationIdentities,omitzero" cbor:"OriginationIdentities,omitzero"`
+	PoolArn               *string                       `json:"PoolArn,omitzero" cbor:"PoolArn,omitzero"`
+	PoolId                *string                       `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
 }
 
 // ListProtectConfigurationRuleSetNumberOverridesRequest is the input of ListProtectConfigurationRuleSetNumberOverrides.
 type ListProtectConfigurationRuleSetNumberOverridesRequest struct {
-	Filters                []ProtectConfigurationRuleSetNumberOverrideFilterItem `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults             *int64                                                `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken              *string                                               `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	ProtectConfigurationId *string                                               `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	Filters                []ProtectConfigurationRuleSetNumberOverrideFilterItem `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults             *int64                                                `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken              *string                                               `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	ProtectConfigurationId *string                                               `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // ListProtectConfigurationRuleSetNumberOverridesResult is the output of ListProtectConfigurationRuleSetNumberOverrides.
 type ListProtectConfigurationRuleSetNumberOverridesResult struct {
-	NextToken               *string                                     `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	ProtectConfigurationArn *string                                     `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"` // required
-	ProtectConfigurationId  *string                                     `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`   // required
-	RuleSetNumberOverrides  []ProtectConfigurationRuleSetNumberOverride `json:"RuleSetNumberOverrides,omitempty" cbor:"RuleSetNumberOverrides,omitempty"`
+	NextToken               *string                                     `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	ProtectConfigurationArn *string                                     `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"` // required
+	ProtectConfigurationId  *string                                     `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`   // required
+	RuleSetNumberOverrides  []ProtectConfigurationRuleSetNumberOverride `json:"RuleSetNumberOverrides,omitzero" cbor:"RuleSetNumberOverrides,omitzero"`
 }
 
 // ListRegistrationAssociationsRequest is the input of ListRegistrationAssociations.
 type ListRegistrationAssociationsRequest struct {
-	Filters        []RegistrationAssociationFilter `json:"Filters,omitempty" cbor:"Filters,omitempty"`
-	MaxResults     *int64                          `json:"MaxResults,omitempty" cbor:"MaxResults,omitempty"`
-	NextToken      *string                         `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationId *string                         `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
+	Filters        []RegistrationAssociationFilter `json:"Filters,omitzero" cbor:"Filters,omitzero"`
+	MaxResults     *int64                          `json:"MaxResults,omitzero" cbor:"MaxResults,omitzero"`
+	NextToken      *string                         `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationId *string                         `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
 }
 
 // ListRegistrationAssociationsResult is the output of ListRegistrationAssociations.
 type ListRegistrationAssociationsResult struct {
-	NextToken                *string                           `json:"NextToken,omitempty" cbor:"NextToken,omitempty"`
-	RegistrationArn          *string                           `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`   // required
-	RegistrationAssociations []RegistrationAssociationMetadata `json:"RegistrationAssociations" cbor:"RegistrationAssociations" required:"true"`     // required
-	RegistrationId           *string                           `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`     // required
-	RegistrationType         *string                           `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"` // required
+	NextToken                *string                           `json:"NextToken,omitzero" cbor:"NextToken,omitzero"`
+	RegistrationArn          *string                           `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`   // required
+	RegistrationAssociations []RegistrationAssociationMetadata `json:"RegistrationAssociations" cbor:"RegistrationAssociations" required:"true"`   // required
+	RegistrationId           *string                           `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`     // required
+	RegistrationType         *string                           `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"` // required
 }
 
 // ListTagsForResourceRequest is the input of ListTagsForResource.
 type ListTagsForResourceRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
 }
 
 // ListTagsForResourceResult is the output of ListTagsForResource.
 type ListTagsForResourceResult struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty"`
-	Tags        []Tag   `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero"`
+	Tags        []Tag   `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // NotifyConfigurationFilter is a structure of the Pinpoint SMS Voice V2 model.
 type NotifyConfigurationFilter struct {
-	Name   *NotifyConfigurationFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                       `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *NotifyConfigurationFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                       `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // NotifyConfigurationInformation is a structure of the Pinpoint SMS Voice V2 model.
 type NotifyConfigurationInformation struct {
-	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitempty" cbor:"DefaultTemplateId,omitempty"`
-	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	DisplayName               *string                     `json:"DisplayName,omitempty" cbor:"DisplayName,omitempty" required:"true"`                             // required
-	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                         // required
-	EnabledCountries          []string                    `json:"EnabledCountries,omitempty" cbor:"EnabledCountries,omitempty"`
-	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitempty" cbor:"NotifyConfigurationArn,omitempty" required:"true"` // required
-	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"`   // required
-	PoolId                    *string                     `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RejectionReason           *string                     `json:"RejectionReason,omitempty" cbor:"RejectionReason,omitempty"`
-	Status                    *NotifyConfigurationStatus  `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                       // required
-	Tier                      *NotifyConfigurationTier    `json:"Tier,omitempty" cbor:"Tier,omitempty" required:"true"`                           // required
-	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitempty" cbor:"TierUpgradeStatus,omitempty" required:"true"` // required
-	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitempty" cbor:"UseCase,omitempty" required:"true"`                     // required
+	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitzero" cbor:"DefaultTemplateId,omitzero"`
+	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	DisplayName               *string                     `json:"DisplayName,omitzero" cbor:"DisplayName,omitzero" required:"true"`                             // required
+	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                       // required
+	EnabledCountries          []string                    `json:"EnabledCountries,omitzero" cbor:"EnabledCountries,omitzero"`
+	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitzero" cbor:"NotifyConfigurationArn,omitzero" required:"true"` // required
+	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"`   // required
+	PoolId                    *string                     `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RejectionReason           *string                     `json:"RejectionReason,omitzero" cbor:"RejectionReason,omitzero"`
+	Status                    *NotifyConfigurationStatus  `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                       // required
+	Tier                      *NotifyConfigurationTier    `json:"Tier,omitzero" cbor:"Tier,omitzero" required:"true"`                           // required
+	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitzero" cbor:"TierUpgradeStatus,omitzero" required:"true"` // required
+	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitzero" cbor:"UseCase,omitzero" required:"true"`                     // required
 }
 
 // NotifyCountryInformation is a structure of the Pinpoint SMS Voice V2 model.
 type NotifyCountryInformation struct {
-	CountryName                   *string                      `json:"CountryName,omitempty" cbor:"CountryName,omitempty" required:"true"`                                     // required
-	CustomerOwnedIdentityRequired *bool                        `json:"CustomerOwnedIdentityRequired,omitempty" cbor:"CustomerOwnedIdentityRequired,omitempty" required:"true"` // required
-	IsoCountryCode                *string                      `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"`                               // required
-	SupportedChannels             []NumberCapability           `json:"SupportedChannels" cbor:"SupportedChannels" required:"true"`                                             // required
-	SupportedTiers                []NotifyConfigurationTier    `json:"SupportedTiers" cbor:"SupportedTiers" required:"true"`                                                   // required
-	SupportedUseCases             []NotifyConfigurationUseCase `json:"SupportedUseCases" cbor:"SupportedUseCases" required:"true"`                                             // required
+	CountryName                   *string                      `json:"CountryName,omitzero" cbor:"CountryName,omitzero" required:"true"`                                     // required
+	CustomerOwnedIdentityRequired *bool                        `json:"CustomerOwnedIdentityRequired,omitzero" cbor:"CustomerOwnedIdentityRequired,omitzero" required:"true"` // required
+	IsoCountryCode                *string                      `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"`                               // required
+	SupportedChannels             []NumberCapability           `json:"SupportedChannels" cbor:"SupportedChannels" required:"true"`                                           // required
+	SupportedTiers                []NotifyConfigurationTier    `json:"SupportedTiers" cbor:"SupportedTiers" required:"true"`                                                 // required
+	SupportedUseCases             []NotifyConfigurationUseCase `json:"SupportedUseCases" cbor:"SupportedUseCases" required:"true"`                                           // required
 }
 
 // NotifyTemplateFilter is a structure of the Pinpoint SMS Voice V2 model.
 type NotifyTemplateFilter struct {
-	Name   *NotifyTemplateFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                  `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *NotifyTemplateFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                  `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // NotifyTemplateInformation is a structure of the Pinpoint SMS Voice V2 model.
 type NotifyTemplateInformation struct {
 	Channels           []NumberCapability                  `json:"Channels" cbor:"Channels" required:"true"` // required
-	Content            *string                             `json:"Content,omitempty" cbor:"Content,omitempty"`
-	CreatedTimestamp   *smithy.Time                        `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	LanguageCode       *string                             `json:"LanguageCode,omitempty" cbor:"LanguageCode,omitempty"`
-	Status             *NotifyTemplateStatus               `json:"Status,omitempty" cbor:"Status,omitempty"`
-	SupportedCountries []string                            `json:"SupportedCountries,omitempty" cbor:"SupportedCountries,omitempty"`
-	SupportedVoiceIds  []VoiceId                           `json:"SupportedVoiceIds,omitempty" cbor:"SupportedVoiceIds,omitempty"`
-	TemplateId         *string                             `json:"TemplateId,omitempty" cbor:"TemplateId,omitempty" required:"true"`     // required
-	TemplateType       *NotifyTemplateType                 `json:"TemplateType,omitempty" cbor:"TemplateType,omitempty" required:"true"` // required
-	TierAccess         []NotifyConfigurationTier           `json:"TierAccess,omitempty" cbor:"TierAccess,omitempty"`
-	Variables          map[string]TemplateVariableMetadata `json:"Variables,omitempty" cbor:"Variables,omitempty"`
-	Version            *int64                              `json:"Version,omitempty" cbor:"Version,omitempty" required:"true"` // required
+	Content            *string                             `json:"Content,omitzero" cbor:"Content,omitzero"`
+	CreatedTimestamp   *smithy.Time                        `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	LanguageCode       *string                             `json:"LanguageCode,omitzero" cbor:"LanguageCode,omitzero"`
+	Status             *NotifyTemplateStatus               `json:"Status,omitzero" cbor:"Status,omitzero"`
+	SupportedCountries []string                            `json:"SupportedCountries,omitzero" cbor:"SupportedCountries,omitzero"`
+	SupportedVoiceIds  []VoiceId                           `json:"SupportedVoiceIds,omitzero" cbor:"SupportedVoiceIds,omitzero"`
+	TemplateId         *string                             `json:"TemplateId,omitzero" cbor:"TemplateId,omitzero" required:"true"`     // required
+	TemplateType       *NotifyTemplateType                 `json:"TemplateType,omitzero" cbor:"TemplateType,omitzero" required:"true"` // required
+	TierAccess         []NotifyConfigurationTier           `json:"TierAccess,omitzero" cbor:"TierAccess,omitzero"`
+	Variables          map[string]TemplateVariableMetadata `json:"Variables,omitzero" cbor:"Variables,omitzero"`
+	Version            *int64                              `json:"Version,omitzero" cbor:"Version,omitzero" required:"true"` // required
 }
 
 // OptOutListInformation is a structure of the Pinpoint SMS Voice V2 model.
 type OptOutListInformation struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	OptOutListArn    *string      `json:"OptOutListArn,omitempty" cbor:"OptOutListArn,omitempty" required:"true"`       // required
-	OptOutListName   *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"`     // required
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	OptOutListArn    *string      `json:"OptOutListArn,omitzero" cbor:"OptOutListArn,omitzero" required:"true"`       // required
+	OptOutListName   *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"`     // required
 }
 
 // OptedOutFilter is a structure of the Pinpoint SMS Voice V2 model.
 type OptedOutFilter struct {
-	Name   *OptedOutFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string            `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *OptedOutFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string            `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // OptedOutNumberInformation is a structure of the Pinpoint SMS Voice V2 model.
 type OptedOutNumberInformation struct {
-	EndUserOptedOut   *bool        `json:"EndUserOptedOut,omitempty" cbor:"EndUserOptedOut,omitempty" required:"true"`     // required
-	OptedOutNumber    *string      `json:"OptedOutNumber,omitempty" cbor:"OptedOutNumber,omitempty" required:"true"`       // required
-	OptedOutTimestamp *smithy.Time `json:"OptedOutTimestamp,omitempty" cbor:"OptedOutTimestamp,omitempty" required:"true"` // required
+	EndUserOptedOut   *bool        `json:"EndUserOptedOut,omitzero" cbor:"EndUserOptedOut,omitzero" required:"true"`     // required
+	OptedOutNumber    *string      `json:"OptedOutNumber,omitzero" cbor:"OptedOutNumber,omitzero" required:"true"`       // required
+	OptedOutTimestamp *smithy.Time `json:"OptedOutTimestamp,omitzero" cbor:"OptedOutTimestamp,omitzero" required:"true"` // required
 }
 
 // OriginationIdentityMetadata is a structure of the Pinpoint SMS Voice V2 model.
 type OriginationIdentityMetadata struct {
-	IsoCountryCode         *string            `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"`                 // required
-	NumberCapabilities     []NumberCapability `json:"NumberCapabilities" cbor:"NumberCapabilities" required:"true"`                             // required
-	OriginationIdentity    *string            `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"`       // required
-	OriginationIdentityArn *string            `json:"OriginationIdentityArn,omitempty" cbor:"OriginationIdentityArn,omitempty" required:"true"` // required
-	PhoneNumber            *string            `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty"`
+	IsoCountryCode         *string            `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"`                 // required
+	NumberCapabilities     []NumberCapability `json:"NumberCapabilities" cbor:"NumberCapabilities" required:"true"`                           // required
+	OriginationIdentity    *string            `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"`       // required
+	OriginationIdentityArn *string            `json:"OriginationIdentityArn,omitzero" cbor:"OriginationIdentityArn,omitzero" required:"true"` // required
+	PhoneNumber            *string            `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero"`
 }
 
 // PhoneNumberFilter is a structure of the Pinpoint SMS Voice V2 model.
 type PhoneNumberFilter struct {
-	Name   *PhoneNumberFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string               `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *PhoneNumberFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string               `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // PhoneNumberInformation is a structure of the Pinpoint SMS Voice V2 model.
 type PhoneNumberInformation struct {
-	CreatedTimestamp            *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled   *bool              `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	InternationalSendingEnabled *bool              `json:"InternationalSendingEnabled,omitempty" cbor:"InternationalSendingEnabled,omitempty"`
-	IsoCountryCode              *string            `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"`           // required
-	MessageType                 *MessageType       `json:"MessageType,omitempty" cbor:"MessageType,omitempty" required:"true"`                 // required
-	MonthlyLeasingPrice         *string            `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty" required:"true"` // required
-	NumberCapabilities          []NumberCapability `json:"NumberCapabilities" cbor:"NumberCapabilities" required:"true"`                       // required
-	NumberType                  *NumberType        `json:"NumberType,omitempty" cbor:"NumberType,omitempty" required:"true"`                   // required
-	OptOutListName              *string            `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"`           // required
-	PhoneNumber                 *string            `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty" required:"true"`                 // required
-	PhoneNumberArn              *string            `json:"PhoneNumberArn,omitempty" cbor:"PhoneNumberArn,omitempty" required:"true"`           // required
-	PhoneNumberId               *string            `json:"PhoneNumberId,omitempty" cbor:"PhoneNumberId,omitempty"`
-	PoolId                      *string            `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RegistrationId              *string            `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	SelfManagedOptOutsEnabled   *bool              `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty" required:"true"` // required
-	Status                      *NumberStatus      `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                       // required
-	TwoWayChannelArn            *string            `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole           *string            `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled               *bool              `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty" required:"true"` // required
+	CreatedTimestamp            *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled   *bool              `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	InternationalSendingEnabled *bool              `json:"InternationalSendingEnabled,omitzero" cbor:"InternationalSendingEnabled,omitzero"`
+	IsoCountryCode              *string            `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"`           // required
+	MessageType                 *MessageType       `json:"MessageType,omitzero" cbor:"MessageType,omitzero" required:"true"`                 // required
+	MonthlyLeasingPrice         *string            `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero" required:"true"` // required
+	NumberCapabilities          []NumberCapability `json:"NumberCapabilities" cbor:"NumberCapabilities" required:"true"`                     // required
+	NumberType                  *NumberType        `json:"NumberType,omitzero" cbor:"NumberType,omitzero" required:"true"`                   // required
+	OptOutListName              *string            `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"`           // required
+	PhoneNumber                 *string            `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero" required:"true"`                 // required
+	PhoneNumberArn              *string            `json:"PhoneNumberArn,omitzero" cbor:"PhoneNumberArn,omitzero" required:"true"`           // required
+	PhoneNumberId               *string            `json:"PhoneNumberId,omitzero" cbor:"PhoneNumberId,omitzero"`
+	PoolId                      *string            `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RegistrationId              *string            `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	SelfManagedOptOutsEnabled   *bool              `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero" required:"true"` // required
+	Status                      *NumberStatus      `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                       // required
+	TwoWayChannelArn            *string            `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole           *string            `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled               *bool              `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero" required:"true"` // required
 }
 
 // PoolFilter is a structure of the Pinpoint SMS Voice V2 model.
 type PoolFilter struct {
-	Name   *PoolFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string        `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *PoolFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string        `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // PoolInformation is a structure of the Pinpoint SMS Voice V2 model.
 type PoolInformation struct {
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	MessageType               *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty" required:"true"`                             // required
-	OptOutListName            *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"`                       // required
-	PoolArn                   *string      `json:"PoolArn,omitempty" cbor:"PoolArn,omitempty" required:"true"`                                     // required
-	PoolId                    *string      `json:"PoolId,omitempty" cbor:"PoolId,omitempty" required:"true"`                                       // required
-	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty" required:"true"` // required
-	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitempty" cbor:"SharedRoutesEnabled,omitempty" required:"true"`             // required
-	Status                    *PoolStatus  `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                       // required
-	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty" required:"true"` // required
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	MessageType               *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero" required:"true"`                             // required
+	OptOutListName            *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"`                       // required
+	PoolArn                   *string      `json:"PoolArn,omitzero" cbor:"PoolArn,omitzero" required:"true"`                                     // required
+	PoolId                    *string      `json:"PoolId,omitzero" cbor:"PoolId,omitzero" required:"true"`                                       // required
+	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero" required:"true"` // required
+	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitzero" cbor:"SharedRoutesEnabled,omitzero" required:"true"`             // required
+	Status                    *PoolStatus  `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                       // required
+	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero" required:"true"` // required
 }
 
 // PoolOriginationIdentitiesFilter is a structure of the Pinpoint SMS Voice V2 model.
 type PoolOriginationIdentitiesFilter struct {
-	Name   *PoolOriginationIdentitiesFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                             `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *PoolOriginationIdentitiesFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                             `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // ProtectConfigurationCountryRuleSetInformation is a structure of the Pinpoint SMS Voice V2 model.
 type ProtectConfigurationCountryRuleSetInformation struct {
-	ProtectStatus *ProtectStatus `json:"ProtectStatus,omitempty" cbor:"ProtectStatus,omitempty" required:"true"` // required
+	ProtectStatus *ProtectStatus `json:"ProtectStatus,omitzero" cbor:"ProtectStatus,omitzero" required:"true"` // required
 }
 
 // ProtectConfigurationFilter is a structure of the Pinpoint SMS Voice V2 model.
 type ProtectConfigurationFilter struct {
-	Name   *ProtectConfigurationFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                        `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *ProtectConfigurationFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                        `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // ProtectConfigurationInformation is a structure of the Pinpoint SMS Voice V2 model.
 type ProtectConfigurationInformation struct {
-	AccountDefault            *bool        `json:"AccountDefault,omitempty" cbor:"AccountDefault,omitempty" required:"true"`                       // required
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"`     // required
-	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`       // required
+	AccountDefault            *bool        `json:"AccountDefault,omitzero" cbor:"AccountDefault,omitzero" required:"true"`                       // required
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"`     // required
+	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`       // required
 }
 
 // ProtectConfigurationRuleSetNumberOverride is a structure of the Pinpoint SMS Voice V2 model.
 type ProtectConfigurationRuleSetNumberOverride struct {
-	Action                 *ProtectConfigurationRuleOverrideAction `json:"Action,omitempty" cbor:"Action,omitempty" required:"true"`                                 // required
-	CreatedTimestamp       *smithy.Time                            `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`             // required
-	DestinationPhoneNumber *string                                 `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	ExpirationTimestamp    *smithy.Time                            `json:"ExpirationTimestamp,omitempty" cbor:"ExpirationTimestamp,omitempty"`
-	IsoCountryCode         *string                                 `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
+	Action                 *ProtectConfigurationRuleOverrideAction `json:"Action,omitzero" cbor:"Action,omitzero" required:"true"`                                 // required
+	CreatedTimestamp       *smithy.Time                            `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`             // required
+	DestinationPhoneNumber *string                                 `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	ExpirationTimestamp    *smithy.Time                            `json:"ExpirationTimestamp,omitzero" cbor:"ExpirationTimestamp,omitzero"`
+	IsoCountryCode         *string                                 `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
 }
 
 // ProtectConfigurationRuleSetNumberOverrideFilterItem is a structure of the Pinpoint SMS Voice V2 model.
 type ProtectConfigurationRuleSetNumberOverrideFilterItem struct {
-	Name   *ProtectConfigurationRuleSetNumberOverrideFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                                             `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *ProtectConfigurationRuleSetNumberOverrideFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                                             `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // PutKeywordRequest is the input of PutKeyword.
 type PutKeywordRequest struct {
-	Keyword             *string        `json:"Keyword,omitempty" cbor:"Keyword,omitempty" required:"true"` // required
-	KeywordAction       *KeywordAction `json:"KeywordAction,omitempty" cbor:"KeywordAction,omitempty"`
-	KeywordMessage      *string        `json:"KeywordMessage,omitempty" cbor:"KeywordMessage,omitempty" required:"true"`           // required
-	OriginationIdentity *string        `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
+	Keyword             *string        `json:"Keyword,omitzero" cbor:"Keyword,omitzero" required:"true"` // required
+	KeywordAction       *KeywordAction `json:"KeywordAction,omitzero" cbor:"KeywordAction,omitzero"`
+	KeywordMessage      *string        `json:"KeywordMessage,omitzero" cbor:"KeywordMessage,omitzero" required:"true"`           // required
+	OriginationIdentity *string        `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
 }
 
 // PutKeywordResult is the output of PutKeyword.
 type PutKeywordResult struct {
-	Keyword                *string        `json:"Keyword,omitempty" cbor:"Keyword,omitempty"`
-	KeywordAction          *KeywordAction `json:"KeywordAction,omitempty" cbor:"KeywordAction,omitempty"`
-	KeywordMessage         *string        `json:"KeywordMessage,omitempty" cbor:"KeywordMessage,omitempty"`
-	OriginationIdentity    *string        `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty"`
-	OriginationIdentityArn *string        `json:"OriginationIdentityArn,omitempty" cbor:"OriginationIdentityArn,omitempty"`
+	Keyword                *string        `json:"Keyword,omitzero" cbor:"Keyword,omitzero"`
+	KeywordAction          *KeywordAction `json:"KeywordAction,omitzero" cbor:"KeywordAction,omitzero"`
+	KeywordMessage         *string        `json:"KeywordMessage,omitzero" cbor:"KeywordMessage,omitzero"`
+	OriginationIdentity    *string        `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero"`
+	OriginationIdentityArn *string        `json:"OriginationIdentityArn,omitzero" cbor:"OriginationIdentityArn,omitzero"`
 }
 
 // PutMessageFeedbackRequest is the input of PutMessageFeedback.
 type PutMessageFeedbackRequest struct {
-	MessageFeedbackStatus *MessageFeedbackStatus `json:"MessageFeedbackStatus,omitempty" cbor:"MessageFeedbackStatus,omitempty" required:"true"` // required
-	MessageId             *string                `json:"MessageId,omitempty" cbor:"MessageId,omitempty" required:"true"`                         // required
+	MessageFeedbackStatus *MessageFeedbackStatus `json:"MessageFeedbackStatus,omitzero" cbor:"MessageFeedbackStatus,omitzero" required:"true"` // required
+	MessageId             *string                `json:"MessageId,omitzero" cbor:"MessageId,omitzero" required:"true"`                         // required
 }
 
 // PutMessageFeedbackResult is the output of PutMessageFeedback.
 type PutMessageFeedbackResult struct {
-	MessageFeedbackStatus *MessageFeedbackStatus `json:"MessageFeedbackStatus,omitempty" cbor:"MessageFeedbackStatus,omitempty" required:"true"` // required
-	MessageId             *string                `json:"MessageId,omitempty" cbor:"MessageId,omitempty" required:"true"`                         // required
+	MessageFeedbackStatus *MessageFeedbackStatus `json:"MessageFeedbackStatus,omitzero" cbor:"MessageFeedbackStatus,omitzero" required:"true"` // required
+	MessageId             *string                `json:"MessageId,omitzero" cbor:"MessageId,omitzero" required:"true"`                         // required
 }
 
 // PutOptedOutNumberRequest is the input of PutOptedOutNumber.
 type PutOptedOutNumberRequest struct {
-	OptOutListName *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty" required:"true"` // required
-	OptedOutNumber *string `json:"OptedOutNumber,omitempty" cbor:"OptedOutNumber,omitempty" required:"true"` // required
+	OptOutListName *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero" required:"true"` // required
+	OptedOutNumber *string `json:"OptedOutNumber,omitzero" cbor:"OptedOutNumber,omitzero" required:"true"` // required
 }
 
 // PutOptedOutNumberResult is the output of PutOptedOutNumber.
 type PutOptedOutNumberResult struct {
-	EndUserOptedOut   *bool        `json:"EndUserOptedOut,omitempty" cbor:"EndUserOptedOut,omitempty"`
-	OptOutListArn     *string      `json:"OptOutListArn,omitempty" cbor:"OptOutListArn,omitempty"`
-	OptOutListName    *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	OptedOutNumber    *string      `json:"OptedOutNumber,omitempty" cbor:"OptedOutNumber,omitempty"`
-	OptedOutTimestamp *smithy.Time `json:"OptedOutTimestamp,omitempty" cbor:"OptedOutTimestamp,omitempty"`
+	EndUserOptedOut   *bool        `json:"EndUserOptedOut,omitzero" cbor:"EndUserOptedOut,omitzero"`
+	OptOutListArn     *string      `json:"OptOutListArn,omitzero" cbor:"OptOutListArn,omitzero"`
+	OptOutListName    *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	OptedOutNumber    *string      `json:"OptedOutNumber,omitzero" cbor:"OptedOutNumber,omitzero"`
+	OptedOutTimestamp *smithy.Time `json:"OptedOutTimestamp,omitzero" cbor:"OptedOutTimestamp,omitzero"`
 }
 
 // PutProtectConfigurationRuleSetNumberOverrideRequest is the input of PutProtectConfigurationRuleSetNumberOverride.
 type PutProtectConfigurationRuleSetNumberOverrideRequest struct {
-	Action                 *ProtectConfigurationRuleOverrideAction `json:"Action,omitempty" cbor:"Action,omitempty" required:"true"`                                 // required
-	ClientToken            *string                                 `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"`                                       // idempotency token
-	DestinationPhoneNumber *string                                 `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	ExpirationTimestamp    *smithy.Time                            `json:"ExpirationTimestamp,omitempty" cbor:"ExpirationTimestamp,omitempty"`
-	ProtectConfigurationId *string                                 `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	Action                 *ProtectConfigurationRuleOverrideAction `json:"Action,omitzero" cbor:"Action,omitzero" required:"true"`                                 // required
+	ClientToken            *string                                 `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"`                                       // idempotency token
+	DestinationPhoneNumber *string                                 `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	ExpirationTimestamp    *smithy.Time                            `json:"ExpirationTimestamp,omitzero" cbor:"ExpirationTimestamp,omitzero"`
+	ProtectConfigurationId *string                                 `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // PutProtectConfigurationRuleSetNumberOverrideResult is the output of PutProtectConfigurationRuleSetNumberOverride.
 type PutProtectConfigurationRuleSetNumberOverrideResult struct {
-	Action                  *ProtectConfigurationRuleOverrideAction `json:"Action,omitempty" cbor:"Action,omitempty" required:"true"`                                 // required
-	CreatedTimestamp        *smithy.Time                            `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`             // required
-	DestinationPhoneNumber  *string                                 `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	ExpirationTimestamp     *smithy.Time                            `json:"ExpirationTimestamp,omitempty" cbor:"ExpirationTimestamp,omitempty"`
-	IsoCountryCode          *string                                 `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	ProtectConfigurationArn *string                                 `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"` // required
-	ProtectConfigurationId  *string                                 `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`   // required
+	Action                  *ProtectConfigurationRuleOverrideAction `json:"Action,omitzero" cbor:"Action,omitzero" required:"true"`                                 // required
+	CreatedTimestamp        *smithy.Time                            `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`             // required
+	DestinationPhoneNumber  *string                                 `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	ExpirationTimestamp     *smithy.Time                            `json:"ExpirationTimestamp,omitzero" cbor:"ExpirationTimestamp,omitzero"`
+	IsoCountryCode          *string                                 `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	ProtectConfigurationArn *string                                 `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"` // required
+	ProtectConfigurationId  *string                                 `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // PutRegistrationFieldValueRequest is the input of PutRegistrationFieldValue.
 type PutRegistrationFieldValueRequest struct {
-	FieldPath                *string  `json:"FieldPath,omitempty" cbor:"FieldPath,omitempty" required:"true"` // required
-	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty"`
-	RegistrationId           *string  `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	SelectChoices            []string `json:"SelectChoices,omitempty" cbor:"SelectChoices,omitempty"`
-	TextValue                *string  `json:"TextValue,omitempty" cbor:"TextValue,omitempty"`
+	FieldPath                *string  `json:"FieldPath,omitzero" cbor:"FieldPath,omitzero" required:"true"` // required
+	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero"`
+	RegistrationId           *string  `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	SelectChoices            []string `json:"SelectChoices,omitzero" cbor:"SelectChoices,omitzero"`
+	TextValue                *string  `json:"TextValue,omitzero" cbor:"TextValue,omitzero"`
 }
 
 // PutRegistrationFieldValueResult is the output of PutRegistrationFieldValue.
 type PutRegistrationFieldValueResult struct {
-	FieldPath                *string  `json:"FieldPath,omitempty" cbor:"FieldPath,omitempty" required:"true"`             // required
-	RegistrationArn          *string  `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"` // required
-	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty"`
-	RegistrationId           *string  `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	SelectChoices            []string `json:"SelectChoices,omitempty" cbor:"SelectChoices,omitempty"`
-	TextValue                *string  `json:"TextValue,omitempty" cbor:"TextValue,omitempty"`
-	VersionNumber            *int64   `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty" required:"true"` // required
+	FieldPath                *string  `json:"FieldPath,omitzero" cbor:"FieldPath,omitzero" required:"true"`             // required
+	RegistrationArn          *string  `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"` // required
+	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero"`
+	RegistrationId           *string  `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	SelectChoices            []string `json:"SelectChoices,omitzero" cbor:"SelectChoices,omitzero"`
+	TextValue                *string  `json:"TextValue,omitzero" cbor:"TextValue,omitzero"`
+	VersionNumber            *int64   `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero" required:"true"` // required
 }
 
 // PutResourcePolicyRequest is the input of PutResourcePolicy.
 type PutResourcePolicyRequest struct {
-	Policy      *string `json:"Policy,omitempty" cbor:"Policy,omitempty" required:"true"`           // required
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
+	Policy      *string `json:"Policy,omitzero" cbor:"Policy,omitzero" required:"true"`           // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
 }
 
 // PutResourcePolicyResult is the output of PutResourcePolicy.
 type PutResourcePolicyResult struct {
-	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	Policy           *string      `json:"Policy,omitempty" cbor:"Policy,omitempty"`
-	ResourceArn      *string      `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty"`
+	CreatedTimestamp *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	Policy           *string      `json:"Policy,omitzero" cbor:"Policy,omitzero"`
+	ResourceArn      *string      `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero"`
 }
 
 // RcsAgentFilter is a structure of the Pinpoint SMS Voice V2 model.
 type RcsAgentFilter struct {
-	Name   *RcsAgentFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string            `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *RcsAgentFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string            `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // RcsAgentInformation is a structure of the Pinpoint SMS Voice V2 model.
 type RcsAgentInformation struct {
-	CreatedTimestamp          *smithy.Time             `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool                    `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	OptOutListName            *string                  `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PoolId                    *string                  `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RcsAgentArn               *string                  `json:"RcsAgentArn,omitempty" cbor:"RcsAgentArn,omitempty" required:"true"`                             // required
-	RcsAgentId                *string                  `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"`                               // required
-	SelfManagedOptOutsEnabled *bool                    `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty" required:"true"` // required
-	Status                    *RcsAgentStatus          `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                       // required
-	TestingAgent              *TestingAgentInformation `json:"TestingAgent,omitempty" cbor:"TestingAgent,omitempty"`
-	TwoWayChannelArn          *string                  `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string                  `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool                    `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty" required:"true"` // required
+	CreatedTimestamp          *smithy.Time             `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool                    `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	OptOutListName            *string                  `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PoolId                    *string                  `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RcsAgentArn               *string                  `json:"RcsAgentArn,omitzero" cbor:"RcsAgentArn,omitzero" required:"true"`                             // required
+	RcsAgentId                *string                  `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"`                               // required
+	SelfManagedOptOutsEnabled *bool                    `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero" required:"true"` // required
+	Status                    *RcsAgentStatus          `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                       // required
+	TestingAgent              *TestingAgentInformation `json:"TestingAgent,omitzero" cbor:"TestingAgent,omitzero"`
+	TwoWayChannelArn          *string                  `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string                  `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool                    `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero" required:"true"` // required
 }
 
 // RegistrationAssociationFilter is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationAssociationFilter struct {
-	Name   *RegistrationAssociationFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                           `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *RegistrationAssociationFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                           `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // RegistrationAssociationMetadata is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationAssociationMetadata struct {
-	IsoCountryCode *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	PhoneNumber    *string `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty"`
-	ResourceArn    *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"`   // required
-	ResourceId     *string `json:"ResourceId,omitempty" cbor:"ResourceId,omitempty" required:"true"`     // required
-	ResourceType   *string `json:"ResourceType,omitempty" cbor:"ResourceType,omitempty" required:"true"` // required
+	IsoCountryCode *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	PhoneNumber    *string `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero"`
+	ResourceArn    *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"`   // required
+	ResourceId     *string `json:"ResourceId,omitzero" cbor:"ResourceId,omitzero" required:"true"`     // required
+	ResourceType   *string `json:"ResourceType,omitzero" cbor:"ResourceType,omitzero" required:"true"` // required
 }
 
 // RegistrationAttachmentFilter is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationAttachmentFilter struct {
-	Name   *RegistrationAttachmentFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                          `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *RegistrationAttachmentFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                          `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // RegistrationAttachmentsInformation is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationAttachmentsInformation struct {
-	AttachmentStatus            *AttachmentStatus            `json:"AttachmentStatus,omitempty" cbor:"AttachmentStatus,omitempty" required:"true"` // required
-	AttachmentUploadErrorReason *AttachmentUploadErrorReason `json:"AttachmentUploadErrorReason,omitempty" cbor:"AttachmentUploadErrorReason,omitempty"`
-	AttachmentUrl               *string                      `json:"AttachmentUrl,omitempty" cbor:"AttachmentUrl,omitempty"`
-	CreatedTimestamp            *smithy.Time                 `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	RegistrationAttachmentArn   *string                      `json:"RegistrationAttachmentArn,omitempty" cbor:"RegistrationAttachmentArn,omitempty" required:"true"` // required
-	RegistrationAttachmentId    *string                      `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty" required:"true"`   // required
+	AttachmentStatus            *AttachmentStatus            `json:"AttachmentStatus,omitzero" cbor:"AttachmentStatus,omitzero" required:"true"` // required
+	AttachmentUploadErrorReason *AttachmentUploadErrorReason `json:"AttachmentUploadErrorReason,omitzero" cbor:"AttachmentUploadErrorReason,omitzero"`
+	AttachmentUrl               *string                      `json:"AttachmentUrl,omitzero" cbor:"AttachmentUrl,omitzero"`
+	CreatedTimestamp            *smithy.Time                 `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	RegistrationAttachmentArn   *string                      `json:"RegistrationAttachmentArn,omitzero" cbor:"RegistrationAttachmentArn,omitzero" required:"true"` // required
+	RegistrationAttachmentId    *string                      `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero" required:"true"`   // required
 }
 
 // RegistrationDeniedReasonInformation is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationDeniedReasonInformation struct {
-	DocumentationLink  *string `json:"DocumentationLink,omitempty" cbor:"DocumentationLink,omitempty"`
-	DocumentationTitle *string `json:"DocumentationTitle,omitempty" cbor:"DocumentationTitle,omitempty"`
-	LongDescription    *string `json:"LongDescription,omitempty" cbor:"LongDescription,omitempty"`
-	Reason             *string `json:"Reason,omitempty" cbor:"Reason,omitempty" required:"true"`                     // required
-	ShortDescription   *string `json:"ShortDescription,omitempty" cbor:"ShortDescription,omitempty" required:"true"` // required
+	DocumentationLink  *string `json:"DocumentationLink,omitzero" cbor:"DocumentationLink,omitzero"`
+	DocumentationTitle *string `json:"DocumentationTitle,omitzero" cbor:"DocumentationTitle,omitzero"`
+	LongDescription    *string `json:"LongDescription,omitzero" cbor:"LongDescription,omitzero"`
+	Reason             *string `json:"Reason,omitzero" cbor:"Reason,omitzero" required:"true"`                     // required
+	ShortDescription   *string `json:"ShortDescription,omitzero" cbor:"ShortDescription,omitzero" required:"true"` // required
 }
 
 // RegistrationFieldDefinition is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationFieldDefinition struct {
-	DisplayHints     *RegistrationFieldDisplayHints `json:"DisplayHints,omitempty" cbor:"DisplayHints,omitempty" required:"true"`         // required
-	FieldPath        *string                        `json:"FieldPath,omitempty" cbor:"FieldPath,omitempty" required:"true"`               // required
-	FieldRequirement *FieldRequirement              `json:"FieldRequirement,omitempty" cbor:"FieldRequirement,omitempty" required:"true"` // required
-	FieldType        *FieldType                     `json:"FieldType,omitempty" cbor:"FieldType,omitempty" required:"true"`               // required
-	SectionPath      *string                        `json:"SectionPath,omitempty" cbor:"SectionPath,omitempty" required:"true"`           // required
-	SelectValidation *SelectValidation              `json:"SelectValidation,omitempty" cbor:"SelectValidation,omitempty"`
-	TextValidation   *TextValidation                `json:"TextValidation,omitempty" cbor:"TextValidation,omitempty"`
+	DisplayHints     *RegistrationFieldDisplayHints `json:"DisplayHints,omitzero" cbor:"DisplayHints,omitzero" required:"true"`         // required
+	FieldPath        *string                        `json:"FieldPath,omitzero" cbor:"FieldPath,omitzero" required:"true"`               // required
+	FieldRequirement *FieldRequirement              `json:"FieldRequirement,omitzero" cbor:"FieldRequirement,omitzero" required:"true"` // required
+	FieldType        *FieldType                     `json:"FieldType,omitzero" cbor:"FieldType,omitzero" required:"true"`               // required
+	SectionPath      *string                        `json:"SectionPath,omitzero" cbor:"SectionPath,omitzero" required:"true"`           // required
+	SelectValidation *SelectValidation              `json:"SelectValidation,omitzero" cbor:"SelectValidation,omitzero"`
+	TextValidation   *TextValidation                `json:"TextValidation,omitzero" cbor:"TextValidation,omitzero"`
 }
 
 // RegistrationFieldDisplayHints is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationFieldDisplayHints struct {
-	DocumentationLink         *string                   `json:"DocumentationLink,omitempty" cbor:"DocumentationLink,omitempty"`
-	DocumentationTitle        *string                   `json:"DocumentationTitle,omitempty" cbor:"DocumentationTitle,omitempty"`
-	ExampleTextValue          *string                   `json:"ExampleTextValue,omitempty" cbor:"ExampleTextValue,omitempty"`
-	LongDescription           *string                   `json:"LongDescription,omitempty" cbor:"LongDescription,omitempty"`
-	SelectOptionDescriptions  []SelectOptionDescription `json:"SelectOptionDescriptions,omitempty" cbor:"SelectOptionDescriptions,omitempty"`
-	ShortDescription          *string                   `json:"ShortDescription,omitempty" cbor:"ShortDescription,omitempty" required:"true"` // required
-	TextValidationDescription *string                   `json:"TextValidationDescription,omitempty" cbor:"TextValidationDescription,omitempty"`
-	Title                     *string                   `json:"Title,omitempty" cbor:"Title,omitempty" required:"true"` // required
+	DocumentationLink         *string                   `json:"DocumentationLink,omitzero" cbor:"DocumentationLink,omitzero"`
+	DocumentationTitle        *string                   `json:"DocumentationTitle,omitzero" cbor:"DocumentationTitle,omitzero"`
+	ExampleTextValue          *string                   `json:"ExampleTextValue,omitzero" cbor:"ExampleTextValue,omitzero"`
+	LongDescription           *string                   `json:"LongDescription,omitzero" cbor:"LongDescription,omitzero"`
+	SelectOptionDescriptions  []SelectOptionDescription `json:"SelectOptionDescriptions,omitzero" cbor:"SelectOptionDescriptions,omitzero"`
+	ShortDescription          *string                   `json:"ShortDescription,omitzero" cbor:"ShortDescription,omitzero" required:"true"` // required
+	TextValidationDescription *string                   `json:"TextValidationDescription,omitzero" cbor:"TextValidationDescription,omitzero"`
+	Title                     *string                   `json:"Title,omitzero" cbor:"Title,omitzero" required:"true"` // required
 }
 
 // RegistrationFieldValueInformation is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationFieldValueInformation struct {
-	DeniedReason             *string  `json:"DeniedReason,omitempty" cbor:"DeniedReason,omitempty"`
-	Feedback                 *string  `json:"Feedback,omitempty" cbor:"Feedback,omitempty"`
-	FieldPath                *string  `json:"FieldPath,omitempty" cbor:"FieldPath,omitempty" required:"true"` // required
-	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitempty" cbor:"RegistrationAttachmentId,omitempty"`
-	SelectChoices            []string `json:"SelectChoices,omitempty" cbor:"SelectChoices,omitempty"`
-	TextValue                *string  `json:"TextValue,omitempty" cbor:"TextValue,omitempty"`
+	DeniedReason             *string  `json:"DeniedReason,omitzero" cbor:"DeniedReason,omitzero"`
+	Feedback                 *string  `json:"Feedback,omitzero" cbor:"Feedback,omitzero"`
+	FieldPath                *string  `json:"FieldPath,omitzero" cbor:"FieldPath,omitzero" required:"true"` // required
+	RegistrationAttachmentId *string  `json:"RegistrationAttachmentId,omitzero" cbor:"RegistrationAttachmentId,omitzero"`
+	SelectChoices            []string `json:"SelectChoices,omitzero" cbor:"SelectChoices,omitzero"`
+	TextValue                *string  `json:"TextValue,omitzero" cbor:"TextValue,omitzero"`
 }
 
 // RegistrationFilter is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationFilter struct {
-	Name   *RegistrationFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *RegistrationFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // RegistrationInformation is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationInformation struct {
-	AdditionalAttributes      map[string]string   `json:"AdditionalAttributes,omitempty" cbor:"AdditionalAttributes,omitempty"`
-	ApprovedVersionNumber     *int64              `json:"ApprovedVersionNumber,omitempty" cbor:"ApprovedVersionNumber,omitempty"`
-	CreatedTimestamp          *smithy.Time        `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`         // required
-	CurrentVersionNumber      *int64              `json:"CurrentVersionNumber,omitempty" cbor:"CurrentVersionNumber,omitempty" required:"true"` // required
-	LatestDeniedVersionNumber *int64              `json:"LatestDeniedVersionNumber,omitempty" cbor:"LatestDeniedVersionNumber,omitempty"`
-	RegistrationArn           *string             `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`       // required
-	RegistrationId            *string             `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`         // required
-	RegistrationStatus        *RegistrationStatus `json:"RegistrationStatus,omitempty" cbor:"RegistrationStatus,omitempty" required:"true"` // required
-	RegistrationType          *string             `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"`     // required
+	AdditionalAttributes      map[string]string   `json:"AdditionalAttributes,omitzero" cbor:"AdditionalAttributes,omitzero"`
+	ApprovedVersionNumber     *int64              `json:"ApprovedVersionNumber,omitzero" cbor:"ApprovedVersionNumber,omitzero"`
+	CreatedTimestamp          *smithy.Time        `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`         // required
+	CurrentVersionNumber      *int64              `json:"CurrentVersionNumber,omitzero" cbor:"CurrentVersionNumber,omitzero" required:"true"` // required
+	LatestDeniedVersionNumber *int64              `json:"LatestDeniedVersionNumber,omitzero" cbor:"LatestDeniedVersionNumber,omitzero"`
+	RegistrationArn           *string             `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`       // required
+	RegistrationId            *string             `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`         // required
+	RegistrationStatus        *RegistrationStatus `json:"RegistrationStatus,omitzero" cbor:"RegistrationStatus,omitzero" required:"true"` // required
+	RegistrationType          *string             `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"`     // required
 }
 
 // RegistrationSectionDefinition is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationSectionDefinition struct {
-	DisplayHints *RegistrationSectionDisplayHints `json:"DisplayHints,omitempty" cbor:"DisplayHints,omitempty" required:"true"` // required
-	SectionPath  *string                          `json:"SectionPath,omitempty" cbor:"SectionPath,omitempty" required:"true"`   // required
+	DisplayHints *RegistrationSectionDisplayHints `json:"DisplayHints,omitzero" cbor:"DisplayHints,omitzero" required:"true"` // required
+	SectionPath  *string                          `json:"SectionPath,omitzero" cbor:"SectionPath,omitzero" required:"true"`   // required
 }
 
 // RegistrationSectionDisplayHints is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationSectionDisplayHints struct {
-	DocumentationLink  *string `json:"DocumentationLink,omitempty" cbor:"DocumentationLink,omitempty"`
-	DocumentationTitle *string `json:"DocumentationTitle,omitempty" cbor:"DocumentationTitle,omitempty"`
-	LongDescription    *string `json:"LongDescription,omitempty" cbor:"LongDescription,omitempty"`
-	ShortDescription   *string `json:"ShortDescription,omitempty" cbor:"ShortDescription,omitempty" required:"true"` // required
-	Title              *string `json:"Title,omitempty" cbor:"Title,omitempty" required:"true"`                       // required
+	DocumentationLink  *string `json:"DocumentationLink,omitzero" cbor:"DocumentationLink,omitzero"`
+	DocumentationTitle *string `json:"DocumentationTitle,omitzero" cbor:"DocumentationTitle,omitzero"`
+	LongDescription    *string `json:"LongDescription,omitzero" cbor:"LongDescription,omitzero"`
+	ShortDescription   *string `json:"ShortDescription,omitzero" cbor:"ShortDescription,omitzero" required:"true"` // required
+	Title              *string `json:"Title,omitzero" cbor:"Title,omitzero" required:"true"`                       // required
 }
 
 // RegistrationTypeDefinition is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationTypeDefinition struct {
-	DisplayHints          *RegistrationTypeDisplayHints `json:"DisplayHints,omitempty" cbor:"DisplayHints,omitempty" required:"true"`         // required
-	RegistrationType      *string                       `json:"RegistrationType,omitempty" cbor:"RegistrationType,omitempty" required:"true"` // required
-	SupportedAssociations []SupportedAssociation        `json:"SupportedAssociations,omitempty" cbor:"SupportedAssociations,omitempty"`
+	DisplayHints          *RegistrationTypeDisplayHints `json:"DisplayHints,omitzero" cbor:"DisplayHints,omitzero" required:"true"`         // required
+	RegistrationType      *string                       `json:"RegistrationType,omitzero" cbor:"RegistrationType,omitzero" required:"true"` // required
+	SupportedAssociations []SupportedAssociation        `json:"SupportedAssociations,omitzero" cbor:"SupportedAssociations,omitzero"`
 }
 
 // RegistrationTypeDisplayHints is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationTypeDisplayHints struct {
-	DocumentationLink  *string `json:"DocumentationLink,omitempty" cbor:"DocumentationLink,omitempty"`
-	DocumentationTitle *string `json:"DocumentationTitle,omitempty" cbor:"DocumentationTitle,omitempty"`
-	LongDescription    *string `json:"LongDescription,omitempty" cbor:"LongDescription,omitempty"`
-	ShortDescription   *string `json:"ShortDescription,omitempty" cbor:"ShortDescription,omitempty"`
-	Title              *string `json:"Title,omitempty" cbor:"Title,omitempty" required:"true"` // required
+	DocumentationLink  *string `json:"DocumentationLink,omitzero" cbor:"DocumentationLink,omitzero"`
+	DocumentationTitle *string `json:"DocumentationTitle,omitzero" cbor:"DocumentationTitle,omitzero"`
+	LongDescription    *string `json:"LongDescription,omitzero" cbor:"LongDescription,omitzero"`
+	ShortDescription   *string `json:"ShortDescription,omitzero" cbor:"ShortDescription,omitzero"`
+	Title              *string `json:"Title,omitzero" cbor:"Title,omitzero" required:"true"` // required
 }
 
 // RegistrationTypeFilter is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationTypeFilter struct {
-	Name   *RegistrationTypeFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                    `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *RegistrationTypeFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                    `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // RegistrationVersionFilter is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationVersionFilter struct {
-	Name   *RegistrationVersionFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                       `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *RegistrationVersionFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                       `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // RegistrationVersionInformation is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationVersionInformation struct {
-	DeniedReasons                    []RegistrationDeniedReasonInformation `json:"DeniedReasons,omitempty" cbor:"DeniedReasons,omitempty"`
-	Feedback                         *string                               `json:"Feedback,omitempty" cbor:"Feedback,omitempty"`
-	RegistrationVersionStatus        *RegistrationVersionStatus            `json:"RegistrationVersionStatus,omitempty" cbor:"RegistrationVersionStatus,omitempty" required:"true"`               // required
-	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory     `json:"RegistrationVersionStatusHistory,omitempty" cbor:"RegistrationVersionStatusHistory,omitempty" required:"true"` // required
-	VersionNumber                    *int64                                `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty" required:"true"`                                       // required
+	DeniedReasons                    []RegistrationDeniedReasonInformation `json:"DeniedReasons,omitzero" cbor:"DeniedReasons,omitzero"`
+	Feedback                         *string                               `json:"Feedback,omitzero" cbor:"Feedback,omitzero"`
+	RegistrationVersionStatus        *RegistrationVersionStatus            `json:"RegistrationVersionStatus,omitzero" cbor:"RegistrationVersionStatus,omitzero" required:"true"`               // required
+	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory     `json:"RegistrationVersionStatusHistory,omitzero" cbor:"RegistrationVersionStatusHistory,omitzero" required:"true"` // required
+	VersionNumber                    *int64                                `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero" required:"true"`                                       // required
 }
 
 // RegistrationVersionStatusHistory is a structure of the Pinpoint SMS Voice V2 model.
 type RegistrationVersionStatusHistory struct {
-	ApprovedTimestamp               *smithy.Time `json:"ApprovedTimestamp,omitempty" cbor:"ApprovedTimestamp,omitempty"`
-	ArchivedTimestamp               *smithy.Time `json:"ArchivedTimestamp,omitempty" cbor:"ArchivedTimestamp,omitempty"`
-	AwsReviewingTimestamp           *smithy.Time `json:"AwsReviewingTimestamp,omitempty" cbor:"AwsReviewingTimestamp,omitempty"`
-	DeniedTimestamp                 *smithy.Time `json:"DeniedTimestamp,omitempty" cbor:"DeniedTimestamp,omitempty"`
-	DiscardedTimestamp              *smithy.Time `json:"DiscardedTimestamp,omitempty" cbor:"DiscardedTimestamp,omitempty"`
-	DraftTimestamp                  *smithy.Time `json:"DraftTimestamp,omitempty" cbor:"DraftTimestamp,omitempty" required:"true"` // required
-	RequiresAuthenticationTimestamp *smithy.Time `json:"RequiresAuthenticationTimestamp,omitempty" cbor:"RequiresAuthenticationTimestamp,omitempty"`
-	ReviewingTimestamp              *smithy.Time `json:"ReviewingTimestamp,omitempty" cbor:"ReviewingTimestamp,omitempty"`
-	RevokedTimestamp                *smithy.Time `json:"RevokedTimestamp,omitempty" cbor:"RevokedTimestamp,omitempty"`
-	SubmittedTimestamp              *smithy.Time `json:"SubmittedTimestamp,omitempty" cbor:"SubmittedTimestamp,omitempty"`
+	ApprovedTimestamp               *smithy.Time `json:"ApprovedTimestamp,omitzero" cbor:"ApprovedTimestamp,omitzero"`
+	ArchivedTimestamp               *smithy.Time `json:"ArchivedTimestamp,omitzero" cbor:"ArchivedTimestamp,omitzero"`
+	AwsReviewingTimestamp           *smithy.Time `json:"AwsReviewingTimestamp,omitzero" cbor:"AwsReviewingTimestamp,omitzero"`
+	DeniedTimestamp                 *smithy.Time `json:"DeniedTimestamp,omitzero" cbor:"DeniedTimestamp,omitzero"`
+	DiscardedTimestamp              *smithy.Time `json:"DiscardedTimestamp,omitzero" cbor:"DiscardedTimestamp,omitzero"`
+	DraftTimestamp                  *smithy.Time `json:"DraftTimestamp,omitzero" cbor:"DraftTimestamp,omitzero" required:"true"` // required
+	RequiresAuthenticationTimestamp *smithy.Time `json:"RequiresAuthenticationTimestamp,omitzero" cbor:"RequiresAuthenticationTimestamp,omitzero"`
+	ReviewingTimestamp              *smithy.Time `json:"ReviewingTimestamp,omitzero" cbor:"ReviewingTimestamp,omitzero"`
+	RevokedTimestamp                *smithy.Time `json:"RevokedTimestamp,omitzero" cbor:"RevokedTimestamp,omitzero"`
+	SubmittedTimestamp              *smithy.Time `json:"SubmittedTimestamp,omitzero" cbor:"SubmittedTimestamp,omitzero"`
 }
 
 // ReleasePhoneNumberRequest is the input of ReleasePhoneNumber.
 type ReleasePhoneNumberRequest struct {
-	PhoneNumberId *string `json:"PhoneNumberId,omitempty" cbor:"PhoneNumberId,omitempty" required:"true"` // required
+	PhoneNumberId *string `json:"PhoneNumberId,omitzero" cbor:"PhoneNumberId,omitzero" required:"true"` // required
 }
 
 // ReleasePhoneNumberResult is the output of ReleasePhoneNumber.
 type ReleasePhoneNumberResult struct {
-	CreatedTimestamp          *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	IsoCountryCode            *string            `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	MessageType               *MessageType       `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
-	MonthlyLeasingPrice       *string            `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty"`
-	NumberCapabilities        []NumberCapability `json:"NumberCapabilities,omitempty" cbor:"NumberCapabilities,omitempty"`
-	NumberType                *NumberType        `json:"NumberType,omitempty" cbor:"NumberType,omitempty"`
-	OptOutListName            *string            `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PhoneNumber               *string            `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty"`
-	PhoneNumberArn            *string            `json:"PhoneNumberArn,omitempty" cbor:"PhoneNumberArn,omitempty"`
-	PhoneNumberId             *string            `json:"PhoneNumberId,omitempty" cbor:"PhoneNumberId,omitempty"`
-	RegistrationId            *string            `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	SelfManagedOptOutsEnabled *bool              `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	Status                    *NumberStatus      `json:"Status,omitempty" cbor:"Status,omitempty"`
-	TwoWayChannelArn          *string            `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string            `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool              `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	CreatedTimestamp          *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	IsoCountryCode            *string            `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	MessageType               *MessageType       `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
+	MonthlyLeasingPrice       *string            `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero"`
+	NumberCapabilities        []NumberCapability `json:"NumberCapabilities,omitzero" cbor:"NumberCapabilities,omitzero"`
+	NumberType                *NumberType        `json:"NumberType,omitzero" cbor:"NumberType,omitzero"`
+	OptOutListName            *string            `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PhoneNumber               *string            `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero"`
+	PhoneNumberArn            *string            `json:"PhoneNumberArn,omitzero" cbor:"PhoneNumberArn,omitzero"`
+	PhoneNumberId             *string            `json:"PhoneNumberId,omitzero" cbor:"PhoneNumberId,omitzero"`
+	RegistrationId            *string            `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	SelfManagedOptOutsEnabled *bool              `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	Status                    *NumberStatus      `json:"Status,omitzero" cbor:"Status,omitzero"`
+	TwoWayChannelArn          *string            `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string            `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool              `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // ReleaseSenderIdRequest is the input of ReleaseSenderId.
 type ReleaseSenderIdRequest struct {
-	IsoCountryCode *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"` // required
-	SenderId       *string `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`             // required
+	IsoCountryCode *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"` // required
+	SenderId       *string `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`             // required
 }
 
 // ReleaseSenderIdResult is the output of ReleaseSenderId.
 type ReleaseSenderIdResult struct {
-	IsoCountryCode      *string       `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"`           // required
-	MessageTypes        []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                   // required
-	MonthlyLeasingPrice *string       `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty" required:"true"` // required
-	Registered          *bool         `json:"Registered,omitempty" cbor:"Registered,omitempty" required:"true"`                   // required
-	RegistrationId      *string       `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	SenderId            *string       `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`       // required
-	SenderIdArn         *string       `json:"SenderIdArn,omitempty" cbor:"SenderIdArn,omitempty" required:"true"` // required
+	IsoCountryCode      *string       `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"`           // required
+	MessageTypes        []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                 // required
+	MonthlyLeasingPrice *string       `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero" required:"true"` // required
+	Registered          *bool         `json:"Registered,omitzero" cbor:"Registered,omitzero" required:"true"`                   // required
+	RegistrationId      *string       `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	SenderId            *string       `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`       // required
+	SenderIdArn         *string       `json:"SenderIdArn,omitzero" cbor:"SenderIdArn,omitzero" required:"true"` // required
 }
 
 // RequestPhoneNumberRequest is the input of RequestPhoneNumber.
 type RequestPhoneNumberRequest struct {
-	ClientToken                 *string                `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	DeletionProtectionEnabled   *bool                  `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	InternationalSendingEnabled *bool                  `json:"InternationalSendingEnabled,omitempty" cbor:"InternationalSendingEnabled,omitempty"`
-	IsoCountryCode              *string                `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"` // required
-	MessageType                 *MessageType           `json:"MessageType,omitempty" cbor:"MessageType,omitempty" required:"true"`       // required
-	NumberCapabilities          []NumberCapability     `json:"NumberCapabilities" cbor:"NumberCapabilities" required:"true"`             // required
-	NumberType                  *RequestableNumberType `json:"NumberType,omitempty" cbor:"NumberType,omitempty" required:"true"`         // required
-	OptOutListName              *string                `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PoolId                      *string                `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RegistrationId              *string                `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	Tags                        []Tag                  `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken                 *string                `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	DeletionProtectionEnabled   *bool                  `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	InternationalSendingEnabled *bool                  `json:"InternationalSendingEnabled,omitzero" cbor:"InternationalSendingEnabled,omitzero"`
+	IsoCountryCode              *string                `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"` // required
+	MessageType                 *MessageType           `json:"MessageType,omitzero" cbor:"MessageType,omitzero" required:"true"`       // required
+	NumberCapabilities          []NumberCapability     `json:"NumberCapabilities" cbor:"NumberCapabilities" required:"true"`           // required
+	NumberType                  *RequestableNumberType `json:"NumberType,omitzero" cbor:"NumberType,omitzero" required:"true"`         // required
+	OptOutListName              *string                `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PoolId                      *string                `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RegistrationId              *string                `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	Tags                        []Tag                  `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // RequestPhoneNumberResult is the output of RequestPhoneNumber.
 type RequestPhoneNumberResult struct {
-	CreatedTimestamp            *smithy.Time           `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	DeletionProtectionEnabled   *bool                  `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	InternationalSendingEnabled *bool                  `json:"InternationalSendingEnabled,omitempty" cbor:"InternationalSendingEnabled,omitempty"`
-	IsoCountryCode              *string                `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	MessageType                 *MessageType           `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
-	MonthlyLeasingPrice         *string                `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty"`
-	NumberCapabilities          []NumberCapability     `json:"NumberCapabilities,omitempty" cbor:"NumberCapabilities,omitempty"`
-	NumberType                  *RequestableNumberType `json:"NumberType,omitempty" cbor:"NumberType,omitempty"`
-	OptOutListName              *string                `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PhoneNumber                 *string                `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty"`
-	PhoneNumberArn              *string                `json:"PhoneNumberArn,omitempty" cbor:"PhoneNumberArn,omitempty"`
-	PhoneNumberId               *string                `json:"PhoneNumberId,omitempty" cbor:"PhoneNumberId,omitempty"`
-	PoolId                      *string                `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RegistrationId              *string                `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	SelfManagedOptOutsEnabled   *bool                  `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	Status                      *NumberStatus          `json:"Status,omitempty" cbor:"Status,omitempty"`
-	Tags                        []Tag                  `json:"Tags,omitempty" cbor:"Tags,omitempty"`
-	TwoWayChannelArn            *string                `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole           *string                `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled               *bool                  `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	CreatedTimestamp            *smithy.Time           `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	DeletionProtectionEnabled   *bool                  `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	InternationalSendingEnabled *bool                  `json:"InternationalSendingEnabled,omitzero" cbor:"InternationalSendingEnabled,omitzero"`
+	IsoCountryCode              *string                `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	MessageType                 *MessageType           `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
+	MonthlyLeasingPrice         *string                `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero"`
+	NumberCapabilities          []NumberCapability     `json:"NumberCapabilities,omitzero" cbor:"NumberCapabilities,omitzero"`
+	NumberType                  *RequestableNumberType `json:"NumberType,omitzero" cbor:"NumberType,omitzero"`
+	OptOutListName              *string                `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PhoneNumber                 *string                `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero"`
+	PhoneNumberArn              *string                `json:"PhoneNumberArn,omitzero" cbor:"PhoneNumberArn,omitzero"`
+	PhoneNumberId               *string                `json:"PhoneNumberId,omitzero" cbor:"PhoneNumberId,omitzero"`
+	PoolId                      *string                `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RegistrationId              *string                `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	SelfManagedOptOutsEnabled   *bool                  `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	Status                      *NumberStatus          `json:"Status,omitzero" cbor:"Status,omitzero"`
+	Tags                        []Tag                  `json:"Tags,omitzero" cbor:"Tags,omitzero"`
+	TwoWayChannelArn            *string                `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole           *string                `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled               *bool                  `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // RequestSenderIdRequest is the input of RequestSenderId.
 type RequestSenderIdRequest struct {
-	ClientToken               *string       `json:"ClientToken,omitempty" cbor:"ClientToken,omitempty"` // idempotency token
-	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	IsoCountryCode            *string       `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"` // required
-	MessageTypes              []MessageType `json:"MessageTypes,omitempty" cbor:"MessageTypes,omitempty"`
-	SenderId                  *string       `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"` // required
-	Tags                      []Tag         `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	ClientToken               *string       `json:"ClientToken,omitzero" cbor:"ClientToken,omitzero"` // idempotency token
+	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	IsoCountryCode            *string       `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"` // required
+	MessageTypes              []MessageType `json:"MessageTypes,omitzero" cbor:"MessageTypes,omitzero"`
+	SenderId                  *string       `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"` // required
+	Tags                      []Tag         `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // RequestSenderIdResult is the output of RequestSenderId.
 type RequestSenderIdResult struct {
-	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	IsoCountryCode            *string       `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"`                       // required
-	MessageTypes              []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                               // required
-	MonthlyLeasingPrice       *string       `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty" required:"true"`             // required
-	Registered                *bool         `json:"Registered,omitempty" cbor:"Registered,omitempty" required:"true"`                               // required
-	SenderId                  *string       `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`                                   // required
-	SenderIdArn               *string       `json:"SenderIdArn,omitempty" cbor:"SenderIdArn,omitempty" required:"true"`                             // required
-	Tags                      []Tag         `json:"Tags,omitempty" cbor:"Tags,omitempty"`
+	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	IsoCountryCode            *string       `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"`                       // required
+	MessageTypes              []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                             // required
+	MonthlyLeasingPrice       *string       `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero" required:"true"`             // required
+	Registered                *bool         `json:"Registered,omitzero" cbor:"Registered,omitzero" required:"true"`                               // required
+	SenderId                  *string       `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`                                   // required
+	SenderIdArn               *string       `json:"SenderIdArn,omitzero" cbor:"SenderIdArn,omitzero" required:"true"`                             // required
+	Tags                      []Tag         `json:"Tags,omitzero" cbor:"Tags,omitzero"`
 }
 
 // ResourceNotFoundException is the error ResourceNotFoundException (HTTP 400, client fault).
 type ResourceNotFoundException struct {
-	Message      *string       `json:"Message,omitempty" cbor:"Message,omitempty"`
-	ResourceId   *string       `json:"ResourceId,omitempty" cbor:"ResourceId,omitempty"`
-	ResourceType *ResourceType `json:"ResourceType,omitempty" cbor:"ResourceType,omitempty"`
+	Message      *string       `json:"Message,omitzero" cbor:"Message,omitzero"`
+	ResourceId   *string       `json:"ResourceId,omitzero" cbor:"ResourceId,omitzero"`
+	ResourceType *ResourceType `json:"ResourceType,omitzero" cbor:"ResourceType,omitzero"`
 }
 
 // SelectOptionDescription is a structure of the Pinpoint SMS Voice V2 model.
 type SelectOptionDescription struct {
-	Description *string `json:"Description,omitempty" cbor:"Description,omitempty"`
-	Option      *string `json:"Option,omitempty" cbor:"Option,omitempty" required:"true"` // required
-	Title       *string `json:"Title,omitempty" cbor:"Title,omitempty"`
+	Description *string `json:"Description,omitzero" cbor:"Description,omitzero"`
+	Option      *string `json:"Option,omitzero" cbor:"Option,omitzero" required:"true"` // required
+	Title       *string `json:"Title,omitzero" cbor:"Title,omitzero"`
 }
 
 // SelectValidation is a structure of the Pinpoint SMS Voice V2 model.
 type SelectValidation struct {
-	MaxChoices *int64   `json:"MaxChoices,omitempty" cbor:"MaxChoices,omitempty" required:"true"` // required
-	MinChoices *int64   `json:"MinChoices,omitempty" cbor:"MinChoices,omitempty" required:"true"` // required
-	Options    []string `json:"Options" cbor:"Options" required:"true"`                           // required
+	MaxChoices *int64   `json:"MaxChoices,omitzero" cbor:"MaxChoices,omitzero" required:"true"` // required
+	MinChoices *int64   `json:"MinChoices,omitzero" cbor:"MinChoices,omitzero" required:"true"` // required
+	Options    []string `json:"Options" cbor:"Options" required:"true"`                         // required
 }
 
 // SendDestinationNumberVerificationCodeRequest is the input of SendDestinationNumberVerificationCode.
 type SendDestinationNumberVerificationCodeRequest struct {
-	ConfigurationSetName         *string              `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	Context                      map[string]string    `json:"Context,omitempty" cbor:"Context,omitempty"`
-	DestinationCountryParameters map[string]string    `json:"DestinationCountryParameters,omitempty" cbor:"DestinationCountryParameters,omitempty"`
-	LanguageCode                 *LanguageCode        `json:"LanguageCode,omitempty" cbor:"LanguageCode,omitempty"`
-	OriginationIdentity          *string              `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty"`
-	VerificationChannel          *VerificationChannel `json:"VerificationChannel,omitempty" cbor:"VerificationChannel,omitempty" required:"true"`                 // required
-	VerifiedDestinationNumberId  *string              `json:"VerifiedDestinationNumberId,omitempty" cbor:"VerifiedDestinationNumberId,omitempty" required:"true"` // required
+	ConfigurationSetName         *string              `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	Context                      map[string]string    `json:"Context,omitzero" cbor:"Context,omitzero"`
+	DestinationCountryParameters map[string]string    `json:"DestinationCountryParameters,omitzero" cbor:"DestinationCountryParameters,omitzero"`
+	LanguageCode                 *LanguageCode        `json:"LanguageCode,omitzero" cbor:"LanguageCode,omitzero"`
+	OriginationIdentity          *string              `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero"`
+	VerificationChannel          *VerificationChannel `json:"VerificationChannel,omitzero" cbor:"VerificationChannel,omitzero" required:"true"`                 // required
+	VerifiedDestinationNumberId  *string              `json:"VerifiedDestinationNumberId,omitzero" cbor:"VerifiedDestinationNumberId,omitzero" required:"true"` // required
 }
 
 // SendDestinationNumberVerificationCodeResult is the output of SendDestinationNumberVerificationCode.
 type SendDestinationNumberVerificationCodeResult struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty" required:"true"` // required
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero" required:"true"` // required
 }
 
 // SendMediaMessageRequest is the input of SendMediaMessage.
 type SendMediaMessageRequest struct {
-	ConfigurationSetName   *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	Context                map[string]string `json:"Context,omitempty" cbor:"Context,omitempty"`
-	DestinationPhoneNumber *string           `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	DryRun                 *bool             `json:"DryRun,omitempty" cbor:"DryRun,omitempty"`
-	MaxPrice               *string           `json:"MaxPrice,omitempty" cbor:"MaxPrice,omitempty"`
-	MediaUrls              []string          `json:"MediaUrls,omitempty" cbor:"MediaUrls,omitempty"`
-	MessageBody            *string           `json:"MessageBody,omitempty" cbor:"MessageBody,omitempty"`
-	MessageFeedbackEnabled *bool             `json:"MessageFeedbackEnabled,omitempty" cbor:"MessageFeedbackEnabled,omitempty"`
-	OriginationIdentity    *string           `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
-	ProtectConfigurationId *string           `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty"`
-	TimeToLive             *int64            `json:"TimeToLive,omitempty" cbor:"TimeToLive,omitempty"`
+	ConfigurationSetName   *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	Context                map[string]string `json:"Context,omitzero" cbor:"Context,omitzero"`
+	DestinationPhoneNumber *string           `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	DryRun                 *bool             `json:"DryRun,omitzero" cbor:"DryRun,omitzero"`
+	MaxPrice               *string           `json:"MaxPrice,omitzero" cbor:"MaxPrice,omitzero"`
+	MediaUrls              []string          `json:"MediaUrls,omitzero" cbor:"MediaUrls,omitzero"`
+	MessageBody            *string           `json:"MessageBody,omitzero" cbor:"MessageBody,omitzero"`
+	MessageFeedbackEnabled *bool             `json:"MessageFeedbackEnabled,omitzero" cbor:"MessageFeedbackEnabled,omitzero"`
+	OriginationIdentity    *string           `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
+	ProtectConfigurationId *string           `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero"`
+	TimeToLive             *int64            `json:"TimeToLive,omitzero" cbor:"TimeToLive,omitzero"`
 }
 
 // SendMediaMessageResult is the output of SendMediaMessage.
 type SendMediaMessageResult struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
 }
 
 // SendNotifyTextMessageRequest is the input of SendNotifyTextMessage.
 type SendNotifyTextMessageRequest struct {
-	ConfigurationSetName   *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	Context                map[string]string `json:"Context,omitempty" cbor:"Context,omitempty"`
-	DestinationPhoneNumber *string           `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	DryRun                 *bool             `json:"DryRun,omitempty" cbor:"DryRun,omitempty"`
-	MessageFeedbackEnabled *bool             `json:"MessageFeedbackEnabled,omitempty" cbor:"MessageFeedbackEnabled,omitempty"`
-	NotifyConfigurationId  *string           `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"` // required
-	TemplateId             *string           `json:"TemplateId,omitempty" cbor:"TemplateId,omitempty"`
+	ConfigurationSetName   *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	Context                map[string]string `json:"Context,omitzero" cbor:"Context,omitzero"`
+	DestinationPhoneNumber *string           `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	DryRun                 *bool             `json:"DryRun,omitzero" cbor:"DryRun,omitzero"`
+	MessageFeedbackEnabled *bool             `json:"MessageFeedbackEnabled,omitzero" cbor:"MessageFeedbackEnabled,omitzero"`
+	NotifyConfigurationId  *string           `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"` // required
+	TemplateId             *string           `json:"TemplateId,omitzero" cbor:"TemplateId,omitzero"`
 	TemplateVariables      map[string]string `json:"TemplateVariables" cbor:"TemplateVariables" required:"true"` // required
-	TimeToLive             *int64            `json:"TimeToLive,omitempty" cbor:"TimeToLive,omitempty"`
+	TimeToLive             *int64            `json:"TimeToLive,omitzero" cbor:"TimeToLive,omitzero"`
 }
 
 // SendNotifyTextMessageResult is the output of SendNotifyTextMessage.
 type SendNotifyTextMessageResult struct {
-	MessageId           *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
-	ResolvedMessageBody *string `json:"ResolvedMessageBody,omitempty" cbor:"ResolvedMessageBody,omitempty"`
-	TemplateId          *string `json:"TemplateId,omitempty" cbor:"TemplateId,omitempty"`
+	MessageId           *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
+	ResolvedMessageBody *string `json:"ResolvedMessageBody,omitzero" cbor:"ResolvedMessageBody,omitzero"`
+	TemplateId          *string `json:"TemplateId,omitzero" cbor:"TemplateId,omitzero"`
 }
 
 // SendNotifyVoiceMessageRequest is the input of SendNotifyVoiceMessage.
 type SendNotifyVoiceMessageRequest struct {
-	ConfigurationSetName   *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	Context                map[string]string `json:"Context,omitempty" cbor:"Context,omitempty"`
-	DestinationPhoneNumber *string           `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	DryRun                 *bool             `json:"DryRun,omitempty" cbor:"DryRun,omitempty"`
-	MessageFeedbackEnabled *bool             `json:"MessageFeedbackEnabled,omitempty" cbor:"MessageFeedbackEnabled,omitempty"`
-	NotifyConfigurationId  *string           `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"` // required
-	TemplateId             *string           `json:"TemplateId,omitempty" cbor:"TemplateId,omitempty"`
+	ConfigurationSetName   *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	Context                map[string]string `json:"Context,omitzero" cbor:"Context,omitzero"`
+	DestinationPhoneNumber *string           `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	DryRun                 *bool             `json:"DryRun,omitzero" cbor:"DryRun,omitzero"`
+	MessageFeedbackEnabled *bool             `json:"MessageFeedbackEnabled,omitzero" cbor:"MessageFeedbackEnabled,omitzero"`
+	NotifyConfigurationId  *string           `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"` // required
+	TemplateId             *string           `json:"TemplateId,omitzero" cbor:"TemplateId,omitzero"`
 	TemplateVariables      map[string]string `json:"TemplateVariables" cbor:"TemplateVariables" required:"true"` // required
-	TimeToLive             *int64            `json:"TimeToLive,omitempty" cbor:"TimeToLive,omitempty"`
-	VoiceId                *VoiceId          `json:"VoiceId,omitempty" cbor:"VoiceId,omitempty"`
+	TimeToLive             *int64            `json:"TimeToLive,omitzero" cbor:"TimeToLive,omitzero"`
+	VoiceId                *VoiceId          `json:"VoiceId,omitzero" cbor:"VoiceId,omitzero"`
 }
 
 // SendNotifyVoiceMessageResult is the output of SendNotifyVoiceMessage.
 type SendNotifyVoiceMessageResult struct {
-	MessageId           *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
-	ResolvedMessageBody *string `json:"ResolvedMessageBody,omitempty" cbor:"ResolvedMessageBody,omitempty"`
-	TemplateId          *string `json:"TemplateId,omitempty" cbor:"TemplateId,omitempty"`
+	MessageId           *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
+	ResolvedMessageBody *string `json:"ResolvedMessageBody,omitzero" cbor:"ResolvedMessageBody,omitzero"`
+	TemplateId          *string `json:"TemplateId,omitzero" cbor:"TemplateId,omitzero"`
 }
 
 // SendTextMessageRequest is the input of SendTextMessage.
 type SendTextMessageRequest struct {
-	ConfigurationSetName         *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	Context                      map[string]string `json:"Context,omitempty" cbor:"Context,omitempty"`
-	DestinationCountryParameters map[string]string `json:"DestinationCountryParameters,omitempty" cbor:"DestinationCountryParameters,omitempty"`
-	DestinationPhoneNumber       *string           `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	DryRun                       *bool             `json:"DryRun,omitempty" cbor:"DryRun,omitempty"`
-	Keyword                      *string           `json:"Keyword,omitempty" cbor:"Keyword,omitempty"`
-	MaxPrice                     *string           `json:"MaxPrice,omitempty" cbor:"MaxPrice,omitempty"`
-	MessageBody                  *string           `json:"MessageBody,omitempty" cbor:"MessageBody,omitempty"`
-	MessageFeedbackEnabled       *bool             `json:"MessageFeedbackEnabled,omitempty" cbor:"MessageFeedbackEnabled,omitempty"`
-	MessageType                  *MessageType      `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
-	OriginationIdentity          *string           `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty"`
-	ProtectConfigurationId       *string           `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty"`
-	TimeToLive                   *int64            `json:"TimeToLive,omitempty" cbor:"TimeToLive,omitempty"`
+	ConfigurationSetName         *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	Context                      map[string]string `json:"Context,omitzero" cbor:"Context,omitzero"`
+	DestinationCountryParameters map[string]string `json:"DestinationCountryParameters,omitzero" cbor:"DestinationCountryParameters,omitzero"`
+	DestinationPhoneNumber       *string           `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	DryRun                       *bool             `json:"DryRun,omitzero" cbor:"DryRun,omitzero"`
+	Keyword                      *string           `json:"Keyword,omitzero" cbor:"Keyword,omitzero"`
+	MaxPrice                     *string           `json:"MaxPrice,omitzero" cbor:"MaxPrice,omitzero"`
+	MessageBody                  *string           `json:"MessageBody,omitzero" cbor:"MessageBody,omitzero"`
+	MessageFeedbackEnabled       *bool             `json:"MessageFeedbackEnabled,omitzero" cbor:"MessageFeedbackEnabled,omitzero"`
+	MessageType                  *MessageType      `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
+	OriginationIdentity          *string           `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero"`
+	ProtectConfigurationId       *string           `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero"`
+	TimeToLive                   *int64            `json:"TimeToLive,omitzero" cbor:"TimeToLive,omitzero"`
 }
 
 // SendTextMessageResult is the output of SendTextMessage.
 type SendTextMessageResult struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
 }
 
 // SendVoiceMessageRequest is the input of SendVoiceMessage.
 type SendVoiceMessageRequest struct {
-	ConfigurationSetName   *string                   `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	Context                map[string]string         `json:"Context,omitempty" cbor:"Context,omitempty"`
-	DestinationPhoneNumber *string                   `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	DryRun                 *bool                     `json:"DryRun,omitempty" cbor:"DryRun,omitempty"`
-	MaxPricePerMinute      *string                   `json:"MaxPricePerMinute,omitempty" cbor:"MaxPricePerMinute,omitempty"`
-	MessageBody            *string                   `json:"MessageBody,omitempty" cbor:"MessageBody,omitempty"`
-	MessageBodyTextType    *VoiceMessageBodyTextType `json:"MessageBodyTextType,omitempty" cbor:"MessageBodyTextType,omitempty"`
-	MessageFeedbackEnabled *bool                     `json:"MessageFeedbackEnabled,omitempty" cbor:"MessageFeedbackEnabled,omitempty"`
-	OriginationIdentity    *string                   `json:"OriginationIdentity,omitempty" cbor:"OriginationIdentity,omitempty" required:"true"` // required
-	ProtectConfigurationId *string                   `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty"`
-	TimeToLive             *int64                    `json:"TimeToLive,omitempty" cbor:"TimeToLive,omitempty"`
-	VoiceId                *VoiceId                  `json:"VoiceId,omitempty" cbor:"VoiceId,omitempty"`
+	ConfigurationSetName   *string                   `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	Context                map[string]string         `json:"Context,omitzero" cbor:"Context,omitzero"`
+	DestinationPhoneNumber *string                   `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	DryRun                 *bool                     `json:"DryRun,omitzero" cbor:"DryRun,omitzero"`
+	MaxPricePerMinute      *string                   `json:"MaxPricePerMinute,omitzero" cbor:"MaxPricePerMinute,omitzero"`
+	MessageBody            *string                   `json:"MessageBody,omitzero" cbor:"MessageBody,omitzero"`
+	MessageBodyTextType    *VoiceMessageBodyTextType `json:"MessageBodyTextType,omitzero" cbor:"MessageBodyTextType,omitzero"`
+	MessageFeedbackEnabled *bool                     `json:"MessageFeedbackEnabled,omitzero" cbor:"MessageFeedbackEnabled,omitzero"`
+	OriginationIdentity    *string                   `json:"OriginationIdentity,omitzero" cbor:"OriginationIdentity,omitzero" required:"true"` // required
+	ProtectConfigurationId *string                   `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero"`
+	TimeToLive             *int64                    `json:"TimeToLive,omitzero" cbor:"TimeToLive,omitzero"`
+	VoiceId                *VoiceId                  `json:"VoiceId,omitzero" cbor:"VoiceId,omitzero"`
 }
 
 // SendVoiceMessageResult is the output of SendVoiceMessage.
 type SendVoiceMessageResult struct {
-	MessageId *string `json:"MessageId,omitempty" cbor:"MessageId,omitempty"`
+	MessageId *string `json:"MessageId,omitzero" cbor:"MessageId,omitzero"`
 }
 
 // SenderIdAndCountry is a structure of the Pinpoint SMS Voice V2 model.
 type SenderIdAndCountry struct {
-	IsoCountryCode *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"` // required
-	SenderId       *string `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`             // required
+	IsoCountryCode *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"` // required
+	SenderId       *string `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`             // required
 }
 
 // SenderIdFilter is a structure of the Pinpoint SMS Voice V2 model.
 type SenderIdFilter struct {
-	Name   *SenderIdFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string            `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *SenderIdFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string            `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // SenderIdInformation is a structure of the Pinpoint SMS Voice V2 model.
 type SenderIdInformation struct {
-	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	IsoCountryCode            *string       `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"`                       // required
-	MessageTypes              []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                               // required
-	MonthlyLeasingPrice       *string       `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty" required:"true"`             // required
-	Registered                *bool         `json:"Registered,omitempty" cbor:"Registered,omitempty" required:"true"`                               // required
-	RegistrationId            *string       `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	SenderId                  *string       `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`       // required
-	SenderIdArn               *string       `json:"SenderIdArn,omitempty" cbor:"SenderIdArn,omitempty" required:"true"` // required
+	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	IsoCountryCode            *string       `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"`                       // required
+	MessageTypes              []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                             // required
+	MonthlyLeasingPrice       *string       `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero" required:"true"`             // required
+	Registered                *bool         `json:"Registered,omitzero" cbor:"Registered,omitzero" required:"true"`                               // required
+	RegistrationId            *string       `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	SenderId                  *string       `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`       // required
+	SenderIdArn               *string       `json:"SenderIdArn,omitzero" cbor:"SenderIdArn,omitzero" required:"true"` // required
 }
 
 // ServiceQuotaExceededException is the error ServiceQuotaExceededException (HTTP 400, client fault).
 type ServiceQuotaExceededException struct {
-	Message *string                              `json:"Message,omitempty" cbor:"Message,omitempty"`
-	Reason  *ServiceQuotaExceededExceptionReason `json:"Reason,omitempty" cbor:"Reason,omitempty"`
+	Message *string                              `json:"Message,omitzero" cbor:"Message,omitzero"`
+	Reason  *ServiceQuotaExceededExceptionReason `json:"Reason,omitzero" cbor:"Reason,omitzero"`
 }
 
 // SetAccountDefaultProtectConfigurationRequest is the input of SetAccountDefaultProtectConfiguration.
 type SetAccountDefaultProtectConfigurationRequest struct {
-	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	ProtectConfigurationId *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // SetAccountDefaultProtectConfigurationResult is the output of SetAccountDefaultProtectConfiguration.
 type SetAccountDefaultProtectConfigurationResult struct {
-	DefaultProtectConfigurationArn *string `json:"DefaultProtectConfigurationArn,omitempty" cbor:"DefaultProtectConfigurationArn,omitempty" required:"true"` // required
-	DefaultProtectConfigurationId  *string `json:"DefaultProtectConfigurationId,omitempty" cbor:"DefaultProtectConfigurationId,omitempty" required:"true"`   // required
+	DefaultProtectConfigurationArn *string `json:"DefaultProtectConfigurationArn,omitzero" cbor:"DefaultProtectConfigurationArn,omitzero" required:"true"` // required
+	DefaultProtectConfigurationId  *string `json:"DefaultProtectConfigurationId,omitzero" cbor:"DefaultProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // SetDefaultMessageFeedbackEnabledRequest is the input of SetDefaultMessageFeedbackEnabled.
 type SetDefaultMessageFeedbackEnabledRequest struct {
-	ConfigurationSetName   *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"`     // required
-	MessageFeedbackEnabled *bool   `json:"MessageFeedbackEnabled,omitempty" cbor:"MessageFeedbackEnabled,omitempty" required:"true"` // required
+	ConfigurationSetName   *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"`     // required
+	MessageFeedbackEnabled *bool   `json:"MessageFeedbackEnabled,omitzero" cbor:"MessageFeedbackEnabled,omitzero" required:"true"` // required
 }
 
 // SetDefaultMessageFeedbackEnabledResult is the output of SetDefaultMessageFeedbackEnabled.
 type SetDefaultMessageFeedbackEnabledResult struct {
-	ConfigurationSetArn    *string `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName   *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	MessageFeedbackEnabled *bool   `json:"MessageFeedbackEnabled,omitempty" cbor:"MessageFeedbackEnabled,omitempty"`
+	ConfigurationSetArn    *string `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName   *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	MessageFeedbackEnabled *bool   `json:"MessageFeedbackEnabled,omitzero" cbor:"MessageFeedbackEnabled,omitzero"`
 }
 
 // SetDefaultMessageTypeRequest is the input of SetDefaultMessageType.
 type SetDefaultMessageTypeRequest struct {
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	MessageType          *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty" required:"true"`                   // required
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	MessageType          *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero" required:"true"`                   // required
 }
 
 // SetDefaultMessageTypeResult is the output of SetDefaultMessageType.
 type SetDefaultMessageTypeResult struct {
-	ConfigurationSetArn  *string      `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string      `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	MessageType          *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
+	ConfigurationSetArn  *string      `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string      `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	MessageType          *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
 }
 
 // SetDefaultSenderIdRequest is the input of SetDefaultSenderId.
 type SetDefaultSenderIdRequest struct {
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	SenderId             *string `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`                         // required
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	SenderId             *string `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`                         // required
 }
 
 // SetDefaultSenderIdResult is the output of SetDefaultSenderId.
 type SetDefaultSenderIdResult struct {
-	ConfigurationSetArn  *string `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	SenderId             *string `json:"SenderId,omitempty" cbor:"SenderId,omitempty"`
+	ConfigurationSetArn  *string `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	SenderId             *string `json:"SenderId,omitzero" cbor:"SenderId,omitzero"`
 }
 
 // SetMediaMessageSpendLimitOverrideRequest is the input of SetMediaMessageSpendLimitOverride.
 type SetMediaMessageSpendLimitOverrideRequest struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty" required:"true"` // required
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero" required:"true"` // required
 }
 
 // SetMediaMessageSpendLimitOverrideResult is the output of SetMediaMessageSpendLimitOverride.
 type SetMediaMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // SetNotifyMessageSpendLimitOverrideRequest is the input of SetNotifyMessageSpendLimitOverride.
 type SetNotifyMessageSpendLimitOverrideRequest struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty" required:"true"` // required
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero" required:"true"` // required
 }
 
 // SetNotifyMessageSpendLimitOverrideResult is the output of SetNotifyMessageSpendLimitOverride.
 type SetNotifyMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // SetTextMessageSpendLimitOverrideRequest is the input of SetTextMessageSpendLimitOverride.
 type SetTextMessageSpendLimitOverrideRequest struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty" required:"true"` // required
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero" required:"true"` // required
 }
 
 // SetTextMessageSpendLimitOverrideResult is the output of SetTextMessageSpendLimitOverride.
 type SetTextMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // SetVoiceMessageSpendLimitOverrideRequest is the input of SetVoiceMessageSpendLimitOverride.
 type SetVoiceMessageSpendLimitOverrideRequest struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty" required:"true"` // required
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero" required:"true"` // required
 }
 
 // SetVoiceMessageSpendLimitOverrideResult is the output of SetVoiceMessageSpendLimitOverride.
 type SetVoiceMessageSpendLimitOverrideResult struct {
-	MonthlyLimit *int64 `json:"MonthlyLimit,omitempty" cbor:"MonthlyLimit,omitempty"`
+	MonthlyLimit *int64 `json:"MonthlyLimit,omitzero" cbor:"MonthlyLimit,omitzero"`
 }
 
 // SnsDestination is a structure of the Pinpoint SMS Voice V2 model.
 type SnsDestination struct {
-	TopicArn *string `json:"TopicArn,omitempty" cbor:"TopicArn,omitempty" required:"true"` // required
+	TopicArn *string `json:"TopicArn,omitzero" cbor:"TopicArn,omitzero" required:"true"` // required
 }
 
 // SpendLimit is a structure of the Pinpoint SMS Voice V2 model.
 type SpendLimit struct {
-	EnforcedLimit *int64          `json:"EnforcedLimit,omitempty" cbor:"EnforcedLimit,omitempty" required:"true"` // required
-	MaxLimit      *int64          `json:"MaxLimit,omitempty" cbor:"MaxLimit,omitempty" required:"true"`           // required
-	Name          *SpendLimitName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`                   // required
-	Overridden    *bool           `json:"Overridden,omitempty" cbor:"Overridden,omitempty" required:"true"`       // required
+	EnforcedLimit *int64          `json:"EnforcedLimit,omitzero" cbor:"EnforcedLimit,omitzero" required:"true"` // required
+	MaxLimit      *int64          `json:"MaxLimit,omitzero" cbor:"MaxLimit,omitzero" required:"true"`           // required
+	Name          *SpendLimitName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`                   // required
+	Overridden    *bool           `json:"Overridden,omitzero" cbor:"Overridden,omitzero" required:"true"`       // required
 }
 
 // SubmitRegistrationVersionRequest is the input of SubmitRegistrationVersion.
 type SubmitRegistrationVersionRequest struct {
-	AwsReview      *bool   `json:"AwsReview,omitempty" cbor:"AwsReview,omitempty"`
-	RegistrationId *string `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
+	AwsReview      *bool   `json:"AwsReview,omitzero" cbor:"AwsReview,omitzero"`
+	RegistrationId *string `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
 }
 
 // SubmitRegistrationVersionResult is the output of SubmitRegistrationVersion.
 type SubmitRegistrationVersionResult struct {
-	AwsReview                        *bool                             `json:"AwsReview,omitempty" cbor:"AwsReview,omitempty" required:"true"`                                               // required
-	RegistrationArn                  *string                           `json:"RegistrationArn,omitempty" cbor:"RegistrationArn,omitempty" required:"true"`                                   // required
-	RegistrationId                   *string                           `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"`                                     // required
-	RegistrationVersionStatus        *RegistrationVersionStatus        `json:"RegistrationVersionStatus,omitempty" cbor:"RegistrationVersionStatus,omitempty" required:"true"`               // required
-	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory `json:"RegistrationVersionStatusHistory,omitempty" cbor:"RegistrationVersionStatusHistory,omitempty" required:"true"` // required
-	VersionNumber                    *int64                            `json:"VersionNumber,omitempty" cbor:"VersionNumber,omitempty" required:"true"`                                       // required
+	AwsReview                        *bool                             `json:"AwsReview,omitzero" cbor:"AwsReview,omitzero" required:"true"`                                               // required
+	RegistrationArn                  *string                           `json:"RegistrationArn,omitzero" cbor:"RegistrationArn,omitzero" required:"true"`                                   // required
+	RegistrationId                   *string                           `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"`                                     // required
+	RegistrationVersionStatus        *RegistrationVersionStatus        `json:"RegistrationVersionStatus,omitzero" cbor:"RegistrationVersionStatus,omitzero" required:"true"`               // required
+	RegistrationVersionStatusHistory *RegistrationVersionStatusHistory `json:"RegistrationVersionStatusHistory,omitzero" cbor:"RegistrationVersionStatusHistory,omitzero" required:"true"` // required
+	VersionNumber                    *int64                            `json:"VersionNumber,omitzero" cbor:"VersionNumber,omitzero" required:"true"`                                       // required
 }
 
 // SupportedAssociation is a structure of the Pinpoint SMS Voice V2 model.
 type SupportedAssociation struct {
-	AssociationBehavior    *RegistrationAssociationBehavior    `json:"AssociationBehavior,omitempty" cbor:"AssociationBehavior,omitempty" required:"true"`       // required
-	DisassociationBehavior *RegistrationDisassociationBehavior `json:"DisassociationBehavior,omitempty" cbor:"DisassociationBehavior,omitempty" required:"true"` // required
-	IsoCountryCode         *string                             `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	ResourceType           *string                             `json:"ResourceType,omitempty" cbor:"ResourceType,omitempty" required:"true"` // required
+	AssociationBehavior    *RegistrationAssociationBehavior    `json:"AssociationBehavior,omitzero" cbor:"AssociationBehavior,omitzero" required:"true"`       // required
+	DisassociationBehavior *RegistrationDisassociationBehavior `json:"DisassociationBehavior,omitzero" cbor:"DisassociationBehavior,omitzero" required:"true"` // required
+	IsoCountryCode         *string                             `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	ResourceType           *string                             `json:"ResourceType,omitzero" cbor:"ResourceType,omitzero" required:"true"` // required
 }
 
 // Tag is a structure of the Pinpoint SMS Voice V2 model.
 type Tag struct {
-	Key   *string `json:"Key,omitempty" cbor:"Key,omitempty" required:"true"`     // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" required:"true"` // required
+	Key   *string `json:"Key,omitzero" cbor:"Key,omitzero" required:"true"`     // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" required:"true"` // required
 }
 
 // TagResourceRequest is the input of TagResource.
 type TagResourceRequest struct {
-	ResourceArn *string `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
-	Tags        []Tag   `json:"Tags" cbor:"Tags" required:"true"`                                   // required
+	ResourceArn *string `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
+	Tags        []Tag   `json:"Tags" cbor:"Tags" required:"true"`                                 // required
 }
 
 // TagResourceResult is the output of TagResource.
@@ -2056,41 +2056,41 @@ type TagResourceResult struct{}
 
 // TemplateVariableMetadata is a structure of the Pinpoint SMS Voice V2 model.
 type TemplateVariableMetadata struct {
-	DefaultValue *string                 `json:"DefaultValue,omitempty" cbor:"DefaultValue,omitempty"`
-	Description  *string                 `json:"Description,omitempty" cbor:"Description,omitempty"`
-	MaxLength    *int64                  `json:"MaxLength,omitempty" cbor:"MaxLength,omitempty"`
-	MaxValue     *int64                  `json:"MaxValue,omitempty" cbor:"MaxValue,omitempty"`
-	MinValue     *int64                  `json:"MinValue,omitempty" cbor:"MinValue,omitempty"`
-	Pattern      *string                 `json:"Pattern,omitempty" cbor:"Pattern,omitempty"`
-	Required     *bool                   `json:"Required,omitempty" cbor:"Required,omitempty" required:"true"` // required
-	Sample       *string                 `json:"Sample,omitempty" cbor:"Sample,omitempty"`
-	Source       *TemplateVariableSource `json:"Source,omitempty" cbor:"Source,omitempty"`
-	Type         *TemplateVariableType   `json:"Type,omitempty" cbor:"Type,omitempty" required:"true"` // required
+	DefaultValue *string                 `json:"DefaultValue,omitzero" cbor:"DefaultValue,omitzero"`
+	Description  *string                 `json:"Description,omitzero" cbor:"Description,omitzero"`
+	MaxLength    *int64                  `json:"MaxLength,omitzero" cbor:"MaxLength,omitzero"`
+	MaxValue     *int64                  `json:"MaxValue,omitzero" cbor:"MaxValue,omitzero"`
+	MinValue     *int64                  `json:"MinValue,omitzero" cbor:"MinValue,omitzero"`
+	Pattern      *string                 `json:"Pattern,omitzero" cbor:"Pattern,omitzero"`
+	Required     *bool                   `json:"Required,omitzero" cbor:"Required,omitzero" required:"true"` // required
+	Sample       *string                 `json:"Sample,omitzero" cbor:"Sample,omitzero"`
+	Source       *TemplateVariableSource `json:"Source,omitzero" cbor:"Source,omitzero"`
+	Type         *TemplateVariableType   `json:"Type,omitzero" cbor:"Type,omitzero" required:"true"` // required
 }
 
 // TestingAgentInformation is a structure of the Pinpoint SMS Voice V2 model.
 type TestingAgentInformation struct {
-	RegistrationId *string             `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty" required:"true"` // required
-	Status         *TestingAgentStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                 // required
-	TestingAgentId *string             `json:"TestingAgentId,omitempty" cbor:"TestingAgentId,omitempty"`
+	RegistrationId *string             `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero" required:"true"` // required
+	Status         *TestingAgentStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                 // required
+	TestingAgentId *string             `json:"TestingAgentId,omitzero" cbor:"TestingAgentId,omitzero"`
 }
 
 // TextValidation is a structure of the Pinpoint SMS Voice V2 model.
 type TextValidation struct {
-	MaxLength *int64  `json:"MaxLength,omitempty" cbor:"MaxLength,omitempty" required:"true"` // required
-	MinLength *int64  `json:"MinLength,omitempty" cbor:"MinLength,omitempty" required:"true"` // required
-	Pattern   *string `json:"Pattern,omitempty" cbor:"Pattern,omitempty" required:"true"`     // required
+	MaxLength *int64  `json:"MaxLength,omitzero" cbor:"MaxLength,omitzero" required:"true"` // required
+	MinLength *int64  `json:"MinLength,omitzero" cbor:"MinLength,omitzero" required:"true"` // required
+	Pattern   *string `json:"Pattern,omitzero" cbor:"Pattern,omitzero" required:"true"`     // required
 }
 
 // ThrottlingException is the error ThrottlingException (HTTP 400, client fault).
 type ThrottlingException struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty"`
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero"`
 }
 
 // UntagResourceRequest is the input of UntagResource.
 type UntagResourceRequest struct {
-	ResourceArn *string  `json:"ResourceArn,omitempty" cbor:"ResourceArn,omitempty" required:"true"` // required
-	TagKeys     []string `json:"TagKeys" cbor:"TagKeys" required:"true"`                             // required
+	ResourceArn *string  `json:"ResourceArn,omitzero" cbor:"ResourceArn,omitzero" required:"true"` // required
+	TagKeys     []string `json:"TagKeys" cbor:"TagKeys" required:"true"`                           // required
 }
 
 // UntagResourceResult is the output of UntagResource.
@@ -2098,226 +2098,226 @@ type UntagResourceResult struct{}
 
 // UpdateEventDestinationRequest is the input of UpdateEventDestination.
 type UpdateEventDestinationRequest struct {
-	CloudWatchLogsDestination  *CloudWatchLogsDestination  `json:"CloudWatchLogsDestination,omitempty" cbor:"CloudWatchLogsDestination,omitempty"`
-	ConfigurationSetName       *string                     `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty" required:"true"` // required
-	Enabled                    *bool                       `json:"Enabled,omitempty" cbor:"Enabled,omitempty"`
-	EventDestinationName       *string                     `json:"EventDestinationName,omitempty" cbor:"EventDestinationName,omitempty" required:"true"` // required
-	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitempty" cbor:"KinesisFirehoseDestination,omitempty"`
-	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes,omitempty" cbor:"MatchingEventTypes,omitempty"`
-	SnsDestination             *SnsDestination             `json:"SnsDestination,omitempty" cbor:"SnsDestination,omitempty"`
+	CloudWatchLogsDestination  *CloudWatchLogsDestination  `json:"CloudWatchLogsDestination,omitzero" cbor:"CloudWatchLogsDestination,omitzero"`
+	ConfigurationSetName       *string                     `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero" required:"true"` // required
+	Enabled                    *bool                       `json:"Enabled,omitzero" cbor:"Enabled,omitzero"`
+	EventDestinationName       *string                     `json:"EventDestinationName,omitzero" cbor:"EventDestinationName,omitzero" required:"true"` // required
+	KinesisFirehoseDestination *KinesisFirehoseDestination `json:"KinesisFirehoseDestination,omitzero" cbor:"KinesisFirehoseDestination,omitzero"`
+	MatchingEventTypes         []EventType                 `json:"MatchingEventTypes,omitzero" cbor:"MatchingEventTypes,omitzero"`
+	SnsDestination             *SnsDestination             `json:"SnsDestination,omitzero" cbor:"SnsDestination,omitzero"`
 }
 
 // UpdateEventDestinationResult is the output of UpdateEventDestination.
 type UpdateEventDestinationResult struct {
-	ConfigurationSetArn  *string           `json:"ConfigurationSetArn,omitempty" cbor:"ConfigurationSetArn,omitempty"`
-	ConfigurationSetName *string           `json:"ConfigurationSetName,omitempty" cbor:"ConfigurationSetName,omitempty"`
-	EventDestination     *EventDestination `json:"EventDestination,omitempty" cbor:"EventDestination,omitempty"`
+	ConfigurationSetArn  *string           `json:"ConfigurationSetArn,omitzero" cbor:"ConfigurationSetArn,omitzero"`
+	ConfigurationSetName *string           `json:"ConfigurationSetName,omitzero" cbor:"ConfigurationSetName,omitzero"`
+	EventDestination     *EventDestination `json:"EventDestination,omitzero" cbor:"EventDestination,omitzero"`
 }
 
 // UpdateNotifyConfigurationRequest is the input of UpdateNotifyConfiguration.
 type UpdateNotifyConfigurationRequest struct {
-	DefaultTemplateId         *string            `json:"DefaultTemplateId,omitempty" cbor:"DefaultTemplateId,omitempty"`
-	DeletionProtectionEnabled *bool              `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	EnabledChannels           []NumberCapability `json:"EnabledChannels,omitempty" cbor:"EnabledChannels,omitempty"`
-	EnabledCountries          []string           `json:"EnabledCountries,omitempty" cbor:"EnabledCountries,omitempty"`
-	NotifyConfigurationId     *string            `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"` // required
-	PoolId                    *string            `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
+	DefaultTemplateId         *string            `json:"DefaultTemplateId,omitzero" cbor:"DefaultTemplateId,omitzero"`
+	DeletionProtectionEnabled *bool              `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	EnabledChannels           []NumberCapability `json:"EnabledChannels,omitzero" cbor:"EnabledChannels,omitzero"`
+	EnabledCountries          []string           `json:"EnabledCountries,omitzero" cbor:"EnabledCountries,omitzero"`
+	NotifyConfigurationId     *string            `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"` // required
+	PoolId                    *string            `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
 }
 
 // UpdateNotifyConfigurationResult is the output of UpdateNotifyConfiguration.
 type UpdateNotifyConfigurationResult struct {
-	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"` // required
-	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitempty" cbor:"DefaultTemplateId,omitempty"`
-	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	DisplayName               *string                     `json:"DisplayName,omitempty" cbor:"DisplayName,omitempty" required:"true"`                             // required
-	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                         // required
-	EnabledCountries          []string                    `json:"EnabledCountries,omitempty" cbor:"EnabledCountries,omitempty"`
-	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitempty" cbor:"NotifyConfigurationArn,omitempty" required:"true"` // required
-	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitempty" cbor:"NotifyConfigurationId,omitempty" required:"true"`   // required
-	PoolId                    *string                     `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	RejectionReason           *string                     `json:"RejectionReason,omitempty" cbor:"RejectionReason,omitempty"`
-	Status                    *NotifyConfigurationStatus  `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                       // required
-	Tier                      *NotifyConfigurationTier    `json:"Tier,omitempty" cbor:"Tier,omitempty" required:"true"`                           // required
-	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitempty" cbor:"TierUpgradeStatus,omitempty" required:"true"` // required
-	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitempty" cbor:"UseCase,omitempty" required:"true"`                     // required
+	CreatedTimestamp          *smithy.Time                `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"` // required
+	DefaultTemplateId         *string                     `json:"DefaultTemplateId,omitzero" cbor:"DefaultTemplateId,omitzero"`
+	DeletionProtectionEnabled *bool                       `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	DisplayName               *string                     `json:"DisplayName,omitzero" cbor:"DisplayName,omitzero" required:"true"`                             // required
+	EnabledChannels           []NumberCapability          `json:"EnabledChannels" cbor:"EnabledChannels" required:"true"`                                       // required
+	EnabledCountries          []string                    `json:"EnabledCountries,omitzero" cbor:"EnabledCountries,omitzero"`
+	NotifyConfigurationArn    *string                     `json:"NotifyConfigurationArn,omitzero" cbor:"NotifyConfigurationArn,omitzero" required:"true"` // required
+	NotifyConfigurationId     *string                     `json:"NotifyConfigurationId,omitzero" cbor:"NotifyConfigurationId,omitzero" required:"true"`   // required
+	PoolId                    *string                     `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	RejectionReason           *string                     `json:"RejectionReason,omitzero" cbor:"RejectionReason,omitzero"`
+	Status                    *NotifyConfigurationStatus  `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                       // required
+	Tier                      *NotifyConfigurationTier    `json:"Tier,omitzero" cbor:"Tier,omitzero" required:"true"`                           // required
+	TierUpgradeStatus         *TierUpgradeStatus          `json:"TierUpgradeStatus,omitzero" cbor:"TierUpgradeStatus,omitzero" required:"true"` // required
+	UseCase                   *NotifyConfigurationUseCase `json:"UseCase,omitzero" cbor:"UseCase,omitzero" required:"true"`                     // required
 }
 
 // UpdatePhoneNumberRequest is the input of UpdatePhoneNumber.
 type UpdatePhoneNumberRequest struct {
-	DeletionProtectionEnabled   *bool   `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	InternationalSendingEnabled *bool   `json:"InternationalSendingEnabled,omitempty" cbor:"InternationalSendingEnabled,omitempty"`
-	OptOutListName              *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PhoneNumberId               *string `json:"PhoneNumberId,omitempty" cbor:"PhoneNumberId,omitempty" required:"true"` // required
-	SelfManagedOptOutsEnabled   *bool   `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	TwoWayChannelArn            *string `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole           *string `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled               *bool   `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	DeletionProtectionEnabled   *bool   `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	InternationalSendingEnabled *bool   `json:"InternationalSendingEnabled,omitzero" cbor:"InternationalSendingEnabled,omitzero"`
+	OptOutListName              *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PhoneNumberId               *string `json:"PhoneNumberId,omitzero" cbor:"PhoneNumberId,omitzero" required:"true"` // required
+	SelfManagedOptOutsEnabled   *bool   `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	TwoWayChannelArn            *string `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole           *string `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled               *bool   `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // UpdatePhoneNumberResult is the output of UpdatePhoneNumber.
 type UpdatePhoneNumberResult struct {
-	CreatedTimestamp            *smithy.Time       `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	DeletionProtectionEnabled   *bool              `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	InternationalSendingEnabled *bool              `json:"InternationalSendingEnabled,omitempty" cbor:"InternationalSendingEnabled,omitempty"`
-	IsoCountryCode              *string            `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty"`
-	MessageType                 *MessageType       `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
-	MonthlyLeasingPrice         *string            `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty"`
-	NumberCapabilities          []NumberCapability `json:"NumberCapabilities,omitempty" cbor:"NumberCapabilities,omitempty"`
-	NumberType                  *NumberType        `json:"NumberType,omitempty" cbor:"NumberType,omitempty"`
-	OptOutListName              *string            `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PhoneNumber                 *string            `json:"PhoneNumber,omitempty" cbor:"PhoneNumber,omitempty"`
-	PhoneNumberArn              *string            `json:"PhoneNumberArn,omitempty" cbor:"PhoneNumberArn,omitempty"`
-	PhoneNumberId               *string            `json:"PhoneNumberId,omitempty" cbor:"PhoneNumberId,omitempty"`
-	RegistrationId              *string            `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	SelfManagedOptOutsEnabled   *bool              `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	Status                      *NumberStatus      `json:"Status,omitempty" cbor:"Status,omitempty"`
-	TwoWayChannelArn            *string            `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole           *string            `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled               *bool              `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	CreatedTimestamp            *smithy.Time       `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	DeletionProtectionEnabled   *bool              `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	InternationalSendingEnabled *bool              `json:"InternationalSendingEnabled,omitzero" cbor:"InternationalSendingEnabled,omitzero"`
+	IsoCountryCode              *string            `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero"`
+	MessageType                 *MessageType       `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
+	MonthlyLeasingPrice         *string            `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero"`
+	NumberCapabilities          []NumberCapability `json:"NumberCapabilities,omitzero" cbor:"NumberCapabilities,omitzero"`
+	NumberType                  *NumberType        `json:"NumberType,omitzero" cbor:"NumberType,omitzero"`
+	OptOutListName              *string            `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PhoneNumber                 *string            `json:"PhoneNumber,omitzero" cbor:"PhoneNumber,omitzero"`
+	PhoneNumberArn              *string            `json:"PhoneNumberArn,omitzero" cbor:"PhoneNumberArn,omitzero"`
+	PhoneNumberId               *string            `json:"PhoneNumberId,omitzero" cbor:"PhoneNumberId,omitzero"`
+	RegistrationId              *string            `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	SelfManagedOptOutsEnabled   *bool              `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	Status                      *NumberStatus      `json:"Status,omitzero" cbor:"Status,omitzero"`
+	TwoWayChannelArn            *string            `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole           *string            `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled               *bool              `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // UpdatePoolRequest is the input of UpdatePool.
 type UpdatePoolRequest struct {
-	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	OptOutListName            *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PoolId                    *string `json:"PoolId,omitempty" cbor:"PoolId,omitempty" required:"true"` // required
-	SelfManagedOptOutsEnabled *bool   `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	SharedRoutesEnabled       *bool   `json:"SharedRoutesEnabled,omitempty" cbor:"SharedRoutesEnabled,omitempty"`
-	TwoWayChannelArn          *string `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool   `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	OptOutListName            *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PoolId                    *string `json:"PoolId,omitzero" cbor:"PoolId,omitzero" required:"true"` // required
+	SelfManagedOptOutsEnabled *bool   `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	SharedRoutesEnabled       *bool   `json:"SharedRoutesEnabled,omitzero" cbor:"SharedRoutesEnabled,omitzero"`
+	TwoWayChannelArn          *string `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool   `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // UpdatePoolResult is the output of UpdatePool.
 type UpdatePoolResult struct {
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty"`
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	MessageType               *MessageType `json:"MessageType,omitempty" cbor:"MessageType,omitempty"`
-	OptOutListName            *string      `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	PoolArn                   *string      `json:"PoolArn,omitempty" cbor:"PoolArn,omitempty"`
-	PoolId                    *string      `json:"PoolId,omitempty" cbor:"PoolId,omitempty"`
-	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitempty" cbor:"SharedRoutesEnabled,omitempty"`
-	Status                    *PoolStatus  `json:"Status,omitempty" cbor:"Status,omitempty"`
-	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero"`
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	MessageType               *MessageType `json:"MessageType,omitzero" cbor:"MessageType,omitzero"`
+	OptOutListName            *string      `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	PoolArn                   *string      `json:"PoolArn,omitzero" cbor:"PoolArn,omitzero"`
+	PoolId                    *string      `json:"PoolId,omitzero" cbor:"PoolId,omitzero"`
+	SelfManagedOptOutsEnabled *bool        `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	SharedRoutesEnabled       *bool        `json:"SharedRoutesEnabled,omitzero" cbor:"SharedRoutesEnabled,omitzero"`
+	Status                    *PoolStatus  `json:"Status,omitzero" cbor:"Status,omitzero"`
+	TwoWayChannelArn          *string      `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string      `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool        `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // UpdateProtectConfigurationCountryRuleSetRequest is the input of UpdateProtectConfigurationCountryRuleSet.
 type UpdateProtectConfigurationCountryRuleSetRequest struct {
-	CountryRuleSetUpdates  map[string]ProtectConfigurationCountryRuleSetInformation `json:"CountryRuleSetUpdates" cbor:"CountryRuleSetUpdates" required:"true"`                       // required
-	NumberCapability       *NumberCapability                                        `json:"NumberCapability,omitempty" cbor:"NumberCapability,omitempty" required:"true"`             // required
-	ProtectConfigurationId *string                                                  `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	CountryRuleSetUpdates  map[string]ProtectConfigurationCountryRuleSetInformation `json:"CountryRuleSetUpdates" cbor:"CountryRuleSetUpdates" required:"true"`                     // required
+	NumberCapability       *NumberCapability                                        `json:"NumberCapability,omitzero" cbor:"NumberCapability,omitzero" required:"true"`             // required
+	ProtectConfigurationId *string                                                  `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // UpdateProtectConfigurationCountryRuleSetResult is the output of UpdateProtectConfigurationCountryRuleSet.
 type UpdateProtectConfigurationCountryRuleSetResult struct {
-	CountryRuleSet          map[string]ProtectConfigurationCountryRuleSetInformation `json:"CountryRuleSet" cbor:"CountryRuleSet" required:"true"`                                       // required
-	NumberCapability        *NumberCapability                                        `json:"NumberCapability,omitempty" cbor:"NumberCapability,omitempty" required:"true"`               // required
-	ProtectConfigurationArn *string                                                  `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"` // required
-	ProtectConfigurationId  *string                                                  `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`   // required
+	CountryRuleSet          map[string]ProtectConfigurationCountryRuleSetInformation `json:"CountryRuleSet" cbor:"CountryRuleSet" required:"true"`                                     // required
+	NumberCapability        *NumberCapability                                        `json:"NumberCapability,omitzero" cbor:"NumberCapability,omitzero" required:"true"`               // required
+	ProtectConfigurationArn *string                                                  `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"` // required
+	ProtectConfigurationId  *string                                                  `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`   // required
 }
 
 // UpdateProtectConfigurationRequest is the input of UpdateProtectConfiguration.
 type UpdateProtectConfigurationRequest struct {
-	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	ProtectConfigurationId    *string `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"` // required
+	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	ProtectConfigurationId    *string `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"` // required
 }
 
 // UpdateProtectConfigurationResult is the output of UpdateProtectConfiguration.
 type UpdateProtectConfigurationResult struct {
-	AccountDefault            *bool        `json:"AccountDefault,omitempty" cbor:"AccountDefault,omitempty" required:"true"`                       // required
-	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitempty" cbor:"ProtectConfigurationArn,omitempty" required:"true"`     // required
-	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitempty" cbor:"ProtectConfigurationId,omitempty" required:"true"`       // required
+	AccountDefault            *bool        `json:"AccountDefault,omitzero" cbor:"AccountDefault,omitzero" required:"true"`                       // required
+	CreatedTimestamp          *smithy.Time `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool        `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	ProtectConfigurationArn   *string      `json:"ProtectConfigurationArn,omitzero" cbor:"ProtectConfigurationArn,omitzero" required:"true"`     // required
+	ProtectConfigurationId    *string      `json:"ProtectConfigurationId,omitzero" cbor:"ProtectConfigurationId,omitzero" required:"true"`       // required
 }
 
 // UpdateRcsAgentRequest is the input of UpdateRcsAgent.
 type UpdateRcsAgentRequest struct {
-	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	OptOutListName            *string `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	RcsAgentId                *string `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"` // required
-	SelfManagedOptOutsEnabled *bool   `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty"`
-	TwoWayChannelArn          *string `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool   `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty"`
+	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	OptOutListName            *string `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	RcsAgentId                *string `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"` // required
+	SelfManagedOptOutsEnabled *bool   `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero"`
+	TwoWayChannelArn          *string `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool   `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero"`
 }
 
 // UpdateRcsAgentResult is the output of UpdateRcsAgent.
 type UpdateRcsAgentResult struct {
-	CreatedTimestamp          *smithy.Time    `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                   // required
-	DeletionProtectionEnabled *bool           `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	OptOutListName            *string         `json:"OptOutListName,omitempty" cbor:"OptOutListName,omitempty"`
-	RcsAgentArn               *string         `json:"RcsAgentArn,omitempty" cbor:"RcsAgentArn,omitempty" required:"true"`                             // required
-	RcsAgentId                *string         `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty" required:"true"`                               // required
-	SelfManagedOptOutsEnabled *bool           `json:"SelfManagedOptOutsEnabled,omitempty" cbor:"SelfManagedOptOutsEnabled,omitempty" required:"true"` // required
-	Status                    *RcsAgentStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                       // required
-	TwoWayChannelArn          *string         `json:"TwoWayChannelArn,omitempty" cbor:"TwoWayChannelArn,omitempty"`
-	TwoWayChannelRole         *string         `json:"TwoWayChannelRole,omitempty" cbor:"TwoWayChannelRole,omitempty"`
-	TwoWayEnabled             *bool           `json:"TwoWayEnabled,omitempty" cbor:"TwoWayEnabled,omitempty" required:"true"` // required
+	CreatedTimestamp          *smithy.Time    `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                   // required
+	DeletionProtectionEnabled *bool           `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	OptOutListName            *string         `json:"OptOutListName,omitzero" cbor:"OptOutListName,omitzero"`
+	RcsAgentArn               *string         `json:"RcsAgentArn,omitzero" cbor:"RcsAgentArn,omitzero" required:"true"`                             // required
+	RcsAgentId                *string         `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero" required:"true"`                               // required
+	SelfManagedOptOutsEnabled *bool           `json:"SelfManagedOptOutsEnabled,omitzero" cbor:"SelfManagedOptOutsEnabled,omitzero" required:"true"` // required
+	Status                    *RcsAgentStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                       // required
+	TwoWayChannelArn          *string         `json:"TwoWayChannelArn,omitzero" cbor:"TwoWayChannelArn,omitzero"`
+	TwoWayChannelRole         *string         `json:"TwoWayChannelRole,omitzero" cbor:"TwoWayChannelRole,omitzero"`
+	TwoWayEnabled             *bool           `json:"TwoWayEnabled,omitzero" cbor:"TwoWayEnabled,omitzero" required:"true"` // required
 }
 
 // UpdateSenderIdRequest is the input of UpdateSenderId.
 type UpdateSenderIdRequest struct {
-	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty"`
-	IsoCountryCode            *string `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"` // required
-	SenderId                  *string `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`             // required
+	DeletionProtectionEnabled *bool   `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero"`
+	IsoCountryCode            *string `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"` // required
+	SenderId                  *string `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`             // required
 }
 
 // UpdateSenderIdResult is the output of UpdateSenderId.
 type UpdateSenderIdResult struct {
-	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitempty" cbor:"DeletionProtectionEnabled,omitempty" required:"true"` // required
-	IsoCountryCode            *string       `json:"IsoCountryCode,omitempty" cbor:"IsoCountryCode,omitempty" required:"true"`                       // required
-	MessageTypes              []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                               // required
-	MonthlyLeasingPrice       *string       `json:"MonthlyLeasingPrice,omitempty" cbor:"MonthlyLeasingPrice,omitempty" required:"true"`             // required
-	Registered                *bool         `json:"Registered,omitempty" cbor:"Registered,omitempty" required:"true"`                               // required
-	RegistrationId            *string       `json:"RegistrationId,omitempty" cbor:"RegistrationId,omitempty"`
-	SenderId                  *string       `json:"SenderId,omitempty" cbor:"SenderId,omitempty" required:"true"`       // required
-	SenderIdArn               *string       `json:"SenderIdArn,omitempty" cbor:"SenderIdArn,omitempty" required:"true"` // required
+	DeletionProtectionEnabled *bool         `json:"DeletionProtectionEnabled,omitzero" cbor:"DeletionProtectionEnabled,omitzero" required:"true"` // required
+	IsoCountryCode            *string       `json:"IsoCountryCode,omitzero" cbor:"IsoCountryCode,omitzero" required:"true"`                       // required
+	MessageTypes              []MessageType `json:"MessageTypes" cbor:"MessageTypes" required:"true"`                                             // required
+	MonthlyLeasingPrice       *string       `json:"MonthlyLeasingPrice,omitzero" cbor:"MonthlyLeasingPrice,omitzero" required:"true"`             // required
+	Registered                *bool         `json:"Registered,omitzero" cbor:"Registered,omitzero" required:"true"`                               // required
+	RegistrationId            *string       `json:"RegistrationId,omitzero" cbor:"RegistrationId,omitzero"`
+	SenderId                  *string       `json:"SenderId,omitzero" cbor:"SenderId,omitzero" required:"true"`       // required
+	SenderIdArn               *string       `json:"SenderIdArn,omitzero" cbor:"SenderIdArn,omitzero" required:"true"` // required
 }
 
 // ValidationException is the error ValidationException (HTTP 400, client fault).
 type ValidationException struct {
-	Fields  []ValidationExceptionField `json:"Fields,omitempty" cbor:"Fields,omitempty"`
-	Message *string                    `json:"Message,omitempty" cbor:"Message,omitempty"`
-	Reason  *ValidationExceptionReason `json:"Reason,omitempty" cbor:"Reason,omitempty"`
+	Fields  []ValidationExceptionField `json:"Fields,omitzero" cbor:"Fields,omitzero"`
+	Message *string                    `json:"Message,omitzero" cbor:"Message,omitzero"`
+	Reason  *ValidationExceptionReason `json:"Reason,omitzero" cbor:"Reason,omitzero"`
 }
 
 // ValidationExceptionField is a structure of the Pinpoint SMS Voice V2 model.
 type ValidationExceptionField struct {
-	Message *string `json:"Message,omitempty" cbor:"Message,omitempty" required:"true"` // required
-	Name    *string `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"`       // required
+	Message *string `json:"Message,omitzero" cbor:"Message,omitzero" required:"true"` // required
+	Name    *string `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"`       // required
 }
 
 // VerifiedDestinationNumberFilter is a structure of the Pinpoint SMS Voice V2 model.
 type VerifiedDestinationNumberFilter struct {
-	Name   *VerifiedDestinationNumberFilterName `json:"Name,omitempty" cbor:"Name,omitempty" required:"true"` // required
-	Values []string                             `json:"Values" cbor:"Values" required:"true"`                 // required
+	Name   *VerifiedDestinationNumberFilterName `json:"Name,omitzero" cbor:"Name,omitzero" required:"true"` // required
+	Values []string                             `json:"Values" cbor:"Values" required:"true"`               // required
 }
 
 // VerifiedDestinationNumberInformation is a structure of the Pinpoint SMS Voice V2 model.
 type VerifiedDestinationNumberInformation struct {
-	CreatedTimestamp             *smithy.Time        `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`             // required
-	DestinationPhoneNumber       *string             `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"` // required
-	RcsAgentId                   *string             `json:"RcsAgentId,omitempty" cbor:"RcsAgentId,omitempty"`
-	Status                       *VerificationStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                             // required
-	VerifiedDestinationNumberArn *string             `json:"VerifiedDestinationNumberArn,omitempty" cbor:"VerifiedDestinationNumberArn,omitempty" required:"true"` // required
-	VerifiedDestinationNumberId  *string             `json:"VerifiedDestinationNumberId,omitempty" cbor:"VerifiedDestinationNumberId,omitempty" required:"true"`   // required
+	CreatedTimestamp             *smithy.Time        `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`             // required
+	DestinationPhoneNumber       *string             `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"` // required
+	RcsAgentId                   *string             `json:"RcsAgentId,omitzero" cbor:"RcsAgentId,omitzero"`
+	Status                       *VerificationStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                             // required
+	VerifiedDestinationNumberArn *string             `json:"VerifiedDestinationNumberArn,omitzero" cbor:"VerifiedDestinationNumberArn,omitzero" required:"true"` // required
+	VerifiedDestinationNumberId  *string             `json:"VerifiedDestinationNumberId,omitzero" cbor:"VerifiedDestinationNumberId,omitzero" required:"true"`   // required
 }
 
 // VerifyDestinationNumberRequest is the input of VerifyDestinationNumber.
 type VerifyDestinationNumberRequest struct {
-	VerificationCode            *string `json:"VerificationCode,omitempty" cbor:"VerificationCode,omitempty" required:"true"`                       // required
-	VerifiedDestinationNumberId *string `json:"VerifiedDestinationNumberId,omitempty" cbor:"VerifiedDestinationNumberId,omitempty" required:"true"` // required
+	VerificationCode            *string `json:"VerificationCode,omitzero" cbor:"VerificationCode,omitzero" required:"true"`                       // required
+	VerifiedDestinationNumberId *string `json:"VerifiedDestinationNumberId,omitzero" cbor:"VerifiedDestinationNumberId,omitzero" required:"true"` // required
 }
 
 // VerifyDestinationNumberResult is the output of VerifyDestinationNumber.
 type VerifyDestinationNumberResult struct {
-	CreatedTimestamp             *smithy.Time        `json:"CreatedTimestamp,omitempty" cbor:"CreatedTimestamp,omitempty" required:"true"`                         // required
-	DestinationPhoneNumber       *string             `json:"DestinationPhoneNumber,omitempty" cbor:"DestinationPhoneNumber,omitempty" required:"true"`             // required
-	Status                       *VerificationStatus `json:"Status,omitempty" cbor:"Status,omitempty" required:"true"`                                             // required
-	VerifiedDestinationNumberArn *string             `json:"VerifiedDestinationNumberArn,omitempty" cbor:"VerifiedDestinationNumberArn,omitempty" required:"true"` // required
-	VerifiedDestinationNumberId  *string             `json:"VerifiedDestinationNumberId,omitempty" cbor:"VerifiedDestinationNumberId,omitempty" required:"true"`   // required
+	CreatedTimestamp             *smithy.Time        `json:"CreatedTimestamp,omitzero" cbor:"CreatedTimestamp,omitzero" required:"true"`                         // required
+	DestinationPhoneNumber       *string             `json:"DestinationPhoneNumber,omitzero" cbor:"DestinationPhoneNumber,omitzero" required:"true"`             // required
+	Status                       *VerificationStatus `json:"Status,omitzero" cbor:"Status,omitzero" required:"true"`                                             // required
+	VerifiedDestinationNumberArn *string             `json:"VerifiedDestinationNumberArn,omitzero" cbor:"VerifiedDestinationNumberArn,omitzero" required:"true"` // required
+	VerifiedDestinationNumberId  *string             `json:"VerifiedDestinationNumberId,omitzero" cbor:"VerifiedDestinationNumberId,omitzero" required:"true"`   // required
 }

@@ -7,134 +7,134 @@ import "github.com/tidings/tidings/internal/model/smithy"
 
 // AssumeRoleRequest is the input of AssumeRole.
 type AssumeRoleRequest struct {
-	DurationSeconds   *int64                 `json:"DurationSeconds,omitempty" cbor:"DurationSeconds,omitempty" query:"DurationSeconds" xml:"DurationSeconds"`
-	ExternalId        *string                `json:"ExternalId,omitempty" cbor:"ExternalId,omitempty" query:"ExternalId" xml:"ExternalId"`
-	Policy            *string                `json:"Policy,omitempty" cbor:"Policy,omitempty" query:"Policy" xml:"Policy"`
-	PolicyArns        []PolicyDescriptorType `json:"PolicyArns,omitempty" cbor:"PolicyArns,omitempty" query:"PolicyArns" xml:"PolicyArns"`
-	ProvidedContexts  []ProvidedContext      `json:"ProvidedContexts,omitempty" cbor:"ProvidedContexts,omitempty" query:"ProvidedContexts" xml:"ProvidedContexts"`
-	RoleArn           *string                `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" query:"RoleArn" xml:"RoleArn" required:"true"`                                 // required
-	RoleSessionName   *string                `json:"RoleSessionName,omitempty" cbor:"RoleSessionName,omitempty" query:"RoleSessionName" xml:"RoleSessionName" required:"true"` // required
-	SerialNumber      *string                `json:"SerialNumber,omitempty" cbor:"SerialNumber,omitempty" query:"SerialNumber" xml:"SerialNumber"`
-	SourceIdentity    *string                `json:"SourceIdentity,omitempty" cbor:"SourceIdentity,omitempty" query:"SourceIdentity" xml:"SourceIdentity"`
-	Tags              []Tag                  `json:"Tags,omitempty" cbor:"Tags,omitempty" query:"Tags" xml:"Tags"`
-	TokenCode         *string                `json:"TokenCode,omitempty" cbor:"TokenCode,omitempty" query:"TokenCode" xml:"TokenCode"`
-	TransitiveTagKeys []string               `json:"TransitiveTagKeys,omitempty" cbor:"TransitiveTagKeys,omitempty" query:"TransitiveTagKeys" xml:"TransitiveTagKeys"`
+	DurationSeconds   *int64                 `json:"DurationSeconds,omitzero" cbor:"DurationSeconds,omitzero" query:"DurationSeconds" xml:"DurationSeconds"`
+	ExternalId        *string                `json:"ExternalId,omitzero" cbor:"ExternalId,omitzero" query:"ExternalId" xml:"ExternalId"`
+	Policy            *string                `json:"Policy,omitzero" cbor:"Policy,omitzero" query:"Policy" xml:"Policy"`
+	PolicyArns        []PolicyDescriptorType `json:"PolicyArns,omitzero" cbor:"PolicyArns,omitzero" query:"PolicyArns" xml:"PolicyArns"`
+	ProvidedContexts  []ProvidedContext      `json:"ProvidedContexts,omitzero" cbor:"ProvidedContexts,omitzero" query:"ProvidedContexts" xml:"ProvidedContexts"`
+	RoleArn           *string                `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" query:"RoleArn" xml:"RoleArn" required:"true"`                                 // required
+	RoleSessionName   *string                `json:"RoleSessionName,omitzero" cbor:"RoleSessionName,omitzero" query:"RoleSessionName" xml:"RoleSessionName" required:"true"` // required
+	SerialNumber      *string                `json:"SerialNumber,omitzero" cbor:"SerialNumber,omitzero" query:"SerialNumber" xml:"SerialNumber"`
+	SourceIdentity    *string                `json:"SourceIdentity,omitzero" cbor:"SourceIdentity,omitzero" query:"SourceIdentity" xml:"SourceIdentity"`
+	Tags              []Tag                  `json:"Tags,omitzero" cbor:"Tags,omitzero" query:"Tags" xml:"Tags"`
+	TokenCode         *string                `json:"TokenCode,omitzero" cbor:"TokenCode,omitzero" query:"TokenCode" xml:"TokenCode"`
+	TransitiveTagKeys []string               `json:"TransitiveTagKeys,omitzero" cbor:"TransitiveTagKeys,omitzero" query:"TransitiveTagKeys" xml:"TransitiveTagKeys"`
 }
 
 // AssumeRoleResponse is the output of AssumeRole.
 type AssumeRoleResponse struct {
-	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitempty" cbor:"AssumedRoleUser,omitempty" query:"AssumedRoleUser" xml:"AssumedRoleUser"`
-	Credentials      *Credentials     `json:"Credentials,omitempty" cbor:"Credentials,omitempty" query:"Credentials" xml:"Credentials"`
-	PackedPolicySize *int64           `json:"PackedPolicySize,omitempty" cbor:"PackedPolicySize,omitempty" query:"PackedPolicySize" xml:"PackedPolicySize"`
-	SourceIdentity   *string          `json:"SourceIdentity,omitempty" cbor:"SourceIdentity,omitempty" query:"SourceIdentity" xml:"SourceIdentity"`
+	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitzero" cbor:"AssumedRoleUser,omitzero" query:"AssumedRoleUser" xml:"AssumedRoleUser"`
+	Credentials      *Credentials     `json:"Credentials,omitzero" cbor:"Credentials,omitzero" query:"Credentials" xml:"Credentials"`
+	PackedPolicySize *int64           `json:"PackedPolicySize,omitzero" cbor:"PackedPolicySize,omitzero" query:"PackedPolicySize" xml:"PackedPolicySize"`
+	SourceIdentity   *string          `json:"SourceIdentity,omitzero" cbor:"SourceIdentity,omitzero" query:"SourceIdentity" xml:"SourceIdentity"`
 }
 
 // AssumeRoleWithSAMLRequest is the input of AssumeRoleWithSAML.
 type AssumeRoleWithSAMLRequest struct {
-	DurationSeconds *int64                 `json:"DurationSeconds,omitempty" cbor:"DurationSeconds,omitempty" query:"DurationSeconds" xml:"DurationSeconds"`
-	Policy          *string                `json:"Policy,omitempty" cbor:"Policy,omitempty" query:"Policy" xml:"Policy"`
-	PolicyArns      []PolicyDescriptorType `json:"PolicyArns,omitempty" cbor:"PolicyArns,omitempty" query:"PolicyArns" xml:"PolicyArns"`
-	PrincipalArn    *string                `json:"PrincipalArn,omitempty" cbor:"PrincipalArn,omitempty" query:"PrincipalArn" xml:"PrincipalArn" required:"true"`                      // required
-	RoleArn         *string                `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" query:"RoleArn" xml:"RoleArn" required:"true"`                                          // required
-	SAMLAssertion   *string                `json:"SAMLAssertion,omitempty" cbor:"SAMLAssertion,omitempty" query:"SAMLAssertion" xml:"SAMLAssertion" sensitive:"true" required:"true"` // required
+	DurationSeconds *int64                 `json:"DurationSeconds,omitzero" cbor:"DurationSeconds,omitzero" query:"DurationSeconds" xml:"DurationSeconds"`
+	Policy          *string                `json:"Policy,omitzero" cbor:"Policy,omitzero" query:"Policy" xml:"Policy"`
+	PolicyArns      []PolicyDescriptorType `json:"PolicyArns,omitzero" cbor:"PolicyArns,omitzero" query:"PolicyArns" xml:"PolicyArns"`
+	PrincipalArn    *string                `json:"PrincipalArn,omitzero" cbor:"PrincipalArn,omitzero" query:"PrincipalArn" xml:"PrincipalArn" required:"true"`                      // required
+	RoleArn         *string                `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" query:"RoleArn" xml:"RoleArn" required:"true"`                                          // required
+	SAMLAssertion   *string                `json:"SAMLAssertion,omitzero" cbor:"SAMLAssertion,omitzero" query:"SAMLAssertion" xml:"SAMLAssertion" sensitive:"true" required:"true"` // required
 }
 
 // AssumeRoleWithSAMLResponse is the output of AssumeRoleWithSAML.
 type AssumeRoleWithSAMLResponse struct {
-	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitempty" cbor:"AssumedRoleUser,omitempty" query:"AssumedRoleUser" xml:"AssumedRoleUser"`
-	Audience         *string          `json:"Audience,omitempty" cbor:"Audience,omitempty" query:"Audience" xml:"Audience"`
-	Credentials      *Credentials     `json:"Credentials,omitempty" cbor:"Credentials,omitempty" query:"Credentials" xml:"Credentials"`
-	Issuer           *string          `json:"Issuer,omitempty" cbor:"Issuer,omitempty" query:"Issuer" xml:"Issuer"`
-	NameQualifier    *string          `json:"NameQualifier,omitempty" cbor:"NameQualifier,omitempty" query:"NameQualifier" xml:"NameQualifier"`
-	PackedPolicySize *int64           `json:"PackedPolicySize,omitempty" cbor:"PackedPolicySize,omitempty" query:"PackedPolicySize" xml:"PackedPolicySize"`
-	SourceIdentity   *string          `json:"SourceIdentity,omitempty" cbor:"SourceIdentity,omitempty" query:"SourceIdentity" xml:"SourceIdentity"`
-	Subject          *string          `json:"Subject,omitempty" cbor:"Subject,omitempty" query:"Subject" xml:"Subject"`
-	SubjectType      *string          `json:"SubjectType,omitempty" cbor:"SubjectType,omitempty" query:"SubjectType" xml:"SubjectType"`
+	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitzero" cbor:"AssumedRoleUser,omitzero" query:"AssumedRoleUser" xml:"AssumedRoleUser"`
+	Audience         *string          `json:"Audience,omitzero" cbor:"Audience,omitzero" query:"Audience" xml:"Audience"`
+	Credentials      *Credentials     `json:"Credentials,omitzero" cbor:"Credentials,omitzero" query:"Credentials" xml:"Credentials"`
+	Issuer           *string          `json:"Issuer,omitzero" cbor:"Issuer,omitzero" query:"Issuer" xml:"Issuer"`
+	NameQualifier    *string          `json:"NameQualifier,omitzero" cbor:"NameQualifier,omitzero" query:"NameQualifier" xml:"NameQualifier"`
+	PackedPolicySize *int64           `json:"PackedPolicySize,omitzero" cbor:"PackedPolicySize,omitzero" query:"PackedPolicySize" xml:"PackedPolicySize"`
+	SourceIdentity   *string          `json:"SourceIdentity,omitzero" cbor:"SourceIdentity,omitzero" query:"SourceIdentity" xml:"SourceIdentity"`
+	Subject          *string          `json:"Subject,omitzero" cbor:"Subject,omitzero" query:"Subject" xml:"Subject"`
+	SubjectType      *string          `json:"SubjectType,omitzero" cbor:"SubjectType,omitzero" query:"SubjectType" xml:"SubjectType"`
 }
 
 // AssumeRoleWithWebIdentityRequest is the input of AssumeRoleWithWebIdentity.
 type AssumeRoleWithWebIdentityRequest struct {
-	DurationSeconds  *int64                 `json:"DurationSeconds,omitempty" cbor:"DurationSeconds,omitempty" query:"DurationSeconds" xml:"DurationSeconds"`
-	Policy           *string                `json:"Policy,omitempty" cbor:"Policy,omitempty" query:"Policy" xml:"Policy"`
-	PolicyArns       []PolicyDescriptorType `json:"PolicyArns,omitempty" cbor:"PolicyArns,omitempty" query:"PolicyArns" xml:"PolicyArns"`
-	ProviderId       *string                `json:"ProviderId,omitempty" cbor:"ProviderId,omitempty" query:"ProviderId" xml:"ProviderId"`
-	RoleArn          *string                `json:"RoleArn,omitempty" cbor:"RoleArn,omitempty" query:"RoleArn" xml:"RoleArn" required:"true"`                                                      // required
-	RoleSessionName  *string                `json:"RoleSessionName,omitempty" cbor:"RoleSessionName,omitempty" query:"RoleSessionName" xml:"RoleSessionName" required:"true"`                      // required
-	WebIdentityToken *string                `json:"WebIdentityToken,omitempty" cbor:"WebIdentityToken,omitempty" query:"WebIdentityToken" xml:"WebIdentityToken" sensitive:"true" required:"true"` // required
+	DurationSeconds  *int64                 `json:"DurationSeconds,omitzero" cbor:"DurationSeconds,omitzero" query:"DurationSeconds" xml:"DurationSeconds"`
+	Policy           *string                `json:"Policy,omitzero" cbor:"Policy,omitzero" query:"Policy" xml:"Policy"`
+	PolicyArns       []PolicyDescriptorType `json:"PolicyArns,omitzero" cbor:"PolicyArns,omitzero" query:"PolicyArns" xml:"PolicyArns"`
+	ProviderId       *string                `json:"ProviderId,omitzero" cbor:"ProviderId,omitzero" query:"ProviderId" xml:"ProviderId"`
+	RoleArn          *string                `json:"RoleArn,omitzero" cbor:"RoleArn,omitzero" query:"RoleArn" xml:"RoleArn" required:"true"`                                                      // required
+	RoleSessionName  *string                `json:"RoleSessionName,omitzero" cbor:"RoleSessionName,omitzero" query:"RoleSessionName" xml:"RoleSessionName" required:"true"`                      // required
+	WebIdentityToken *string                `json:"WebIdentityToken,omitzero" cbor:"WebIdentityToken,omitzero" query:"WebIdentityToken" xml:"WebIdentityToken" sensitive:"true" required:"true"` // required
 }
 
 // AssumeRoleWithWebIdentityResponse is the output of AssumeRoleWithWebIdentity.
 type AssumeRoleWithWebIdentityResponse struct {
-	AssumedRoleUser             *AssumedRoleUser `json:"AssumedRoleUser,omitempty" cbor:"AssumedRoleUser,omitempty" query:"AssumedRoleUser" xml:"AssumedRoleUser"`
-	Audience                    *string          `json:"Audience,omitempty" cbor:"Audience,omitempty" query:"Audience" xml:"Audience"`
-	Credentials                 *Credentials     `json:"Credentials,omitempty" cbor:"Credentials,omitempty" query:"Credentials" xml:"Credentials"`
-	PackedPolicySize            *int64           `json:"PackedPolicySize,omitempty" cbor:"PackedPolicySize,omitempty" query:"PackedPolicySize" xml:"PackedPolicySize"`
-	Provider                    *string          `json:"Provider,omitempty" cbor:"Provider,omitempty" query:"Provider" xml:"Provider"`
-	SourceIdentity              *string          `json:"SourceIdentity,omitempty" cbor:"SourceIdentity,omitempty" query:"SourceIdentity" xml:"SourceIdentity"`
-	SubjectFromWebIdentityToken *string          `json:"SubjectFromWebIdentityToken,omitempty" cbor:"SubjectFromWebIdentityToken,omitempty" query:"SubjectFromWebIdentityToken" xml:"SubjectFromWebIdentityToken"`
+	AssumedRoleUser             *AssumedRoleUser `json:"AssumedRoleUser,omitzero" cbor:"AssumedRoleUser,omitzero" query:"AssumedRoleUser" xml:"AssumedRoleUser"`
+	Audience                    *string          `json:"Audience,omitzero" cbor:"Audience,omitzero" query:"Audience" xml:"Audience"`
+	Credentials                 *Credentials     `json:"Credentials,omitzero" cbor:"Credentials,omitzero" query:"Credentials" xml:"Credentials"`
+	PackedPolicySize            *int64           `json:"PackedPolicySize,omitzero" cbor:"PackedPolicySize,omitzero" query:"PackedPolicySize" xml:"PackedPolicySize"`
+	Provider                    *string          `json:"Provider,omitzero" cbor:"Provider,omitzero" query:"Provider" xml:"Provider"`
+	SourceIdentity              *string          `json:"SourceIdentity,omitzero" cbor:"SourceIdentity,omitzero" query:"SourceIdentity" xml:"SourceIdentity"`
+	SubjectFromWebIdentityToken *string          `json:"SubjectFromWebIdentityToken,omitzero" cbor:"SubjectFromWebIdentityToken,omitzero" query:"SubjectFromWebIdentityToken" xml:"SubjectFromWebIdentityToken"`
 }
 
 // AssumeRootRequest is the input of AssumeRoot.
 type AssumeRootRequest struct {
-	DurationSeconds *int64                `json:"DurationSeconds,omitempty" cbor:"DurationSeconds,omitempty" query:"DurationSeconds" xml:"DurationSeconds"`
-	TargetPrincipal *string               `json:"TargetPrincipal,omitempty" cbor:"TargetPrincipal,omitempty" query:"TargetPrincipal" xml:"TargetPrincipal" required:"true"` // required
-	TaskPolicyArn   *PolicyDescriptorType `json:"TaskPolicyArn,omitempty" cbor:"TaskPolicyArn,omitempty" query:"TaskPolicyArn" xml:"TaskPolicyArn" required:"true"`         // required
+	DurationSeconds *int64                `json:"DurationSeconds,omitzero" cbor:"DurationSeconds,omitzero" query:"DurationSeconds" xml:"DurationSeconds"`
+	TargetPrincipal *string               `json:"TargetPrincipal,omitzero" cbor:"TargetPrincipal,omitzero" query:"TargetPrincipal" xml:"TargetPrincipal" required:"true"` // required
+	TaskPolicyArn   *PolicyDescriptorType `json:"TaskPolicyArn,omitzero" cbor:"TaskPolicyArn,omitzero" query:"TaskPolicyArn" xml:"TaskPolicyArn" required:"true"`         // required
 }
 
 // AssumeRootResponse is the output of AssumeRoot.
 type AssumeRootResponse struct {
-	Credentials    *Credentials `json:"Credentials,omitempty" cbor:"Credentials,omitempty" query:"Credentials" xml:"Credentials"`
-	SourceIdentity *string      `json:"SourceIdentity,omitempty" cbor:"SourceIdentity,omitempty" query:"SourceIdentity" xml:"SourceIdentity"`
+	Credentials    *Credentials `json:"Credentials,omitzero" cbor:"Credentials,omitzero" query:"Credentials" xml:"Credentials"`
+	SourceIdentity *string      `json:"SourceIdentity,omitzero" cbor:"SourceIdentity,omitzero" query:"SourceIdentity" xml:"SourceIdentity"`
 }
 
 // AssumedRoleUser is a structure of the STS model.
 type AssumedRoleUser struct {
-	Arn           *string `json:"Arn,omitempty" cbor:"Arn,omitempty" query:"Arn" xml:"Arn" required:"true"`                                         // required
-	AssumedRoleId *string `json:"AssumedRoleId,omitempty" cbor:"AssumedRoleId,omitempty" query:"AssumedRoleId" xml:"AssumedRoleId" required:"true"` // required
+	Arn           *string `json:"Arn,omitzero" cbor:"Arn,omitzero" query:"Arn" xml:"Arn" required:"true"`                                         // required
+	AssumedRoleId *string `json:"AssumedRoleId,omitzero" cbor:"AssumedRoleId,omitzero" query:"AssumedRoleId" xml:"AssumedRoleId" required:"true"` // required
 }
 
 // Credentials is a structure of the STS model.
 type Credentials struct {
-	AccessKeyId     *string      `json:"AccessKeyId,omitempty" cbor:"AccessKeyId,omitempty" query:"AccessKeyId" xml:"AccessKeyId" required:"true"`                                  // required
-	Expiration      *smithy.Time `json:"Expiration,omitempty" cbor:"Expiration,omitempty" query:"Expiration" xml:"Expiration" required:"true"`                                      // required
-	SecretAccessKey *string      `json:"SecretAccessKey,omitempty" cbor:"SecretAccessKey,omitempty" query:"SecretAccessKey" xml:"SecretAccessKey" sensitive:"true" required:"true"` // required
-	SessionToken    *string      `json:"SessionToken,omitempty" cbor:"SessionToken,omitempty" query:"SessionToken" xml:"SessionToken" required:"true"`                              // required
+	AccessKeyId     *string      `json:"AccessKeyId,omitzero" cbor:"AccessKeyId,omitzero" query:"AccessKeyId" xml:"AccessKeyId" required:"true"`                                  // required
+	Expiration      *smithy.Time `json:"Expiration,omitzero" cbor:"Expiration,omitzero" query:"Expiration" xml:"Expiration" required:"true"`                                      // required
+	SecretAccessKey *string      `json:"SecretAccessKey,omitzero" cbor:"SecretAccessKey,omitzero" query:"SecretAccessKey" xml:"SecretAccessKey" sensitive:"true" required:"true"` // required
+	SessionToken    *string      `json:"SessionToken,omitzero" cbor:"SessionToken,omitzero" query:"SessionToken" xml:"SessionToken" required:"true"`                              // required
 }
 
 // DecodeAuthorizationMessageRequest is the input of DecodeAuthorizationMessage.
 type DecodeAuthorizationMessageRequest struct {
-	EncodedMessage *string `json:"EncodedMessage,omitempty" cbor:"EncodedMessage,omitempty" query:"EncodedMessage" xml:"EncodedMessage" required:"true"` // required
+	EncodedMessage *string `json:"EncodedMessage,omitzero" cbor:"EncodedMessage,omitzero" query:"EncodedMessage" xml:"EncodedMessage" required:"true"` // required
 }
 
 // DecodeAuthorizationMessageResponse is the output of DecodeAuthorizationMessage.
 type DecodeAuthorizationMessageResponse struct {
-	DecodedMessage *string `json:"DecodedMessage,omitempty" cbor:"DecodedMessage,omitempty" query:"DecodedMessage" xml:"DecodedMessage"`
+	DecodedMessage *string `json:"DecodedMessage,omitzero" cbor:"DecodedMessage,omitzero" query:"DecodedMessage" xml:"DecodedMessage"`
 }
 
 // ExpiredTokenException is the error ExpiredTokenException (HTTP 400, client fault).
 type ExpiredTokenException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // ExpiredTradeInTokenException is the error ExpiredTradeInTokenException (HTTP 400, client fault).
 type ExpiredTradeInTokenException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // FederatedUser is a structure of the STS model.
 type FederatedUser struct {
-	Arn             *string `json:"Arn,omitempty" cbor:"Arn,omitempty" query:"Arn" xml:"Arn" required:"true"`                                                 // required
-	FederatedUserId *string `json:"FederatedUserId,omitempty" cbor:"FederatedUserId,omitempty" query:"FederatedUserId" xml:"FederatedUserId" required:"true"` // required
+	Arn             *string `json:"Arn,omitzero" cbor:"Arn,omitzero" query:"Arn" xml:"Arn" required:"true"`                                                 // required
+	FederatedUserId *string `json:"FederatedUserId,omitzero" cbor:"FederatedUserId,omitzero" query:"FederatedUserId" xml:"FederatedUserId" required:"true"` // required
 }
 
 // GetAccessKeyInfoRequest is the input of GetAccessKeyInfo.
 type GetAccessKeyInfoRequest struct {
-	AccessKeyId *string `json:"AccessKeyId,omitempty" cbor:"AccessKeyId,omitempty" query:"AccessKeyId" xml:"AccessKeyId" required:"true"` // required
+	AccessKeyId *string `json:"AccessKeyId,omitzero" cbor:"AccessKeyId,omitzero" query:"AccessKeyId" xml:"AccessKeyId" required:"true"` // required
 }
 
 // GetAccessKeyInfoResponse is the output of GetAccessKeyInfo.
 type GetAccessKeyInfoResponse struct {
-	Account *string `json:"Account,omitempty" cbor:"Account,omitempty" query:"Account" xml:"Account"`
+	Account *string `json:"Account,omitzero" cbor:"Account,omitzero" query:"Account" xml:"Account"`
 }
 
 // GetCallerIdentityRequest is the input of GetCallerIdentity.
@@ -142,128 +142,128 @@ type GetCallerIdentityRequest struct{}
 
 // GetCallerIdentityResponse is the output of GetCallerIdentity.
 type GetCallerIdentityResponse struct {
-	Account *string `json:"Account,omitempty" cbor:"Account,omitempty" query:"Account" xml:"Account"`
-	Arn     *string `json:"Arn,omitempty" cbor:"Arn,omitempty" query:"Arn" xml:"Arn"`
-	UserId  *string `json:"UserId,omitempty" cbor:"UserId,omitempty" query:"UserId" xml:"UserId"`
+	Account *string `json:"Account,omitzero" cbor:"Account,omitzero" query:"Account" xml:"Account"`
+	Arn     *string `json:"Arn,omitzero" cbor:"Arn,omitzero" query:"Arn" xml:"Arn"`
+	UserId  *string `json:"UserId,omitzero" cbor:"UserId,omitzero" query:"UserId" xml:"UserId"`
 }
 
 // GetDelegatedAccessTokenRequest is the input of GetDelegatedAccessToken.
 type GetDelegatedAccessTokenRequest struct {
-	TradeInToken *string `json:"TradeInToken,omitempty" cbor:"TradeInToken,omitempty" query:"TradeInToken" xml:"TradeInToken" sensitive:"true" required:"true"` // required
+	TradeInToken *string `json:"TradeInToken,omitzero" cbor:"TradeInToken,omitzero" query:"TradeInToken" xml:"TradeInToken" sensitive:"true" required:"true"` // required
 }
 
 // GetDelegatedAccessTokenResponse is the output of GetDelegatedAccessToken.
 type GetDelegatedAccessTokenResponse struct {
-	AssumedPrincipal *string      `json:"AssumedPrincipal,omitempty" cbor:"AssumedPrincipal,omitempty" query:"AssumedPrincipal" xml:"AssumedPrincipal"`
-	Credentials      *Credentials `json:"Credentials,omitempty" cbor:"Credentials,omitempty" query:"Credentials" xml:"Credentials"`
-	PackedPolicySize *int64       `json:"PackedPolicySize,omitempty" cbor:"PackedPolicySize,omitempty" query:"PackedPolicySize" xml:"PackedPolicySize"`
+	AssumedPrincipal *string      `json:"AssumedPrincipal,omitzero" cbor:"AssumedPrincipal,omitzero" query:"AssumedPrincipal" xml:"AssumedPrincipal"`
+	Credentials      *Credentials `json:"Credentials,omitzero" cbor:"Credentials,omitzero" query:"Credentials" xml:"Credentials"`
+	PackedPolicySize *int64       `json:"PackedPolicySize,omitzero" cbor:"PackedPolicySize,omitzero" query:"PackedPolicySize" xml:"PackedPolicySize"`
 }
 
 // GetFederationTokenRequest is the input of GetFederationToken.
 type GetFederationTokenRequest struct {
-	DurationSeconds *int64                 `json:"DurationSeconds,omitempty" cbor:"DurationSeconds,omitempty" query:"DurationSeconds" xml:"DurationSeconds"`
-	Name            *string                `json:"Name,omitempty" cbor:"Name,omitempty" query:"Name" xml:"Name" required:"true"` // required
-	Policy          *string                `json:"Policy,omitempty" cbor:"Policy,omitempty" query:"Policy" xml:"Policy"`
-	PolicyArns      []PolicyDescriptorType `json:"PolicyArns,omitempty" cbor:"PolicyArns,omitempty" query:"PolicyArns" xml:"PolicyArns"`
-	Tags            []Tag                  `json:"Tags,omitempty" cbor:"Tags,omitempty" query:"Tags" xml:"Tags"`
+	DurationSeconds *int64                 `json:"DurationSeconds,omitzero" cbor:"DurationSeconds,omitzero" query:"DurationSeconds" xml:"DurationSeconds"`
+	Name            *string                `json:"Name,omitzero" cbor:"Name,omitzero" query:"Name" xml:"Name" required:"true"` // required
+	Policy          *string                `json:"Policy,omitzero" cbor:"Policy,omitzero" query:"Policy" xml:"Policy"`
+	PolicyArns      []PolicyDescriptorType `json:"PolicyArns,omitzero" cbor:"PolicyArns,omitzero" query:"PolicyArns" xml:"PolicyArns"`
+	Tags            []Tag                  `json:"Tags,omitzero" cbor:"Tags,omitzero" query:"Tags" xml:"Tags"`
 }
 
 // GetFederationTokenResponse is the output of GetFederationToken.
 type GetFederationTokenResponse struct {
-	Credentials      *Credentials   `json:"Credentials,omitempty" cbor:"Credentials,omitempty" query:"Credentials" xml:"Credentials"`
-	FederatedUser    *FederatedUser `json:"FederatedUser,omitempty" cbor:"FederatedUser,omitempty" query:"FederatedUser" xml:"FederatedUser"`
-	PackedPolicySize *int64         `json:"PackedPolicySize,omitempty" cbor:"PackedPolicySize,omitempty" query:"PackedPolicySize" xml:"PackedPolicySize"`
+	Credentials      *Credentials   `json:"Credentials,omitzero" cbor:"Credentials,omitzero" query:"Credentials" xml:"Credentials"`
+	FederatedUser    *FederatedUser `json:"FederatedUser,omitzero" cbor:"FederatedUser,omitzero" query:"FederatedUser" xml:"FederatedUser"`
+	PackedPolicySize *int64         `json:"PackedPolicySize,omitzero" cbor:"PackedPolicySize,omitzero" query:"PackedPolicySize" xml:"PackedPolicySize"`
 }
 
 // GetSessionTokenRequest is the input of GetSessionToken.
 type GetSessionTokenRequest struct {
-	DurationSeconds *int64  `json:"DurationSeconds,omitempty" cbor:"DurationSeconds,omitempty" query:"DurationSeconds" xml:"DurationSeconds"`
-	SerialNumber    *string `json:"SerialNumber,omitempty" cbor:"SerialNumber,omitempty" query:"SerialNumber" xml:"SerialNumber"`
-	TokenCode       *string `json:"TokenCode,omitempty" cbor:"TokenCode,omitempty" query:"TokenCode" xml:"TokenCode"`
+	DurationSeconds *int64  `json:"DurationSeconds,omitzero" cbor:"DurationSeconds,omitzero" query:"DurationSeconds" xml:"DurationSeconds"`
+	SerialNumber    *string `json:"SerialNumber,omitzero" cbor:"SerialNumber,omitzero" query:"SerialNumber" xml:"SerialNumber"`
+	TokenCode       *string `json:"TokenCode,omitzero" cbor:"TokenCode,omitzero" query:"TokenCode" xml:"TokenCode"`
 }
 
 // GetSessionTokenResponse is the output of GetSessionToken.
 type GetSessionTokenResponse struct {
-	Credentials *Credentials `json:"Credentials,omitempty" cbor:"Credentials,omitempty" query:"Credentials" xml:"Credentials"`
+	Credentials *Credentials `json:"Credentials,omitzero" cbor:"Credentials,omitzero" query:"Credentials" xml:"Credentials"`
 }
 
 // GetWebIdentityTokenRequest is the input of GetWebIdentityToken.
 type GetWebIdentityTokenRequest struct {
 	Audience         []string `json:"Audience" cbor:"Audience" query:"Audience" xml:"Audience" required:"true"` // required
-	DurationSeconds  *int64   `json:"DurationSeconds,omitempty" cbor:"DurationSeconds,omitempty" query:"DurationSeconds" xml:"DurationSeconds"`
-	SigningAlgorithm *string  `json:"SigningAlgorithm,omitempty" cbor:"SigningAlgorithm,omitempty" query:"SigningAlgorithm" xml:"SigningAlgorithm" required:"true"` // required
-	Tags             []Tag    `json:"Tags,omitempty" cbor:"Tags,omitempty" query:"Tags" xml:"Tags"`
+	DurationSeconds  *int64   `json:"DurationSeconds,omitzero" cbor:"DurationSeconds,omitzero" query:"DurationSeconds" xml:"DurationSeconds"`
+	SigningAlgorithm *string  `json:"SigningAlgorithm,omitzero" cbor:"SigningAlgorithm,omitzero" query:"SigningAlgorithm" xml:"SigningAlgorithm" required:"true"` // required
+	Tags             []Tag    `json:"Tags,omitzero" cbor:"Tags,omitzero" query:"Tags" xml:"Tags"`
 }
 
 // GetWebIdentityTokenResponse is the output of GetWebIdentityToken.
 type GetWebIdentityTokenResponse struct {
-	Expiration       *smithy.Time `json:"Expiration,omitempty" cbor:"Expiration,omitempty" query:"Expiration" xml:"Expiration"`
-	WebIdentityToken *string      `json:"WebIdentityToken,omitempty" cbor:"WebIdentityToken,omitempty" query:"WebIdentityToken" xml:"WebIdentityToken" sensitive:"true"`
+	Expiration       *smithy.Time `json:"Expiration,omitzero" cbor:"Expiration,omitzero" query:"Expiration" xml:"Expiration"`
+	WebIdentityToken *string      `json:"WebIdentityToken,omitzero" cbor:"WebIdentityToken,omitzero" query:"WebIdentityToken" xml:"WebIdentityToken" sensitive:"true"`
 }
 
 // IDPCommunicationErrorException is the error IDPCommunicationError (HTTP 400, client fault).
 type IDPCommunicationErrorException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // IDPRejectedClaimException is the error IDPRejectedClaim (HTTP 403, client fault).
 type IDPRejectedClaimException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // InvalidAuthorizationMessageException is the error InvalidAuthorizationMessageException (HTTP 400, client fault).
 type InvalidAuthorizationMessageException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // InvalidIdentityTokenException is the error InvalidIdentityToken (HTTP 400, client fault).
 type InvalidIdentityTokenException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // JWTPayloadSizeExceededException is the error JWTPayloadSizeExceededException (HTTP 400, client fault).
 type JWTPayloadSizeExceededException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // MalformedPolicyDocumentException is the error MalformedPolicyDocument (HTTP 400, client fault).
 type MalformedPolicyDocumentException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // OutboundWebIdentityFederationDisabledException is the error OutboundWebIdentityFederationDisabledException (HTTP 403, client fault).
 type OutboundWebIdentityFederationDisabledException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // PackedPolicyTooLargeException is the error PackedPolicyTooLarge (HTTP 400, client fault).
 type PackedPolicyTooLargeException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // PolicyDescriptorType is a structure of the STS model.
 type PolicyDescriptorType struct {
-	Arn *string `json:"arn,omitempty" cbor:"arn,omitempty" query:"arn" xml:"arn"`
+	Arn *string `json:"arn,omitzero" cbor:"arn,omitzero" query:"arn" xml:"arn"`
 }
 
 // ProvidedContext is a structure of the STS model.
 type ProvidedContext struct {
-	ContextAssertion *string `json:"ContextAssertion,omitempty" cbor:"ContextAssertion,omitempty" query:"ContextAssertion" xml:"ContextAssertion"`
-	ProviderArn      *string `json:"ProviderArn,omitempty" cbor:"ProviderArn,omitempty" query:"ProviderArn" xml:"ProviderArn"`
+	ContextAssertion *string `json:"ContextAssertion,omitzero" cbor:"ContextAssertion,omitzero" query:"ContextAssertion" xml:"ContextAssertion"`
+	ProviderArn      *string `json:"ProviderArn,omitzero" cbor:"ProviderArn,omitzero" query:"ProviderArn" xml:"ProviderArn"`
 }
 
 // RegionDisabledException is the error RegionDisabledException (HTTP 403, client fault).
 type RegionDisabledException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // SessionDurationEscalationException is the error SessionDurationEscalationException (HTTP 403, client fault).
 type SessionDurationEscalationException struct {
-	Message *string `json:"message,omitempty" cbor:"message,omitempty" query:"message" xml:"message"`
+	Message *string `json:"message,omitzero" cbor:"message,omitzero" query:"message" xml:"message"`
 }
 
 // Tag is a structure of the STS model.
 type Tag struct {
-	Key   *string `json:"Key,omitempty" cbor:"Key,omitempty" query:"Key" xml:"Key" required:"true"`         // required
-	Value *string `json:"Value,omitempty" cbor:"Value,omitempty" query:"Value" xml:"Value" required:"true"` // required
+	Key   *string `json:"Key,omitzero" cbor:"Key,omitzero" query:"Key" xml:"Key" required:"true"`         // required
+	Value *string `json:"Value,omitzero" cbor:"Value,omitzero" query:"Value" xml:"Value" required:"true"` // required
 }

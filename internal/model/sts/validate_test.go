@@ -34,7 +34,7 @@ func TestQueryTags(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "arn", f.Tag.Get("query"))
 	require.Equal(t, "arn", f.Tag.Get("xml"))
-	require.Equal(t, "arn,omitempty", f.Tag.Get("json"))
+	require.Equal(t, "arn,omitzero", f.Tag.Get("json"))
 
 	op := sts.Service.Operations["GetCallerIdentity"]
 	require.Equal(t, "GetCallerIdentityResult", op.ResultWrapper)
