@@ -49,7 +49,8 @@ type Store interface {
 const MaxKeyLen = 1024
 
 // ValidateKey checks that key can name an object on every backend: not
-// empty, at most MaxKeyLen bytes, valid UTF-8 without NUL, relative (no
+// empty, at most MaxKeyLen bytes, valid UTF-8 without control characters
+// (NUL included) or backslashes (a path separator somewhere), relative (no
 // leading "/"), and made of non-empty segments none of which is "." or "..".
 func ValidateKey(key string) error {
 	switch {
@@ -57,8 +58,10 @@ func ValidateKey(key string) error {
 		return fault.Invalidf("blob key is empty")
 	case len(key) > MaxKeyLen:
 		return fault.Invalidf("blob key is %d bytes long, more than %d", len(key), MaxKeyLen)
-	case strings.IndexByte(key, 0) >= 0:
-		return fault.Invalidf("blob key %q contains NUL", key)
+	case strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fault.Invalidf("blob key %q contains a control character", key)
+	case strings.IndexByte(key, '\\') >= 0:
+		return fault.Invalidf("blob key %q contains a backslash", key)
 	case !utf8.ValidString(key):
 		return fault.Invalidf("blob key %q is not valid UTF-8", key)
 	case strings.HasPrefix(key, "/"):

@@ -310,5 +310,7 @@ func (h levelShift) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h levelShift) WithAttrs(as []slog.Attr) slog.Handler { return levelShift{h.Handler.WithAttrs(as)} }
-func (h levelShift) WithGroup(n string) slog.Handler       { return levelShift{h.Handler.WithGroup(n)} }
+func (h levelShift) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelShift{h.Handler.WithAttrs(as)}
+}
+func (h levelShift) WithGroup(n string) slog.Handler { return levelShift{h.Handler.WithGroup(n)} }

@@ -23,9 +23,9 @@ func (m *IAM) EnsureAccount(ctx context.Context, a iam.Account) error {
 	if a.ID == "" {
 		return fault.Invalidf("an account needs an ID")
 	}
-	_, err := m.s.db.ExecContext(ctx, m.s.q(`INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+	_, err := m.s.execWrite(ctx, "ensure account", `INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		a.ID, a.Name, ms(stored(a.CreatedAt, time.Now())))
-	return m.s.wrap(err, "ensure account")
+	return err
 }
 
 func (m *IAM) GetAccount(ctx context.Context, id string) (*iam.Account, error) {
@@ -77,14 +77,14 @@ func (m *IAM) CreateAccessKey(ctx context.Context, k iam.AccessKey) error {
 	if _, err := m.GetAccount(ctx, k.AccountID); err != nil {
 		return err
 	}
-	res, err := m.s.db.ExecContext(ctx, m.s.q(`INSERT INTO access_keys (id, secret, account_id, status, created_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+	res, err := m.s.execWrite(ctx, "create access key", `INSERT INTO access_keys (id, secret, account_id, status, created_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		k.AccessKeyID, k.SecretAccessKey, k.AccountID, k.Status, ms(stored(k.CreatedAt, time.Now())))
 	if err != nil {
 		if m.s.d.ForeignKeyViolation(err) { // the account went away meanwhile
 			return notFound("account", k.AccountID, "account %s not found", k.AccountID)
 		}
-		return m.s.wrap(err, "create access key")
+		return err
 	}
 	if affected(res) == 0 {
 		return conflict("access-key", k.AccessKeyID, "access key %s already exists", k.AccessKeyID)
@@ -135,9 +135,9 @@ func (m *IAM) ListAccessKeys(ctx context.Context, accountID string) ([]iam.Acces
 }
 
 func (m *IAM) DeleteAccessKey(ctx context.Context, id string) error {
-	res, err := m.s.db.ExecContext(ctx, m.s.q(`DELETE FROM access_keys WHERE id = ?`), id)
+	res, err := m.s.execWrite(ctx, "delete access key", `DELETE FROM access_keys WHERE id = ?`, id)
 	if err != nil {
-		return m.s.wrap(err, "delete access key")
+		return err
 	}
 	if affected(res) == 0 {
 		return notFound("access-key", id, "access key %s not found", id)
@@ -158,9 +158,9 @@ func (m *IAM) GetSetting(ctx context.Context, key string) (string, bool, error) 
 }
 
 func (m *IAM) PutSetting(ctx context.Context, key, value string) error {
-	_, err := m.s.db.ExecContext(ctx, m.s.q(`INSERT INTO settings (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`), key, value)
-	return m.s.wrap(err, "put setting")
+	_, err := m.s.execWrite(ctx, "put setting", `INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
 }
 
 // LookupAccessKey answers awsapi.KeyLookup: the secret of an active key and

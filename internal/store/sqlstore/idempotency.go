@@ -39,18 +39,18 @@ func (m *Idempotency) Remember(ctx context.Context, accountID, key, requestHash 
 	if response == nil {
 		response = []byte{}
 	}
-	_, err := m.s.db.ExecContext(ctx, m.s.q(`INSERT INTO idempotency (account_id, key, request_hash, response, created_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, key) DO NOTHING`),
+	_, err := m.s.execWrite(ctx, "remember", `INSERT INTO idempotency (account_id, key, request_hash, response, created_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, key) DO NOTHING`,
 		accountID, key, requestHash, response, ms(stored(at, time.Now())))
-	return m.s.wrap(err, "remember")
+	return err
 }
 
 // Purge forgets the answers remembered before cutoff and says how many.
 // Run it from a periodic job.
 func (m *Idempotency) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := m.s.db.ExecContext(ctx, m.s.q(`DELETE FROM idempotency WHERE created_at < ?`), ms(cutoff))
+	res, err := m.s.execWrite(ctx, "purge idempotency", `DELETE FROM idempotency WHERE created_at < ?`, ms(cutoff))
 	if err != nil {
-		return 0, m.s.wrap(err, "purge idempotency")
+		return 0, err
 	}
 	return affected(res), nil
 }

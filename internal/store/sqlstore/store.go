@@ -64,9 +64,44 @@ func (s *Store) wrap(err error, op string) error {
 	return fmt.Errorf("store: %s: %w", op, err)
 }
 
+// AcquireTimeout bounds the wait for a connection to write with. On SQLite
+// there is one writer connection: a wait this long means the database is
+// overloaded, or that code holding a transaction is waiting on a write
+// made outside it, which would otherwise wait for ever.
+const AcquireTimeout = 30 * time.Second
+
+// writer returns a connection of the write pool, or fault.Unavailable when
+// none comes within AcquireTimeout. Its context bounds only the wait.
+func (s *Store) writer(ctx context.Context) (*sql.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, AcquireTimeout)
+	defer cancel()
+	conn, err := s.db.Conn(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, &fault.Error{Kind: fault.Unavailable, Message: "storage is busy; retry later",
+			Err: fmt.Errorf("no database connection to write with after %s: overloaded, or a write outside a transaction waits on that transaction", AcquireTimeout)}
+	}
+	return conn, s.wrap(err, "connect")
+}
+
+// execWrite runs one writing statement outside a transaction.
+func (s *Store) execWrite(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	res, err := conn.ExecContext(ctx, s.q(query), args...)
+	return res, s.wrap(err, op)
+}
+
 // InTx runs fn in one transaction (mailmanager.Store).
 func (s *Store) InTx(ctx context.Context, fn func(mailmanager.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close() // after the rollback below: defers run last first
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(err, "begin")
 	}
