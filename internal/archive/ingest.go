@@ -1,0 +1,193 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/tidings/tidings/internal/blob"
+	"github.com/tidings/tidings/internal/message"
+)
+
+// Compression is how archived messages are stored: zstd (RFC 8878) at its
+// default level, about 4× smaller than mail as received, and fast enough
+// that it is not the bottleneck of ingest.
+const Compression = "zstd"
+
+var encoders = sync.Pool{New: func() any {
+	// One goroutine per encoder: messages are compressed concurrently
+	// already, one per SMTP session.
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		panic(err) // only for bad options
+	}
+	return e
+}}
+
+// BlobKey is where the message id of an archive is stored.
+func BlobKey(accountID, archiveID string, received time.Time, id string) string {
+	return fmt.Sprintf("archive/%s/%s/%s/%s.eml.zst", accountID, archiveID, received.UTC().Format("2006/01/02"), id)
+}
+
+// Store archives one message, read from raw, in archiveID of accountID,
+// and returns its ArchivedMessageId. It reads raw once: the bytes are
+// compressed into the blob store (durable when Put returns) while the
+// header and body are parsed for the metadata row and the index, which are
+// inserted in one transaction after. A message whose MIME structure is
+// broken or cut short is archived as received and flagged malformed,
+// never refused. env may be nil for messages that did not come over SMTP.
+//
+// Errors: fault.NotFound when the archive does not exist, fault.Conflict
+// when it is PENDING_DELETION, and the errors of raw, the blob store and
+// the database; after an error nothing is archived.
+func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *message.Envelope, auth message.Auth, raw io.Reader) (messageID string, err error) {
+	start := time.Now()
+	if _, err := s.archive(ctx, accountID, archiveID, true); err != nil {
+		return "", err
+	}
+	if env == nil {
+		env = &message.Envelope{}
+	}
+	received := env.ReceivedAt
+	if received.IsZero() {
+		received = s.now()
+	}
+	received = received.UTC().Truncate(time.Millisecond)
+	id := newMessageID(received)
+	key := BlobKey(accountID, archiveID, received, id)
+
+	// raw ─tee─► zstd ─pipe─► blob Put (another goroutine)
+	//      └──► sha256, byte count, MIME parser
+	pr, pw := io.Pipe()
+	type putResult struct {
+		info blob.Info
+		err  error
+	}
+	done := make(chan putResult, 1)
+	go func() {
+		info, err := s.blobs.Put(ctx, key, pr)
+		pr.CloseWithError(errPutEnded) // unblock the writer if Put stopped early
+		done <- putResult{info, err}
+	}()
+	zw := encoders.Get().(*zstd.Encoder)
+	zw.Reset(pw)
+	sum := sha256.New()
+	var size countWriter
+	tee := io.TeeReader(raw, io.MultiWriter(zw, sum, &size))
+	p := parseMessage(tee)
+	_, err = io.Copy(io.Discard, tee) // what the parser left
+	if err == nil {
+		err = zw.Close()
+	}
+	encoders.Put(zw)
+	pw.CloseWithError(err) // nil: EOF, Put completes
+	put := <-done
+	if put.err != nil && (err == nil || errors.Is(err, errPutEnded)) {
+		err = put.err // the cause, when the blob store stopped first
+	}
+	if err != nil {
+		s.deleteBlob(ctx, key)
+		return "", fmt.Errorf("archive: storing message: %w", err)
+	}
+
+	m := &Message{
+		AccountID:      accountID,
+		ArchiveID:      archiveID,
+		ID:             id,
+		ReceivedAt:     received,
+		BlobKey:        key,
+		Size:           int64(size),
+		StoredSize:     put.info.Size,
+		SHA256:         hex.EncodeToString(sum.Sum(nil)),
+		Compression:    Compression,
+		Malformed:      p.malformed,
+		HasAttachments: p.hasAttach,
+		Meta:           s.meta(accountID, p, env, auth),
+	}
+	body := p.text.String()
+	if body == "" && p.html.Len() > 0 {
+		body = htmlToText(p.html.String())
+	}
+	doc := NewDocument(m.Meta.Subject,
+		[]string{m.Meta.From, m.Meta.EnvelopeFrom},
+		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.EnvelopeTo...),
+		m.Meta.Attachments, body)
+	if err := s.store.InsertMessage(ctx, m, doc); err != nil {
+		s.deleteBlob(ctx, key)
+		return "", err
+	}
+	s.cfg.Observer.MessageArchived(m.Size, m.Malformed, time.Since(start))
+	if m.Malformed {
+		s.log.Warn("archived a malformed message", "account", accountID, "archive", archiveID,
+			"message", id, "problems", m.Meta.Problems)
+	}
+	return id, nil
+}
+
+var errPutEnded = errors.New("archive: blob store stopped reading")
+
+// deleteBlob removes the blob of a message that could not be archived; a
+// failure leaves an orphan blob, which is logged.
+func (s *Service) deleteBlob(ctx context.Context, key string) {
+	if err := s.blobs.Delete(context.WithoutCancel(ctx), key); err != nil && !isNotFound(err) {
+		s.log.Warn("could not delete the blob of a message not archived", "key", key, "err", err)
+	}
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}
+
+// meta gathers the metadata of a parsed message.
+func (s *Service) meta(accountID string, p *parsed, env *message.Envelope, auth message.Auth) Meta {
+	m := Meta{
+		Subject:         clean(p.textField("Subject")),
+		From:            clean(p.textField("From")),
+		To:              clean(p.textField("To")),
+		Cc:              clean(p.textField("Cc")),
+		Date:            clean(p.get("Date")),
+		MessageID:       clean(p.get("Message-Id")),
+		InReplyTo:       clean(p.get("In-Reply-To")),
+		XMailer:         clean(p.textField("X-Mailer")),
+		XOriginalMailer: clean(p.textField("X-Original-Mailer")),
+		XPriority:       clean(p.get("X-Priority")),
+		EnvelopeFrom:    clean(env.MailFrom),
+		Helo:            clean(env.Conn.Helo),
+		IngressPointID:  env.IngressPointID,
+		SenderHostname:  clean(env.Conn.ReverseName),
+		TLSProtocol:     env.Conn.TLS,
+		TLSCipherSuite:  env.Conn.TLSCipher,
+		SPF:             string(auth.SPF),
+		DKIM:            string(auth.DKIM),
+		DMARC:           string(auth.DMARC),
+		Problems:        p.problems,
+	}
+	for _, r := range p.all("Received") {
+		m.Received = append(m.Received, clean(r))
+	}
+	for _, a := range p.attachments {
+		if a != "" {
+			m.Attachments = append(m.Attachments, clean(a))
+		}
+	}
+	for _, r := range env.Recipients {
+		m.EnvelopeTo = append(m.EnvelopeTo, clean(r))
+	}
+	if env.Conn.RemoteIP.IsValid() {
+		m.SenderIP = env.Conn.RemoteIP.Unmap().String()
+	}
+	if env.IngressPointID != "" {
+		m.SourceARN = "arn:aws:ses:" + s.cfg.Region + ":" + accountID + ":mailmanager-ingress-point/" + env.IngressPointID
+	}
+	return m
+}
