@@ -219,7 +219,7 @@ func (s *Server) writeOutput(rq *request, out any) error {
 func (s *Server) route(rq *request) error {
 	r := rq.r
 	path := rawPath(r)
-	if target := r.Header.Get("X-Amz-Target"); target != "" {
+	if target := amzTarget(r); target != "" {
 		rq.proto = protoJSON
 		prefix, name, ok := cutLast(target, ".")
 		if !ok {
@@ -256,7 +256,24 @@ func (s *Server) route(rq *request) error {
 		return s.routeQuery(rq)
 	}
 	rq.proto = protoREST
+	if path == "/" && r.Method == http.MethodPost {
+		return unknownOp("The request names no operation: send an X-Amz-Target header (awsJson1_0), " +
+			"a form with Action= (awsQuery), or POST /service/<service>/operation/<operation> (RPC v2 CBOR)")
+	}
 	return s.routeREST(rq, path)
+}
+
+// amzTarget returns the X-Amz-Target of r: the header, or the query
+// parameter a pre-signed request carries it in (SDK presigners hoist signed
+// headers into the query string).
+func amzTarget(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		return t
+	}
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get("X-Amz-Target")
 }
 
 func unknownOp(format string, args ...any) *wireError {
@@ -397,7 +414,7 @@ func (s *Server) routeREST(rq *request, path string) error {
 // is not one.
 func (s *Server) Match(r *http.Request) bool {
 	path := rawPath(r)
-	if r.Header.Get("X-Amz-Target") != "" || (path == "/" && isQueryRequest(r)) {
+	if amzTarget(r) != "" || (path == "/" && isQueryRequest(r)) {
 		return true
 	}
 	if _, _, ok := rpcPath(path); ok {
