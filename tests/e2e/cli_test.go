@@ -301,9 +301,10 @@ func cliIngressPoint(t *testing.T, s *Server) {
 	}
 	port := checkARecord(t, s, str(t, got, "ARecord"))
 
-	// A second ingress point gets another port.
+	// A second ingress point gets another port; an AUTH one without a
+	// TLS policy gets REQUIRED (no password in clear).
 	id2 := str(t, s.AWS(t, "mailmanager", "create-ingress-point",
-		"--ingress-point-name", "ip-cli-auth", "--type", "AUTH", "--tls-policy", "REQUIRED",
+		"--ingress-point-name", "ip-cli-auth", "--type", "AUTH",
 		"--ingress-point-configuration", "SmtpPassword=Secr3t-Passw0rd",
 		"--rule-set-id", rs, "--traffic-policy-id", tp), "IngressPointId")
 	got2 := s.AWS(t, "mailmanager", "get-ingress-point", "--ingress-point-id", id2)

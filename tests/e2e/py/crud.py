@@ -42,7 +42,7 @@ def traffic_policy_crud():
     mm.update_traffic_policy(TrafficPolicyId=tid, PolicyStatements=[])
     got = mm.get_traffic_policy(TrafficPolicyId=tid)
     # (An empty list may come back as an absent member.)
-    eq("PolicyStatements after update", got.get("PolicyStatements", []), [])
+    eq("PolicyStatements after update", got["PolicyStatements"], [])
     eq("name kept by update", got["TrafficPolicyName"], name)
     listed = [p for p in mm.list_traffic_policies()["TrafficPolicies"] if p["TrafficPolicyId"] == tid]
     eq("listed", [(p["TrafficPolicyName"], p["DefaultAction"]) for p in listed], [(name, "ALLOW")])
