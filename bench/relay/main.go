@@ -60,11 +60,15 @@ func main() {
 type result struct {
 	name     string
 	accepted time.Duration // smtp-source's run
-	e2e      time.Duration // until the sink has them all
-	n        int
+	e2e      time.Duration // until the sink has them all, or the timeout
+	n        int           // messages sent
+	// delivered is how many reached the sink within the timeout.
+	delivered int
 }
 
 func (r result) rate(d time.Duration) float64 { return float64(r.n) / d.Seconds() }
+
+func (r result) e2eRate() float64 { return float64(r.delivered) / r.e2e.Seconds() }
 
 func run(msgs, sessions, size int, bin string, archive, skipPF bool, timeout time.Duration) error {
 	source, err := exec.LookPath("smtp-source")
@@ -115,13 +119,13 @@ func run(msgs, sessions, size int, bin string, archive, skipPF bool, timeout tim
 	}
 	report(pr)
 	fmt.Printf("ratio tidings/postfix: accepted %.2fx, end to end %.2fx\n",
-		tr.rate(tr.accepted)/pr.rate(pr.accepted), tr.rate(tr.e2e)/pr.rate(pr.e2e))
+		tr.rate(tr.accepted)/pr.rate(pr.accepted), tr.e2eRate()/pr.e2eRate())
 	return nil
 }
 
 func report(r result) {
-	fmt.Printf("%-8s accepted %7.0f msgs/s (%.2fs)   end to end %7.0f msgs/s (%.2fs)\n",
-		r.name, r.rate(r.accepted), r.accepted.Seconds(), r.rate(r.e2e), r.e2e.Seconds())
+	fmt.Printf("%-8s accepted %7.0f msgs/s (%.2fs)   end to end %7.0f msgs/s (%d of %d in %.2fs)\n",
+		r.name, r.rate(r.accepted), r.accepted.Seconds(), r.e2eRate(), r.delivered, r.n, r.e2e.Seconds())
 }
 
 func measure(name, source, addr string, sink *sink, msgs, sessions, size int, timeout time.Duration) (result, error) {
@@ -135,13 +139,12 @@ func measure(name, source, addr string, sink *sink, msgs, sessions, size int, ti
 		return result{}, fmt.Errorf("%s: smtp-source: %v: %s", name, err, out)
 	}
 	deadline := time.Now().Add(timeout)
-	for sink.Count() < int64(msgs) {
-		if time.Now().After(deadline) {
-			return result{}, fmt.Errorf("%s: the sink got %d of %d messages in %s", name, sink.Count(), msgs, timeout)
-		}
+	for sink.Count() < int64(msgs) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	return result{name: name, accepted: accepted, e2e: time.Since(start), n: msgs}, nil
+	// On timeout the end-to-end rate is what reached the sink in the time
+	// allowed, and the report says so.
+	return result{name: name, accepted: accepted, e2e: time.Since(start), n: msgs, delivered: int(sink.Count())}, nil
 }
 
 type tidings struct {
@@ -288,7 +291,8 @@ func startPostfix(sinkAddr string) (string, func(), error) {
 	host, sport, _ := net.SplitHostPort(sinkAddr)
 	steps := [][]string{
 		{"postfix", "stop"},
-		{"postconf", "-e", "inet_interfaces = loopback-only", "mydestination =", "relayhost = [" + host + "]:" + sport,
+		// main.cf.dist leaves these empty; Debian's package uses these.
+		{"postconf", "-e", "setgid_group = postdrop", "mail_owner = postfix", "inet_interfaces = loopback-only", "mydestination =", "relayhost = [" + host + "]:" + sport,
 			"mynetworks = 127.0.0.0/8", "smtpd_relay_restrictions = permit_mynetworks, reject",
 			"default_process_limit = 200", "default_destination_concurrency_limit = 50",
 			"smtp_destination_concurrency_limit = 50", "compatibility_level = 3.6", "smtpd_forbid_bare_newline = yes"},
@@ -299,6 +303,11 @@ func startPostfix(sinkAddr string) (string, func(), error) {
 	for i, s := range steps {
 		out, err := exec.Command(s[0], s[1:]...).CombinedOutput()
 		if err != nil && i > 0 {
+			// "postfix start" fails when it is already running; then a
+			// reload picks up the new configuration.
+			if s[1] == "start" && exec.Command("postfix", "reload").Run() == nil {
+				continue
+			}
 			return "", nil, fmt.Errorf("%s: %v: %s", strings.Join(s, " "), err, out)
 		}
 	}
