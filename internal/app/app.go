@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,9 +29,12 @@ import (
 	"github.com/tidings/tidings/internal/blob"
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
 	"github.com/tidings/tidings/internal/config"
+	"github.com/tidings/tidings/internal/delivery"
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/gateway"
 	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/jobs"
+	"github.com/tidings/tidings/internal/mailauth"
 	"github.com/tidings/tidings/internal/mailmanager"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
 	"github.com/tidings/tidings/internal/model/ses"
@@ -80,6 +84,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	signer := &uploads.Signer{BaseURL: baseURL, Key: signKey}
 
 	first, last, _ := cfg.PortRange()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	purger := &archivePurger{}
 	mail, err := mailmanager.New(db.MailManager(), signer, blobReader{blobs}, mailmanager.Config{
 		Region:   cfg.Region,
 		SMTPHost: cfg.SMTPHost,
@@ -88,16 +95,72 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		// publicly-referenced server must not require STARTTLS), so an
 		// ingress point asks for TLS only when its creator says so.
 		DefaultTLSPolicy: mm.TlsPolicyOptional,
+		PurgeArchive:     purger.purge,
 	}, log.With("component", "mailmanager"))
 	if err != nil {
 		return err
 	}
+	archiveKey, err := secretSetting(ctx, db.IAM(), "archive-link-signing-key")
+	if err != nil {
+		return err
+	}
+	arch, err := newArchive(db, blobs, mail, reg, cfg.Region, baseURL, archiveKey, log)
+	if err != nil {
+		return err
+	}
+	purger.arch = arch
 	q := db.Jobs()
 	jobs.Register(q, &mailmanager.ImportWorker{Service: mail})
 	jobs.Register(q, &mailmanager.ArchivePurgeWorker{Service: mail})
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The inbound gateway: SMTP listeners of the ingress points, the
+	// spool, rule actions and relays.
+	hostname := cfg.Hostname
+	if hostname == "" {
+		if hostname, err = os.Hostname(); err != nil || hostname == "" {
+			hostname = "localhost"
+		}
+	}
+	resolver := mailauth.NewResolver(mailauth.ResolverConfig{Server: cfg.DNS})
+	verifier, err := mailauth.NewVerifier(mailauth.Config{AuthservID: hostname, Resolver: resolver, Logger: log.With("component", "mailauth")})
+	if err != nil {
+		return err
+	}
+	cert, certMade, err := gateway.Certificate(cfg.TLSCert, cfg.TLSKey, filepath.Join(cfg.DataDir, "tls"), hostname)
+	if err != nil {
+		return err
+	}
+	if certMade {
+		log.Info("generated a self-signed TLS certificate for STARTTLS; set TIDINGS_TLS_CERT and TIDINGS_TLS_KEY for one of your own",
+			"dir", filepath.Join(cfg.DataDir, "tls"), "hostname", hostname)
+	}
+	deliverer := delivery.New(delivery.Config{LocalName: hostname, Resolver: resolver, Logger: log.With("component", "delivery")})
+	defer deliverer.Close()
+	retry, _ := cfg.Retry() // checked by Validate
+	gwMetrics := newGatewayMetrics(reg)
+	gw, err := gateway.New(gateway.Config{
+		Store:        db.Gateway(),
+		Blobs:        blobs,
+		Control:      mail,
+		AddressLists: db.MailManager(),
+		Verifier:     verifier,
+		Deliverer:    deliverer,
+		Archiver:     arch,
+		Hostname:     hostname,
+		ListenHost:   cfg.SMTPHost,
+		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}},
+		MailboxDir:   filepath.Join(cfg.DataDir, "mailboxes"),
+		Retry:        delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp},
+		Observer:     gwMetrics,
+		Logger:       log.With("component", "gateway"),
+	})
+	if err != nil {
+		return err
+	}
+	gwMetrics.depth = gw.QueueDepth
+	if err := gw.Register(q); err != nil {
+		return fmt.Errorf("gateway jobs: %w", err)
+	}
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
 		KeyLookup:        db.KeyLookup(),
@@ -113,6 +176,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
+	mountArchive(arch, api, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
@@ -126,7 +190,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle(uploads.Prefix, signer.Handler(blobs, MaxUploadBytes, log.With("component", "uploads")))
-	mux.Handle("/", api)
+	// A change to an ingress point or traffic policy reaches the SMTP
+	// listeners at once rather than at the next poll.
+	mux.Handle("/", kickAfterWrites(api, gw.Kick))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -139,6 +205,19 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err := q.Start(ctx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("job queue: %w", err)
+	}
+	if db.Dialect() == "sqlite" {
+		// One node: claims still held are those of this process before a
+		// crash; release them so that the work resumes now.
+		if n, err := gw.Recover(ctx); err != nil {
+			log.Warn("gateway recovery failed", "err", err)
+		} else if n > 0 {
+			log.Info("gateway: resumed work interrupted by a crash", "jobs", n)
+		}
+	}
+	if err := gw.Start(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("gateway: %w", err)
 	}
 	ready.Store(true)
 	banner(out, version, cfg, baseURL, rootKey, generated, db.Dialect(), time.Since(start))
@@ -154,6 +233,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	drain, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error
+	// SMTP first: no message is accepted that the workers would not see.
+	if err := gw.Stop(drain); err != nil {
+		errs = append(errs, fmt.Errorf("SMTP shutdown: %w", err))
+	}
 	if err := srv.Shutdown(drain); err != nil {
 		errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 	}
@@ -215,6 +298,17 @@ func secretSetting(ctx context.Context, st iam.Store, name string) ([]byte, erro
 		}
 	}
 	return hex.DecodeString(v)
+}
+
+// kickAfterWrites calls kick after every request that may have changed
+// the configuration (anything but GET and HEAD).
+func kickAfterWrites(h http.Handler, kick func()) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			kick()
+		}
+	})
 }
 
 // blobReader adapts a blob store to what the Mail Manager import job reads.

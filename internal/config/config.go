@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultAccountID is the root account's id when TIDINGS_ACCOUNT_ID is unset.
@@ -29,6 +30,16 @@ type Config struct {
 	RootSecretAccessKey string // TIDINGS_ROOT_SECRET_ACCESS_KEY
 	LogLevel            string // TIDINGS_LOG_LEVEL: debug, info, warn, error
 	LogFormat           string // TIDINGS_LOG_FORMAT: text or json
+
+	// The gateway.
+	Hostname string // TIDINGS_HOSTNAME: name in SMTP greetings, Received, DSNs; "" ⇒ os.Hostname()
+	TLSCert  string // TIDINGS_TLS_CERT: PEM certificate (chain) STARTTLS offers; "" ⇒ self-signed in <data dir>/tls
+	TLSKey   string // TIDINGS_TLS_KEY: its PEM private key
+	DNS      string // TIDINGS_DNS: host:port of the DNS resolver for SPF/DKIM/DMARC and MX; "" ⇒ the system's
+	// Relay retry schedule: first wait, doubling up to max, give up after.
+	RetryFirst  string // TIDINGS_RETRY_FIRST
+	RetryMax    string // TIDINGS_RETRY_MAX
+	RetryGiveUp string // TIDINGS_RETRY_GIVE_UP
 }
 
 // Var describes one setting, for flags and documentation.
@@ -51,6 +62,13 @@ func (c *Config) Vars() []Var {
 		{"root-secret-access-key", "TIDINGS_ROOT_SECRET_ACCESS_KEY", "", "root secret access key", &c.RootSecretAccessKey},
 		{"log-level", "TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "TIDINGS_LOG_FORMAT", "text", "text or json", &c.LogFormat},
+		{"hostname", "TIDINGS_HOSTNAME", "", "host name in SMTP greetings, Received headers and DSNs (default: the system's)", &c.Hostname},
+		{"tls-cert", "TIDINGS_TLS_CERT", "", "PEM certificate for STARTTLS (default: self-signed, kept in <data dir>/tls)", &c.TLSCert},
+		{"tls-key", "TIDINGS_TLS_KEY", "", "PEM private key of --tls-cert", &c.TLSKey},
+		{"dns", "TIDINGS_DNS", "", "host:port of the DNS resolver for SPF, DKIM, DMARC and MX lookups (default: the system's)", &c.DNS},
+		{"retry-first", "TIDINGS_RETRY_FIRST", "5m", "wait before the second delivery attempt to a relay; doubles each time", &c.RetryFirst},
+		{"retry-max", "TIDINGS_RETRY_MAX", "1h", "longest wait between delivery attempts", &c.RetryMax},
+		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
 	}
 }
 
@@ -110,7 +128,54 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("TIDINGS_LOG_FORMAT %q: want text or json", c.LogFormat)
 	}
+	if c.Hostname != "" && !hostnameRe.MatchString(c.Hostname) {
+		return fmt.Errorf("TIDINGS_HOSTNAME %q: want a host name such as mx.example.com", c.Hostname)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("TIDINGS_TLS_CERT and TIDINGS_TLS_KEY: set both or neither")
+	}
+	for _, f := range []struct{ env, path string }{{"TIDINGS_TLS_CERT", c.TLSCert}, {"TIDINGS_TLS_KEY", c.TLSKey}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s: %v", f.env, err)
+		}
+	}
+	if c.DNS != "" {
+		if _, _, err := net.SplitHostPort(c.DNS); err != nil {
+			return fmt.Errorf("TIDINGS_DNS %q: want host:port, such as 127.0.0.1:53: %v", c.DNS, err)
+		}
+	}
+	if _, err := c.Retry(); err != nil {
+		return err
+	}
 	return nil
+}
+
+var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+// RetrySchedule is the relay retry schedule of the settings.
+type RetrySchedule struct{ First, Max, GiveUp time.Duration }
+
+// Retry parses RetryFirst, RetryMax and RetryGiveUp; empty ones are zero
+// (the delivery package's defaults: 5m, 1h, 5 days).
+func (c *Config) Retry() (RetrySchedule, error) {
+	var r RetrySchedule
+	for _, f := range []struct {
+		env, v string
+		d      *time.Duration
+	}{{"TIDINGS_RETRY_FIRST", c.RetryFirst, &r.First}, {"TIDINGS_RETRY_MAX", c.RetryMax, &r.Max}, {"TIDINGS_RETRY_GIVE_UP", c.RetryGiveUp, &r.GiveUp}} {
+		if f.v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.v)
+		if err != nil || d <= 0 {
+			return r, fmt.Errorf("%s %q: want a positive duration such as 5m or 120h", f.env, f.v)
+		}
+		*f.d = d
+	}
+	return r, nil
 }
 
 // PortRange parses SMTPPorts.

@@ -63,3 +63,8 @@ func TestOpenBadURL(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "hunter2")
 }
+
+func TestGatewayConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunGateway(t, func(t *testing.T) *store.DB { return storetest.OpenPostgres(t) })
+}

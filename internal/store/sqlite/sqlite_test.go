@@ -94,3 +94,8 @@ func TestOpenErrors(t *testing.T) {
 	_, err = store.Open(ctx, "", filepath.Join(t.TempDir(), "a?b"), nil)
 	require.Error(t, err)
 }
+
+func TestGatewayConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunGateway(t, func(t *testing.T) *store.DB { return storetest.OpenSQLite(t) })
+}

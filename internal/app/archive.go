@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tidings/tidings/internal/apiroutes"
+	"github.com/tidings/tidings/internal/archive"
+	"github.com/tidings/tidings/internal/awsapi"
+	"github.com/tidings/tidings/internal/blob"
+	"github.com/tidings/tidings/internal/mailmanager"
+	"github.com/tidings/tidings/internal/store"
+)
+
+// newArchive builds the archive and registers its jobs.
+func newArchive(db *store.DB, blobs blob.Store, mail *mailmanager.Service, reg prometheus.Registerer,
+	region, baseURL string, signingKey []byte, log *slog.Logger) (*archive.Service, error) {
+	arch, err := archive.New(db.Archive(), blobs, archive.MailManagerArchives(mail), archive.Config{
+		Region:     region,
+		BaseURL:    baseURL,
+		SigningKey: signingKey,
+		Observer:   newArchiveMetrics(reg),
+	}, log.With("component", "archive"))
+	if err != nil {
+		return nil, err
+	}
+	if err := arch.RegisterJobs(db.Jobs()); err != nil {
+		return nil, err
+	}
+	return arch, nil
+}
+
+// mountArchive binds the archive's API operations and mounts its download
+// links and native search.
+func mountArchive(arch *archive.Service, api *awsapi.Server, mux *http.ServeMux) {
+	apiroutes.Archive(api, arch)
+	mux.Handle(archive.DownloadPrefix, arch.DownloadHandler())
+	mux.Handle(archive.NativePrefix, arch.NativeHandler(awsapi.NativeAuthenticator{Server: api, SigningName: "ses"}))
+}
+
+// archivePurger defers to the archive once it exists: the Mail Manager
+// service (which calls it when a deleted archive's grace period ends) is
+// built before the archive (which reads archive resources through it).
+type archivePurger struct{ arch *archive.Service }
+
+func (p *archivePurger) purge(ctx context.Context, accountID, archiveID string) error {
+	if p.arch == nil {
+		return nil
+	}
+	return p.arch.PurgeArchive(ctx, accountID, archiveID)
+}
+
+type archiveMetrics struct {
+	archived  *prometheus.CounterVec
+	bytes     prometheus.Counter
+	latency   prometheus.Histogram
+	retention *prometheus.CounterVec
+}
+
+func newArchiveMetrics(reg prometheus.Registerer) *archiveMetrics {
+	m := &archiveMetrics{
+		archived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidings_archive_messages_total",
+			Help: "Messages archived, by whether their MIME structure was malformed.",
+		}, []string{"malformed"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tidings_archive_bytes_total",
+			Help: "Bytes of messages archived, as received.",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tidings_archive_store_duration_seconds",
+			Help:    "Time to store and index one message.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		retention: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidings_archive_retention_deleted_total",
+			Help: "Messages deleted by retention, and runs that failed.",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.archived, m.bytes, m.latency, m.retention)
+	return m
+}
+
+func (m *archiveMetrics) MessageArchived(size int64, malformed bool, took time.Duration) {
+	label := "false"
+	if malformed {
+		label = "true"
+	}
+	m.archived.WithLabelValues(label).Inc()
+	m.bytes.Add(float64(size))
+	m.latency.Observe(took.Seconds())
+}
+
+func (m *archiveMetrics) RetentionRun(deleted int, _ int64, _ time.Duration, err error) {
+	if err != nil {
+		m.retention.WithLabelValues("failed_run").Inc()
+		return
+	}
+	m.retention.WithLabelValues("deleted").Add(float64(deleted))
+}

@@ -1,0 +1,261 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tidings/tidings/internal/message"
+)
+
+// blobKey is where the spooled copy of a message lives:
+// spool/<yyyy>/<mm>/<dd>/<queueid>, by day of arrival (UTC), so that no
+// directory of the file store grows without bound.
+func blobKey(receivedAt time.Time, queueID string) string {
+	return "spool/" + receivedAt.UTC().Format("2006/01/02") + "/" + queueID
+}
+
+// Spooler makes the messages of one ingress point durable; it implements
+// smtpd.Spooler.
+type Spooler struct {
+	g         *Gateway
+	ruleSetID func() string
+}
+
+// Spooler returns the spooler of an ingress point whose rule set ruleSetID
+// returns at the time a message is spooled.
+func (g *Gateway) Spooler(ruleSetID func() string) *Spooler {
+	return &Spooler{g: g, ruleSetID: ruleSetID}
+}
+
+// Spool streams the message to the blob store (Put fsyncs the file and its
+// directory), then inserts the message row and its gateway.process job in
+// one transaction (shared with the messages of other sessions that are at
+// the same point: groupCommit), and only then returns the queue id: smtpd
+// answers "250" after that. A failure leaves nothing behind (the blob is removed) and is
+// answered 451 4.3.0.
+//
+// SPF, DKIM and DMARC are not checked here but by the process job, from
+// the spooled copy: DNS lookups do not hold the client, and a DNS outage
+// does not refuse mail. The Authentication-Results header is added to the
+// message every action is handed (archive, relay, S3, mailbox).
+func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Reader) (string, error) {
+	g := s.g
+	start := time.Now()
+	received := env.ReceivedAt
+	if received.IsZero() {
+		received = g.cfg.Now()
+	}
+	received = ms(received)
+	qid := NewQueueID(received)
+	key := blobKey(received, qid)
+
+	sc := &scanner{r: body}
+	for attempt := 1; ; attempt++ {
+		_, err := g.cfg.Blobs.Put(ctx, key, sc)
+		if err == nil {
+			break
+		}
+		// A failure before the first read (making the directory, which
+		// a Delete of the last message of the day may be pruning at that
+		// moment) can be tried again with the same stream.
+		if sc.reads > 0 || attempt == 3 || ctx.Err() != nil {
+			return "", fmt.Errorf("gateway: spool %s: %w", qid, err)
+		}
+		g.log.Warn("spool: storing failed before reading the message; trying again", "queue_id", qid, "err", err)
+	}
+	utf8 := sc.utf8 || !isASCII(env.MailFrom)
+	for _, r := range env.Recipients {
+		utf8 = utf8 || !isASCII(r)
+	}
+	now := ms(g.cfg.Now())
+	m := &Message{
+		QueueID:        qid,
+		AccountID:      env.AccountID,
+		IngressPointID: env.IngressPointID,
+		RuleSetID:      s.ruleSetID(),
+		State:          Queued,
+		Envelope:       encodeEnvelope(env, sc.eightBit, utf8),
+		BlobKey:        key,
+		Size:           sc.n,
+		ReceivedAt:     received,
+		UpdatedAt:      now,
+	}
+	err := g.commits.commit(m)
+	if err != nil {
+		// Not committed: no job will ever read the blob.
+		if derr := g.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil {
+			g.log.Warn("could not remove the blob of a message not spooled", "queue_id", qid, "key", key, "err", derr)
+		}
+		return "", fmt.Errorf("gateway: spool %s: %w", qid, err)
+	}
+	took := time.Since(start)
+	env.QueueID, env.Size = qid, sc.n
+	g.log.Info("spooled", "queue_id", qid, "ingress_point", env.IngressPointID, "from", env.MailFrom,
+		"rcpts", len(env.Recipients), "size", sc.n, "took", took.Round(time.Microsecond))
+	g.obs.Accepted(env, took)
+	return qid, nil
+}
+
+// scanner passes the message through, counting its octets and noting
+// 8-bit content and UTF-8 in its header section.
+type scanner struct {
+	r        io.Reader
+	reads    int
+	n        int64
+	eightBit bool
+	utf8     bool
+	body     bool    // past the header section
+	tail     [3]byte // the last octets seen, to find the empty line
+}
+
+func (s *scanner) Read(p []byte) (int, error) {
+	s.reads++
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if s.body && s.eightBit {
+		return n, err
+	}
+	for _, c := range p[:n] {
+		if c >= 0x80 {
+			s.eightBit = true
+			if !s.body {
+				s.utf8 = true // RFC 6532 header: needs SMTPUTF8
+			}
+		}
+		if !s.body && c == '\n' && (s.tail[2] == '\n' || s.tail[2] == '\r' && s.tail[1] == '\n') {
+			s.body = true
+		}
+		s.tail[0], s.tail[1], s.tail[2] = s.tail[1], s.tail[2], c
+	}
+	return n, err
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// groupCommit commits the rows and jobs of spooled messages. Sessions
+// that finish DATA while a commit is in flight are committed together in
+// the next transaction, so that one fsync of the database serves many
+// messages (group commit, as database logs do): on the embedded store every
+// commit is serialized on one writer, and one per message would cap the
+// rate at what the disk fsyncs per second. No message waits for another
+// to arrive: a lone message is committed at once.
+type groupCommit struct {
+	st   Store
+	log  *slog.Logger
+	reqs chan *commitReq
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu      sync.RWMutex
+	stopped bool
+}
+
+type commitReq struct {
+	m    *Message
+	errc chan error
+}
+
+// maxGroup bounds the messages of one transaction.
+const maxGroup = 256
+
+func newGroupCommit(st Store, log *slog.Logger) *groupCommit {
+	c := &groupCommit{st: st, log: log, reqs: make(chan *commitReq, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// commit inserts the message and its gateway.process job, durably, or
+// reports why not. It waits for the commit whatever happens to the SMTP
+// session meanwhile: a row committed must keep its blob.
+func (c *groupCommit) commit(m *Message) error {
+	r := &commitReq{m: m, errc: make(chan error, 1)}
+	c.mu.RLock()
+	if c.stopped {
+		// The listeners are closed before; this is a straggler.
+		c.mu.RUnlock()
+		return c.tx([]*commitReq{r})
+	}
+	c.reqs <- r
+	c.mu.RUnlock()
+	return <-r.errc
+}
+
+func (c *groupCommit) stop() {
+	c.once.Do(func() {
+		c.mu.Lock() // waits for senders in flight
+		c.stopped = true
+		c.mu.Unlock()
+		close(c.quit)
+	})
+	<-c.done
+}
+
+func (c *groupCommit) run() {
+	defer close(c.done)
+	batch := make([]*commitReq, 0, maxGroup)
+	for {
+		select {
+		case r := <-c.reqs:
+			batch = append(batch[:0], r)
+		case <-c.quit:
+			// Serve what was queued before the stop.
+			for {
+				select {
+				case r := <-c.reqs:
+					r.errc <- c.tx([]*commitReq{r})
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		err := c.tx(batch)
+		if err != nil && len(batch) > 1 {
+			// One bad row must not fail the others: commit them one by one.
+			c.log.Warn("group commit failed; committing one by one", "messages", len(batch), "err", err)
+			for _, r := range batch {
+				r.errc <- c.tx([]*commitReq{r})
+			}
+			continue
+		}
+		for _, r := range batch {
+			r.errc <- err
+		}
+	}
+}
+
+func (c *groupCommit) tx(batch []*commitReq) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return c.st.InTx(ctx, func(tx Tx) error {
+		for _, r := range batch {
+			if err := tx.InsertMessage(ctx, r.m); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(ctx, ProcessArgs{QueueID: r.m.QueueID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
