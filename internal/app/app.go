@@ -202,18 +202,19 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	if err := q.Start(ctx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("job queue: %w", err)
-	}
 	if db.Dialect() == "sqlite" {
-		// One node: claims still held are those of this process before a
-		// crash; release them so that the work resumes now.
+		// One node: claims still held, and gateway jobs still marked
+		// running, are those of this process before a crash; queue that
+		// work again now rather than when River rescues it, an hour later.
 		if n, err := gw.Recover(ctx); err != nil {
 			log.Warn("gateway recovery failed", "err", err)
 		} else if n > 0 {
 			log.Info("gateway: resumed work interrupted by a crash", "jobs", n)
 		}
+	}
+	if err := q.Start(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("job queue: %w", err)
 	}
 	if err := gw.Start(ctx); err != nil {
 		_ = srv.Close()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/delivery"
@@ -103,6 +105,7 @@ type Gateway struct {
 	queue     *Queue
 	commits   *groupCommit
 	archiver  atomic.Pointer[archiverBox]
+	jobs      *jobs.Queue // set by Register
 }
 
 type archiverBox struct{ Archiver }
@@ -202,6 +205,7 @@ func (g *Gateway) Hostname() string { return g.cfg.Hostname }
 // Register adds the gateway's workers and periodic jobs to the job queue.
 // Call it before the queue starts.
 func (g *Gateway) Register(q *jobs.Queue) error {
+	g.jobs = q
 	jobs.Register(q, &processWorker{g: g})
 	jobs.Register(q, &relayWorker{g: g})
 	jobs.Register(q, &notifyWorker{g: g})
@@ -246,7 +250,48 @@ func (g *Gateway) QueueDepth(ctx context.Context) (map[MessageState]int64, error
 // start-up only where no other node can hold claims: the embedded
 // (SQLite) shape.
 func (g *Gateway) Recover(ctx context.Context) (int, error) {
-	return g.queue.release(ctx, g.cfg.Now(), true)
+	n, err := g.queue.release(ctx, g.cfg.Now(), true)
+	if err != nil || g.jobs == nil {
+		return n, err
+	}
+	// Jobs the dead process was running: River would rescue them an hour
+	// from now. Queue them again; what they already did is recorded and
+	// will be skipped.
+	params := river.NewJobListParams().Kinds(KindProcess, KindRelay, KindNotify).
+		States(rivertype.JobStateRunning).First(500)
+	for {
+		rows, err := g.jobs.List(ctx, params)
+		if err != nil || len(rows) == 0 {
+			return n, err
+		}
+		for _, row := range rows {
+			var args river.JobArgs
+			switch row.Kind {
+			case KindProcess:
+				var a ProcessArgs
+				err = json.Unmarshal(row.EncodedArgs, &a)
+				args = a
+			case KindRelay:
+				var a RelayArgs
+				err = json.Unmarshal(row.EncodedArgs, &a)
+				a.NotBefore = time.Time{}
+				args = a
+			case KindNotify:
+				var a NotifyArgs
+				err = json.Unmarshal(row.EncodedArgs, &a)
+				a.NotBefore = time.Time{}
+				args = a
+			}
+			if err != nil || args == nil {
+				continue
+			}
+			if err := g.jobs.Insert(ctx, args, nil); err != nil {
+				return n, err
+			}
+			n++
+		}
+		params = params.After(river.JobListCursorFromJob(rows[len(rows)-1]))
+	}
 }
 
 // transient reports whether err may go away by itself, so that the job is
