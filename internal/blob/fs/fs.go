@@ -96,6 +96,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (blob.Info, er
 	var f *os.File
 	for attempt := 0; ; attempt++ {
 		if err := s.mkdirAll(key, dir); err != nil {
+			// A Delete may have pruned a parent, empty, while we made
+			// its child: make the path again.
+			if errors.Is(err, iofs.ErrNotExist) && attempt < 3 {
+				continue
+			}
 			return blob.Info{}, err
 		}
 		var err error
@@ -272,6 +277,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	dir := filepath.Dir(p)
 	if err := syncDir(dir); err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			// A concurrent Delete pruned the directory, empty: the entry
+			// went with it.
+			return nil
+		}
 		return fmt.Errorf("blob: delete %s: fsync directory: %w", key, err)
 	}
 	// Prune the directories left empty, up to the root; Remove fails on a

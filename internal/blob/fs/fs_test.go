@@ -75,3 +75,32 @@ func TestForeignFiles(t *testing.T) {
 	_, err = s.Put(ctx, strings.Repeat("n", 256), strings.NewReader("x"))
 	require.True(t, fault.Is(err, fault.Invalid), "segment over NAME_MAX: %v", err)
 }
+
+// TestPutRacesPruningDelete: a Delete that prunes the directories it
+// empties must not make a concurrent Put into the same directories fail.
+func TestPutRacesPruningDelete(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := fs.New(t.TempDir())
+	require.NoError(t, err)
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		go func(w int) {
+			for i := 0; i < 100; i++ {
+				key := "spool/2026/11/25/" + strings.Repeat("x", w+1)
+				if _, err := s.Put(ctx, key, strings.NewReader("m")); err != nil {
+					errs <- err
+					return
+				}
+				if err := s.Delete(ctx, key); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < 8; w++ {
+		require.NoError(t, <-errs)
+	}
+}
