@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -202,7 +203,7 @@ func Apply(ctx context.Context, api Caller, f *File, dryRun bool) ([]Change, err
 			}
 			upd := map[string]any{k.id: cur.id}
 			for key, v := range want {
-				if !contains(k.updateDrop, key) && key != "Tags" && key != "ClientToken" {
+				if !slices.Contains(k.updateDrop, key) && key != "Tags" && key != "ClientToken" {
 					upd[key] = v
 				}
 			}
@@ -244,7 +245,7 @@ func listAll(ctx context.Context, api Caller, k kind) (map[string]existing, erro
 // resolve returns the create request for spec, with names of other
 // resources replaced by their ids or ARNs.
 func resolve(k kind, spec map[string]any, ids map[string]map[string]existing, dryRun bool) (map[string]any, error) {
-	out := deepCopy(spec).(map[string]any)
+	out := normalize(spec).(map[string]any) // a copy, in the form the API answers
 	lookup := func(section, name string, arn bool) (string, error) {
 		if e, ok := ids[section][name]; ok {
 			if arn {
@@ -299,7 +300,7 @@ func compare(k kind, want, got map[string]any) []string {
 	}
 	sort.Strings(keys)
 	for _, key := range keys {
-		if contains(k.createOnly, key) || key == "ClientToken" {
+		if slices.Contains(k.createOnly, key) || key == "ClientToken" {
 			continue
 		}
 		w, g := normalize(want[key]), normalize(got[key])
@@ -382,31 +383,4 @@ func walk(v any, fn func(map[string]any)) {
 			walk(c, fn)
 		}
 	}
-}
-
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, c := range t {
-			m[k] = deepCopy(c)
-		}
-		return m
-	case []any:
-		s := make([]any, len(t))
-		for i, c := range t {
-			s[i] = deepCopy(c)
-		}
-		return s
-	}
-	return v
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
