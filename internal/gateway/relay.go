@@ -132,6 +132,9 @@ func (g *Gateway) deliverAndSettle(ctx context.Context, log *slog.Logger, q *que
 	}
 	var finished bool
 	err := g.cfg.Store.InTx(sctx, func(tx Tx) error {
+		if err := lockFirst(sctx, tx, q.QueueID); err != nil {
+			return err
+		}
 		for i := range rows {
 			if _, err := tx.UpdateDelivery(sctx, &rows[i], owner); err != nil {
 				return err
@@ -241,6 +244,20 @@ func (g *Gateway) relaySize(q *queued, det relayDetail) int64 {
 	return n + q.Size
 }
 
+// lockFirst locks the message row before a transaction writes its
+// delivery rows. Every transaction that writes both takes the message
+// first (finishTx, Retry, Delete, whose cascade reaches the deliveries):
+// one that took a delivery row and then waited for the message could
+// deadlock against one holding the message (PostgreSQL aborts one of
+// them, seen as a failed Delete while a relay settled). A message deleted
+// meanwhile is not an error: the updates then touch nothing.
+func lockFirst(ctx context.Context, tx Tx, queueID string) error {
+	if _, err := tx.LockMessage(ctx, queueID); err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	return nil
+}
+
 // finishTx marks a message DONE when nothing is left to do for it (its
 // steps all ran and no delivery or notification is outstanding). It locks
 // the message row first, so that two jobs finishing at once see each
@@ -326,6 +343,9 @@ func (g *Gateway) notify(ctx context.Context, args NotifyArgs) error {
 	}
 	var finished bool
 	err = st.InTx(sctx, func(tx Tx) error {
+		if err := lockFirst(sctx, tx, args.QueueID); err != nil {
+			return err
+		}
 		for i := range rows {
 			d := &rows[i]
 			d.LeaseOwner, d.LeaseUntil, d.UpdatedAt = "", time.Time{}, ms(now)
