@@ -74,6 +74,31 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# Debian packages the tests drive as real peers. Add to this list, not
+# elsewhere: swaks and Postfix's smtp-source/smtp-sink (SMTP clients and
+# sink), opendkim-testmsg (an independent DKIM verifier), espeak-ng (voice),
+# chromium (the console, through playwright-core).
+APT_PACKAGES=(swaks postfix opendkim-tools espeak-ng chromium)
+section "Debian packages: ${APT_PACKAGES[*]}"
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "all installed"
+elif [ "$(id -u)" != 0 ]; then
+	die "missing Debian packages: ${missing[*]} (run as root, or install them)"
+else
+	echo "installing ${missing[*]} with apt"
+	# Postfix asks how to configure itself: not at all (the tests run their
+	# own programs, never the system's mail service).
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	apt-get update -qq || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed"
+fi
+
+# ---------------------------------------------------------------------------
 section "npm ci (tests/js)"
 if [ "${SKIP_E2E:-}" != 1 ]; then
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error || die "npm ci in tests/js failed"
