@@ -57,7 +57,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log)
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log, store.WithNodeID(cfg.Node()))
 	if err != nil {
 		return err
 	}
@@ -151,6 +151,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}},
 		MailboxDir:   filepath.Join(cfg.DataDir, "mailboxes"),
 		Retry:        delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp},
+		NodeID:       cfg.Node(),
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -202,11 +203,13 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	if db.Dialect() == "sqlite" {
-		// One node: claims still held, and gateway jobs still marked
-		// running, are those of this process before a crash; queue that
-		// work again now rather than when River rescues it, an hour later.
-		if n, err := gw.Recover(ctx); err != nil {
+	{
+		// Claims still held, and gateway jobs still marked running, by this
+		// node's previous process died with it (a crash): queue that work
+		// again now rather than when River rescues it, an hour later. On
+		// SQLite everything is this node's; on PostgreSQL what carries its
+		// node id.
+		if n, err := gw.Recover(ctx, db.Dialect() == "sqlite"); err != nil {
 			log.Warn("gateway recovery failed", "err", err)
 		} else if n > 0 {
 			log.Info("gateway: resumed work interrupted by a crash", "jobs", n)

@@ -4,13 +4,17 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DefaultAccountID is the root account's id when TIDINGS_ACCOUNT_ID is unset.
@@ -30,6 +34,11 @@ type Config struct {
 	RootSecretAccessKey string // TIDINGS_ROOT_SECRET_ACCESS_KEY
 	LogLevel            string // TIDINGS_LOG_LEVEL: debug, info, warn, error
 	LogFormat           string // TIDINGS_LOG_FORMAT: text or json
+	// NodeID names this process among the nodes sharing a PostgreSQL
+	// database, the same across its restarts, so that a restarted node
+	// takes back at once the work it held when it died. "" ⇒ derived from
+	// the host name and the data directory (see Node).
+	NodeID string // TIDINGS_NODE_ID
 
 	// The gateway.
 	Hostname string // TIDINGS_HOSTNAME: name in SMTP greetings, Received, DSNs; "" ⇒ os.Hostname()
@@ -60,6 +69,7 @@ func (c *Config) Vars() []Var {
 		{"account-id", "TIDINGS_ACCOUNT_ID", DefaultAccountID, "12-digit id of the root account", &c.AccountID},
 		{"root-access-key-id", "TIDINGS_ROOT_ACCESS_KEY_ID", "", "root access key id (generated at first start when empty)", &c.RootAccessKeyID},
 		{"root-secret-access-key", "TIDINGS_ROOT_SECRET_ACCESS_KEY", "", "root secret access key", &c.RootSecretAccessKey},
+		{"node-id", "TIDINGS_NODE_ID", "", "name of this node, stable across restarts, unique among the nodes sharing a database (default: host name and a hash of the data dir)", &c.NodeID},
 		{"log-level", "TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "TIDINGS_LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"hostname", "TIDINGS_HOSTNAME", "", "host name in SMTP greetings, Received headers and DSNs (default: the system's)", &c.Hostname},
@@ -127,6 +137,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("TIDINGS_LOG_FORMAT %q: want text or json", c.LogFormat)
+	}
+	if c.NodeID != "" && !nodeIDRe.MatchString(c.NodeID) {
+		return fmt.Errorf("TIDINGS_NODE_ID %q: want 1 to 64 letters, digits, '.', '_' or '-'", c.NodeID)
 	}
 	if c.Hostname != "" && !hostnameRe.MatchString(c.Hostname) {
 		return fmt.Errorf("TIDINGS_HOSTNAME %q: want a host name such as mx.example.com", c.Hostname)
@@ -199,4 +212,34 @@ func redact(u string) string {
 		}
 	}
 	return u
+}
+
+var nodeIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Node returns the node id: TIDINGS_NODE_ID, else the host name and a
+// hash of the data directory's absolute path, which stays the same across
+// restarts and differs between two processes on one host.
+func (c *Config) Node() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	host = strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '-' || r == '_') {
+			return r
+		}
+		return '-'
+	}, host)
+	if len(host) > 48 {
+		host = host[:48]
+	}
+	dir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		dir = c.DataDir
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return host + "-" + hex.EncodeToString(sum[:4])
 }

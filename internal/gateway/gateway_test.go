@@ -323,7 +323,7 @@ func TestCrashResume(t *testing.T) {
 		require.True(t, ok)
 		return err
 	}))
-	n, err := b.gw.Recover(context.Background())
+	n, err := b.gw.Recover(context.Background(), true)
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "the message, and the relay whose first attempt the dead run owed")
 
@@ -338,6 +338,37 @@ func TestCrashResume(t *testing.T) {
 	// for the steps finished before it.
 	require.Len(t, b.archiver.archived(), 2)
 	require.Len(t, b.sink.messages(), 1, "the relay was not repeated")
+}
+
+// TestRecoverOwnClaimsOnly: on a shared database a restarted node takes
+// back the claims its previous process held, and leaves other nodes'.
+func TestRecoverOwnClaimsOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noJobs: true, nodeID: "node-a"})
+	relay := b.relay("r", b.sink)
+	rs := b.ruleSet("rs", fmt.Sprintf(`[{"Actions":[{"Relay":{"Relay":%q}}]}]`, relay))
+	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
+	claim := func(owner string) string {
+		qid, err := send(t, addr, "alice@sender.test", []string{"bob@corp.test"}, body)
+		require.NoError(t, err)
+		require.NoError(t, b.db.Gateway().InTx(context.Background(), func(tx gateway.Tx) error {
+			ok, err := tx.ClaimMessage(context.Background(), qid, owner, time.Now(), time.Now().Add(time.Hour))
+			require.True(t, ok)
+			return err
+		}))
+		return qid
+	}
+	mine, theirs, similar := claim("node-a/0123"), claim("node-b/0123"), claim("node-ab/0123")
+	n, err := b.gw.Recover(context.Background(), false)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only node-a's claim")
+	for qid, leased := range map[string]bool{mine: false, theirs: true, similar: true} {
+		m, err := b.db.Gateway().GetMessage(context.Background(), qid)
+		require.NoError(t, err)
+		require.Equal(t, leased, m.LeaseOwner != "", "%s owned by %q", qid, m.LeaseOwner)
+	}
+	b.startJobs()
+	b.waitState(mine, gateway.Done)
 }
 
 // TestListenerLifecycle: CLOSED answers 421, a TLS policy change takes

@@ -35,10 +35,13 @@ func (p permanent) Unwrap() error { return p.error }
 // errStepTaken: another worker settled the step first; nothing to do.
 var errStepTaken = errors.New("gateway: step settled by another worker")
 
-func newOwner() string {
+func (g *Gateway) newOwner() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	if g.cfg.NodeID == "" {
+		return hex.EncodeToString(b[:])
+	}
+	return g.cfg.NodeID + "/" + hex.EncodeToString(b[:])
 }
 
 // compiledRuleSet is a rule set compiled once per version (ID and
@@ -115,7 +118,7 @@ func (g *Gateway) process(ctx context.Context, queueID string) error {
 		log.Info("message is being processed by another worker", "retry_in", wait.Round(time.Second))
 		return river.JobSnooze(wait)
 	}
-	r := &run{g: g, log: log, owner: newOwner()}
+	r := &run{g: g, log: log, owner: g.newOwner()}
 	err = r.process(ctx, m)
 	var perm permanent
 	switch {

@@ -62,6 +62,7 @@ type setupOpts struct {
 	noArchiver bool
 	noJobs     bool // do not start the job queue (the test starts it)
 	retry      delivery.RetryPolicy
+	nodeID     string
 }
 
 func setup(t *testing.T, opts ...setupOpts) *bundle {
@@ -129,6 +130,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		MailboxDir:   b.mailbox,
 		Retry:        retry,
 		PollInterval: 50 * time.Millisecond,
+		NodeID:       o.nodeID,
 		CacheTTL:     time.Millisecond,
 		Logger:       testLog(t),
 	})
