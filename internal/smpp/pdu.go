@@ -334,7 +334,7 @@ func (p *PDU) Encode() ([]byte, error) {
 		w.b = append(w.b, body.InterfaceVersion, body.AddrTON, body.AddrNPI)
 		w.cstring(body.AddressRange, maxAddressRange, "address_range")
 	case *BindResp:
-		if !isBind(p.Command &^ 0x80000000) || !p.Command.IsResponse() {
+		if !isBind(p.Command&^0x80000000) || !p.Command.IsResponse() {
 			return nil, p.wrongBody()
 		}
 		w.cstring(body.SystemID, maxSystemID, "system_id")
