@@ -135,6 +135,10 @@ type Client struct {
 
 	ctx    context.Context // cancelled by Close; given to the callbacks
 	cancel context.CancelFunc
+	// dialCtx bounds dialing and binding; Close cancels it at once so that
+	// it does not wait out a connect timeout.
+	dialCtx    context.Context
+	cancelDial context.CancelFunc
 	closed chan struct{} // closed by Close
 	done   chan struct{} // closed when the connection loop has stopped
 	first  chan error    // the outcome of the first bind
@@ -195,6 +199,7 @@ func New(cfg Config) (*Client, error) {
 		bound:   make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.dialCtx, c.cancelDial = context.WithCancel(context.Background())
 	go c.run()
 	return c, nil
 }
@@ -264,7 +269,7 @@ func (c *Client) run() {
 
 // connect dials and binds.
 func (c *Client) connect() (*session, error) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeouts.Connect)
+	ctx, cancel := context.WithTimeout(c.dialCtx, c.cfg.Timeouts.Connect)
 	defer cancel()
 	conn, err := c.cfg.Dial(ctx, "tcp", c.cfg.Addr)
 	if err != nil {
@@ -365,6 +370,7 @@ func (c *Client) Close() error {
 	default:
 		close(c.closed)
 	}
+	c.cancelDial()
 	<-c.done
 	c.cancel()
 	return nil

@@ -254,11 +254,10 @@ func (s *session) enquireLoop(interval time.Duration) {
 		select {
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), s.c.cfg.Timeouts.Response)
-			resp, err := s.roundTrip(ctx, &PDU{Command: EnquireLink})
+			// Any answer, even a generic_nack from an SMSC that does not
+			// implement enquire_link, shows the link is up.
+			_, err := s.roundTrip(ctx, &PDU{Command: EnquireLink})
 			cancel()
-			if err == nil && resp.Command == GenericNack {
-				err = &StatusError{Command: EnquireLink, Status: resp.Status}
-			}
 			if err != nil {
 				s.close(fmt.Errorf("enquire_link: %w", err))
 				return
