@@ -139,9 +139,9 @@ type Client struct {
 	// it does not wait out a connect timeout.
 	dialCtx    context.Context
 	cancelDial context.CancelFunc
-	closed chan struct{} // closed by Close
-	done   chan struct{} // closed when the connection loop has stopped
-	first  chan error    // the outcome of the first bind
+	closed     chan struct{} // closed by Close
+	done       chan struct{} // closed when the connection loop has stopped
+	first      chan error    // the outcome of the first bind
 
 	mu      sync.Mutex
 	sess    *session      // the bound session; nil while not bound
