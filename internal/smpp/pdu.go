@@ -2,7 +2,6 @@ package smpp
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -540,6 +539,3 @@ func (w *writer) tlvs(ts TLVs) {
 		w.b = append(w.b, t.Value...)
 	}
 }
-
-// errBadBody is returned by helpers given a PDU whose body has another type.
-var errBadBody = errors.New("smpp: unexpected PDU body")

@@ -5,7 +5,8 @@
 //
 //   GET  /state     binds, submits as this side decoded them, reassembled
 //                   messages, unbinds, enquire_links, window figures
-//   POST /config    {"submitStatus": n, "receiptDelay": ms, "receipts": {dest: {"stat": "UNDELIV", "err": "034"}}}
+//   POST /config    {"submitStatus": n, "receiptDelay": ms, "responseDelay": ms,
+//                    "receipts": {dest: {"stat": "UNDELIV", "err": "034"}}}
 //   POST /hold      hold submit_sm responses (to fill the client's window)
 //   POST /release   answer every held submit_sm
 //   POST /mo        {"source", "dest", "parts": [...], "encoding": "gsm"|"ucs2", "concat": "udh"|"sar", "ref": n}
@@ -28,7 +29,7 @@ for (let i = 2; i < process.argv.length; i += 2) {
 const systemID = args['system-id'] ?? 'tidings';
 const password = args.password ?? 'secret';
 
-const config = { submitStatus: 0, receiptDelay: 20, receipts: {} };
+const config = { submitStatus: 0, receiptDelay: 20, responseDelay: 0, receipts: {} };
 const state = {
   connections: 0,
   binds: [],
@@ -192,6 +193,7 @@ const server = smpp.createServer((session) => {
     state.inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
     if (hold) held.push(() => respondSubmit(session, pdu, sub));
+    else if (config.responseDelay) setTimeout(() => respondSubmit(session, pdu, sub), config.responseDelay);
     else respondSubmit(session, pdu, sub);
   });
   session.on('deliver_sm_resp', () => {});
