@@ -261,13 +261,7 @@ func DecodePDU(b []byte) (*PDU, error) {
 		}
 	case SubmitSM, DeliverSM:
 		body := &ShortMessage{}
-		body.ServiceType = r.cstring(maxServiceType, "service_type")
-		body.SourceTON = r.byte("source_addr_ton")
-		body.SourceNPI = r.byte("source_addr_npi")
-		body.Source = r.cstring(maxAddr, "source_addr")
-		body.DestTON = r.byte("dest_addr_ton")
-		body.DestNPI = r.byte("dest_addr_npi")
-		body.Dest = r.cstring(maxAddr, "destination_addr")
+		r.addresses(&body.ServiceType, &body.SourceTON, &body.SourceNPI, &body.Source, &body.DestTON, &body.DestNPI, &body.Dest)
 		body.ESMClass = r.byte("esm_class")
 		body.ProtocolID = r.byte("protocol_id")
 		body.PriorityFlag = r.byte("priority_flag")
@@ -295,13 +289,7 @@ func DecodePDU(b []byte) (*PDU, error) {
 		}
 	case DataSM:
 		body := &Data{}
-		body.ServiceType = r.cstring(maxServiceType, "service_type")
-		body.SourceTON = r.byte("source_addr_ton")
-		body.SourceNPI = r.byte("source_addr_npi")
-		body.Source = r.cstring(maxAddr, "source_addr")
-		body.DestTON = r.byte("dest_addr_ton")
-		body.DestNPI = r.byte("dest_addr_npi")
-		body.Dest = r.cstring(maxAddr, "destination_addr")
+		r.addresses(&body.ServiceType, &body.SourceTON, &body.SourceNPI, &body.Source, &body.DestTON, &body.DestNPI, &body.Dest)
 		body.ESMClass = r.byte("esm_class")
 		body.RegisteredDelivery = r.byte("registered_delivery")
 		body.DataCoding = r.byte("data_coding")
@@ -342,11 +330,7 @@ func (p *PDU) Encode() ([]byte, error) {
 		if p.Command != SubmitSM && p.Command != DeliverSM {
 			return nil, p.wrongBody()
 		}
-		w.cstring(body.ServiceType, maxServiceType, "service_type")
-		w.b = append(w.b, body.SourceTON, body.SourceNPI)
-		w.cstring(body.Source, maxAddr, "source_addr")
-		w.b = append(w.b, body.DestTON, body.DestNPI)
-		w.cstring(body.Dest, maxAddr, "destination_addr")
+		w.addresses(body.ServiceType, body.SourceTON, body.SourceNPI, body.Source, body.DestTON, body.DestNPI, body.Dest)
 		w.b = append(w.b, body.ESMClass, body.ProtocolID, body.PriorityFlag)
 		w.cstring(body.ScheduleDeliveryTime, maxTime, "schedule_delivery_time")
 		w.cstring(body.ValidityPeriod, maxTime, "validity_period")
@@ -371,11 +355,7 @@ func (p *PDU) Encode() ([]byte, error) {
 		if p.Command != DataSM {
 			return nil, p.wrongBody()
 		}
-		w.cstring(body.ServiceType, maxServiceType, "service_type")
-		w.b = append(w.b, body.SourceTON, body.SourceNPI)
-		w.cstring(body.Source, maxAddr, "source_addr")
-		w.b = append(w.b, body.DestTON, body.DestNPI)
-		w.cstring(body.Dest, maxAddr, "destination_addr")
+		w.addresses(body.ServiceType, body.SourceTON, body.SourceNPI, body.Source, body.DestTON, body.DestNPI, body.Dest)
 		w.b = append(w.b, body.ESMClass, body.RegisteredDelivery, body.DataCoding)
 		w.tlvs(body.TLVs)
 	default:
@@ -467,6 +447,18 @@ func (r *reader) cstring(max int, field string) string {
 	return s
 }
 
+// addresses reads the service_type and the source and destination
+// addresses that submit_sm, deliver_sm and data_sm begin with.
+func (r *reader) addresses(serviceType *string, srcTON, srcNPI *byte, src *string, dstTON, dstNPI *byte, dst *string) {
+	*serviceType = r.cstring(maxServiceType, "service_type")
+	*srcTON = r.byte("source_addr_ton")
+	*srcNPI = r.byte("source_addr_npi")
+	*src = r.cstring(maxAddr, "source_addr")
+	*dstTON = r.byte("dest_addr_ton")
+	*dstNPI = r.byte("dest_addr_npi")
+	*dst = r.cstring(maxAddr, "destination_addr")
+}
+
 func (r *reader) bytes(n int, field string) []byte {
 	if r.err != nil {
 		return nil
@@ -526,6 +518,14 @@ func (w *writer) cstring(s string, max int, field string) {
 	}
 	w.b = append(w.b, s...)
 	w.b = append(w.b, 0)
+}
+
+func (w *writer) addresses(serviceType string, srcTON, srcNPI byte, src string, dstTON, dstNPI byte, dst string) {
+	w.cstring(serviceType, maxServiceType, "service_type")
+	w.b = append(w.b, srcTON, srcNPI)
+	w.cstring(src, maxAddr, "source_addr")
+	w.b = append(w.b, dstTON, dstNPI)
+	w.cstring(dst, maxAddr, "destination_addr")
 }
 
 func (w *writer) tlvs(ts TLVs) {

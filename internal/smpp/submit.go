@@ -62,6 +62,11 @@ func (c *Client) Submit(ctx context.Context, msg Message) (SubmitResult, error) 
 			break
 		}
 		resp, err := cl.wait(ctx)
+		if err != nil && ctx.Err() != nil {
+			// Sent but unanswered: the SMSC may have taken it, as after a
+			// response timeout.
+			err = fmt.Errorf("%w: %w", ErrResponseTimeout, err)
+		}
 		if err == nil {
 			err = submitError(resp)
 		}
