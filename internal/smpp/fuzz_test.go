@@ -1,7 +1,10 @@
 package smpp
 
 import (
+	"context"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -77,4 +80,46 @@ func seedPDUs() []*PDU {
 		{Command: UnbindResp, Sequence: 8},
 		{Command: GenericNack, Status: StatusInvCmdID, Sequence: 9},
 	}
+}
+
+// FuzzInbound feeds deliver_sm and data_sm bodies to the inbound path
+// (header parsing, receipt text, reassembly, decoding): it must not panic.
+func FuzzInbound(f *testing.F) {
+	for _, p := range seedPDUs() {
+		if p.Command == DeliverSM || p.Command == DataSM || p.Command == SubmitSM {
+			b, err := p.Encode()
+			require.NoError(f, err)
+			f.Add(b, false)
+			f.Add(b, true)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte, packed bool) {
+		p, err := DecodePDU(b)
+		if err != nil {
+			return
+		}
+		c := &Client{cfg: Config{GSMPacked: packed,
+			OnReceipt: func(context.Context, Receipt) error { return nil },
+			OnMessage: func(context.Context, Incoming) error { return nil },
+		}, log: slog.New(slog.DiscardHandler), mo: newReassembler(time.Minute), ctx: context.Background()}
+		if sm, ok := p.Body.(*ShortMessage); ok {
+			p.Command = DeliverSM
+			c.handleInbound(p)
+			sm.ESMClass ^= ESMClassDeliveryReceipt
+			c.handleInbound(p)
+		} else if p.Command == DataSM {
+			c.handleInbound(p)
+		}
+	})
+}
+
+func FuzzParseReceiptText(f *testing.F) {
+	f.Add("id:0123456789 sub:001 dlvrd:001 submit date:2611251200 done date:2611251201 stat:DELIVRD err:000 text:Hello")
+	f.Add("ID:x stat:UNDELIV text:id:y")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, ok := ParseReceiptText(s)
+		if !ok {
+			require.Equal(t, Receipt{}, r)
+		}
+	})
 }

@@ -53,7 +53,15 @@ var receiptKeys = []string{"id:", "sub:", "dlvrd:", "submit date:", "done date:"
 // Field names match without regard to case; missing fields stay zero; text:
 // runs to the end. ok is false if the text has neither id: nor stat:.
 func ParseReceiptText(s string) (r Receipt, ok bool) {
-	lower := strings.ToLower(s)
+	// Lower ASCII only: strings.ToLower can change lengths, and the indexes
+	// found in lower must hold in s.
+	lb := []byte(s)
+	for i, c := range lb {
+		if 'A' <= c && c <= 'Z' {
+			lb[i] = c + 'a' - 'A'
+		}
+	}
+	lower := string(lb)
 	type span struct{ key, start, end int }
 	var found []span
 	from := 0
