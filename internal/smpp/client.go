@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -198,6 +199,10 @@ func New(cfg Config) (*Client, error) {
 		first:   make(chan error, 1),
 		bound:   make(chan struct{}),
 	}
+	// A random first reference keeps a restarted client from reusing the
+	// references of the messages it sent just before (handsets join parts
+	// by sender and reference).
+	c.ref.Store(rand.Uint32())
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.dialCtx, c.cancelDial = context.WithCancel(context.Background())
 	go c.run()
