@@ -62,7 +62,7 @@ func TestRender(t *testing.T) {
 		{"inline partial", `{{#*inline "row"}}<td>{{name}}</td>{{/inline}}{{#each people}}{{> row}}{{/each}}`, `{"people":[{"name":"a"},{"name":"b"}]}`, "<td>a</td><td>b</td>", true},
 		{"partial with context and hash", `{{#*inline "p"}}{{a}}-{{b}}{{/inline}}{{> p x b="B"}}`, `{"x":{"a":"A"}}`, "A-B", false},
 		{"string literal with braces", `{{lookup m "}}"}}`, `{"m":{"}}":"ok"}}`, "ok", false},
-		{"SES inline partial", "{{#* inline \"fullName\"}}{{firstName}}{{#if middleName}} {{middleName}}{{/if}} {{lastName}}{{/inline}}\n<h1>Hello {{> fullName}}!</h1>", `{"firstName":"Ana","middleName":"","lastName":"Lee"}`, "<h1>Hello Ana Lee!</h1>", true},
+		{"SES inline partial", "{{#* inline \"fullName\"}}{{firstName}}{{#if middleName}} {{middleName}}{{/if}} {{lastName}}{{/inline}}\n<h1>Hello {{> fullName}}!</h1>", `{"firstName":"Ana","middleName":"","lastName":"Lee"}`, "\n<h1>Hello Ana Lee!</h1>", true},
 		{"SES each", "<ul>\n{{#each subscription.interests}}\n  <li>{{this}}</li>\n{{/each}}\n</ul>", `{"subscription":{"interests":["Sports","Travel"]}}`, "<ul>\n  <li>Sports</li>\n  <li>Travel</li>\n</ul>", true},
 		{"unicode", "Olá {{nome}} 🎉", `{"nome":"João"}`, "Olá João 🎉", true},
 	}
