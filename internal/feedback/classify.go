@@ -20,8 +20,8 @@ type BounceSubType string
 const (
 	SubUndetermined BounceSubType = "Undetermined"
 	// Permanent subtypes.
-	SubGeneral  BounceSubType = "General"  // also a Transient subtype
-	SubNoEmail  BounceSubType = "NoEmail"  // the address does not exist
+	SubGeneral  BounceSubType = "General" // also a Transient subtype
+	SubNoEmail  BounceSubType = "NoEmail" // the address does not exist
 	SubSuppress BounceSubType = "Suppressed"
 	// SubOnAccountSuppressionList is given by the sender, never parsed.
 	SubOnAccountSuppressionList BounceSubType = "OnAccountSuppressionList"
