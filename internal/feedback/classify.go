@@ -20,9 +20,9 @@ type BounceSubType string
 const (
 	SubUndetermined BounceSubType = "Undetermined"
 	// Permanent subtypes.
-	SubGeneral  BounceSubType = "General" // also a Transient subtype
-	SubNoEmail  BounceSubType = "NoEmail" // the address does not exist
-	SubSuppress BounceSubType = "Suppressed"
+	SubGeneral    BounceSubType = "General"    // also a Transient subtype
+	SubNoEmail    BounceSubType = "NoEmail"    // the address does not exist
+	SubSuppressed BounceSubType = "Suppressed" // SES suppressed it (from SES, never parsed)
 	// SubOnAccountSuppressionList is given by the sender, never parsed.
 	SubOnAccountSuppressionList BounceSubType = "OnAccountSuppressionList"
 	// Transient subtypes.

@@ -176,3 +176,10 @@ func TestTestRender(t *testing.T) {
 	_, err = s.TestRender(ctx, acct, "t", `{}`)
 	require.Equal(t, templates.ReasonMissingAttribute, reason(err))
 }
+
+// The send pipeline (internal/sending) consumes the service through this
+// interface of its own; the assertion keeps the two in step.
+var _ interface {
+	Render(ctx context.Context, accountID, templateName, templateDataJSON string) (subject, html, text string, err error)
+	RenderInline(ctx context.Context, subject, html, text, templateDataJSON string) (string, string, string, error)
+} = (*templates.Service)(nil)
