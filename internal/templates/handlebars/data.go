@@ -136,7 +136,7 @@ func field(v any, key string) (any, bool) {
 func keysOf(v any) ([]string, bool) {
 	switch t := v.(type) {
 	case *Object:
-		return t.Keys, true
+		return jsKeyOrder(t.Keys), true
 	case map[string]any:
 		keys := make([]string, 0, len(t))
 		for k := range t {
@@ -146,6 +146,38 @@ func keysOf(v any) ([]string, bool) {
 		return keys, true
 	}
 	return nil, false
+}
+
+// jsKeyOrder orders keys as JavaScript enumerates an object's own
+// properties: array indexes ascending first, then the others in insertion
+// order (ECMA-262 OrdinaryOwnPropertyKeys).
+func jsKeyOrder(keys []string) []string {
+	var idx, rest []string
+	for _, k := range keys {
+		if isArrayIndex(k) {
+			idx = append(idx, k)
+		} else {
+			rest = append(rest, k)
+		}
+	}
+	if len(idx) == 0 {
+		return keys
+	}
+	sort.Slice(idx, func(i, j int) bool {
+		a, _ := strconv.ParseUint(idx[i], 10, 32)
+		b, _ := strconv.ParseUint(idx[j], 10, 32)
+		return a < b
+	})
+	return append(idx, rest...)
+}
+
+// isArrayIndex: the canonical decimal form of an integer below 2^32-1.
+func isArrayIndex(k string) bool {
+	if k == "" || (len(k) > 1 && k[0] == '0') {
+		return false
+	}
+	n, err := strconv.ParseUint(k, 10, 32)
+	return err == nil && n < 1<<32-1
 }
 
 func list(v any) ([]any, bool) {

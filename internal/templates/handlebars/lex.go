@@ -22,12 +22,13 @@
 //     {{> name ctx}}, {{> name key=value}} (the partial feature SES
 //     documents for its templates);
 //   - comments {{! }} and {{!-- --}}, whitespace control {{~ ~}}, the
-//     removal of standalone block lines, and \{{ for a literal {{.
+//     removal of standalone block lines, \{{ for a literal {{, and raw
+//     blocks {{{{name}}}}text{{{{/name}}}} whose text is output as is.
 //
 // Not supported: custom helpers, decorators other than inline, partial
-// blocks {{#> }}, dynamic partials, the indentation of standalone
-// partials, and raw blocks {{{{ }}}}. They fail to parse with a clear
-// error rather than render wrongly.
+// blocks {{#> }}, dynamic partials, @../index (data of outer blocks), and
+// the indentation of standalone partials. They fail to parse or render
+// with a clear error rather than render wrongly (the indentation aside).
 package handlebars
 
 import (
@@ -68,6 +69,7 @@ type token struct {
 	bodyPos    int
 	stripLeft  bool // {{~
 	stripRight bool // ~}}
+	raw        bool // the text of a raw block: never merged or trimmed
 }
 
 // lexer splits a template into text and tags.
@@ -106,7 +108,7 @@ func (l *lexer) text(s string, pos int) {
 	if s == "" {
 		return
 	}
-	if n := len(l.toks); n > 0 && l.toks[n-1].kind == tText {
+	if n := len(l.toks); n > 0 && l.toks[n-1].kind == tText && !l.toks[n-1].raw {
 		l.toks[n-1].text += s
 		return
 	}
@@ -150,7 +152,7 @@ func (l *lexer) tag(pos int) (int, error) {
 	src := l.src
 	i := pos + 2
 	if strings.HasPrefix(src[i:], "{{") {
-		return 0, l.errAt(pos, "raw blocks {{{{ }}}} are not supported")
+		return l.rawBlock(pos)
 	}
 	t := token{pos: pos}
 	triple := false
@@ -232,6 +234,40 @@ func (l *lexer) tag(pos int) (int, error) {
 	return next, nil
 }
 
+// rawBlock lexes {{{{name args}}}}text{{{{/name}}}}: a block whose text
+// is not parsed for tags.
+func (l *lexer) rawBlock(pos int) (int, error) {
+	src := l.src
+	k := strings.Index(src[pos:], "}}}}")
+	if k < 0 {
+		return 0, l.errAt(pos, "raw block not closed: no \"}}}}\"")
+	}
+	body := src[pos+4 : pos+k]
+	name := firstWord(body)
+	if name == "" {
+		return 0, l.errAt(pos, "a raw block needs a name")
+	}
+	start := pos + k + 4
+	closeTag := "{{{{/" + name + "}}}}"
+	e := strings.Index(src[start:], closeTag)
+	if e < 0 {
+		return 0, l.errAt(pos, "raw block {{{{%s}}}} is never closed with %s", name, closeTag)
+	}
+	l.toks = append(l.toks, token{kind: tOpen, text: body, pos: pos, bodyPos: pos + 4})
+	if text := src[start : start+e]; text != "" {
+		l.toks = append(l.toks, token{kind: tText, text: text, pos: start, raw: true})
+	}
+	l.toks = append(l.toks, token{kind: tClose, text: name, pos: start + e, bodyPos: start + e + 5})
+	return start + e + len(closeTag), nil
+}
+
+func firstWord(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
 // finish reads a tag's body from i to the closing delimiter, skipping
 // string literals, and appends the token.
 func (l *lexer) finish(t token, i int, end string) (int, error) {
@@ -245,6 +281,8 @@ func (l *lexer) finish(t token, i int, end string) (int, error) {
 				return 0, l.errAt(k, "unterminated string literal")
 			}
 			k += q + 1
+		case end == "}}" && strings.HasPrefix(src[k:], "}}}"):
+			return 0, l.errAt(k, "unexpected }}}: {{ is closed by }}, {{{ by }}}")
 		case strings.HasPrefix(src[k:], end):
 			body := src[i:k]
 			if strings.HasSuffix(body, "~") {

@@ -57,7 +57,8 @@ type expr struct {
 	pos    int
 	path   *path
 	lit    any  // literal value (when path is nil and sub is nil)
-	isLit  bool //
+	isLit  bool
+	raw    string // a literal's text (a string's without quotes)
 	params []*expr
 	hash   []hashArg
 	sub    bool // (…)
@@ -163,9 +164,6 @@ func (p *parser) program() ([]node, error) {
 			if err != nil {
 				return nil, err
 			}
-			if e.isLit {
-				return nil, p.errAt(t.pos, "a block needs a helper or a path, not a literal")
-			}
 			b := &blockNode{pos: t.pos, e: e, params: params}
 			if err := p.blockRest(b, t); err != nil {
 				return nil, err
@@ -241,13 +239,7 @@ func sigil(t token) string {
 }
 
 // blockName is the name a block's close must repeat: its first word.
-func blockName(t token) string {
-	f := strings.Fields(t.text)
-	if len(f) == 0 {
-		return ""
-	}
-	return f[0]
-}
+func blockName(t token) string { return firstWord(t.text) }
 
 func (p *parser) partial(t token) (*partialNode, error) {
 	s := &scanner{src: p.src, pos: t.bodyPos, end: t.bodyPos + len(t.text)}
@@ -323,7 +315,7 @@ func (p *parser) expr(t token) (*expr, []string, error) {
 	if s.done() {
 		return nil, nil, p.errAt(t.pos, "empty tag")
 	}
-	head, err := s.operand()
+	head, err := s.head()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -331,14 +323,22 @@ func (p *parser) expr(t token) (*expr, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if head.isLit && (len(args) > 0 || len(hash) > 0) {
-		return nil, nil, p.errAt(head.pos, "a literal cannot be called as a helper")
-	}
-	if head.sub && len(args) == 0 && len(hash) == 0 {
-		return head, params, nil
-	}
 	head.params, head.hash = args, hash
 	return head, params, nil
+}
+
+// litName turns a literal in the head of a tag or subexpression into the
+// name it stands for, as Handlebars reads it: {{true}} is the member
+// "true" of the context, {{""}} the context itself.
+func litName(e *expr) *expr {
+	if !e.isLit {
+		return e
+	}
+	p := &path{orig: e.raw, parts: []string{e.raw}}
+	if e.raw == "" {
+		p.parts, p.this = nil, true
+	}
+	return &expr{pos: e.pos, path: p}
 }
 
 // scanner reads the expression language inside a tag.
@@ -451,6 +451,18 @@ func (s *scanner) args() (params []*expr, hash []hashArg, blockParams []string, 
 	}
 }
 
+// head reads the helper name or path a tag or subexpression starts with.
+func (s *scanner) head() (*expr, error) {
+	if s.peek() == '(' {
+		return nil, s.errAt(s.pos, "a helper name or a path must come first, not a subexpression")
+	}
+	e, err := s.operand()
+	if err != nil {
+		return nil, err
+	}
+	return litName(e), nil
+}
+
 // operand reads a path, a literal or a subexpression.
 func (s *scanner) operand() (*expr, error) {
 	start := s.pos
@@ -463,12 +475,9 @@ func (s *scanner) operand() (*expr, error) {
 		s.pos++
 		s.depth++
 		s.space()
-		head, err := s.operand()
+		head, err := s.head()
 		if err != nil {
 			return nil, err
-		}
-		if head.isLit {
-			return nil, s.errAt(head.pos, "a literal cannot be called as a helper")
 		}
 		args, hash, bp, err := s.args()
 		if err != nil {
@@ -490,10 +499,10 @@ func (s *scanner) operand() (*expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &expr{pos: start, lit: v, isLit: true}, nil
+		return &expr{pos: start, lit: v, isLit: true, raw: v}, nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		if n, ok := s.number(); ok {
-			return &expr{pos: start, lit: n, isLit: true}, nil
+			return &expr{pos: start, lit: n, isLit: true, raw: s.src[start:s.pos]}, nil
 		}
 	}
 	p, err := s.path()
@@ -501,13 +510,13 @@ func (s *scanner) operand() (*expr, error) {
 		return nil, err
 	}
 	if !p.data && !p.this && p.up == 0 && len(p.parts) == 1 {
-		switch p.parts[0] {
+		switch w := p.parts[0]; w {
 		case "true":
-			return &expr{pos: start, lit: true, isLit: true}, nil
+			return &expr{pos: start, lit: true, isLit: true, raw: w}, nil
 		case "false":
-			return &expr{pos: start, lit: false, isLit: true}, nil
+			return &expr{pos: start, lit: false, isLit: true, raw: w}, nil
 		case "null", "undefined":
-			return &expr{pos: start, lit: nil, isLit: true}, nil
+			return &expr{pos: start, lit: nil, isLit: true, raw: w}, nil
 		}
 	}
 	return &expr{pos: start, path: p}, nil
@@ -543,6 +552,15 @@ func (s *scanner) number() (float64, bool) {
 	return f, true
 }
 
+// startsNumber reports whether a number literal starts here: digits
+// followed by a delimiter, as Handlebars' lexer reads them.
+func (s *scanner) startsNumber() bool {
+	save := s.pos
+	_, ok := s.number()
+	s.pos = save
+	return ok
+}
+
 // path reads ../../a.b/[c d], this.x, ./x, @index, @root.x.
 func (s *scanner) path() (*path, error) {
 	start := s.pos
@@ -550,6 +568,9 @@ func (s *scanner) path() (*path, error) {
 	if s.peek() == '@' {
 		p.data = true
 		s.pos++
+		if s.startsNumber() {
+			return nil, s.errAt(s.pos, "@ needs a name, not a number")
+		}
 	}
 	for strings.HasPrefix(s.src[s.pos:s.end], "../") {
 		p.up++
@@ -578,6 +599,10 @@ func (s *scanner) path() (*path, error) {
 				continue
 			}
 		default:
+			if !first && s.startsNumber() {
+				at := s.pos
+				return nil, s.errAt(at, "a path segment cannot be a number: write [%s]", s.word())
+			}
 			seg = s.word()
 			if seg == "" {
 				if s.done() {

@@ -194,6 +194,10 @@ func (r *renderer) call(e *expr) (any, error) {
 	case "":
 		return nil, r.errAt(e.pos, "", "%s is not a helper", pathOrig(e))
 	}
+	if len(args) == 0 {
+		// Handlebars' helperMissing: a name with only a hash is no call.
+		return nil, nil
+	}
 	return nil, r.errAt(e.pos, "", "Missing helper: %q", name)
 }
 
@@ -235,7 +239,7 @@ func (r *renderer) resolve(p *path) (any, bool) {
 		if !found {
 			i := len(r.ctxs) - 1 - p.up
 			if i < 0 {
-				i = 0
+				return nil, false // above the root
 			}
 			v = r.ctxs[i]
 		}
@@ -332,7 +336,7 @@ func (r *renderer) block(b *blockNode) error {
 			return r.each(b, arg)
 		}
 	}
-	if b.e.isCall() {
+	if len(b.e.params) > 0 || b.e.sub {
 		if name == "lookup" || name == "log" {
 			return r.errAt(b.pos, "", "%s is not a block helper", name)
 		}
@@ -341,8 +345,9 @@ func (r *renderer) block(b *blockNode) error {
 		}
 		return r.errAt(b.pos, "", "Missing helper: %q", name)
 	}
-	// A block named after a value (Handlebars' blockHelperMissing).
-	v, err := r.value(b.e, false)
+	// A block named after a value (Handlebars' blockHelperMissing); a
+	// hash is ignored.
+	v, err := r.value(&expr{pos: b.e.pos, path: b.e.path}, false)
 	if err != nil {
 		return err
 	}
