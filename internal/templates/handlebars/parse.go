@@ -56,7 +56,7 @@ func (n *inlineNode) at() int   { return n.pos }
 type expr struct {
 	pos    int
 	path   *path
-	lit    any  // literal value (when path is nil and sub is nil)
+	lit    any // literal value (when path is nil and sub is nil)
 	isLit  bool
 	raw    string // a literal's text (a string's without quotes)
 	params []*expr
