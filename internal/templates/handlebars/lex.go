@@ -20,15 +20,16 @@
 //     if/unless;
 //   - inline partials {{#*inline "name"}}…{{/inline}} and {{> name}},
 //     {{> name ctx}}, {{> name key=value}} (the partial feature SES
-//     documents for its templates);
+//     documents for its templates), a standalone partial's lines indented
+//     as its tag;
 //   - comments {{! }} and {{!-- --}}, whitespace control {{~ ~}}, the
 //     removal of standalone block lines, \{{ for a literal {{, and raw
 //     blocks {{{{name}}}}text{{{{/name}}}} whose text is output as is.
 //
 // Not supported: custom helpers, decorators other than inline, partial
-// blocks {{#> }}, dynamic partials, @../index (data of outer blocks), and
-// the indentation of standalone partials. They fail to parse or render
-// with a clear error rather than render wrongly (the indentation aside).
+// blocks {{#> }}, dynamic partials and @../index (data of outer blocks).
+// They fail to parse or render with a clear error rather than render
+// wrongly.
 package handlebars
 
 import (
@@ -67,9 +68,10 @@ type token struct {
 	text       string // text, or the tag's body
 	pos        int    // offset of the token in the source
 	bodyPos    int
-	stripLeft  bool // {{~
-	stripRight bool // ~}}
-	raw        bool // the text of a raw block: never merged or trimmed
+	stripLeft  bool   // {{~
+	stripRight bool   // ~}}
+	raw        bool   // the text of a raw block: never merged or trimmed
+	indent     string // of a standalone partial: the white space before it
 }
 
 // lexer splits a template into text and tags.
@@ -336,6 +338,11 @@ func (l *lexer) standalone() {
 		}
 		if prevOK && nextOK {
 			cuts[i] = cut{prev: i > 0, next: i+1 < len(l.toks)}
+			if t.kind == tPartial && i > 0 {
+				// A standalone partial is indented as its tag is.
+				p := l.toks[i-1].text
+				l.toks[i].indent = p[strings.LastIndexByte(p, '\n')+1:]
+			}
 		}
 	}
 	for i, c := range cuts {

@@ -31,10 +31,11 @@ type blockNode struct {
 
 // partialNode is {{> name ctx key=value}}.
 type partialNode struct {
-	pos  int
-	name string
-	ctx  *expr // nil: the current context
-	hash []hashArg
+	pos    int
+	name   string
+	ctx    *expr // nil: the current context
+	hash   []hashArg
+	indent string // prefixed to each line of the output (standalone)
 }
 
 // inlineNode is {{#*inline "name"}}program{{/inline}}: a partial defined
@@ -259,7 +260,7 @@ func (p *parser) partial(t token) (*partialNode, error) {
 	if name == "" {
 		return nil, p.errAt(t.pos, "a partial needs a name")
 	}
-	n := &partialNode{pos: t.pos, name: name}
+	n := &partialNode{pos: t.pos, name: name, indent: t.indent}
 	args, hash, params, err := s.args()
 	if err != nil {
 		return nil, err

@@ -124,6 +124,8 @@ func TestReference(t *testing.T) {
 		{"{{{a}}", `{}`, false},
 		{"}}{{", `{}`, false},
 		{"{{.}}", `"top"`, false},
+		{"{{#*inline \"rows\"}}\n<tr>\n  <td>{{.}}</td>\n</tr>\n{{/inline}}\n<table>\n  {{#each xs}}\n    {{> rows}}\n  {{/each}}\n</table>\n", `{"xs":[1,2]}`, true},
+		{"{{#*inline \"p\"}}a\nb{{/inline}}\n\t {{> p}}\nend", `{}`, false},
 		{"{{{{raw}}}}\n {{x}} {{{y}}}\n{{{{/raw}}}}\nafter", `{"raw":true,"x":1}`, true},
 		{"a {{{{raw}}}} {{x}} {{{{/raw}}}} b", `{"raw":{"k":1}}`, false},
 		{"{{#each xs}}\n{{#*inline \"p\"}}[{{.}}]{{/inline}}\n{{> p}}\n{{/each}}", `{"xs":[1,2]}`, false},

@@ -435,7 +435,27 @@ func (r *renderer) partial(p *partialNode) error {
 		}
 		ctx = o
 	}
-	return r.with(prog, ctx, nil, nil, true)
+	if p.indent == "" {
+		return r.with(prog, ctx, nil, nil, true)
+	}
+	// Render apart, then indent every line but an empty last one, as
+	// Handlebars' invokePartial does.
+	outer := r.out
+	r.out = strings.Builder{}
+	err := r.with(prog, ctx, nil, nil, true)
+	inner := r.out.String()
+	r.out = outer
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(inner, "\n")
+	for i, l := range lines {
+		if l == "" && i == len(lines)-1 {
+			break
+		}
+		lines[i] = p.indent + l
+	}
+	return r.write(p.pos, strings.Join(lines, "\n"))
 }
 
 var escaper = strings.NewReplacer(
