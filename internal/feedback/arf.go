@@ -44,6 +44,8 @@ type Complaint struct {
 	SourceIP       string   `json:"sourceIp,omitempty"`
 	ReportedDomain string   `json:"reportedDomain,omitempty"`
 	ReportingMTA   string   `json:"reportingMta,omitempty"`
+	// OriginalEnvelopeID is the ENVID the sender gave (RFC 5965 3.2).
+	OriginalEnvelopeID string `json:"originalEnvelopeId,omitempty"`
 	// ComplainedRecipients are SES's complainedRecipients: the
 	// Original-Rcpt-To addresses, or failing those the recipient named by
 	// the original message (Microsoft's X-HmXmrOriginalRecipient, else its
@@ -106,6 +108,8 @@ func parseFeedbackFields(body []byte) *Complaint {
 		SourceIP:         h.get("Source-IP"),
 		ReportedDomain:   h.get("Reported-Domain"),
 		ReportingMTA:     typedValue(h.get("Reporting-MTA")),
+		// RFC 5965 3.2: Original-Envelope-Id.
+		OriginalEnvelopeID: h.get("Original-Envelope-Id"),
 	}
 	c.ArrivalDate = date(h.get("Arrival-Date"))
 	if c.ArrivalDate.IsZero() {

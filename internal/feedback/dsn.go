@@ -97,12 +97,12 @@ func ParseDSN(r io.Reader) (*Bounce, error) {
 				parseStatusFields(b, p.body)
 			}
 		case "message/rfc822", "message/global":
-			if b.Original == nil {
-				b.Original = original(p.body, true)
+			if b.Original == nil || len(b.Original.Headers) == 0 {
+				b.Original = orElse(original(p.body, true), b.Original)
 			}
 		case "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
-			if b.Original == nil {
-				b.Original = original(p.body, false)
+			if b.Original == nil || len(b.Original.Headers) == 0 {
+				b.Original = orElse(original(p.body, false), b.Original)
 			}
 		}
 	}
@@ -118,6 +118,13 @@ func ParseDSN(r io.Reader) (*Bounce, error) {
 	}
 	finish(b, text)
 	return b, nil
+}
+
+func orElse(o, fallback *Original) *Original {
+	if o == nil {
+		return fallback
+	}
+	return o
 }
 
 // bodyText joins the text/plain parts (the human-readable report), or
@@ -162,6 +169,11 @@ func parseStatusFields(b *Bounce, body []byte) {
 			b.ReportingMTA = typedValue(h.get("Reporting-MTA"))
 			b.OriginalEnvelopeID = h.get("Original-Envelope-Id")
 			b.ArrivalDate = date(h.get("Arrival-Date"))
+			if id := messageID(h.get("X-Original-Message-ID")); id != "" && b.Original == nil {
+				// Gmail names the original here even when it returns
+				// nothing of it.
+				b.Original = &Original{MessageID: id}
+			}
 			continue
 		}
 		rc := Recipient{

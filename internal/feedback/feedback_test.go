@@ -119,6 +119,15 @@ func TestParseDSNDetails(t *testing.T) {
 
 	g, err := ParseDSN(bytes.NewReader(open(t, "dsn/rfc3464-mailboxfull-gmail.eml")))
 	require.NoError(t, err)
+	require.Equal(t, "0100018c2d-full@email.example.com", g.Original.MessageID)
+	require.NotEmpty(t, g.Original.Headers, "the returned message replaces the X-Original-Message-ID")
+
+	// X-Original-Message-ID alone names the original.
+	only := strings.Replace(string(open(t, "dsn/rfc3464-mailboxfull-gmail.eml")), "Content-Type: message/rfc822", "Content-Type: application/octet-stream", 1)
+	g, err = ParseDSN(strings.NewReader(only))
+	require.NoError(t, err)
+	require.Equal(t, "0100018c2d-full@email.example.com", g.Original.MessageID)
+	require.Empty(t, g.Original.Headers)
 	require.Equal(t, time.Date(2026, 11, 24, 18, 59, 59, 0, time.UTC), g.Recipients[0].LastAttemptDate)
 }
 
