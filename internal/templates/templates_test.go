@@ -183,3 +183,24 @@ var _ interface {
 	Render(ctx context.Context, accountID, templateName, templateDataJSON string) (subject, html, text string, err error)
 	RenderInline(ctx context.Context, subject, html, text, templateDataJSON string) (string, string, string, error)
 } = (*templates.Service)(nil)
+
+// BenchmarkRender is a templated send's rendering: the template read from
+// the store (SQLite), the data parsed, three parts rendered.
+func BenchmarkRender(b *testing.B) {
+	db := storetest.OpenSQLite(b)
+	s := templates.New(db.Templates(), templates.Config{}, nil)
+	ctx := context.Background()
+	if err := s.Create(ctx, &templates.Template{AccountID: acct, Name: "otp", Subject: "Your code: {{code}}",
+		HTML: "<p>Hello {{name}}, your code is <b>{{code}}</b>.</p>", Text: "Hello {{name}}, your code is {{code}}."}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, _, err := s.Render(ctx, acct, "otp", `{"name":"Ana","code":"123456"}`); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
