@@ -301,26 +301,34 @@ func finish(b *Bounce, text string) {
 // quotedOriginal finds the returned message in the text of a bounce that
 // quotes it inline rather than attaching it.
 func quotedOriginal(text string) *Original {
-	for _, marker := range []string{
-		"--- Below this line is a copy of the message.",           // qmail
-		"------ This is a copy of the message, including all the", // Exim
-		"------ This is a copy of the message's headers.",         // Exim
-		"----- Original message -----",
-		"------ Original message ------",
-		"-----Original Message-----",
-		"Original message headers:", // Exchange
-		"----- Message header follows -----",
+	for _, m := range []struct {
+		marker   string
+		complete bool // the whole message follows, not only its header
+	}{
+		{"--- Below this line is a copy of the message.", true},           // qmail
+		{"--- Enclosed are the original headers of the message.", false},  // qmail
+		{"------ This is a copy of the message, including all the", true}, // Exim
+		{"------ This is a copy of the message's headers.", false},        // Exim
+		{"----- Original message -----", true},                            // Gmail
+		{"----- Original message follows -----", true},                    // Sendmail
+		{"------ Original message ------", true},                          //
+		{"-----Original Message-----", true},                              //
+		{"Original message headers:", false},                              // Exchange
+		{"----- Message header follows -----", false},                     //
 	} {
-		i := strings.Index(text, marker)
+		i := strings.Index(text, m.marker)
 		if i < 0 {
 			continue
 		}
-		rest := text[i+len(marker):]
+		rest := text[i+len(m.marker):]
 		if nl := strings.IndexByte(rest, '\n'); nl >= 0 {
 			rest = rest[nl+1:]
 		}
 		rest = strings.TrimLeft(rest, "\n")
-		if o := original([]byte(rest), true); o != nil {
+		if !m.complete {
+			rest, _, _ = strings.Cut(rest, "\n\n")
+		}
+		if o := original([]byte(rest), m.complete); o != nil {
 			return o
 		}
 	}

@@ -111,6 +111,9 @@ var qmailHashCode = regexp.MustCompile(`\(#(\d\.\d\.\d+)\)`)
 // indented by two spaces and the diagnostic indented further.
 func parseExim(b *Bounce, text string, warning bool) {
 	text = cut(text, "------ This is a copy of the message")
+	if i := strings.Index(text, "\nNo action is required on your part"); i >= 0 {
+		text = text[:i] // the end of a delay warning's list
+	}
 	action := "failed"
 	if warning {
 		action = "delayed"
@@ -130,7 +133,7 @@ func parseExim(b *Bounce, text string, warning bool) {
 		lower := strings.ToLower(trim)
 		if !in {
 			if strings.HasSuffix(lower, "failed:") || strings.Contains(lower, "address(es) failed") ||
-				strings.Contains(lower, "has not yet been delivered to the following addresses") ||
+				strings.Contains(lower, "has not yet been delivered") && strings.HasSuffix(lower, ":") ||
 				strings.HasSuffix(lower, "could not be delivered:") {
 				in = true
 			}
@@ -270,6 +273,7 @@ var genericRe = regexp.MustCompile(`(?m)<?([^\s<>:()"']+@[^\s<>:()"']+\.[A-Za-z]
 
 func parseGeneric(b *Bounce, text string) {
 	text = cut(text, "----- Original message -----", "-----Original Message-----", "Original message headers:",
+		"----- Original message follows -----", "----- Transcript of session follows -----",
 		"----- Message header follows -----", "------ This is a copy of the message")
 	for _, m := range genericRe.FindAllStringSubmatch(text, 20) {
 		addRecipient(b, m[1], m[2], "failed")
