@@ -311,10 +311,10 @@ func quotedOriginal(text string) *Original {
 		{"------ This is a copy of the message's headers.", false},        // Exim
 		{"----- Original message -----", true},                            // Gmail
 		{"----- Original message follows -----", true},                    // Sendmail
-		{"------ Original message ------", true},                          //
-		{"-----Original Message-----", true},                              //
-		{"Original message headers:", false},                              // Exchange
-		{"----- Message header follows -----", false},                     //
+		{"------ Original message ------", true},
+		{"-----Original Message-----", true},
+		{"Original message headers:", false}, // Exchange
+		{"----- Message header follows -----", false},
 	} {
 		i := strings.Index(text, m.marker)
 		if i < 0 {
