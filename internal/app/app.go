@@ -43,6 +43,7 @@ import (
 	"github.com/tidings/tidings/internal/model/smsvoice"
 	"github.com/tidings/tidings/internal/model/sts"
 	"github.com/tidings/tidings/internal/store"
+	"github.com/tidings/tidings/internal/templates"
 	"github.com/tidings/tidings/internal/uploads"
 )
 
@@ -174,6 +175,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	}
 	apiroutes.MailManager(api, mail)
 	apiroutes.STS(api)
+	tpls := templates.New(db.Templates(), templates.Config{Hostname: hostname}, log.With("component", "templates"))
+	apiroutes.Templates(api, tpls)
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
