@@ -79,7 +79,7 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) Published(int)                    {}
+func (nopObserver) Published(int)                   {}
 func (nopObserver) Attempted(string, time.Duration) {}
 
 // Service is the events service. It is safe for concurrent use.

@@ -166,7 +166,9 @@ type invokeWorker struct {
 	s *Service
 }
 
-func (w *invokeWorker) Timeout(*river.Job[InvokeArgs]) time.Duration { return w.s.cfg.Timeout + time.Minute }
+func (w *invokeWorker) Timeout(*river.Job[InvokeArgs]) time.Duration {
+	return w.s.cfg.Timeout + time.Minute
+}
 
 func (w *invokeWorker) Work(ctx context.Context, job *river.Job[InvokeArgs]) error {
 	s, a := w.s, job.Args
