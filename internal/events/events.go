@@ -45,6 +45,8 @@ const (
 
 // Config tunes a Service. The zero value is usable but for Store.
 type Config struct {
+	// Region is the region of the ARNs the API shows (default us-east-1).
+	Region string
 	// Retry is the delivery schedule of webhooks (zero fields: defaults).
 	Retry Backoff
 	// GiveUp is how long a failing delivery is retried before it goes to
@@ -98,6 +100,9 @@ func New(store Store, cfg Config, log *slog.Logger) (*Service, error) {
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
 	}
 	if cfg.GiveUp <= 0 {
 		cfg.GiveUp = 24 * time.Hour
