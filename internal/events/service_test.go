@@ -185,7 +185,7 @@ func TestRetryThenDeliver(t *testing.T) {
 
 func TestGiveUpAndRedrive(t *testing.T) {
 	t.Parallel()
-	b := setup(t, events.Config{GiveUp: 500 * time.Millisecond})
+	b := setup(t, events.Config{GiveUp: 3 * time.Second})
 	b.hook.script(503)
 	_, err := b.svc.CreateTopic(b.ctx, acct, "t")
 	require.NoError(t, err)
