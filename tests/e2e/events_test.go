@@ -116,9 +116,19 @@ func (rc *receiver) wait(t *testing.T, path string) hook {
 // their redrive, and the errors a user meets.
 func TestEvents(t *testing.T) {
 	t.Parallel()
+	testEvents(t, serverOpts{})
+}
+
+func TestEventsPostgres(t *testing.T) {
+	t.Parallel()
+	testEvents(t, serverOpts{DatabaseURL: freshDatabase(t)})
+}
+
+func testEvents(t *testing.T, opts serverOpts) {
 	// A short give-up time, so that a failing webhook reaches the dead
 	// letters within the test.
-	s := startServer(t, serverOpts{Env: []string{"TIDINGS_WEBHOOK_GIVE_UP=8s"}})
+	opts.Env = append(opts.Env, "TIDINGS_WEBHOOK_GIVE_UP=8s")
+	s := startServer(t, opts)
 	// One receiver per subtest: waits cannot see each other's requests.
 	tidings := func(t *testing.T, args ...string) string {
 		t.Helper()
