@@ -11,7 +11,6 @@ import (
 	"unicode"
 
 	"github.com/tidings/tidings/internal/fault"
-	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/nativeapi"
 )
 
@@ -268,9 +267,7 @@ func decodePageToken(token, archiveID, q string) (int, error) {
 
 // Authenticator checks the credentials of an HTTP request (SigV4, as the
 // AWS API does) and returns the caller.
-type Authenticator interface {
-	Authenticate(r *http.Request) (iam.Principal, error)
-}
+type Authenticator = nativeapi.Authenticator
 
 // NativeHandler serves GET NativePrefix{archiveId}/messages?q=&page_size=
 // &page_token= for callers auth accepts, answering JSON: a NativeResult,
@@ -278,25 +275,20 @@ type Authenticator interface {
 func (s *Service) NativeHandler(auth Authenticator) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+NativePrefix+"{id}/messages", func(w http.ResponseWriter, r *http.Request) {
-		p, err := auth.Authenticate(r)
-		if err != nil {
-			nativeapi.WriteError(w, err, http.StatusForbidden)
-			return
-		}
-		if p.AccountID == "" {
-			nativeapi.WriteError(w, fault.AccessDeniedf("no account"), http.StatusForbidden)
+		r, p, ok := nativeapi.Authenticate(w, r, auth)
+		if !ok {
 			return
 		}
 		qv := r.URL.Query()
 		size := 0
 		if v := qv.Get("page_size"); v != "" {
+			var err error
 			if size, err = strconv.Atoi(v); err != nil || size < 1 {
 				nativeapi.WriteError(w, fault.Invalidf("page_size must be a positive integer"), 0)
 				return
 			}
 		}
-		ctx := iam.WithPrincipal(r.Context(), p)
-		res, err := s.SearchNative(ctx, p.AccountID, r.PathValue("id"), qv.Get("q"), size, qv.Get("page_token"))
+		res, err := s.SearchNative(r.Context(), p.AccountID, r.PathValue("id"), qv.Get("q"), size, qv.Get("page_token"))
 		if err != nil {
 			if fault.KindOf(err) == fault.Internal {
 				s.log.Error("native archive search failed", "account", p.AccountID, "err", err)

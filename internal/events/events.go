@@ -287,13 +287,9 @@ func (s *Service) Events(ctx context.Context, accountID, topic, before string, l
 	if _, err := s.GetTopic(ctx, accountID, topic); err != nil {
 		return nil, err
 	}
-	switch {
-	case limit < 0:
-		return nil, fault.Invalidf("limit must be positive")
-	case limit == 0:
-		limit = 50
-	case limit > 1000:
-		limit = 1000
+	limit, err := pageLimit(limit, 50)
+	if err != nil {
+		return nil, err
 	}
 	return s.store.ListEvents(ctx, accountID, topic, before, limit)
 }
@@ -326,13 +322,9 @@ func (s *Service) DeadLetters(ctx context.Context, accountID, topic, afterEvent,
 	if _, err := s.GetTopic(ctx, accountID, topic); err != nil {
 		return nil, err
 	}
-	switch {
-	case limit < 0:
-		return nil, fault.Invalidf("limit must be positive")
-	case limit == 0:
-		limit = 100
-	case limit > 1000:
-		limit = 1000
+	limit, err := pageLimit(limit, 100)
+	if err != nil {
+		return nil, err
 	}
 	return s.store.ListDeliveries(ctx, DeliveryFilter{AccountID: accountID, Topic: topic, State: Dead,
 		AfterEvent: afterEvent, AfterSubscription: afterSub, Limit: limit})
@@ -380,6 +372,17 @@ func (s *Service) Redrive(ctx context.Context, accountID, topic, eventID, subID 
 }
 
 // ---------------------------------------------------------------------------
+
+// pageLimit is limit, def when 0, at most 1000.
+func pageLimit(limit, def int) (int, error) {
+	switch {
+	case limit < 0:
+		return 0, fault.Invalidf("limit must be positive")
+	case limit == 0:
+		return def, nil
+	}
+	return min(limit, 1000), nil
+}
 
 // NewSecret returns a new random subscription secret.
 func NewSecret() string { return "whsec_" + randomHex(24) }

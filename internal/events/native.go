@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidings/tidings/internal/fault"
-	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/nativeapi"
 )
 
@@ -40,9 +39,7 @@ const SigningName = "sns"
 
 // Authenticator checks the credentials of an HTTP request (SigV4, as the
 // AWS API does) and returns the caller.
-type Authenticator interface {
-	Authenticate(r *http.Request) (iam.Principal, error)
-}
+type Authenticator = nativeapi.Authenticator
 
 // TopicJSON is a topic as the API shows it.
 type TopicJSON struct {
@@ -139,16 +136,10 @@ func (s *Service) NativeHandler(auth Authenticator) http.Handler {
 	// answers, or returns an error to answer instead.
 	handle := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, acct string) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			p, err := auth.Authenticate(r)
-			if err != nil {
-				nativeapi.WriteError(w, err, http.StatusForbidden)
+			r, p, ok := nativeapi.Authenticate(w, r, auth)
+			if !ok {
 				return
 			}
-			if p.AccountID == "" {
-				nativeapi.WriteError(w, fault.AccessDeniedf("no account"), http.StatusForbidden)
-				return
-			}
-			r = r.WithContext(iam.WithPrincipal(r.Context(), p))
 			if err := fn(w, r, p.AccountID); err != nil {
 				if fault.KindOf(err) == fault.Internal {
 					s.log.Error("topics API failed", "method", r.Method, "path", r.URL.Path, "account", p.AccountID, "err", err)

@@ -8,7 +8,29 @@ import (
 	"net/http"
 
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/iam"
 )
+
+// Authenticator checks the credentials of an HTTP request (SigV4, as the
+// AWS API does) and returns the caller.
+type Authenticator interface {
+	Authenticate(r *http.Request) (iam.Principal, error)
+}
+
+// Authenticate checks r with auth. For a caller of an account it returns
+// the request with the principal in its context; otherwise it answers
+// 403 and returns false.
+func Authenticate(w http.ResponseWriter, r *http.Request, auth Authenticator) (*http.Request, iam.Principal, bool) {
+	p, err := auth.Authenticate(r)
+	if err == nil && p.AccountID == "" {
+		err = fault.AccessDeniedf("no account")
+	}
+	if err != nil {
+		WriteError(w, err, http.StatusForbidden)
+		return r, p, false
+	}
+	return r.WithContext(iam.WithPrincipal(r.Context(), p)), p, true
+}
 
 // WriteError answers err with the status of its kind; status, when not 0,
 // is used for errors of no kind (which are then reported as AccessDenied,
