@@ -187,6 +187,11 @@ func (s *Service) post(ctx context.Context, url string, body []byte, header http
 	return attemptResult{status: resp.StatusCode, body: answer, err: err}
 }
 
+// Queue is the River queue of deliveries and invocations: their own
+// workers (Config.Workers), so that receivers that answer slowly hold up
+// other receivers at worst, never the mail.
+const Queue = "events"
+
 // Job kinds of the events service.
 const (
 	KindDeliver = "events.deliver"
@@ -208,8 +213,10 @@ type DeliverArgs struct {
 
 func (DeliverArgs) Kind() string { return KindDeliver }
 
-// InsertOpts schedules a retry for its time.
-func (a DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{ScheduledAt: a.NotBefore} }
+// InsertOpts schedules a retry for its time, on the webhooks' queue.
+func (a DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, ScheduledAt: a.NotBefore}
+}
 
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]

@@ -59,6 +59,9 @@ type Config struct {
 	// (default 1000). Events with a pending delivery are kept regardless.
 	Retention    time.Duration
 	KeepPerTopic int
+	// Workers is how many deliveries run at once (default 20), on a
+	// queue of their own.
+	Workers int
 	// PurgeInterval is how often the log is trimmed (default 1h).
 	PurgeInterval time.Duration
 	// Observer is told of publishes and deliveries, for metrics (may be nil).
@@ -116,6 +119,9 @@ func New(store Store, cfg Config, log *slog.Logger) (*Service, error) {
 	if cfg.KeepPerTopic <= 0 {
 		cfg.KeepPerTopic = 1000
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 20
+	}
 	if cfg.PurgeInterval <= 0 {
 		cfg.PurgeInterval = time.Hour
 	}
@@ -137,6 +143,7 @@ func New(store Store, cfg Config, log *slog.Logger) (*Service, error) {
 // Register registers the service's job workers and its periodic purge of
 // the event log on q.
 func (s *Service) Register(q *jobs.Queue) error {
+	q.AddQueue(Queue, s.cfg.Workers)
 	jobs.Register(q, &deliverWorker{s: s})
 	jobs.Register(q, &invokeWorker{s: s})
 	jobs.Register(q, &publishWorker{s: s})

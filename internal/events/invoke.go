@@ -81,7 +81,9 @@ type InvokeArgs struct {
 
 func (InvokeArgs) Kind() string { return KindInvoke }
 
-func (a InvokeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{ScheduledAt: a.NotBefore} }
+func (a InvokeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, ScheduledAt: a.NotBefore}
+}
 
 // NewInvokeJob checks an EVENT request and returns its job, to enqueue.
 func NewInvokeJob(req InvokeRequest, now time.Time) (InvokeArgs, error) {
