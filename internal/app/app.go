@@ -179,7 +179,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	mountArchive(arch, api, mux)
 	// Topics and webhooks: every event goes out through evs (an
 	// events.Publisher for the sending, SMS and gateway services).
-	evs, err := newEvents(db, cfg, reg, api, mux, log)
+	evs, err := newEvents(ctx, db, cfg, reg, api, mux, log)
 	if err != nil {
 		return err
 	}

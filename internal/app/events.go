@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,7 +17,7 @@ import (
 // newEvents builds the events service (topics, webhooks, the event log),
 // registers its jobs and mounts its API under /v1/topics. The other
 // services publish through the service it returns (events.Publisher).
-func newEvents(db *store.DB, cfg *config.Config, reg prometheus.Registerer, api *awsapi.Server, mux *http.ServeMux, log *slog.Logger) (*events.Service, error) {
+func newEvents(ctx context.Context, db *store.DB, cfg *config.Config, reg prometheus.Registerer, api *awsapi.Server, mux *http.ServeMux, log *slog.Logger) (*events.Service, error) {
 	giveUp, _ := cfg.WebhookGiveUpDuration() // checked by Validate
 	ev, err := events.New(db.Events(), events.Config{
 		Region:   cfg.Region,
@@ -28,6 +29,15 @@ func newEvents(db *store.DB, cfg *config.Config, reg prometheus.Registerer, api 
 	}
 	if err := ev.Register(db.Jobs()); err != nil {
 		return nil, err
+	}
+	if db.Dialect() == "sqlite" {
+		// One node: jobs still marked running are those of this process
+		// before a crash (the queue has not started yet).
+		if n, err := ev.Recover(ctx, db.Jobs()); err != nil {
+			log.Warn("events recovery failed", "err", err)
+		} else if n > 0 {
+			log.Info("events: resumed deliveries interrupted by a crash", "jobs", n)
+		}
 	}
 	h := ev.NativeHandler(awsapi.NativeAuthenticator{Server: api, SigningName: events.SigningName, MaxBody: events.MaxMessageBytes})
 	mux.Handle(events.NativePrefix, h)

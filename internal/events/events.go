@@ -21,13 +21,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/jobs"
@@ -413,4 +416,52 @@ func newEventID(now time.Time) string {
 	b[8] = b[8]&0x3f | 0x80 // variant 10
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Recover queues again the jobs of this service that a crashed process
+// was running, which River would rescue only an hour later. Call it on a
+// single node (SQLite) before the queue starts, when every job marked
+// running is the dead process's. A job run twice is harmless: deliveries
+// are guarded by their attempt count and publishes by their key (a
+// receiver may see a delivery twice, as after any crash).
+func (s *Service) Recover(ctx context.Context, q *jobs.Queue) (int, error) {
+	n := 0
+	params := river.NewJobListParams().Kinds(KindDeliver, KindInvoke, KindPublish).
+		States(rivertype.JobStateRunning).First(500)
+	for {
+		rows, err := q.List(ctx, params)
+		if err != nil || len(rows) == 0 {
+			return n, err
+		}
+		for _, row := range rows {
+			var args river.JobArgs
+			switch row.Kind {
+			case KindDeliver:
+				var a DeliverArgs
+				err = json.Unmarshal(row.EncodedArgs, &a)
+				a.NotBefore = time.Time{}
+				args = a
+			case KindInvoke:
+				var a InvokeArgs
+				err = json.Unmarshal(row.EncodedArgs, &a)
+				a.NotBefore = time.Time{}
+				args = a
+			case KindPublish:
+				var a PublishArgs
+				err = json.Unmarshal(row.EncodedArgs, &a)
+				if a.DedupKey == "" {
+					a.DedupKey = "job:" + strconv.FormatInt(row.ID, 10) // the key the first run used
+				}
+				args = a
+			}
+			if err != nil || args == nil {
+				continue
+			}
+			if err := q.Insert(ctx, args, nil); err != nil {
+				return n, err
+			}
+			n++
+		}
+		params = params.After(river.JobListCursorFromJob(rows[len(rows)-1]))
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -336,4 +337,70 @@ func testEvents(t *testing.T, opts serverOpts) {
 			t.Errorf("unsigned GET /v1/topics: %d %s", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestEventsCrashResume: a delivery in flight when the server is killed
+// (SIGKILL) is made after the restart at once, not when River would
+// rescue its job an hour later.
+func TestEventsCrashResume(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{})
+	release := make(chan struct{})
+	inFlight := make(chan string, 10)
+	delivered := make(chan string, 10)
+	var once sync.Once
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Tidings-Event-Id")
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			inFlight <- id
+			<-release // the server dies while this request waits
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		delivered <- id
+	})}
+	go hookSrv.Serve(ln)
+	t.Cleanup(func() { close(release); hookSrv.Close() })
+
+	tidings := func(s *Server, args ...string) string {
+		t.Helper()
+		out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, append([]string{"topics"}, args...)...)
+		if code != 0 {
+			t.Fatalf("tidings topics %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	tidings(s, "create", "crash")
+	tidings(s, "subscribe", "crash", "http://"+ln.Addr().String()+"/hook")
+	eventID := strings.TrimSpace(tidings(s, "publish", "crash", `{"k":"v"}`))
+	select {
+	case id := <-inFlight:
+		if id != eventID {
+			t.Fatalf("in flight: %s, want %s", id, eventID)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the delivery never started")
+	}
+	// SIGKILL: no drain, the job stays "running" in the database.
+	s.stopped = true
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+	s2 := startServer(t, s.Opts)
+	select {
+	case id := <-delivered:
+		if id != eventID {
+			t.Fatalf("delivered %s, want %s", id, eventID)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the interrupted delivery was not resumed after the restart; log:\n%s", s2.log.Tail(4000))
+	}
+	if !strings.Contains(s2.Log(), "resumed deliveries interrupted by a crash") {
+		t.Errorf("the restart did not report the recovery")
+	}
 }
