@@ -99,9 +99,33 @@ func (e Events) GetTopic(ctx context.Context, accountID, name string) (*events.T
 }
 
 func (d evDB) GetTopic(ctx context.Context, accountID, name string) (*events.Topic, error) {
+	lock := ""
+	if _, inTx := d.q.(*sql.Tx); inTx {
+		lock = d.lockClause(false)
+	}
+	return d.getTopic(ctx, accountID, name, lock)
+}
+
+// Topic row locks (PostgreSQL; SQLite's one writer serializes anyway):
+// publishes hold the topic's row shared, deletes of the topic or of a
+// subscription hold it exclusive from their first statement, so that a
+// delete waits for the publishes in flight and a publish never waits on a
+// delete halfway through (which could deadlock, or fail a delivery row's
+// foreign key).
+func (d evDB) lockClause(exclusive bool) string {
+	switch {
+	case d.s.d.Name() != "postgres":
+		return ""
+	case exclusive:
+		return ` FOR UPDATE`
+	}
+	return ` FOR SHARE`
+}
+
+func (d evDB) getTopic(ctx context.Context, accountID, name, lock string) (*events.Topic, error) {
 	t := events.Topic{AccountID: accountID, Name: name}
 	var at int64
-	err := d.q.QueryRowContext(ctx, d.s.q(`SELECT created_at FROM topics WHERE account_id = ? AND name = ?`), accountID, name).Scan(&at)
+	err := d.q.QueryRowContext(ctx, d.s.q(`SELECT created_at FROM topics WHERE account_id = ? AND name = ?`+lock), accountID, name).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, topicNotFound(name)
 	}
@@ -113,7 +137,7 @@ func (d evDB) GetTopic(ctx context.Context, accountID, name string) (*events.Top
 }
 
 func (d evDB) EnsureTopic(ctx context.Context, accountID, name string, now time.Time) (*events.Topic, error) {
-	t, err := d.GetTopic(ctx, accountID, name)
+	t, err := d.getTopic(ctx, accountID, name, d.lockClause(false))
 	if !fault.Is(err, fault.NotFound) {
 		return t, err
 	}
@@ -123,7 +147,7 @@ func (d evDB) EnsureTopic(ctx context.Context, accountID, name string, now time.
 	if err != nil {
 		return nil, d.s.wrap(err, "create topic")
 	}
-	return d.GetTopic(ctx, accountID, name)
+	return d.getTopic(ctx, accountID, name, d.lockClause(false))
 }
 
 func (e Events) ListTopics(ctx context.Context, accountID string) ([]events.Topic, error) {
@@ -147,6 +171,9 @@ func (e Events) ListTopics(ctx context.Context, accountID string) ([]events.Topi
 
 func (e Events) DeleteTopic(ctx context.Context, accountID, name string) error {
 	return e.write(ctx, func(d evDB) error {
+		if _, err := d.getTopic(ctx, accountID, name, d.lockClause(true)); err != nil {
+			return err
+		}
 		// Children first: the cascades would do it, but explicit deletes
 		// keep the order of locks the same on both databases.
 		for _, q := range []string{
@@ -231,6 +258,11 @@ func (d evDB) ListSubscriptions(ctx context.Context, accountID, topic string) ([
 
 func (e Events) DeleteSubscription(ctx context.Context, accountID, topic, id string) error {
 	return e.write(ctx, func(d evDB) error {
+		if _, err := d.getTopic(ctx, accountID, topic, d.lockClause(true)); fault.Is(err, fault.NotFound) {
+			return notFound("subscription", id, "topic %s has no subscription %s", topic, id)
+		} else if err != nil {
+			return err
+		}
 		if _, err := d.q.ExecContext(ctx, d.s.q(`DELETE FROM topic_deliveries WHERE account_id = ? AND subscription_id = ? AND topic = ?`),
 			accountID, id, topic); err != nil {
 			return d.s.wrap(err, "delete subscription")

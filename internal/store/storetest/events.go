@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ func RunEvents(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Deliveries", testEvDeliveries},
 		{"DeleteCascades", testEvDeleteCascades},
 		{"Purge", testEvPurge},
+		{"ConcurrentPublishAndDelete", testEvConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -429,4 +431,68 @@ func testEvPurge(t *testing.T, b *evBundle) {
 	evs, err = b.st.ListEvents(b.ctx, evAcct, "alerts", "", 0)
 	require.NoError(t, err)
 	require.Len(t, evs, 2)
+}
+
+// testEvConcurrent publishes (as the service does: ensure the topic, list
+// its subscriptions, insert the event and its deliveries) while
+// subscriptions and the topic are deleted: every publish either commits
+// whole or fails with NotFound; none fails otherwise (deadlock, foreign
+// key).
+func testEvConcurrent(t *testing.T, b *evBundle) {
+	b.topic(t, evAcct, "busy")
+	for i := range 4 {
+		b.sub(t, evAcct, "busy", fmt.Sprintf("sub-%d", i), evT0)
+	}
+	publish := func(id string) error {
+		return b.st.InTx(b.ctx, func(tx events.Tx) error {
+			if _, err := tx.GetTopic(b.ctx, evAcct, "busy"); err != nil {
+				return err
+			}
+			subs, err := tx.ListSubscriptions(b.ctx, evAcct, "busy")
+			if err != nil {
+				return err
+			}
+			if err := tx.InsertEvent(b.ctx, &events.Event{AccountID: evAcct, ID: id, Topic: "busy", Body: []byte("x"), CreatedAt: evT0}); err != nil {
+				return err
+			}
+			var ds []events.Delivery
+			for _, s := range subs {
+				ds = append(ds, events.Delivery{AccountID: evAcct, EventID: id, SubscriptionID: s.ID, Topic: "busy",
+					State: events.Pending, NextAttemptAt: evT0, DeadlineAt: evT0, CreatedAt: evT0})
+			}
+			return tx.InsertDeliveries(b.ctx, ds)
+		})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				if err := publish(fmt.Sprintf("e-%d-%02d", w, i)); err != nil && !fault.Is(err, fault.NotFound) {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 4 {
+			if err := b.st.DeleteSubscription(b.ctx, evAcct, "busy", fmt.Sprintf("sub-%d", i)); err != nil {
+				errs <- err
+			}
+		}
+		if err := b.st.DeleteTopic(b.ctx, evAcct, "busy"); err != nil {
+			errs <- err
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent publish or delete: %v", err)
+	}
+	_, err := b.st.GetTopic(b.ctx, evAcct, "busy")
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
 }
