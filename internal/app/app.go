@@ -181,6 +181,13 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mountArchive(arch, api, mux)
+	// Topics and webhooks: every event goes out through evs (an
+	// events.Publisher for the sending, SMS and gateway services).
+	evs, err := newEvents(ctx, db, cfg, reg, api, mux, log)
+	if err != nil {
+		return err
+	}
+	_ = evs
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)

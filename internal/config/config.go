@@ -49,6 +49,10 @@ type Config struct {
 	RetryFirst  string // TIDINGS_RETRY_FIRST
 	RetryMax    string // TIDINGS_RETRY_MAX
 	RetryGiveUp string // TIDINGS_RETRY_GIVE_UP
+
+	// Webhooks (internal/events): how long a failing delivery is retried
+	// before it goes to its topic's dead letters.
+	WebhookGiveUp string // TIDINGS_WEBHOOK_GIVE_UP
 }
 
 // Var describes one setting, for flags and documentation.
@@ -79,6 +83,7 @@ func (c *Config) Vars() []Var {
 		{"retry-first", "TIDINGS_RETRY_FIRST", "5m", "wait before the second delivery attempt to a relay; doubles each time", &c.RetryFirst},
 		{"retry-max", "TIDINGS_RETRY_MAX", "1h", "longest wait between delivery attempts", &c.RetryMax},
 		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
+		{"webhook-give-up", "TIDINGS_WEBHOOK_GIVE_UP", "24h", "how long a failing webhook delivery is retried before it goes to the dead letters", &c.WebhookGiveUp},
 	}
 }
 
@@ -163,7 +168,27 @@ func (c *Config) Validate() error {
 	if _, err := c.Retry(); err != nil {
 		return err
 	}
+	if _, err := c.WebhookGiveUpDuration(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// MaxWebhookGiveUp bounds TIDINGS_WEBHOOK_GIVE_UP: the event log keeps
+// events a week, and a delivery needs its event.
+const MaxWebhookGiveUp = 7 * 24 * time.Hour
+
+// WebhookGiveUpDuration parses WebhookGiveUp: a duration from 1s to 7
+// days; empty is 0 (the events package's default, 24h).
+func (c *Config) WebhookGiveUpDuration() (time.Duration, error) {
+	if c.WebhookGiveUp == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.WebhookGiveUp)
+	if err != nil || d < time.Second || d > MaxWebhookGiveUp {
+		return 0, fmt.Errorf("TIDINGS_WEBHOOK_GIVE_UP %q: want a duration from 1s to 168h, such as 24h", c.WebhookGiveUp)
+	}
+	return d, nil
 }
 
 var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
