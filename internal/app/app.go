@@ -139,6 +139,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	defer deliverer.Close()
 	retry, _ := cfg.Retry() // checked by Validate
 	gwMetrics := newGatewayMetrics(reg)
+	// PublishToSns actions go to the events service, built further down
+	// (it mounts on the HTTP mux); no job runs before both exist.
+	gwPublisher := &gatewayPublisher{}
 	gw, err := gateway.New(gateway.Config{
 		Store:        db.Gateway(),
 		Blobs:        blobs,
@@ -153,6 +156,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		MailboxDir:   filepath.Join(cfg.DataDir, "mailboxes"),
 		Retry:        delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp},
 		NodeID:       cfg.Node(),
+		Publisher:    gwPublisher,
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -187,7 +191,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
-	_ = evs
+	gwPublisher.evs = evs
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)

@@ -89,3 +89,12 @@ func (m *eventsMetrics) Attempted(outcome string, took time.Duration) {
 	m.attempts.WithLabelValues(outcome).Inc()
 	m.latency.Observe(took.Seconds())
 }
+
+// gatewayPublisher is the gateway's PublishToSns through the events
+// service, idempotent per message and step.
+type gatewayPublisher struct{ evs *events.Service }
+
+func (p *gatewayPublisher) Publish(ctx context.Context, accountID, topicARN, dedupKey string, message []byte) error {
+	_, err := p.evs.PublishEvent(ctx, events.PublishInput{AccountID: accountID, Destination: topicARN, Message: message, DedupKey: dedupKey})
+	return err
+}

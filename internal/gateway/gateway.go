@@ -81,6 +81,8 @@ type Config struct {
 	// delivery blocks others (default 40 minutes, above the longest SMTP
 	// exchange the Deliverer allows).
 	Lease time.Duration
+	// Publisher carries out PublishToSns actions (nil: they fail).
+	Publisher Publisher
 	// NodeID marks this node's claims (config.Node: stable across
 	// restarts, unique among nodes), so that Recover can tell them.
 	NodeID string
