@@ -6,8 +6,8 @@ import (
 	"slices"
 
 	"github.com/tidings/tidings/internal/fault"
-	T "github.com/tidings/tidings/internal/model/smsvoice"
 	"github.com/tidings/tidings/internal/model/smithy"
+	T "github.com/tidings/tidings/internal/model/smsvoice"
 )
 
 // MaxAttachmentBytes is the largest attachment carriers take (500 KB).

@@ -39,7 +39,7 @@ func (t *TypeDef) HasSection(path string) bool {
 
 // Definitions are the registration types Tidings knows, by name.
 type Definitions struct {
-	types []*TypeDef
+	types  []*TypeDef
 	byName map[string]*TypeDef
 }
 

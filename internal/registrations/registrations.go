@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
-	T "github.com/tidings/tidings/internal/model/smsvoice"
 	"github.com/tidings/tidings/internal/model/smithy"
+	T "github.com/tidings/tidings/internal/model/smsvoice"
 )
 
 // Registration statuses and version statuses, as the API spells them.

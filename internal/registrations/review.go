@@ -35,17 +35,17 @@ type ReviewInput struct {
 
 // Summary is a registration as the operator's list and review show it.
 type Summary struct {
-	AccountID      string    `json:"account_id"`
-	ID             string    `json:"id"`
-	Type           string    `json:"type"`
-	Status         string    `json:"status"`
-	Version        int64     `json:"version"`
-	VersionStatus  string    `json:"version_status"`
-	ApprovedVersion int64    `json:"approved_version,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	Associations   []string  `json:"associations,omitempty"`
-	Feedback       string    `json:"feedback,omitempty"`
+	AccountID       string    `json:"account_id"`
+	ID              string    `json:"id"`
+	Type            string    `json:"type"`
+	Status          string    `json:"status"`
+	Version         int64     `json:"version"`
+	VersionStatus   string    `json:"version_status"`
+	ApprovedVersion int64     `json:"approved_version,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	Associations    []string  `json:"associations,omitempty"`
+	Feedback        string    `json:"feedback,omitempty"`
 }
 
 func summary(r *Registration) Summary {
