@@ -67,7 +67,7 @@ var textValues = map[string]string{
 	"contactInfo.firstName": "Jane", "contactInfo.lastName": "Doe",
 	"contactInfo.supportEmail": "support@example.com",
 	// The seed's CSV gives numbers without the +.
-	"contactInfo.supportPhoneNumber": "15553331234",
+	"contactInfo.supportPhoneNumber":  "15553331234",
 	"messagingUseCase.useCaseDetails": "Codes", "messagingUseCase.optInDescription": "A form",
 	"messageSamples.messageSample1": "Your code is 123456",
 }
@@ -356,8 +356,8 @@ func TestAttachments(t *testing.T) {
 	big := append(append([]byte{}, pngBytes...), bytes.Repeat([]byte{0}, registrations.MaxAttachmentBytes)...)
 	for body, reason := range map[string]string{
 		string(big[:registrations.MaxAttachmentBytes+1]): "MAXIMUM_SIZE_EXCEEDED",
-		"GIF89a....":                                   "ATTACHMENT_TYPE_NOT_SUPPORTED",
-		"":                                             "MISSING_PARAMETER",
+		"GIF89a....": "ATTACHMENT_TYPE_NOT_SUPPORTED",
+		"":           "MISSING_PARAMETER",
 	} {
 		_, err := b.svc.CreateRegistrationAttachment(b.ctx, &T.CreateRegistrationAttachmentRequest{AttachmentBody: []byte(body)})
 		requireReason(t, err, fault.Invalid, reason)
