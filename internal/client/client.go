@@ -51,22 +51,7 @@ func (c *Client) JSON(ctx context.Context, target, signingName, op string, in, o
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	req.Header.Set("X-Amz-Target", target+"."+op)
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, signingName, c.Region, time.Now()); err != nil {
-		return err
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp, data, err := c.send(ctx, req, body, signingName)
 	if err != nil {
 		return err
 	}
@@ -80,6 +65,27 @@ func (c *Client) JSON(ctx context.Context, target, signingName, op string, in, o
 		return fmt.Errorf("%s: decoding the answer: %w", op, err)
 	}
 	return nil
+}
+
+// send signs req (whose body is body) for the credential scope service
+// signingName and returns the answer and its body.
+func (c *Client) send(ctx context.Context, req *http.Request, body []byte, signingName string) (*http.Response, []byte, error) {
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.Region, time.Now()); err != nil {
+		return nil, nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp, data, err
 }
 
 func decodeError(resp *http.Response, data []byte) error {

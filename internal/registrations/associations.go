@@ -26,11 +26,7 @@ func (s *Service) origination(ctx context.Context, acct, idOrARN string) (*Origi
 }
 
 func (s *Service) CreateRegistrationAssociation(ctx context.Context, in *T.CreateRegistrationAssociationRequest) (*T.CreateRegistrationAssociationResult, error) {
-	acct, r, err := s.get(ctx, *in.RegistrationId)
-	if err != nil {
-		return nil, err
-	}
-	td, err := s.typeDef(r.Type)
+	acct, r, td, err := s.getTyped(ctx, *in.RegistrationId)
 	if err != nil {
 		return nil, err
 	}

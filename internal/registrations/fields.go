@@ -98,6 +98,26 @@ func (s *Service) DescribeRegistrationSectionDefinitions(ctx context.Context, in
 	return &T.DescribeRegistrationSectionDefinitionsResult{RegistrationType: in.RegistrationType, RegistrationSectionDefinitions: pg, NextToken: next}, nil
 }
 
+// getTyped returns the caller's registration and the definition of its type.
+func (s *Service) getTyped(ctx context.Context, idOrARN string) (string, *Registration, *TypeDef, error) {
+	acct, r, err := s.get(ctx, idOrARN)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	td, err := s.typeDef(r.Type)
+	return acct, r, td, err
+}
+
+// fieldOf returns the definition of field path of td, or the
+// ValidationException of an unknown field.
+func fieldOf(td *TypeDef, path string) (*T.RegistrationFieldDefinition, error) {
+	f := td.Field(path)
+	if f == nil {
+		return nil, fieldInvalid("UNKNOWN_REGISTRATION_FIELD", path, "registration type %s has no such field", *td.RegistrationType)
+	}
+	return f, nil
+}
+
 // fieldSelection checks SectionPath and FieldPaths against td and returns
 // whether a field path is selected.
 func fieldSelection(td *TypeDef, section *string, paths []string) (func(p string) bool, error) {
@@ -105,8 +125,8 @@ func fieldSelection(td *TypeDef, section *string, paths []string) (func(p string
 		return nil, invalid("UNKNOWN_REGISTRATION_SECTION", "registration type %s has no section %s", *td.RegistrationType, *section)
 	}
 	for _, p := range paths {
-		if td.Field(p) == nil {
-			return nil, fieldInvalid("UNKNOWN_REGISTRATION_FIELD", p, "registration type %s has no such field", *td.RegistrationType)
+		if _, err := fieldOf(td, p); err != nil {
+			return nil, err
 		}
 	}
 	return func(p string) bool {
@@ -146,11 +166,7 @@ func (s *Service) DescribeRegistrationFieldDefinitions(ctx context.Context, in *
 }
 
 func (s *Service) DescribeRegistrationFieldValues(ctx context.Context, in *T.DescribeRegistrationFieldValuesRequest) (*T.DescribeRegistrationFieldValuesResult, error) {
-	acct, r, err := s.get(ctx, *in.RegistrationId)
-	if err != nil {
-		return nil, err
-	}
-	td, err := s.typeDef(r.Type)
+	acct, r, td, err := s.getTyped(ctx, *in.RegistrationId)
 	if err != nil {
 		return nil, err
 	}
@@ -284,18 +300,14 @@ func quoteList(opts []string) string {
 }
 
 func (s *Service) PutRegistrationFieldValue(ctx context.Context, in *T.PutRegistrationFieldValueRequest) (*T.PutRegistrationFieldValueResult, error) {
-	acct, r, err := s.get(ctx, *in.RegistrationId)
-	if err != nil {
-		return nil, err
-	}
-	td, err := s.typeDef(r.Type)
+	acct, r, td, err := s.getTyped(ctx, *in.RegistrationId)
 	if err != nil {
 		return nil, err
 	}
 	p := *in.FieldPath
-	f := td.Field(p)
-	if f == nil {
-		return nil, fieldInvalid("UNKNOWN_REGISTRATION_FIELD", p, "registration type %s has no such field", r.Type)
+	f, err := fieldOf(td, p)
+	if err != nil {
+		return nil, err
 	}
 	fv := FieldValue{Text: in.TextValue, Choices: in.SelectChoices}
 	if in.RegistrationAttachmentId != nil {
@@ -343,17 +355,13 @@ func (s *Service) PutRegistrationFieldValue(ctx context.Context, in *T.PutRegist
 }
 
 func (s *Service) DeleteRegistrationFieldValue(ctx context.Context, in *T.DeleteRegistrationFieldValueRequest) (*T.DeleteRegistrationFieldValueResult, error) {
-	acct, r, err := s.get(ctx, *in.RegistrationId)
-	if err != nil {
-		return nil, err
-	}
-	td, err := s.typeDef(r.Type)
+	acct, r, td, err := s.getTyped(ctx, *in.RegistrationId)
 	if err != nil {
 		return nil, err
 	}
 	p := *in.FieldPath
-	if td.Field(p) == nil {
-		return nil, fieldInvalid("UNKNOWN_REGISTRATION_FIELD", p, "registration type %s has no such field", r.Type)
+	if _, err := fieldOf(td, p); err != nil {
+		return nil, err
 	}
 	var (
 		old FieldValue

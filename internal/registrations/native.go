@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/nativeapi"
 )
 
 // The reviewer's API, for the operator (`tidings registrations …`), signed
@@ -40,11 +41,11 @@ func (s *Service) NativeHandler(auth Authenticator, operatorAccount string) http
 	guard := func(w http.ResponseWriter, r *http.Request) (iam.Principal, bool) {
 		p, err := auth.Authenticate(r)
 		if err != nil {
-			writeJSONError(w, err, http.StatusForbidden)
+			nativeapi.Error(w, err, http.StatusForbidden)
 			return p, false
 		}
 		if p.AccountID == "" || p.AccountID != operatorAccount {
-			writeJSONError(w, fault.AccessDeniedf("only keys of the operator's account (%s) may review registrations", operatorAccount), 0)
+			nativeapi.Error(w, fault.AccessDeniedf("only keys of the operator's account (%s) may review registrations", operatorAccount), 0)
 			return p, false
 		}
 		return p, true
@@ -65,7 +66,7 @@ func (s *Service) NativeHandler(auth Authenticator, operatorAccount string) http
 		if v := q.Get("limit"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				writeJSONError(w, fault.Invalidf("limit must be a positive integer"), 0)
+				nativeapi.Error(w, fault.Invalidf("limit must be a positive integer"), 0)
 				return
 			}
 			f.Limit = n
@@ -75,7 +76,7 @@ func (s *Service) NativeHandler(auth Authenticator, operatorAccount string) http
 			s.nativeFailed(w, err)
 			return
 		}
-		writeJSON(w, map[string]any{"registrations": list})
+		nativeapi.JSON(w, map[string]any{"registrations": list})
 	})
 	mux.HandleFunc("POST "+NativePrefix+"/{id}/review", func(w http.ResponseWriter, r *http.Request) {
 		p, ok := guard(w, r)
@@ -86,7 +87,7 @@ func (s *Service) NativeHandler(auth Authenticator, operatorAccount string) http
 		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&in); err != nil {
-			writeJSONError(w, fault.Invalidf("the body is not a review decision: %v", err), 0)
+			nativeapi.Error(w, fault.Invalidf("the body is not a review decision: %v", err), 0)
 			return
 		}
 		sm, err := s.Review(iam.WithPrincipal(r.Context(), p), r.URL.Query().Get("account"), r.PathValue("id"), in)
@@ -94,10 +95,10 @@ func (s *Service) NativeHandler(auth Authenticator, operatorAccount string) http
 			s.nativeFailed(w, err)
 			return
 		}
-		writeJSON(w, sm)
+		nativeapi.JSON(w, sm)
 	})
 	mux.HandleFunc(NativePrefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, fault.NotFoundf("no such resource: %s %s", r.Method, r.URL.Path), 0)
+		nativeapi.Error(w, fault.NotFoundf("no such resource: %s %s", r.Method, r.URL.Path), 0)
 	})
 	return mux
 }
@@ -106,38 +107,5 @@ func (s *Service) nativeFailed(w http.ResponseWriter, err error) {
 	if fault.KindOf(err) == fault.Internal {
 		s.log.Error("registrations API failed", "err", err)
 	}
-	writeJSONError(w, err, 0)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeJSONError answers err with the status of its kind (status, when not
-// 0, for errors of no kind).
-func writeJSONError(w http.ResponseWriter, err error, status int) {
-	code, msg := "InternalError", "an internal error occurred"
-	switch fault.KindOf(err) {
-	case fault.Invalid:
-		code, status, msg = "ValidationError", http.StatusBadRequest, err.Error()
-	case fault.NotFound:
-		code, status, msg = "NotFound", http.StatusNotFound, err.Error()
-	case fault.Conflict:
-		code, status, msg = "Conflict", http.StatusConflict, err.Error()
-	case fault.AccessDenied:
-		code, status, msg = "AccessDenied", http.StatusForbidden, err.Error()
-	case fault.Unavailable:
-		code, status, msg = "Unavailable", http.StatusServiceUnavailable, err.Error()
-	default:
-		if status != 0 {
-			code, msg = "AccessDenied", err.Error()
-		} else {
-			status = http.StatusInternalServerError
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	nativeapi.Error(w, err, 0)
 }
