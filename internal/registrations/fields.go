@@ -185,7 +185,7 @@ func (s *Service) DescribeRegistrationFieldValues(ctx context.Context, in *T.Des
 	for _, f := range td.Fields {
 		p := *f.FieldPath
 		fv, ok := v.Fields[p]
-		if !ok || !sel(p) {
+		if !ok || !sel(p) || (fv.empty() && fv.Feedback == "") {
 			continue
 		}
 		vals = append(vals, valueInfo(p, fv))

@@ -329,7 +329,9 @@ func (s *Service) CreateRegistrationVersion(ctx context.Context, in *T.CreateReg
 		base := r.version(currentNumber(r))
 		fields := map[string]FieldValue{}
 		for p, v := range base.Fields {
-			fields[p] = FieldValue{Text: v.Text, Choices: v.Choices, AttachmentID: v.AttachmentID}
+			if !v.empty() {
+				fields[p] = FieldValue{Text: v.Text, Choices: v.Choices, AttachmentID: v.AttachmentID}
+			}
 		}
 		r.Versions = append(r.Versions, Version{Number: last.Number + 1, Fields: fields})
 		nv = latest(r)
@@ -437,7 +439,7 @@ func (s *Service) checkComplete(ctx context.Context, r *Registration) error {
 	for _, f := range td.Fields {
 		p := *f.FieldPath
 		val, ok := v.Fields[p]
-		if !ok {
+		if !ok || val.empty() {
 			if *f.FieldRequirement == T.FieldRequirementRequired {
 				missing = append(missing, FieldError{Name: p, Message: "a value is required"})
 			}

@@ -189,7 +189,8 @@ func TestLifecycle(t *testing.T) {
 	require.Equal(t, registrations.StatusReviewing, sm.Status)
 	b.clock.Add(time.Minute)
 	sm, err = b.svc.Review(context.Background(), "", id, registrations.ReviewInput{Decision: registrations.RequestUpdates,
-		Reason: "Website unreachable", Fields: map[string]string{"companyInfo.website": "does not load"}})
+		Reason: "Website unreachable", Fields: map[string]string{"companyInfo.website": "does not load",
+			"messageSamples.messageSample2": "add a sample with opt-out wording"}})
 	require.NoError(t, err)
 	require.Equal(t, registrations.StatusRequiresUpdates, sm.Status)
 	_, err = b.svc.Review(b.ctx, acct, id, registrations.ReviewInput{Decision: registrations.Approve})
@@ -212,6 +213,11 @@ func TestLifecycle(t *testing.T) {
 		FieldPaths: []string{"companyInfo.website"}})
 	require.NoError(t, err)
 	require.Equal(t, "does not load", *fv.RegistrationFieldValues[0].DeniedReason)
+	fv, err = b.svc.DescribeRegistrationFieldValues(b.ctx, &T.DescribeRegistrationFieldValuesRequest{RegistrationId: &id,
+		FieldPaths: []string{"messageSamples.messageSample2"}})
+	require.NoError(t, err)
+	require.Len(t, fv.RegistrationFieldValues, 1, "a note on a field without a value is shown")
+	require.Nil(t, fv.RegistrationFieldValues[0].TextValue)
 
 	// Fix it in version 2, which starts from version 1's values.
 	_, err = b.svc.PutRegistrationFieldValue(b.ctx, &T.PutRegistrationFieldValueRequest{RegistrationId: &id,
@@ -225,7 +231,7 @@ func TestLifecycle(t *testing.T) {
 	fv, err = b.svc.DescribeRegistrationFieldValues(b.ctx, &T.DescribeRegistrationFieldValuesRequest{RegistrationId: &id, MaxResults: ptr(int64(20))})
 	require.NoError(t, err)
 	require.Equal(t, int64(2), *fv.VersionNumber)
-	require.Len(t, fv.RegistrationFieldValues, 16)
+	require.Len(t, fv.RegistrationFieldValues, 16, "the values of version 1, not the notes on fields without one")
 	for _, v := range fv.RegistrationFieldValues {
 		require.Nil(t, v.DeniedReason, "a new version starts without the reviewer's notes")
 	}

@@ -59,6 +59,9 @@ type FieldValue struct {
 	DeniedReason string   `json:"denied_reason,omitempty"`
 }
 
+// empty reports whether fv holds no value (only a reviewer's notes).
+func (fv FieldValue) empty() bool { return fv.Text == nil && fv.Choices == nil && fv.AttachmentID == "" }
+
 // DeniedReason says why a reviewer sent a version back.
 type DeniedReason struct {
 	Reason           string `json:"reason"`
