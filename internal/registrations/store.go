@@ -60,7 +60,9 @@ type FieldValue struct {
 }
 
 // empty reports whether fv holds no value (only a reviewer's notes).
-func (fv FieldValue) empty() bool { return fv.Text == nil && fv.Choices == nil && fv.AttachmentID == "" }
+func (fv FieldValue) empty() bool {
+	return fv.Text == nil && fv.Choices == nil && fv.AttachmentID == ""
+}
 
 // DeniedReason says why a reviewer sent a version back.
 type DeniedReason struct {
