@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -125,12 +127,8 @@ AWS_ENDPOINT_URL, else http://$TIDINGS_HTTP_ADDR.`,
 			if err != nil {
 				return err
 			}
-			path := registrations.NativePrefix + "/" + url.PathEscape(args[0]) + "/review"
-			if account != "" {
-				path += "?account=" + url.QueryEscape(account)
-			}
 			var sm registrations.Summary
-			if err := c.Native(cmd.Context(), "POST", path, "sms-voice", in, &sm); err != nil {
+			if err := c.Native(cmd.Context(), "POST", registrationPath(args[0], "/review", account), "sms-voice", in, &sm); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (version %d %s)\n", sm.ID, sm.Status, sm.Version, sm.VersionStatus)
@@ -144,8 +142,82 @@ AWS_ENDPOINT_URL, else http://$TIDINGS_HTTP_ADDR.`,
 	review.Flags().StringVar(&description, "description", "", "what to change (long); with --approve, a note")
 	review.Flags().StringArrayVar(&fields, "field", nil, "feedback on a field: PATH=FEEDBACK (repeatable)")
 
-	cmd.AddCommand(list, review)
+	var showJSON bool
+	show := &cobra.Command{
+		Use:   "show REGISTRATION_ID",
+		Short: "Show a registration: status, associated numbers and the field values of its current version",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := apiClient(endpoint, region)
+			if err != nil {
+				return err
+			}
+			var d registrations.Detail
+			if err := c.Native(cmd.Context(), "GET", registrationPath(args[0], "", account), "sms-voice", nil, &d); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if showJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(d)
+			}
+			fmt.Fprintf(w, "Registration:  %s (%s)\nAccount:       %s\nStatus:        %s\nVersion:       %d %s\n",
+				d.ID, d.Type, d.AccountID, d.Status, d.Version, d.VersionStatus)
+			fmt.Fprintf(w, "Associated:    %s\n\n", strings.Join(d.Associations, ", "))
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, f := range d.Fields {
+				v := strings.Join(f.Choices, ", ")
+				switch {
+				case f.Text != nil:
+					v = *f.Text
+				case f.AttachmentID != "":
+					v = "attachment " + f.AttachmentID
+				}
+				if f.Feedback != "" {
+					v += "  [reviewer: " + f.Feedback + "]"
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", f.Path, v)
+			}
+			return tw.Flush()
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
+
+	var outFile string
+	attachment := &cobra.Command{
+		Use:   "attachment REGISTRATION_ID ATTACHMENT_ID -o FILE",
+		Short: "Download an attachment a registration's fields name (the opt-in screenshot)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if outFile == "" {
+				return fmt.Errorf("attachment: -o FILE is required")
+			}
+			c, err := apiClient(endpoint, region)
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if err := c.Native(cmd.Context(), "GET", registrationPath(args[0], "/attachments/"+url.PathEscape(args[1]), account), "sms-voice", nil, &buf); err != nil {
+				return err
+			}
+			return os.WriteFile(outFile, buf.Bytes(), 0o600)
+		},
+	}
+	attachment.Flags().StringVarP(&outFile, "output", "o", "", "file to write")
+
+	cmd.AddCommand(list, show, review, attachment)
 	return cmd
+}
+
+// registrationPath is the reviewer's API path of registration id, with
+// rest after it and the account query.
+func registrationPath(id, rest, account string) string {
+	p := registrations.NativePrefix + "/" + url.PathEscape(id) + rest
+	if account != "" {
+		p += "?account=" + url.QueryEscape(account)
+	}
+	return p
 }
 
 func printRegistrations(w io.Writer, list []registrations.Summary) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -12,7 +13,8 @@ import (
 // Native calls one of Tidings' own JSON APIs (under /v1/): method on path
 // (with its query), in as the JSON body (nil: none), signed with SigV4 for
 // the credential scope service signingName; the answer is decoded into out
-// (which may be nil). An error answer ({"error": {"code", "message"}}) is
+// (which may be nil), or written to it as it is when out is an io.Writer.
+// An error answer ({"error": {"code", "message"}}) is
 // an *APIError.
 func (c *Client) Native(ctx context.Context, method, path, signingName string, in, out any) error {
 	var body []byte
@@ -45,6 +47,10 @@ func (c *Client) Native(ctx context.Context, method, path, signingName string, i
 	}
 	if out == nil {
 		return nil
+	}
+	if w, ok := out.(io.Writer); ok {
+		_, err := w.Write(data)
+		return err
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,10 @@ import (
 //
 //	GET  /v1/registrations?account=&status=&type=&limit=
 //	     → {"registrations": [Summary, …]}  (oldest first)
+//	GET  /v1/registrations/{id}?account=
+//	     → Detail (the field values of the current version)
+//	GET  /v1/registrations/{id}/attachments/{attachmentId}?account=
+//	     → the attachment's bytes (an attachment its fields name)
 //	POST /v1/registrations/{id}/review?account=
 //	     {"decision": "approve" | "request-updates" | "start-review",
 //	      "reason": "…", "description": "…", "fields": {"path": "feedback"}}
@@ -97,10 +102,66 @@ func (s *Service) NativeHandler(auth Authenticator, operatorAccount string) http
 		}
 		nativeapi.JSON(w, sm)
 	})
+	mux.HandleFunc("GET "+NativePrefix+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		p, ok := guard(w, r)
+		if !ok {
+			return
+		}
+		d, err := s.Show(iam.WithPrincipal(r.Context(), p), r.URL.Query().Get("account"), r.PathValue("id"))
+		if err != nil {
+			s.nativeFailed(w, err)
+			return
+		}
+		nativeapi.JSON(w, d)
+	})
+	mux.HandleFunc("GET "+NativePrefix+"/{id}/attachments/{att}", func(w http.ResponseWriter, r *http.Request) {
+		p, ok := guard(w, r)
+		if !ok {
+			return
+		}
+		ctx := iam.WithPrincipal(r.Context(), p)
+		// Only an attachment the registration's fields name: the
+		// reviewer reads what was submitted, not an account's uploads.
+		d, err := s.Show(ctx, r.URL.Query().Get("account"), r.PathValue("id"))
+		if err != nil {
+			s.nativeFailed(w, err)
+			return
+		}
+		att := r.PathValue("att")
+		if !slices.ContainsFunc(d.Fields, func(f FieldDetail) bool { return f.AttachmentID == att }) {
+			nativeapi.Error(w, fault.NotFoundf("registration %s names no attachment %s", d.ID, att), 0)
+			return
+		}
+		rc, a, err := s.AttachmentContent(ctx, d.AccountID, att)
+		if err != nil {
+			s.nativeFailed(w, err)
+			return
+		}
+		defer rc.Close()
+		w.Header().Set("Content-Type", a.ContentType)
+		w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+a.ID+extension(a.ContentType)+`"`)
+		if _, err := io.Copy(w, rc); err != nil {
+			s.log.Warn("registration attachment download cut short", "attachment", a.ID, "err", err)
+		}
+	})
 	mux.HandleFunc(NativePrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		nativeapi.Error(w, fault.NotFoundf("no such resource: %s %s", r.Method, r.URL.Path), 0)
 	})
 	return mux
+}
+
+func extension(contentType string) string {
+	switch contentType {
+	case "image/png":
+		return ".png"
+	case "image/jpeg":
+		return ".jpg"
+	case "application/pdf":
+		return ".pdf"
+	}
+	return ""
 }
 
 func (s *Service) nativeFailed(w http.ResponseWriter, err error) {

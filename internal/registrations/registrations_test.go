@@ -493,6 +493,17 @@ func TestNativeHandler(t *testing.T) {
 	require.Contains(t, body, `"status":"COMPLETE"`)
 	code, body = call(acct, "POST", "/v1/registrations/"+id+"/review", `{"decision":"approve"}`)
 	require.Equal(t, http.StatusConflict, code, body)
+	att, err := b.svc.CreateRegistrationAttachment(b.ctx, &T.CreateRegistrationAttachmentRequest{AttachmentBody: pngBytes})
+	require.NoError(t, err)
+	code, body = call(acct, "GET", "/v1/registrations/"+id, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"path":"companyInfo.zipCode"`)
+	require.Contains(t, body, `"title":"Zip Code / Postal Code"`)
+	// Only an attachment the registration names can be read through it.
+	code, body = call(acct, "GET", "/v1/registrations/"+id+"/attachments/"+*att.RegistrationAttachmentId, "")
+	require.Equal(t, http.StatusNotFound, code, body)
+	code, _ = call("999988887777", "GET", "/v1/registrations/"+id, "")
+	require.Equal(t, http.StatusForbidden, code)
 	code, _ = call(acct, "GET", "/v1/registrations/x/y", "")
 	require.Equal(t, http.StatusNotFound, code)
 }

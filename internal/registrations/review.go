@@ -2,6 +2,7 @@ package registrations
 
 import (
 	"context"
+	"io"
 	"sort"
 	"time"
 
@@ -175,4 +176,69 @@ func (s *Service) Review(ctx context.Context, accountID, id string, in ReviewInp
 	}
 	s.log.Info("registration reviewed", "account", acct, "registration", r.ID, "decision", in.Decision, "status", r.Status)
 	return summary(r), nil
+}
+
+// Detail is a registration as the reviewer reads it: its summary and the
+// field values of its current version, in the order of the definitions.
+type Detail struct {
+	Summary
+	Fields []FieldDetail `json:"fields"`
+}
+
+// FieldDetail is one field value with its title.
+type FieldDetail struct {
+	Path         string   `json:"path"`
+	Title        string   `json:"title"`
+	Text         *string  `json:"text,omitempty"`
+	Choices      []string `json:"choices,omitempty"`
+	AttachmentID string   `json:"attachment_id,omitempty"`
+	Feedback     string   `json:"feedback,omitempty"`
+}
+
+// Show returns registration id (of accountID, or of whichever account has
+// it) with the field values of its current version.
+func (s *Service) Show(ctx context.Context, accountID, id string) (Detail, error) {
+	id = idOf(id)
+	acct, err := s.find(ctx, accountID, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	r, err := s.store.GetRegistration(ctx, acct, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	d := Detail{Summary: summary(r), Fields: []FieldDetail{}}
+	as, err := s.store.ListAssociations(ctx, acct, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	for _, a := range as {
+		d.Associations = append(d.Associations, a.ResourceID)
+	}
+	v := r.version(currentNumber(r))
+	if td := s.defs.Type(r.Type); td != nil {
+		for _, f := range td.Fields {
+			fv, ok := v.Fields[*f.FieldPath]
+			if !ok {
+				continue
+			}
+			d.Fields = append(d.Fields, FieldDetail{Path: *f.FieldPath, Title: *f.DisplayHints.Title, Text: fv.Text,
+				Choices: fv.Choices, AttachmentID: fv.AttachmentID, Feedback: fv.Feedback})
+		}
+	}
+	return d, nil
+}
+
+// AttachmentContent opens the bytes of an attachment of an account; the
+// caller closes them.
+func (s *Service) AttachmentContent(ctx context.Context, accountID, id string) (io.ReadCloser, *Attachment, error) {
+	a, err := s.store.GetAttachment(ctx, accountID, idOf(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, _, err := s.blobs.Get(ctx, a.BlobKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rc, a, nil
 }

@@ -102,6 +102,17 @@ func cliRegistrationReview(t *testing.T, s *Server) {
 	if !strings.Contains(list, id) || !strings.Contains(list, phone) {
 		t.Errorf("tidings registrations list --status SUBMITTED lacks %s with %s:\n%s", id, phone, list)
 	}
+	show := s.tidings(t, "registrations", "show", id)
+	for _, want := range []string{"SUBMITTED", "companyInfo.zipCode", "98109", "10,000", "attachment " + attID} {
+		if !strings.Contains(show, want) {
+			t.Errorf("tidings registrations show lacks %q:\n%s", want, show)
+		}
+	}
+	got := filepath.Join(dir, "downloaded.png")
+	s.tidings(t, "registrations", "attachment", id, attID, "-o", got)
+	if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, tinyPNG()) {
+		t.Errorf("the downloaded opt-in image differs from the upload (%v)", err)
+	}
 	s.tidings(t, "registrations", "review", id, "--start-review")
 	eqAt(t, sv("describe-registrations", "--registration-ids", id), "Registrations.0.RegistrationStatus", "REVIEWING")
 	out := s.tidings(t, "registrations", "review", id, "--request-updates", "--reason", "Opt-in image unreadable",
