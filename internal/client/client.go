@@ -69,6 +69,27 @@ func (c *Client) JSON(ctx context.Context, target, signingName, op string, in, o
 	return nil
 }
 
+// send signs req (whose body is body) for the credential scope service
+// signingName and returns the answer and its body.
+func (c *Client) send(ctx context.Context, req *http.Request, body []byte, signingName string) (*http.Response, []byte, error) {
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.Region, time.Now()); err != nil {
+		return nil, nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp, data, err
+}
+
 func decodeError(resp *http.Response, data []byte) error {
 	var e struct {
 		Type     string `json:"__type"`
@@ -145,25 +166,4 @@ func (c *Client) Native(ctx context.Context, signingName, method, path, contentT
 		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
 	}
 	return nil
-}
-
-// send signs req (whose body is body) for signingName, sends it and reads
-// the answer, bounded.
-func (c *Client) send(ctx context.Context, req *http.Request, body []byte, signingName string) (*http.Response, []byte, error) {
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.Region, time.Now()); err != nil {
-		return nil, nil, err
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	return resp, data, err
 }
