@@ -110,7 +110,7 @@ type Service struct {
 	log    *slog.Logger
 
 	mu       sync.Mutex
-	opened   map[string][]byte     // account\x00data key id -> plaintext
+	opened   map[string][]byte      // account\x00data key id -> plaintext
 	versions map[string]cipher.AEAD // account\x00key\x00version -> AEAD
 	current  map[string]currentKey  // account\x00owner\x00ref -> data key
 }
