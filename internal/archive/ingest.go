@@ -49,7 +49,8 @@ func BlobKey(accountID, archiveID string, received time.Time, id string) string 
 // the database; after an error nothing is archived.
 func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *message.Envelope, auth message.Auth, raw io.Reader) (messageID string, err error) {
 	start := time.Now()
-	if _, err := s.archive(ctx, accountID, archiveID, true); err != nil {
+	arch, err := s.archive(ctx, accountID, archiveID, true)
+	if err != nil {
 		return "", err
 	}
 	if env == nil {
@@ -62,6 +63,19 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 	received = received.UTC().Truncate(time.Millisecond)
 	id := newMessageID(received)
 	key := BlobKey(accountID, archiveID, received, id)
+	var dataKeyID string
+	var dataKey []byte
+	if arch.KmsKeyArn != "" {
+		// Envelope encryption: the archive's data key, wrapped by its KMS
+		// key, encrypts the compressed message.
+		if s.cfg.Keys == nil {
+			return "", fmt.Errorf("archive: archive %s has KmsKeyArn %s but no key service is configured", archiveID, arch.KmsKeyArn)
+		}
+		if dataKeyID, dataKey, err = s.cfg.Keys.DataKey(ctx, accountID, arch.KmsKeyArn, dataKeyOwner(archiveID)); err != nil {
+			return "", fmt.Errorf("archive: the data key of archive %s: %w", archiveID, err)
+		}
+		key += ".enc"
+	}
 
 	// raw ─tee─► zstd ─pipe─► blob Put (another goroutine)
 	//      └──► sha256, byte count, MIME parser
@@ -77,7 +91,19 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		done <- putResult{info, err}
 	}()
 	zw := encoders.Get().(*zstd.Encoder)
-	zw.Reset(pw)
+	var sw *sealWriter
+	if dataKey != nil {
+		// raw ─► zstd ─► AES-256-GCM ─pipe─► blob Put
+		if sw, err = newSealWriter(pw, dataKey, cryptAD(accountID, archiveID, id)); err != nil {
+			encoders.Put(zw)
+			pw.CloseWithError(err)
+			<-done
+			return "", err
+		}
+		zw.Reset(sw)
+	} else {
+		zw.Reset(pw)
+	}
 	sum := sha256.New()
 	var size countWriter
 	tee := io.TeeReader(raw, io.MultiWriter(zw, sum, &size))
@@ -85,6 +111,9 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 	_, err = io.Copy(io.Discard, tee) // what the parser left
 	if err == nil {
 		err = zw.Close()
+	}
+	if err == nil && sw != nil {
+		err = sw.Close()
 	}
 	encoders.Put(zw)
 	pw.CloseWithError(err) // nil: EOF, Put completes
@@ -107,6 +136,7 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		StoredSize:     put.info.Size,
 		SHA256:         hex.EncodeToString(sum.Sum(nil)),
 		Compression:    Compression,
+		DataKeyID:      dataKeyID,
 		Malformed:      p.malformed,
 		HasAttachments: p.hasAttach,
 		Meta:           s.meta(accountID, p, env, auth),

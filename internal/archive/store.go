@@ -21,6 +21,9 @@ type Message struct {
 	SHA256 string
 	// Compression of the blob: "zstd".
 	Compression string
+	// DataKeyID names the data key (see Keys) the blob is encrypted
+	// under, after compression; "" when it is not encrypted.
+	DataKeyID string
 	// Malformed: the MIME structure could not be parsed in full (the raw
 	// message is kept as received all the same).
 	Malformed      bool

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -40,6 +41,11 @@ type Config struct {
 	RetryFirst  string // TIDINGS_RETRY_FIRST
 	RetryMax    string // TIDINGS_RETRY_MAX
 	RetryGiveUp string // TIDINGS_RETRY_GIVE_UP
+
+	// MasterKey wraps the keys of `tidings kms` (archive encryption):
+	// 32 bytes in base64. "" ⇒ <data dir>/master.key, generated at first
+	// start. Every node of a cluster needs the same one.
+	MasterKey string // TIDINGS_MASTER_KEY
 }
 
 // Var describes one setting, for flags and documentation.
@@ -69,6 +75,7 @@ func (c *Config) Vars() []Var {
 		{"retry-first", "TIDINGS_RETRY_FIRST", "5m", "wait before the second delivery attempt to a relay; doubles each time", &c.RetryFirst},
 		{"retry-max", "TIDINGS_RETRY_MAX", "1h", "longest wait between delivery attempts", &c.RetryMax},
 		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
+		{"master-key", "TIDINGS_MASTER_KEY", "", "base64 of the 32-byte key wrapping the archive encryption keys (default: <data dir>/master.key, generated at first start); prefer the environment variable", &c.MasterKey},
 	}
 }
 
@@ -150,7 +157,22 @@ func (c *Config) Validate() error {
 	if _, err := c.Retry(); err != nil {
 		return err
 	}
+	if _, err := c.MasterKeyBytes(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// MasterKeyBytes decodes MasterKey; nil when it is unset.
+func (c *Config) MasterKeyBytes() ([]byte, error) {
+	if c.MasterKey == "" {
+		return nil, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.MasterKey))
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("TIDINGS_MASTER_KEY: want 32 bytes in base64 (openssl rand -base64 32)")
+	}
+	return k, nil
 }
 
 var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
