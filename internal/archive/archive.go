@@ -16,6 +16,10 @@
 // keeps them longer, shortening it deletes the older ones at the next
 // run). PERMANENT archives are never touched.
 //
+// Journaling: journal reports of Exchange, Microsoft 365 and WorkMail
+// are shown and indexed as the message they carry, with the report's
+// recipients (Bcc and expanded groups included) searchable (journal.go).
+//
 // Encryption: an archive with a KmsKeyArn has its messages compressed,
 // then encrypted with AES-256-GCM under a data key of the archive that
 // its KMS key wraps (crypt.go, internal/kms). Rotating the KMS key gives

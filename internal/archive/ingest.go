@@ -138,16 +138,19 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		Compression:    Compression,
 		DataKeyID:      dataKeyID,
 		Malformed:      p.malformed,
-		HasAttachments: p.hasAttach,
+		HasAttachments: p.original().hasAttach,
 		Meta:           s.meta(accountID, p, env, auth),
 	}
-	body := p.text.String()
-	if body == "" && p.html.Len() > 0 {
-		body = htmlToText(p.html.String())
+	// A journal report is indexed by the message it carries and the
+	// report's sender and recipients (see journal.go).
+	o := p.original()
+	body := o.text.String()
+	if body == "" && o.html.Len() > 0 {
+		body = htmlToText(o.html.String())
 	}
 	doc := NewDocument(m.Meta.Subject,
-		[]string{m.Meta.From, m.Meta.EnvelopeFrom},
-		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.EnvelopeTo...),
+		append([]string{m.Meta.From}, m.Meta.SearchEnvelopeFrom()...),
+		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.SearchEnvelopeTo()...),
 		m.Meta.Attachments, body)
 	if err := s.store.InsertMessage(ctx, m, doc); err != nil {
 		s.deleteBlob(ctx, key)
@@ -179,18 +182,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // meta gathers the metadata of a parsed message.
+// The header fields are the original's for a journal report.
 func (s *Service) meta(accountID string, p *parsed, env *message.Envelope, auth message.Auth) Meta {
+	o := p.original()
 	m := Meta{
-		Subject:         clean(p.textField("Subject")),
-		From:            clean(p.textField("From")),
-		To:              clean(p.textField("To")),
-		Cc:              clean(p.textField("Cc")),
-		Date:            clean(p.get("Date")),
-		MessageID:       clean(p.get("Message-Id")),
-		InReplyTo:       clean(p.get("In-Reply-To")),
-		XMailer:         clean(p.textField("X-Mailer")),
-		XOriginalMailer: clean(p.textField("X-Original-Mailer")),
-		XPriority:       clean(p.get("X-Priority")),
+		Subject:         clean(o.textField("Subject")),
+		From:            clean(o.textField("From")),
+		To:              clean(o.textField("To")),
+		Cc:              clean(o.textField("Cc")),
+		Date:            clean(o.get("Date")),
+		MessageID:       clean(o.get("Message-Id")),
+		InReplyTo:       clean(o.get("In-Reply-To")),
+		XMailer:         clean(o.textField("X-Mailer")),
+		XOriginalMailer: clean(o.textField("X-Original-Mailer")),
+		XPriority:       clean(o.get("X-Priority")),
 		EnvelopeFrom:    clean(env.MailFrom),
 		Helo:            clean(env.Conn.Helo),
 		IngressPointID:  env.IngressPointID,
@@ -201,11 +206,19 @@ func (s *Service) meta(accountID string, p *parsed, env *message.Envelope, auth 
 		DKIM:            string(auth.DKIM),
 		DMARC:           string(auth.DMARC),
 		Problems:        p.problems,
+		Journal:         p.journal,
 	}
-	for _, r := range p.all("Received") {
+	if m.From == "" && p.journal != nil {
+		m.From = p.journal.Sender
+	}
+	received := o.all("Received")
+	if len(received) == 0 {
+		received = p.all("Received")
+	}
+	for _, r := range received {
 		m.Received = append(m.Received, clean(r))
 	}
-	for _, a := range p.attachments {
+	for _, a := range o.attachments {
 		if a != "" {
 			m.Attachments = append(m.Attachments, clean(a))
 		}

@@ -175,10 +175,12 @@ func (s *Service) MessageContent(ctx context.Context, accountID, id string) (*Co
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return nil, fmt.Errorf("archive: reading message %s: %w", id, err)
 	}
+	// A journal report reads as the message it carries.
+	o := p.original()
 	return &Content{
 		Message:     m,
-		Text:        p.text.String(),
-		HTML:        p.html.String(),
+		Text:        o.text.String(),
+		HTML:        o.html.String(),
 		Attachments: m.Meta.Attachments,
 		Malformed:   m.Malformed || p.malformed,
 	}, nil

@@ -67,8 +67,8 @@ func arcScanMessage(sc interface{ Scan(...any) error }, extra ...any) (*archive.
 func arcFolded(m *archive.Message) []any {
 	return []any{
 		archive.Fold(m.Meta.Subject), archive.Fold(m.Meta.From), archive.Fold(m.Meta.To),
-		archive.Fold(m.Meta.Cc), archive.Fold(m.Meta.EnvelopeFrom),
-		archive.Fold(strings.Join(m.Meta.EnvelopeTo, "\n")),
+		archive.Fold(m.Meta.Cc), archive.Fold(strings.Join(m.Meta.SearchEnvelopeFrom(), "\n")),
+		archive.Fold(strings.Join(m.Meta.SearchEnvelopeTo(), "\n")),
 	}
 }
 
