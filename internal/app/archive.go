@@ -52,6 +52,12 @@ func newKMS(cfg *config.Config, db *store.DB, log *slog.Logger, out io.Writer) (
 	if err != nil {
 		return nil, err
 	}
+	if fromEnv == nil && cfg.DatabaseURL != "" {
+		// Nodes sharing a PostgreSQL database must share the master key
+		// too: a key one node wrapped, another cannot unwrap.
+		log.Warn("TIDINGS_MASTER_KEY is not set: the master key of archive encryption is this node's file; set the same TIDINGS_MASTER_KEY on every node sharing the database",
+			"path", filepath.Join(cfg.DataDir, kms.MasterKeyFile))
+	}
 	if generated {
 		path := filepath.Join(cfg.DataDir, kms.MasterKeyFile)
 		log.Warn("generated the master key of archive encryption; back it up apart from the database", "path", path)
