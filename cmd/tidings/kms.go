@@ -73,19 +73,14 @@ archives cannot be read.`,
 		Use:   "create",
 		Short: "Create a key for --account-id and print its ARN",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			svc, done, err := open(c)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withKMS(open, func(c *cobra.Command, svc *kms.Service, _ []string) error {
 			k, err := svc.CreateKey(c.Context(), cfg.AccountID, alias, description)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(c.OutOrStdout(), k.ARN(cfg.Region))
 			return nil
-		},
+		}),
 	}
 	create.Flags().StringVar(&alias, "alias", "", "an alias for the key (alias/NAME names it too)")
 	create.Flags().StringVar(&description, "description", "", "what the key is for")
@@ -94,37 +89,27 @@ archives cannot be read.`,
 		Use:   "list",
 		Short: "List the keys of --account-id",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			svc, done, err := open(c)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withKMS(open, func(c *cobra.Command, svc *kms.Service, _ []string) error {
 			ks, err := svc.ListKeys(c.Context(), cfg.AccountID)
 			if err != nil {
 				return err
 			}
 			printKMSKeys(c.OutOrStdout(), ks, cfg.Region)
 			return nil
-		},
+		}),
 	}
 	rotate := &cobra.Command{
 		Use:   "rotate KEY",
 		Short: "Give a key new material for the data keys made from now on (by ARN, key ID or alias/NAME); old mail is not re-encrypted and stays readable",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, done, err := open(c)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withKMS(open, func(c *cobra.Command, svc *kms.Service, args []string) error {
 			k, err := svc.RotateKey(c.Context(), cfg.AccountID, args[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(c.OutOrStdout(), "rotated %s: version %d is current (a running server uses it within a minute)\n", k.ARN(cfg.Region), k.CurrentVersion)
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(create, list, rotate)
 	return cmd
@@ -144,4 +129,17 @@ func printKMSKeys(w io.Writer, ks []*kms.Key, region string) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", k.ARN(region), alias, k.CurrentVersion, k.CreatedAt.Format(time.RFC3339), rotated, k.Description)
 	}
 	tw.Flush()
+}
+
+// withKMS runs fn with the key service open gives, closing it after.
+func withKMS(open func(*cobra.Command) (*kms.Service, func(), error),
+	fn func(c *cobra.Command, svc *kms.Service, args []string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		svc, done, err := open(c)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return fn(c, svc, args)
+	}
 }

@@ -302,6 +302,17 @@ func (s *Service) CheckKey(ctx context.Context, accountID, arn string) error {
 	return err
 }
 
+// cachePut stores v in cache under mu, starting the cache over when it is
+// full.
+func cachePut[V any](mu *sync.Mutex, cache map[string]V, k string, v V) {
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cache) >= maxCached {
+		clear(cache)
+	}
+	cache[k] = v
+}
+
 func cacheKey(parts ...string) string { return strings.Join(parts, "\x00") }
 
 // version returns the AEAD of a key version's material.
@@ -324,12 +335,7 @@ func (s *Service) version(ctx context.Context, accountID, keyID string, v int) (
 	if a, err = newAEAD(material); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if len(s.versions) >= maxCached {
-		clear(s.versions)
-	}
-	s.versions[ck] = a
-	s.mu.Unlock()
+	cachePut(&s.mu, s.versions, ck, a)
 	return a, nil
 }
 
@@ -374,12 +380,7 @@ func (s *Service) DataKey(ctx context.Context, accountID, ref, owner string) (id
 	default:
 		return "", nil, err
 	}
-	s.mu.Lock()
-	if len(s.current) >= maxCached {
-		clear(s.current)
-	}
-	s.current[ck] = currentKey{id: d.ID, key: plain, expires: now.Add(s.cfg.CurrentTTL)}
-	s.mu.Unlock()
+	cachePut(&s.mu, s.current, ck, currentKey{id: d.ID, key: plain, expires: now.Add(s.cfg.CurrentTTL)})
 	return d.ID, plain, nil
 }
 
@@ -405,11 +406,6 @@ func (s *Service) OpenDataKey(ctx context.Context, accountID, id string) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("kms: cannot unwrap data key %s: %v", id, err)
 	}
-	s.mu.Lock()
-	if len(s.opened) >= maxCached {
-		clear(s.opened)
-	}
-	s.opened[ck] = plain
-	s.mu.Unlock()
+	cachePut(&s.mu, s.opened, ck, plain)
 	return plain, nil
 }
