@@ -70,3 +70,28 @@ func TestCryptRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSealOpen: the cost encryption adds to a message's compressed
+// bytes, per byte.
+func BenchmarkSealOpen(b *testing.B) {
+	key := make([]byte, 32)
+	plain := make([]byte, 1<<20)
+	rand.Read(plain)
+	ad := cryptAD("a", "b", "c")
+	b.SetBytes(int64(len(plain)))
+	for b.Loop() {
+		var out bytes.Buffer
+		sw, _ := newSealWriter(&out, key, ad)
+		sw.Write(plain)
+		if err := sw.Close(); err != nil {
+			b.Fatal(err)
+		}
+		or, err := newOpenReader(bytes.NewReader(out.Bytes()), key, ad)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, or); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
