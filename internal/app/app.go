@@ -87,6 +87,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	first, last, _ := cfg.PortRange()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	keys, err := newKMS(cfg, db, log, out)
+	if err != nil {
+		return err
+	}
 	purger := &archivePurger{}
 	mail, err := mailmanager.New(db.MailManager(), signer, blobReader{blobs}, mailmanager.Config{
 		Region:   cfg.Region,
@@ -97,6 +101,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		// ingress point asks for TLS only when its creator says so.
 		DefaultTLSPolicy: mm.TlsPolicyOptional,
 		PurgeArchive:     purger.purge,
+		CheckKmsKey:      keys.CheckKey,
 	}, log.With("component", "mailmanager"))
 	if err != nil {
 		return err
@@ -105,7 +110,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
-	arch, err := newArchive(db, blobs, mail, reg, cfg.Region, baseURL, archiveKey, log)
+	arch, err := newArchive(db, blobs, mail, keys, reg, cfg.Region, baseURL, archiveKey, log)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,18 +15,21 @@ import (
 	"github.com/tidings/tidings/internal/archive"
 	"github.com/tidings/tidings/internal/awsapi"
 	"github.com/tidings/tidings/internal/blob"
+	"github.com/tidings/tidings/internal/config"
+	"github.com/tidings/tidings/internal/kms"
 	"github.com/tidings/tidings/internal/mailmanager"
 	"github.com/tidings/tidings/internal/store"
 )
 
 // newArchive builds the archive and registers its jobs.
-func newArchive(db *store.DB, blobs blob.Store, mail *mailmanager.Service, reg prometheus.Registerer,
+func newArchive(db *store.DB, blobs blob.Store, mail *mailmanager.Service, keys *kms.Service, reg prometheus.Registerer,
 	region, baseURL string, signingKey []byte, log *slog.Logger) (*archive.Service, error) {
 	arch, err := archive.New(db.Archive(), blobs, archive.MailManagerArchives(mail), archive.Config{
 		Region:     region,
 		BaseURL:    baseURL,
 		SigningKey: signingKey,
 		Observer:   newArchiveMetrics(reg),
+		Keys:       keys,
 	}, log.With("component", "archive"))
 	if err != nil {
 		return nil, err
@@ -32,6 +38,32 @@ func newArchive(db *store.DB, blobs blob.Store, mail *mailmanager.Service, reg p
 		return nil, err
 	}
 	return arch, nil
+}
+
+// newKMS builds the key service archives are encrypted with, its master
+// key from TIDINGS_MASTER_KEY or <data dir>/master.key (generated now
+// when neither exists, which the operator is told to back up).
+func newKMS(cfg *config.Config, db *store.DB, log *slog.Logger, out io.Writer) (*kms.Service, error) {
+	fromEnv, err := cfg.MasterKeyBytes()
+	if err != nil {
+		return nil, err
+	}
+	master, generated, err := kms.MasterKey(cfg.DataDir, fromEnv)
+	if err != nil {
+		return nil, err
+	}
+	if fromEnv == nil && cfg.DatabaseURL != "" {
+		// Nodes sharing a PostgreSQL database must share the master key
+		// too: a key one node wrapped, another cannot unwrap.
+		log.Warn("TIDINGS_MASTER_KEY is not set: the master key of archive encryption is this node's file; set the same TIDINGS_MASTER_KEY on every node sharing the database",
+			"path", filepath.Join(cfg.DataDir, kms.MasterKeyFile))
+	}
+	if generated {
+		path := filepath.Join(cfg.DataDir, kms.MasterKeyFile)
+		log.Warn("generated the master key of archive encryption; back it up apart from the database", "path", path)
+		fmt.Fprintf(out, "Generated the master key of archive encryption in %s: back it up apart from the database (without it, encrypted archives cannot be read).\n", path)
+	}
+	return kms.New(db.KMS(), kms.Config{Region: cfg.Region, MasterKey: master}, log.With("component", "kms"))
 }
 
 // mountArchive binds the archive's API operations and mounts its download

@@ -16,8 +16,14 @@
 // keeps them longer, shortening it deletes the older ones at the next
 // run). PERMANENT archives are never touched.
 //
-// Not done yet: encryption under an archive's KmsKeyArn (messages of such
-// an archive are stored compressed only), journaling reports.
+// Journaling: journal reports of Exchange, Microsoft 365 and WorkMail
+// are shown and indexed as the message they carry, with the report's
+// recipients (Bcc and expanded groups included) searchable (journal.go).
+//
+// Encryption: an archive with a KmsKeyArn has its messages compressed,
+// then encrypted with AES-256-GCM under a data key of the archive that
+// its KMS key wraps (crypt.go, internal/kms). Rotating the KMS key gives
+// the archive a new data key for new messages; old messages keep theirs.
 package archive
 
 import (
@@ -108,6 +114,10 @@ type Config struct {
 	Now func() time.Time
 	// Observer receives metrics (default none).
 	Observer Observer
+	// Keys gives the data keys of archives with a KmsKeyArn (default
+	// none: storing into such an archive fails, nothing is stored
+	// unencrypted).
+	Keys Keys
 }
 
 // Service is the archive.

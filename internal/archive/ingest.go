@@ -49,7 +49,8 @@ func BlobKey(accountID, archiveID string, received time.Time, id string) string 
 // the database; after an error nothing is archived.
 func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *message.Envelope, auth message.Auth, raw io.Reader) (messageID string, err error) {
 	start := time.Now()
-	if _, err := s.archive(ctx, accountID, archiveID, true); err != nil {
+	arch, err := s.archive(ctx, accountID, archiveID, true)
+	if err != nil {
 		return "", err
 	}
 	if env == nil {
@@ -62,6 +63,19 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 	received = received.UTC().Truncate(time.Millisecond)
 	id := newMessageID(received)
 	key := BlobKey(accountID, archiveID, received, id)
+	var dataKeyID string
+	var dataKey []byte
+	if arch.KmsKeyArn != "" {
+		// Envelope encryption: the archive's data key, wrapped by its KMS
+		// key, encrypts the compressed message.
+		if s.cfg.Keys == nil {
+			return "", fmt.Errorf("archive: archive %s has KmsKeyArn %s but no key service is configured", archiveID, arch.KmsKeyArn)
+		}
+		if dataKeyID, dataKey, err = s.cfg.Keys.DataKey(ctx, accountID, arch.KmsKeyArn, dataKeyOwner(archiveID)); err != nil {
+			return "", fmt.Errorf("archive: the data key of archive %s: %w", archiveID, err)
+		}
+		key += ".enc"
+	}
 
 	// raw ─tee─► zstd ─pipe─► blob Put (another goroutine)
 	//      └──► sha256, byte count, MIME parser
@@ -77,7 +91,19 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		done <- putResult{info, err}
 	}()
 	zw := encoders.Get().(*zstd.Encoder)
-	zw.Reset(pw)
+	var sw *sealWriter
+	if dataKey != nil {
+		// raw ─► zstd ─► AES-256-GCM ─pipe─► blob Put
+		if sw, err = newSealWriter(pw, dataKey, cryptAD(accountID, archiveID, id)); err != nil {
+			encoders.Put(zw)
+			pw.CloseWithError(err)
+			<-done
+			return "", err
+		}
+		zw.Reset(sw)
+	} else {
+		zw.Reset(pw)
+	}
 	sum := sha256.New()
 	var size countWriter
 	tee := io.TeeReader(raw, io.MultiWriter(zw, sum, &size))
@@ -85,6 +111,9 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 	_, err = io.Copy(io.Discard, tee) // what the parser left
 	if err == nil {
 		err = zw.Close()
+	}
+	if err == nil && sw != nil {
+		err = sw.Close()
 	}
 	encoders.Put(zw)
 	pw.CloseWithError(err) // nil: EOF, Put completes
@@ -107,17 +136,21 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		StoredSize:     put.info.Size,
 		SHA256:         hex.EncodeToString(sum.Sum(nil)),
 		Compression:    Compression,
+		DataKeyID:      dataKeyID,
 		Malformed:      p.malformed,
-		HasAttachments: p.hasAttach,
+		HasAttachments: p.original().hasAttach,
 		Meta:           s.meta(accountID, p, env, auth),
 	}
-	body := p.text.String()
-	if body == "" && p.html.Len() > 0 {
-		body = htmlToText(p.html.String())
+	// A journal report is indexed by the message it carries and the
+	// report's sender and recipients (see journal.go).
+	o := p.original()
+	body := o.text.String()
+	if body == "" && o.html.Len() > 0 {
+		body = htmlToText(o.html.String())
 	}
 	doc := NewDocument(m.Meta.Subject,
-		[]string{m.Meta.From, m.Meta.EnvelopeFrom},
-		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.EnvelopeTo...),
+		append([]string{m.Meta.From}, m.Meta.SearchEnvelopeFrom()...),
+		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.SearchEnvelopeTo()...),
 		m.Meta.Attachments, body)
 	if err := s.store.InsertMessage(ctx, m, doc); err != nil {
 		s.deleteBlob(ctx, key)
@@ -149,18 +182,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // meta gathers the metadata of a parsed message.
+// The header fields are the original's for a journal report.
 func (s *Service) meta(accountID string, p *parsed, env *message.Envelope, auth message.Auth) Meta {
+	o := p.original()
 	m := Meta{
-		Subject:         clean(p.textField("Subject")),
-		From:            clean(p.textField("From")),
-		To:              clean(p.textField("To")),
-		Cc:              clean(p.textField("Cc")),
-		Date:            clean(p.get("Date")),
-		MessageID:       clean(p.get("Message-Id")),
-		InReplyTo:       clean(p.get("In-Reply-To")),
-		XMailer:         clean(p.textField("X-Mailer")),
-		XOriginalMailer: clean(p.textField("X-Original-Mailer")),
-		XPriority:       clean(p.get("X-Priority")),
+		Subject:         clean(o.textField("Subject")),
+		From:            clean(o.textField("From")),
+		To:              clean(o.textField("To")),
+		Cc:              clean(o.textField("Cc")),
+		Date:            clean(o.get("Date")),
+		MessageID:       clean(o.get("Message-Id")),
+		InReplyTo:       clean(o.get("In-Reply-To")),
+		XMailer:         clean(o.textField("X-Mailer")),
+		XOriginalMailer: clean(o.textField("X-Original-Mailer")),
+		XPriority:       clean(o.get("X-Priority")),
 		EnvelopeFrom:    clean(env.MailFrom),
 		Helo:            clean(env.Conn.Helo),
 		IngressPointID:  env.IngressPointID,
@@ -171,11 +206,19 @@ func (s *Service) meta(accountID string, p *parsed, env *message.Envelope, auth 
 		DKIM:            string(auth.DKIM),
 		DMARC:           string(auth.DMARC),
 		Problems:        p.problems,
+		Journal:         p.journal,
 	}
-	for _, r := range p.all("Received") {
+	if m.From == "" && p.journal != nil {
+		m.From = p.journal.Sender
+	}
+	received := o.all("Received")
+	if len(received) == 0 {
+		received = p.all("Received")
+	}
+	for _, r := range received {
 		m.Received = append(m.Received, clean(r))
 	}
-	for _, a := range p.attachments {
+	for _, a := range o.attachments {
 		if a != "" {
 			m.Attachments = append(m.Attachments, clean(a))
 		}

@@ -68,6 +68,11 @@ func (s *Service) openBlob(ctx context.Context, m *Message) (io.ReadCloser, erro
 		}
 		return nil, err
 	}
+	if m.DataKeyID != "" {
+		if rc, err = s.decrypt(ctx, m, rc); err != nil {
+			return nil, err
+		}
+	}
 	switch m.Compression {
 	case "":
 		return rc, nil
@@ -81,6 +86,27 @@ func (s *Service) openBlob(ctx context.Context, m *Message) (io.ReadCloser, erro
 	}
 	rc.Close()
 	return nil, fmt.Errorf("archive: message %s has unknown compression %q", m.ID, m.Compression)
+}
+
+// decrypt returns a reader of the compressed bytes of an encrypted blob;
+// closing it closes rc.
+func (s *Service) decrypt(ctx context.Context, m *Message, rc io.ReadCloser) (io.ReadCloser, error) {
+	if s.cfg.Keys == nil {
+		rc.Close()
+		return nil, fmt.Errorf("archive: message %s is encrypted but no key service is configured", m.ID)
+	}
+	key, err := s.cfg.Keys.OpenDataKey(ctx, m.AccountID, m.DataKeyID)
+	if err == nil {
+		var or *openReader
+		if or, err = newOpenReader(rc, key, cryptAD(m.AccountID, m.ArchiveID, m.ID)); err == nil {
+			return struct {
+				io.Reader
+				io.Closer
+			}{or, rc}, nil
+		}
+	}
+	rc.Close()
+	return nil, fmt.Errorf("archive: decrypting message %s: %w", m.ID, err)
 }
 
 type zstdReadCloser struct {
@@ -149,10 +175,12 @@ func (s *Service) MessageContent(ctx context.Context, accountID, id string) (*Co
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return nil, fmt.Errorf("archive: reading message %s: %w", id, err)
 	}
+	// A journal report reads as the message it carries.
+	o := p.original()
 	return &Content{
 		Message:     m,
-		Text:        p.text.String(),
-		HTML:        p.html.String(),
+		Text:        o.text.String(),
+		HTML:        o.html.String(),
 		Attachments: m.Meta.Attachments,
 		Malformed:   m.Malformed || p.malformed,
 	}, nil

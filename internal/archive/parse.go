@@ -43,6 +43,12 @@ type parsed struct {
 	malformed   bool
 	problems    []string
 	parts       int
+
+	// level is 0 for the message, 1 for the message/rfc822 attached to
+	// it that is parsed too (inner): a journal report's original.
+	level   int
+	inner   *parsed
+	journal *Journal // set by detectJournal
 }
 
 func (p *parsed) problem(format string, args ...any) {
@@ -56,7 +62,13 @@ func (p *parsed) problem(format string, args ...any) {
 // parse makes the message malformed and the rest is still read. It reads r
 // to its end only as far as the MIME structure goes; the caller drains it.
 func parseMessage(r io.Reader) *parsed {
-	p := &parsed{}
+	p := parseAt(r, 0)
+	p.detectJournal()
+	return p
+}
+
+func parseAt(r io.Reader, level int) *parsed {
+	p := &parsed{level: level}
 	br := bufio.NewReaderSize(r, 64<<10)
 	block, err := readHeaderBlock(br)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -239,6 +251,13 @@ func (p *parsed) walk(e *message.Entity, depth int) {
 	name = decodeWords(name)
 	isAttachment := strings.EqualFold(disp, "attachment") || name != "" || mediaType == "message/rfc822"
 	switch {
+	case mediaType == "message/rfc822" && p.level == 0 && p.inner == nil:
+		// The first attached message is parsed too: if this is a
+		// journal report, it is the original (see detectJournal).
+		p.hasAttach = true
+		p.attachments = append(p.attachments, name)
+		p.inner = parseAt(e.Body, 1)
+		p.drain(e)
 	case isAttachment:
 		p.hasAttach = true
 		p.attachments = append(p.attachments, name)

@@ -34,6 +34,8 @@ func FuzzParseMessage(f *testing.F) {
 	f.Add([]byte(" leading space\r\nno colon\r\n\r\n"))
 	f.Add([]byte("Subject: =?utf-8?B?w6k=?=\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!\r\n"))
 	f.Add([]byte("Content-Type: text/plain; charset=x-unknown\r\n\r\n\xff\xfe"))
+	f.Add([]byte("X-MS-Journal-Report:\r\nContent-Type: multipart/mixed; boundary=j\r\n\r\n--j\r\n\r\nSender: a@b\r\nMessage-Id: <1@b>\r\nBcc: c@d\r\n" +
+		"--j\r\nContent-Type: message/rfc822\r\n\r\nFrom: a@b\r\nContent-Type: multipart/mixed; boundary=k\r\n\r\n--k\r\n\r\nx\r\n--k--\r\n--j--\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		r := bytes.NewReader(raw)
 		p := parseMessage(r)

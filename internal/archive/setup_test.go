@@ -26,6 +26,7 @@ import (
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/kms"
 	"github.com/tidings/tidings/internal/mailmanager"
 	"github.com/tidings/tidings/internal/message"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
@@ -50,6 +51,7 @@ type testBundle struct {
 	svc   *archive.Service
 	mm    *mailmanager.Service
 	blobs *blobfs.Store
+	kms   *kms.Service
 	clock *fakeClock
 	obs   *observer
 	ctx   context.Context // caller: acct1
@@ -78,11 +80,13 @@ func setup(t *testing.T, opts ...setupOpts) *testBundle {
 	blobs, err := blobfs.New(t.TempDir())
 	require.NoError(t, err)
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	mms, err := mailmanager.New(db.MailManager(), nil, nil, mailmanager.Config{Now: clock.Now}, nil)
+	keys, err := kms.New(db.KMS(), kms.Config{MasterKey: bytes.Repeat([]byte("m"), kms.KeySize), Now: clock.Now}, nil)
+	require.NoError(t, err)
+	mms, err := mailmanager.New(db.MailManager(), nil, nil, mailmanager.Config{Now: clock.Now, CheckKmsKey: keys.CheckKey}, nil)
 	require.NoError(t, err)
 
 	b := &testBundle{
-		t: t, db: db, mm: mms, blobs: blobs, clock: clock, obs: &observer{},
+		t: t, db: db, mm: mms, blobs: blobs, kms: keys, clock: clock, obs: &observer{},
 		ctx:  iam.WithPrincipal(context.Background(), iam.Principal{AccountID: acct1}),
 		ctx2: iam.WithPrincipal(context.Background(), iam.Principal{AccountID: acct2}),
 	}
@@ -93,6 +97,7 @@ func setup(t *testing.T, opts ...setupOpts) *testBundle {
 		SigningKey: bytes.Repeat([]byte("k"), 32),
 		Now:        clock.Now,
 		Observer:   b.obs,
+		Keys:       keys,
 		// Small batches, so that retention and exports take several.
 		RetentionBatch: 3,
 	}, nil)

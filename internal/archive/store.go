@@ -21,6 +21,9 @@ type Message struct {
 	SHA256 string
 	// Compression of the blob: "zstd".
 	Compression string
+	// DataKeyID names the data key (see Keys) the blob is encrypted
+	// under, after compression; "" when it is not encrypted.
+	DataKeyID string
 	// Malformed: the MIME structure could not be parsed in full (the raw
 	// message is kept as received all the same).
 	Malformed      bool
@@ -64,6 +67,32 @@ type Meta struct {
 
 	// Problems says why a message is Malformed.
 	Problems []string `json:"problems,omitempty"`
+
+	// Journal is set for a journal report; the header fields above are
+	// then the journaled message's.
+	Journal *Journal `json:"journal,omitempty"`
+}
+
+// SearchEnvelopeFrom is what the ENVELOPE_FROM filter and the sender
+// index hold besides the From header: the SMTP envelope sender, and a
+// journal report's sender (the original's envelope sender).
+func (m *Meta) SearchEnvelopeFrom() []string {
+	out := []string{m.EnvelopeFrom}
+	if m.Journal != nil && m.Journal.Sender != "" {
+		out = append(out, m.Journal.Sender)
+	}
+	return out
+}
+
+// SearchEnvelopeTo is what the ENVELOPE_TO filter and the recipient index
+// hold besides the To and Cc headers: the SMTP envelope recipients, and a
+// journal report's recipients (the original's, Bcc and groups included).
+func (m *Meta) SearchEnvelopeTo() []string {
+	out := append([]string(nil), m.EnvelopeTo...)
+	if m.Journal != nil {
+		out = append(out, m.Journal.Recipients...)
+	}
+	return out
 }
 
 // Document is what the full-text index holds of a message: the tokens of

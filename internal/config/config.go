@@ -5,6 +5,7 @@ package config
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -53,6 +54,10 @@ type Config struct {
 	// Webhooks (internal/events): how long a failing delivery is retried
 	// before it goes to its topic's dead letters.
 	WebhookGiveUp string // TIDINGS_WEBHOOK_GIVE_UP
+	// MasterKey wraps the keys of `tidings kms` (archive encryption):
+	// 32 bytes in base64. "" ⇒ <data dir>/master.key, generated at first
+	// start. Every node of a cluster needs the same one.
+	MasterKey string // TIDINGS_MASTER_KEY
 }
 
 // Var describes one setting, for flags and documentation.
@@ -84,6 +89,7 @@ func (c *Config) Vars() []Var {
 		{"retry-max", "TIDINGS_RETRY_MAX", "1h", "longest wait between delivery attempts", &c.RetryMax},
 		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
 		{"webhook-give-up", "TIDINGS_WEBHOOK_GIVE_UP", "24h", "how long a failing webhook delivery is retried before it goes to the dead letters", &c.WebhookGiveUp},
+		{"master-key", "TIDINGS_MASTER_KEY", "", "base64 of the 32-byte key wrapping the archive encryption keys (default: <data dir>/master.key, generated at first start); prefer the environment variable", &c.MasterKey},
 	}
 }
 
@@ -171,6 +177,9 @@ func (c *Config) Validate() error {
 	if _, err := c.WebhookGiveUpDuration(); err != nil {
 		return err
 	}
+	if _, err := c.MasterKeyBytes(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -189,6 +198,18 @@ func (c *Config) WebhookGiveUpDuration() (time.Duration, error) {
 		return 0, fmt.Errorf("TIDINGS_WEBHOOK_GIVE_UP %q: want a duration from 1s to 168h, such as 24h", c.WebhookGiveUp)
 	}
 	return d, nil
+}
+
+// MasterKeyBytes decodes MasterKey; nil when it is unset.
+func (c *Config) MasterKeyBytes() ([]byte, error) {
+	if c.MasterKey == "" {
+		return nil, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.MasterKey))
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("TIDINGS_MASTER_KEY: want 32 bytes in base64 (openssl rand -base64 32)")
+	}
+	return k, nil
 }
 
 var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)

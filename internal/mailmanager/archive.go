@@ -27,6 +27,12 @@ func (s *Service) CreateArchive(ctx context.Context, in *mm.CreateArchiveRequest
 	if in.Retention != nil && in.Retention.RetentionPeriod != nil {
 		rec.Retention = *in.Retention.RetentionPeriod
 	}
+	if rec.KmsKeyArn != "" && s.cfg.CheckKmsKey != nil {
+		// As AWS, before anything is created: the key must exist.
+		if err := s.cfg.CheckKmsKey(ctx, acct, rec.KmsKeyArn); err != nil {
+			return nil, err
+		}
+	}
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		// A name stays taken while its archive is PENDING_DELETION, as in AWS.
 		if err := checkName(ctx, tx, acct, KindArchive, name, ""); err != nil {

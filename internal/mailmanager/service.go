@@ -84,6 +84,11 @@ type Config struct {
 	// PurgeArchive, when set, deletes the archived messages of an archive
 	// when its grace period ends (the archive package plugs in here).
 	PurgeArchive func(ctx context.Context, accountID, archiveID string) error
+	// CheckKmsKey, when set, checks the KmsKeyArn of a new archive: a
+	// fault.Invalid error (ValidationException) when it names no key of
+	// the account (internal/kms plugs in here). Unset, any ARN the model
+	// allows is taken.
+	CheckKmsKey func(ctx context.Context, accountID, arn string) error
 }
 
 // Service implements the Mail Manager control-plane operations.

@@ -43,7 +43,7 @@ func (a ArchiveStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) e
 }
 
 const arcMsgCols = `m.account_id, m.archive_id, m.id, m.received_at, m.blob_key, m.size, m.stored_size,
-	m.sha256, m.compression, m.malformed, m.has_attachments, m.meta`
+	m.sha256, m.compression, m.malformed, m.has_attachments, m.meta, m.data_key_id`
 
 func arcScanMessage(sc interface{ Scan(...any) error }, extra ...any) (*archive.Message, error) {
 	var (
@@ -52,7 +52,7 @@ func arcScanMessage(sc interface{ Scan(...any) error }, extra ...any) (*archive.
 		meta string
 	)
 	dst := append([]any{&m.AccountID, &m.ArchiveID, &m.ID, &at, &m.BlobKey, &m.Size, &m.StoredSize,
-		&m.SHA256, &m.Compression, &m.Malformed, &m.HasAttachments, &meta}, extra...)
+		&m.SHA256, &m.Compression, &m.Malformed, &m.HasAttachments, &meta, &m.DataKeyID}, extra...)
 	if err := sc.Scan(dst...); err != nil {
 		return nil, err
 	}
@@ -67,8 +67,8 @@ func arcScanMessage(sc interface{ Scan(...any) error }, extra ...any) (*archive.
 func arcFolded(m *archive.Message) []any {
 	return []any{
 		archive.Fold(m.Meta.Subject), archive.Fold(m.Meta.From), archive.Fold(m.Meta.To),
-		archive.Fold(m.Meta.Cc), archive.Fold(m.Meta.EnvelopeFrom),
-		archive.Fold(strings.Join(m.Meta.EnvelopeTo, "\n")),
+		archive.Fold(m.Meta.Cc), archive.Fold(strings.Join(m.Meta.SearchEnvelopeFrom(), "\n")),
+		archive.Fold(strings.Join(m.Meta.SearchEnvelopeTo(), "\n")),
 	}
 }
 
@@ -86,18 +86,18 @@ func (a ArchiveStore) InsertMessage(ctx context.Context, m *archive.Message, doc
 	m.ReceivedAt = fromMS(ms(m.ReceivedAt))
 	args := append([]any{m.AccountID, m.ArchiveID, m.ID, ms(m.ReceivedAt), m.BlobKey, m.Size, m.StoredSize,
 		m.SHA256, m.Compression, m.Malformed, m.HasAttachments}, arcFolded(m)...)
-	args = append(args, string(meta))
+	args = append(args, string(meta), m.DataKeyID)
 	const cols = `account_id, archive_id, id, received_at, blob_key, size, stored_size, sha256, compression,
-		malformed, has_attachments, f_subject, f_from, f_to, f_cc, f_env_from, f_env_to, meta`
+		malformed, has_attachments, f_subject, f_from, f_to, f_cc, f_env_from, f_env_to, meta, data_key_id`
 	return a.inTx(ctx, "insert archived message", func(tx *sql.Tx) error {
 		if a.pg() {
 			_, err := tx.ExecContext(ctx, a.s.q(`INSERT INTO archive_messages (`+cols+`, tsv)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS tsvector))`),
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS tsvector))`),
 				append(args, arcTsvector(doc))...)
 			return a.insertErr(err, m)
 		}
 		res, err := tx.ExecContext(ctx, a.s.q(`INSERT INTO archive_messages (`+cols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
 		if err != nil {
 			return a.insertErr(err, m)
 		}

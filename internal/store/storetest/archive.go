@@ -141,7 +141,7 @@ func testArchiveInsertGet(t *testing.T, b *archiveBundle) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 678901234, time.FixedZone("X", 7200))
 	m := &archive.Message{
 		AccountID: acctA, ArchiveID: arcA, ID: "0190abc", ReceivedAt: at, BlobKey: "archive/x/y.eml.zst",
-		Size: 1234, StoredSize: 567, SHA256: "ab12", Compression: archive.Compression,
+		Size: 1234, StoredSize: 567, SHA256: "ab12", Compression: archive.Compression, DataKeyID: "dk-1",
 		Malformed: true, HasAttachments: true,
 		Meta: archive.Meta{
 			Subject: "Grüße and \xff bad bytes", From: "a@x.example", To: "b@y.example", Cc: "c@z.example",
