@@ -30,10 +30,12 @@ const (
 
 // Argon2id parameters: RFC 9106 4's second recommended option (64 MiB,
 // three passes), on two lanes.
-var argonParams = struct {
-	time, memory uint32
+var argonParams = argon2Params{time: 3, memory: 64 << 10, threads: 2}
+
+type argon2Params struct {
+	time, memory uint32 // passes, KiB
 	threads      uint8
-}{time: 3, memory: 64 << 10, threads: 2}
+}
 
 // HashPassword returns the argon2id hash of a console password in the PHC
 // string format ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
@@ -41,12 +43,15 @@ func HashPassword(password string) (string, error) {
 	if err := CheckPassword(password); err != nil {
 		return "", err
 	}
+	return hashPassword(password, argonParams), nil
+}
+
+func hashPassword(password string, p argon2Params) string {
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
-	p := argonParams
 	key := argon2.IDKey([]byte(password), salt, p.time, p.memory, p.threads, 32)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
 // CheckPassword says whether a password may be set.
