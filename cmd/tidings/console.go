@@ -58,7 +58,7 @@ replaces it. Sessions already open stay open until they expire.`, console.MinPas
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			if !isAccountID(account) {
+			if !console.IsAccountID(account) {
 				return fmt.Errorf("--account %q: want a 12-digit account ID", account)
 			}
 			password, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
@@ -88,18 +88,6 @@ replaces it. Sessions already open stay open until they expire.`, console.MinPas
 	set.Flags().StringVar(&account, "account", "", "12-digit account ID (default $TIDINGS_ACCOUNT_ID, the root account)")
 	cmd.AddCommand(set)
 	return cmd
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // readPassword reads a password: from a terminal without echo, twice; else

@@ -430,18 +430,27 @@ func (c *Console) messageHTML(w http.ResponseWriter, r *http.Request, s *session
 	_, _ = io.WriteString(w, ct.HTML)
 }
 
-// messageRaw downloads the message exactly as received.
-func (c *Console) messageRaw(w http.ResponseWriter, r *http.Request, s *session) {
+// openMessage opens the raw message of the request, in the archive of the
+// request (NotFound for a message of another archive).
+func (c *Console) openMessage(r *http.Request, s *session) (*archive.Message, io.ReadCloser, error) {
 	a, err := c.getArchive(r.Context(), r.PathValue("archive"))
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return nil, nil, err
 	}
 	m, rc, err := c.cfg.Archive.OpenMessage(r.Context(), s.AccountID, r.PathValue("msg"))
-	if err == nil && m.ArchiveID != a.ID {
-		rc.Close()
-		err = fault.NotFoundf("Archived message %s does not exist in archive %s", m.ID, a.ID)
+	if err != nil {
+		return nil, nil, err
 	}
+	if m.ArchiveID != a.ID {
+		rc.Close()
+		return nil, nil, fault.NotFoundf("Archived message %s does not exist in archive %s", m.ID, a.ID)
+	}
+	return m, rc, nil
+}
+
+// messageRaw downloads the message exactly as received.
+func (c *Console) messageRaw(w http.ResponseWriter, r *http.Request, s *session) {
+	m, rc, err := c.openMessage(r, s)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -473,16 +482,7 @@ func (c *Console) attachment(w http.ResponseWriter, r *http.Request, s *session)
 		c.errorPage(w, r, http.StatusNotFound, "Not found", "There is no such attachment.")
 		return
 	}
-	a, err := c.getArchive(r.Context(), r.PathValue("archive"))
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	m, rc, err := c.cfg.Archive.OpenMessage(r.Context(), s.AccountID, r.PathValue("msg"))
-	if err == nil && m.ArchiveID != a.ID {
-		rc.Close()
-		err = fault.NotFoundf("Archived message %s does not exist in archive %s", m.ID, a.ID)
-	}
+	m, rc, err := c.openMessage(r, s)
 	if err != nil {
 		c.fail(w, r, err)
 		return

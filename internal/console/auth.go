@@ -117,7 +117,13 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
-	d.Token = randomToken()
+	// The token of an earlier login page stays, so that two open login
+	// pages (tabs) both work.
+	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) == 43 {
+		d.Token = ck.Value
+	} else {
+		d.Token = randomToken()
+	}
 	setCookie(w, r, loginCookie, d.Token, 3600)
 	d.Next = safeNext(d.Next)
 	c.render(w, r, status, "login", "Log in", nil, d)
@@ -178,7 +184,7 @@ func (c *Console) verify(ctx context.Context, identity, secret string) (*session
 		return nil, errBadLogin
 	}
 	// An access key pair.
-	if !isAccountID(identity) {
+	if !IsAccountID(identity) {
 		k, err := c.cfg.Credentials.GetAccessKey(ctx, identity)
 		if fault.Is(err, fault.NotFound) {
 			return nil, errBadLogin
@@ -217,7 +223,8 @@ func (c *Console) verify(ctx context.Context, identity, secret string) (*session
 	return &session{AccountID: identity, Method: "password"}, nil
 }
 
-func isAccountID(s string) bool {
+// IsAccountID says whether s has the shape of an account ID (12 digits).
+func IsAccountID(s string) bool {
 	if len(s) != 12 {
 		return false
 	}
