@@ -415,19 +415,27 @@ const htmlCSP = "default-src 'none'; img-src data: cid:; style-src 'unsafe-inlin
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox"
 
 // messageHTML serves the HTML body of a message, for the sandboxed
-// iframe of the message page.
+// iframe of the message page. Its cid: images (the message's own inline
+// parts) become data: URIs.
 func (c *Console) messageHTML(w http.ResponseWriter, r *http.Request, s *session) {
 	_, ct, err := c.content(r, s)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
+	html := ct.HTML
+	if strings.Contains(html, "cid:") {
+		if _, rc, err := c.openMessage(r, s); err == nil {
+			html = withInlineImages(html, inlineImages(rc))
+			rc.Close()
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", htmlCSP)
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "private, no-store")
-	_, _ = io.WriteString(w, ct.HTML)
+	_, _ = io.WriteString(w, html)
 }
 
 // openMessage opens the raw message of the request, in the archive of the

@@ -603,3 +603,19 @@ func TestExport(t *testing.T) {
 	require.Contains(t, h.body, st.ID)
 	require.Contains(t, h.body, "COMPLETED")
 }
+
+// TestLoginTwoTabs: a second login page (another tab) keeps the token of
+// the first, whose form still works.
+func TestLoginTwoTabs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	c := b.client()
+	first := csrfOf(t, c.get(Prefix+"/login").body)
+	second := csrfOf(t, c.get(Prefix+"/login").body)
+	require.Equal(t, first, second)
+	a := c.post(Prefix+"/login", url.Values{"csrf": {first}, "identity": {keyID}, "secret": {secret}})
+	require.Equal(t, http.StatusSeeOther, a.status, a.body)
+	// Another browser's token is not this one's.
+	other := b.client()
+	require.NotEqual(t, first, csrfOf(t, other.get(Prefix+"/login").body))
+}

@@ -1,10 +1,12 @@
 package console
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -140,4 +142,67 @@ func serveType(mediaType string, e *message.Entity) string {
 		}
 	}
 	return mediaType
+}
+
+// Bounds of the inline images put into an HTML body.
+const (
+	maxInlineImage = 5 << 20
+	maxInlineTotal = 20 << 20
+)
+
+// inlineImages returns the image parts of a message that have a
+// Content-ID (RFC 2392), by Content-ID without its angle brackets, as
+// data: URIs, so that an HTML body's cid: references can show under a CSP
+// that allows data: images only. Images beyond the bounds are left out.
+func inlineImages(r io.Reader) map[string]string {
+	e, err := message.Read(r)
+	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+		return nil
+	}
+	out := map[string]string{}
+	total, parts := 0, 0
+	var walk func(e *message.Entity, depth int)
+	walk = func(e *message.Entity, depth int) {
+		parts++
+		if parts > maxParts || depth > maxDepth {
+			return
+		}
+		if mr := e.MultipartReader(); mr != nil {
+			for {
+				p, err := mr.NextPart()
+				if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+					return
+				}
+				walk(p, depth+1)
+			}
+		}
+		mediaType, _, _ := e.Header.ContentType()
+		id := strings.Trim(strings.TrimSpace(e.Header.Get("Content-Id")), "<>")
+		if id == "" || !strings.HasPrefix(mediaType, "image/") || strings.ContainsAny(mediaType, `"'<>; `) {
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(e.Body, maxInlineImage+1))
+		if err != nil || len(b) > maxInlineImage || total+len(b) > maxInlineTotal {
+			return
+		}
+		total += len(b)
+		out[id] = "data:" + mediaType + ";base64," + base64.StdEncoding.EncodeToString(b)
+	}
+	walk(e, 0)
+	return out
+}
+
+// withInlineImages replaces the cid: references of an HTML body with the
+// images' data: URIs, longest Content-ID first (so that cid:a1 does not
+// match inside cid:a10).
+func withInlineImages(html string, images map[string]string) string {
+	ids := make([]string, 0, len(images))
+	for id := range images {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int { return len(b) - len(a) })
+	for _, id := range ids {
+		html = strings.ReplaceAll(html, "cid:"+id, images[id])
+	}
+	return html
 }
