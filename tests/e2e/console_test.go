@@ -80,7 +80,7 @@ func TestConsole(t *testing.T) {
 	smtpAddr := str(t, ip, "ARecord")
 
 	html := fmt.Sprintf(`<html><body><p id="greeting">The <b>figures</b> are attached.</p>`+
-		`<img id="tracker" src="%s/pixel.gif" alt="tracker">`+
+		`<img id="tracker" src="%s/pixel.gif" alt="tracker"><img id="logo" src="cid:logo@ext.example" alt="logo">`+
 		`<div style="background-image: url('%s/bg.gif')">styled</div>`+
 		`<script>document.body.insertAdjacentHTML("beforeend", "<p id=pwned>script ran</p>")</script></body></html>`,
 		trackerURL, trackerURL)
@@ -213,6 +213,11 @@ func mimeMessage(from, subject, text, html, attName, attBody string) string {
 		fmt.Fprintf(&b, "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s\r\n", html)
 	}
 	b.WriteString("--alt--\r\n")
+	if html != "" {
+		// An inline image (RFC 2392 cid:) the HTML shows: a 1×1 GIF.
+		b.WriteString("--outer\r\nContent-Type: image/gif\r\nContent-ID: <logo@ext.example>\r\nContent-Disposition: inline\r\n" +
+			"Content-Transfer-Encoding: base64\r\n\r\nR0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7\r\n")
+	}
 	if attName != "" {
 		fmt.Fprintf(&b, "--outer\r\nContent-Type: text/csv; name=%q\r\nContent-Disposition: attachment; filename=%q\r\n\r\n%s", attName, attName, attBody)
 	}

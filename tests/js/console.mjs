@@ -182,6 +182,16 @@ try {
     return `blocked: ${trackerBlocked.join("; ")}`;
   });
 
+  await check("the inline (cid:) image is shown", async () => {
+    const frame = page.frames().find((f) => f.url().endsWith("/html"));
+    const width = await frame.evaluate(async () => {
+      const img = document.getElementById("logo");
+      if (!img.complete) await new Promise((r) => img.addEventListener("load", r, { once: true }));
+      return img.naturalWidth;
+    });
+    expect(width === 1, `naturalWidth ${width}`);
+  });
+
   await check("the HTML route has its own CSP", async () => {
     const frame = page.frames().find((f) => f.url().endsWith("/html"));
     const resp = await page.context().request.get(frame.url());
