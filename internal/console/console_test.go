@@ -70,6 +70,7 @@ type bundle struct {
 	mm      *mailmanager.Service
 	clock   *fakeClock
 	srv     *httptest.Server
+	console *Console
 	archive string // an archive of acct
 	ctx     context.Context
 }
@@ -116,7 +117,7 @@ func setup(t *testing.T, jobs bool) *bundle {
 			_ = q.Stop(ctx)
 		})
 	}
-	b := &bundle{t: t, db: db, arch: arch, mm: mms, clock: clock, srv: srv,
+	b := &bundle{t: t, db: db, arch: arch, mm: mms, clock: clock, srv: srv, console: c,
 		ctx: iam.WithPrincipal(ctx, iam.Principal{AccountID: acct})}
 	out, err := mms.CreateArchive(b.ctx, &mm.CreateArchiveRequest{ArchiveName: ptr("legal-hold")})
 	require.NoError(t, err)
@@ -618,4 +619,20 @@ func TestLoginTwoTabs(t *testing.T) {
 	// Another browser's token is not this one's.
 	other := b.client()
 	require.NotEqual(t, first, csrfOf(t, other.get(Prefix+"/login").body))
+}
+
+// TestPanicIsAnErrorPage: a failing handler shows an error page, never
+// the panic or a stack trace.
+func TestPanicIsAnErrorPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	b.console.mux.HandleFunc("GET "+Prefix+"/boom", func(http.ResponseWriter, *http.Request) {
+		panic("secret detail of the failure")
+	})
+	a := b.client().get(Prefix + "/boom")
+	require.Equal(t, http.StatusInternalServerError, a.status)
+	require.Contains(t, a.body, "Something went wrong")
+	require.NotContains(t, a.body, "secret detail")
+	require.NotContains(t, a.body, "goroutine")
+	require.Contains(t, a.header.Get("Content-Security-Policy"), "default-src 'self'")
 }
