@@ -177,7 +177,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mountArchive(arch, api, mux)
-	if err := mountConsole(mux, cfg, db.IAM(), mail, arch, blobs, log); err != nil {
+	if err := mountConsole(mux, cfg, db, mail, arch, blobs, log); err != nil {
 		return err
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -168,8 +168,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.throttle.succeed(client)
-	c.sessions.delete(r) // a fresh ID at every login
-	id := c.sessions.create(s)
+	if err := c.sessions.delete(r); err != nil { // a fresh ID at every login
+		c.fail(w, r, err)
+		return
+	}
+	id, err := c.sessions.create(r.Context(), s)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	setCookie(w, r, sessionCookie, id, 0)
 	setCookie(w, r, loginCookie, "", -1)
 	c.log.Info("console: login", "account", s.AccountID, "method", s.Method, "client", client)
@@ -238,7 +245,10 @@ func IsAccountID(s string) bool {
 
 // logout ends the session.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	c.sessions.delete(r)
+	if err := c.sessions.delete(r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	setCookie(w, r, sessionCookie, "", -1)
 	c.log.Info("console: logout", "account", s.AccountID)
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)

@@ -10,9 +10,11 @@
 // (Console.sections); the archive is the first, and sending, SMS and the
 // gateway add theirs the same way.
 //
-// Security: sessions are random 256-bit IDs held server-side (by their
-// SHA-256) in an HttpOnly, SameSite=Strict cookie, ended by logout, by
-// idleness and at an absolute age; every POST carries a CSRF token and a
+// Security: a session is a random 256-bit ID in an HttpOnly,
+// SameSite=Strict cookie, kept in the database by its SHA-256 (so that
+// sessions survive a restart and every node knows them), ended by logout,
+// by idleness, at an absolute age, and when its access key is deleted or
+// deactivated; every POST carries a CSRF token and a
 // cross-origin Origin is refused; failed logins are slowed per client;
 // every answer carries a Content-Security-Policy (default-src 'self', no
 // framing), nosniff and no-referrer.
@@ -65,6 +67,7 @@ type ArchiveLister interface {
 // Config is what a Console needs. Zero durations take the defaults.
 type Config struct {
 	Credentials Credentials
+	Sessions    SessionStore
 	Archives    ArchiveLister
 	Archive     *archive.Service
 	// Blobs holds what exports write; the console zips it for download.
@@ -118,8 +121,8 @@ type navItem struct {
 // New returns a console.
 func New(cfg Config) (*Console, error) {
 	switch {
-	case cfg.Credentials == nil:
-		return nil, errors.New("console: nil credentials")
+	case cfg.Credentials == nil || cfg.Sessions == nil:
+		return nil, errors.New("console: the credentials and the session store are required")
 	case cfg.Archive == nil || cfg.Archives == nil || cfg.Blobs == nil:
 		return nil, errors.New("console: the archive, its lister and the blob store are required")
 	}
@@ -149,7 +152,7 @@ func New(cfg Config) (*Console, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		pages:    pages,
-		sessions: newSessions(cfg.Now, cfg.IdleTimeout, cfg.MaxAge),
+		sessions: newSessions(cfg.Sessions, cfg.Now, cfg.IdleTimeout, cfg.MaxAge, cfg.Logger),
 		throttle: newThrottle(cfg.Now, cfg.FailureDelay),
 		history:  newHistory(),
 		hashing:  make(chan struct{}, 2),

@@ -1,4 +1,4 @@
-package console
+package console_test
 
 import (
 	"archive/zip"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/tidings/tidings/internal/archive"
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
+	"github.com/tidings/tidings/internal/console"
 	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/mailmanager"
 	"github.com/tidings/tidings/internal/message"
@@ -37,14 +38,6 @@ const (
 	keyID  = "AKIACONSOLETEST00001"
 	secret = "console-test-secret-0123456789"
 )
-
-// realArgon is the production parameters, saved before init makes
-// hashing cheap for the other tests.
-var realArgon = argonParams
-
-func init() {
-	argonParams = argon2Params{time: 1, memory: 1 << 10, threads: 1}
-}
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -70,7 +63,7 @@ type bundle struct {
 	mm      *mailmanager.Service
 	clock   *fakeClock
 	srv     *httptest.Server
-	console *Console
+	console *console.Console
 	archive string // an archive of acct
 	ctx     context.Context
 }
@@ -100,11 +93,11 @@ func setup(t *testing.T, jobs bool) *bundle {
 	}
 	require.NoError(t, st.CreateAccessKey(ctx, iam.AccessKey{AccessKeyID: keyID, SecretAccessKey: secret, AccountID: acct,
 		Status: iam.StatusActive, CreatedAt: time.Now()}))
-	c, err := New(Config{Credentials: st, Archives: mms, Archive: arch, Blobs: blobs, Now: clock.Now,
+	c, err := console.New(console.Config{Credentials: st, Sessions: db.ConsoleSessions(), Archives: mms, Archive: arch, Blobs: blobs, Now: clock.Now,
 		IdleTimeout: 10 * time.Minute, MaxAge: time.Hour, FailureDelay: time.Millisecond})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
-	mux.Handle(Prefix+"/", c)
+	mux.Handle(console.Prefix+"/", c)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	if jobs {
@@ -196,9 +189,9 @@ func csrfOf(t *testing.T, page string) string {
 // login logs in and returns the answer to the login POST.
 func (c *client) login(identity, secret string) answer {
 	c.t.Helper()
-	page := c.get(Prefix + "/login")
+	page := c.get(console.Prefix + "/login")
 	require.Equal(c.t, http.StatusOK, page.status)
-	return c.post(Prefix+"/login", url.Values{"csrf": {csrfOf(c.t, page.body)}, "identity": {identity}, "secret": {secret}})
+	return c.post(console.Prefix+"/login", url.Values{"csrf": {csrfOf(c.t, page.body)}, "identity": {identity}, "secret": {secret}})
 }
 
 func (c *client) mustLogin() {
@@ -213,11 +206,11 @@ func TestLoginWithAccessKey(t *testing.T) {
 	c := b.client()
 
 	// Not logged in: to the login page, and back after.
-	a := c.get(Prefix + "/archives")
+	a := c.get(console.Prefix + "/archives")
 	require.Equal(t, http.StatusSeeOther, a.status)
-	require.Equal(t, Prefix+"/login?next="+url.QueryEscape(Prefix+"/archives"), a.header.Get("Location"))
+	require.Equal(t, console.Prefix+"/login?next="+url.QueryEscape(console.Prefix+"/archives"), a.header.Get("Location"))
 
-	page := c.get(Prefix + "/login")
+	page := c.get(console.Prefix + "/login")
 	require.Contains(t, page.body, `<label for="identity">`)
 	require.Contains(t, page.header.Get("Content-Security-Policy"), "default-src 'self'")
 	require.Contains(t, page.header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
@@ -231,22 +224,22 @@ func TestLoginWithAccessKey(t *testing.T) {
 
 	a = c.login(keyID, secret)
 	require.Equal(t, http.StatusSeeOther, a.status)
-	require.Equal(t, Prefix+"/", a.header.Get("Location"))
+	require.Equal(t, console.Prefix+"/", a.header.Get("Location"))
 	var ck *http.Cookie
 	for _, k := range (&http.Response{Header: a.header}).Cookies() {
-		if k.Name == sessionCookie {
+		if k.Name == console.SessionCookie {
 			ck = k
 		}
 	}
 	require.NotNil(t, ck, "no session cookie")
 	require.True(t, ck.HttpOnly)
 	require.Equal(t, http.SameSiteStrictMode, ck.SameSite)
-	require.Equal(t, Prefix, ck.Path)
+	require.Equal(t, console.Prefix, ck.Path)
 	require.GreaterOrEqual(t, len(ck.Value), 43, "the session ID has 256 random bits")
 
-	a = c.get(Prefix + "/")
+	a = c.get(console.Prefix + "/")
 	require.Equal(t, http.StatusSeeOther, a.status)
-	a = c.get(Prefix + "/archives")
+	a = c.get(console.Prefix + "/archives")
 	require.Equal(t, http.StatusOK, a.status)
 	require.Contains(t, a.body, "legal-hold")
 	require.Contains(t, a.body, `aria-current="page"`)
@@ -261,36 +254,18 @@ func TestLoginWithAccessKey(t *testing.T) {
 func TestLoginWithPassword(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	_, err := HashPassword("short")
+	_, err := console.HashPassword("short")
 	require.Error(t, err)
-	hash, err := HashPassword("correct horse battery staple")
+	hash, err := console.HashPassword("correct horse battery staple")
 	require.NoError(t, err)
-	require.NoError(t, b.db.IAM().PutSetting(context.Background(), PasswordSetting(acct), hash))
+	require.NoError(t, b.db.IAM().PutSetting(context.Background(), console.PasswordSetting(acct), hash))
 
 	c := b.client()
 	require.Equal(t, http.StatusUnauthorized, c.login(acct, "correct horse battery stapl").status)
 	require.Equal(t, http.StatusUnauthorized, c.login(other, "correct horse battery staple").status, "an account without a password")
 	a := c.login(acct, "correct horse battery staple")
 	require.Equal(t, http.StatusSeeOther, a.status)
-	require.Contains(t, c.get(Prefix+"/archives").body, "legal-hold")
-}
-
-func TestPasswordHash(t *testing.T) {
-	t.Parallel()
-	require.Equal(t, argon2Params{time: 3, memory: 64 << 10, threads: 2}, realArgon, "RFC 9106 4, second option")
-	key := "a long enough password"
-	hash := hashPassword(key, realArgon)
-	require.True(t, strings.HasPrefix(hash, "$argon2id$v=19$m=65536,t=3,p=2$"), hash)
-	ok, err := VerifyPassword(hash, key)
-	require.NoError(t, err)
-	require.True(t, ok)
-	ok, err = VerifyPassword(hash, key+"x")
-	require.NoError(t, err)
-	require.False(t, ok)
-	_, err = VerifyPassword("$2a$10$bcrypt", key)
-	require.Error(t, err)
-	_, err = VerifyPassword("$argon2id$v=19$m=65536,t=3,p=2$AAAA$AAAA", key)
-	require.Error(t, err, "a hash shorter than 16 bytes is refused")
+	require.Contains(t, c.get(console.Prefix+"/archives").body, "legal-hold")
 }
 
 func TestCSRF(t *testing.T) {
@@ -299,15 +274,15 @@ func TestCSRF(t *testing.T) {
 
 	// The login form without its token, or with another's.
 	c := b.client()
-	c.get(Prefix + "/login")
-	a := c.post(Prefix+"/login", url.Values{"identity": {keyID}, "secret": {secret}})
+	c.get(console.Prefix + "/login")
+	a := c.post(console.Prefix+"/login", url.Values{"identity": {keyID}, "secret": {secret}})
 	require.Equal(t, http.StatusForbidden, a.status)
-	a = c.post(Prefix+"/login", url.Values{"csrf": {"forged"}, "identity": {keyID}, "secret": {secret}})
+	a = c.post(console.Prefix+"/login", url.Values{"csrf": {"forged"}, "identity": {keyID}, "secret": {secret}})
 	require.Equal(t, http.StatusForbidden, a.status)
 	require.Contains(t, a.body, "security token")
 
 	c.mustLogin()
-	page := c.get(Prefix + "/archives/" + b.archive)
+	page := c.get(console.Prefix + "/archives/" + b.archive)
 	require.Equal(t, http.StatusOK, page.status)
 	token := csrfOf(t, page.body)
 
@@ -323,20 +298,20 @@ func TestCSRF(t *testing.T) {
 		{"other origin", url.Values{"csrf": {token}}, []string{"Origin", "https://evil.example"}},
 		{"cross-site fetch", url.Values{"csrf": {token}}, []string{"Sec-Fetch-Site", "cross-site"}},
 	} {
-		a := c.post(Prefix+"/archives/"+b.archive+"/exports", tc.form, tc.header...)
+		a := c.post(console.Prefix+"/archives/"+b.archive+"/exports", tc.form, tc.header...)
 		require.Equal(t, http.StatusForbidden, a.status, tc.name)
-		a = c.post(Prefix+"/logout", tc.form, tc.header...)
+		a = c.post(console.Prefix+"/logout", tc.form, tc.header...)
 		require.Equal(t, http.StatusForbidden, a.status, tc.name)
 	}
 	out, err := b.arch.ListArchiveExports(b.ctx, &mm.ListArchiveExportsRequest{ArchiveId: &b.archive})
 	require.NoError(t, err)
 	require.Empty(t, out.Exports, "a refused form started an export")
-	require.Equal(t, http.StatusOK, c.get(Prefix+"/archives").status, "a refused logout ended the session")
+	require.Equal(t, http.StatusOK, c.get(console.Prefix+"/archives").status, "a refused logout ended the session")
 
 	// With the token (and this origin): logged out.
-	a = c.post(Prefix+"/logout", url.Values{"csrf": {token}}, "Origin", b.srv.URL)
+	a = c.post(console.Prefix+"/logout", url.Values{"csrf": {token}}, "Origin", b.srv.URL)
 	require.Equal(t, http.StatusSeeOther, a.status)
-	require.Equal(t, http.StatusSeeOther, c.get(Prefix+"/archives").status)
+	require.Equal(t, http.StatusSeeOther, c.get(console.Prefix+"/archives").status)
 }
 
 func TestSessionExpiry(t *testing.T) {
@@ -347,15 +322,15 @@ func TestSessionExpiry(t *testing.T) {
 	c := b.client()
 	c.mustLogin()
 	b.clock.Advance(9 * time.Minute)
-	require.Equal(t, http.StatusOK, c.get(Prefix+"/archives").status)
+	require.Equal(t, http.StatusOK, c.get(console.Prefix+"/archives").status)
 	b.clock.Advance(9 * time.Minute) // 18 minutes after login, 9 after the last request
-	require.Equal(t, http.StatusOK, c.get(Prefix+"/archives").status)
+	require.Equal(t, http.StatusOK, c.get(console.Prefix+"/archives").status)
 	b.clock.Advance(10 * time.Minute)
-	a := c.get(Prefix + "/archives")
+	a := c.get(console.Prefix + "/archives")
 	require.Equal(t, http.StatusSeeOther, a.status)
-	require.Contains(t, a.header.Get("Location"), Prefix+"/login")
+	require.Contains(t, a.header.Get("Location"), console.Prefix+"/login")
 	// A POST of an expired session is not carried out.
-	a = c.post(Prefix+"/logout", url.Values{"csrf": {"x"}})
+	a = c.post(console.Prefix+"/logout", url.Values{"csrf": {"x"}})
 	require.Equal(t, http.StatusUnauthorized, a.status)
 	require.Contains(t, a.body, "Session expired")
 
@@ -364,34 +339,43 @@ func TestSessionExpiry(t *testing.T) {
 	c.mustLogin()
 	for range 6 {
 		b.clock.Advance(9 * time.Minute)
-		require.Equal(t, http.StatusOK, c.get(Prefix+"/archives").status)
+		require.Equal(t, http.StatusOK, c.get(console.Prefix+"/archives").status)
 	}
 	b.clock.Advance(7 * time.Minute)
-	require.Equal(t, http.StatusSeeOther, c.get(Prefix+"/archives").status)
+	require.Equal(t, http.StatusSeeOther, c.get(console.Prefix+"/archives").status)
+
+	// Deleting the access key ends its sessions.
+	k := iam.AccessKey{AccessKeyID: "AKIACONSOLEDELETED01", SecretAccessKey: secret, AccountID: acct, Status: iam.StatusActive, CreatedAt: time.Now()}
+	require.NoError(t, b.db.IAM().CreateAccessKey(context.Background(), k))
+	c = b.client()
+	require.Equal(t, http.StatusSeeOther, c.login(k.AccessKeyID, secret).status)
+	require.Equal(t, http.StatusOK, c.get(console.Prefix+"/archives").status)
+	require.NoError(t, b.db.IAM().DeleteAccessKey(context.Background(), k.AccessKeyID))
+	require.Equal(t, http.StatusSeeOther, c.get(console.Prefix+"/archives").status)
 
 	// Logout ends the session on the server: the old cookie is dead.
 	c = b.client()
 	c.mustLogin()
-	u, _ := url.Parse(b.srv.URL + Prefix + "/")
+	u, _ := url.Parse(b.srv.URL + console.Prefix + "/")
 	old := c.hc.Jar.Cookies(u)
-	token := csrfOf(t, c.get(Prefix+"/archives").body)
-	require.Equal(t, http.StatusSeeOther, c.post(Prefix+"/logout", url.Values{"csrf": {token}}).status)
+	token := csrfOf(t, c.get(console.Prefix+"/archives").body)
+	require.Equal(t, http.StatusSeeOther, c.post(console.Prefix+"/logout", url.Values{"csrf": {token}}).status)
 	c2 := b.client()
 	c2.hc.Jar.SetCookies(u, old)
-	require.Equal(t, http.StatusSeeOther, c2.get(Prefix+"/archives").status)
+	require.Equal(t, http.StatusSeeOther, c2.get(console.Prefix+"/archives").status)
 }
 
 func TestFailedLoginsThrottled(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	c := b.client()
-	for i := range throttleLimit {
+	for i := range console.ThrottleLimit {
 		require.Equal(t, http.StatusUnauthorized, c.login(keyID, "wrong").status, "attempt %d", i)
 	}
 	a := c.login(keyID, secret)
 	require.Equal(t, http.StatusTooManyRequests, a.status, "the right secret after too many failures")
 	require.Contains(t, a.body, "Too many failed logins")
-	b.clock.Advance(throttleWindow + time.Second)
+	b.clock.Advance(console.ThrottleWindow + time.Second)
 	require.Equal(t, http.StatusSeeOther, c.login(keyID, secret).status)
 }
 
@@ -430,7 +414,7 @@ func TestMessage(t *testing.T) {
 	id := b.store(htmlMessage)
 	c := b.client()
 	c.mustLogin()
-	base := Prefix + "/archives/" + b.archive + "/messages/" + id
+	base := console.Prefix + "/archives/" + b.archive + "/messages/" + id
 
 	page := c.get(base)
 	require.Equal(t, http.StatusOK, page.status, page.body)
@@ -445,7 +429,7 @@ func TestMessage(t *testing.T) {
 	h := c.get(base + "/html")
 	require.Equal(t, http.StatusOK, h.status)
 	csp := h.header.Get("Content-Security-Policy")
-	require.Equal(t, htmlCSP, csp)
+	require.Equal(t, console.HTMLCSP, csp)
 	for _, want := range []string{"default-src 'none'", "img-src data: cid:", "sandbox", "frame-ancestors 'self'"} {
 		require.Contains(t, csp, want)
 	}
@@ -472,10 +456,10 @@ func TestMessage(t *testing.T) {
 	out, err := b.mm.CreateArchive(b.ctx, &mm.CreateArchiveRequest{ArchiveName: ptr("other")})
 	require.NoError(t, err)
 	for _, p := range []string{
-		Prefix + "/archives/" + *out.ArchiveId + "/messages/" + id,
-		Prefix + "/archives/" + *out.ArchiveId + "/messages/" + id + "/html",
-		Prefix + "/archives/" + b.archive + "/messages/0000nosuchmessage",
-		Prefix + "/archives/a-nosuch/messages/" + id,
+		console.Prefix + "/archives/" + *out.ArchiveId + "/messages/" + id,
+		console.Prefix + "/archives/" + *out.ArchiveId + "/messages/" + id + "/html",
+		console.Prefix + "/archives/" + b.archive + "/messages/0000nosuchmessage",
+		console.Prefix + "/archives/a-nosuch/messages/" + id,
 	} {
 		a := c.get(p)
 		require.Equal(t, http.StatusNotFound, a.status, p)
@@ -486,7 +470,7 @@ func TestMessage(t *testing.T) {
 	c2 := b.client()
 	require.Equal(t, http.StatusSeeOther, c2.login(k.AccessKeyID, secret).status)
 	require.Equal(t, http.StatusNotFound, c2.get(base).status, "another account's message")
-	require.NotContains(t, c2.get(Prefix+"/archives").body, "legal-hold")
+	require.NotContains(t, c2.get(console.Prefix+"/archives").body, "legal-hold")
 }
 
 func TestSearch(t *testing.T) {
@@ -498,7 +482,7 @@ func TestSearch(t *testing.T) {
 	b.store(htmlMessage)
 	c := b.client()
 	c.mustLogin()
-	p := Prefix + "/archives/" + b.archive
+	p := console.Prefix + "/archives/" + b.archive
 
 	a := c.get(p + "?" + url.Values{"from": {"carol"}, "subject": {"invoice"}}.Encode())
 	require.Equal(t, http.StatusOK, a.status)
@@ -535,7 +519,7 @@ func TestSearch(t *testing.T) {
 	require.Contains(t, h.body, `from:&#34;carol&#34;`)
 
 	// 404 page, not a stack trace.
-	a = c.get(Prefix + "/no/such/page")
+	a = c.get(console.Prefix + "/no/such/page")
 	require.Equal(t, http.StatusNotFound, a.status)
 	require.Contains(t, a.body, "Page not found")
 }
@@ -550,7 +534,7 @@ func TestExport(t *testing.T) {
 	b.store("From: someone@else.example\nTo: frank@corp.example\nSubject: Lunch\n\nNoon?\n")
 	c := b.client()
 	c.mustLogin()
-	p := Prefix + "/archives/" + b.archive
+	p := console.Prefix + "/archives/" + b.archive
 	page := c.get(p + "?from=erin")
 	token := csrfOf(t, page.body)
 
@@ -566,7 +550,7 @@ func TestExport(t *testing.T) {
 	require.Equal(t, http.StatusOK, page.status)
 	require.Contains(t, page.body, `<progress id="export-bar"`)
 
-	var st exportStatus
+	var st console.ExportStatus
 	end := time.Now().Add(30 * time.Second)
 	for {
 		a := c.get(exportPage + "/progress")
@@ -611,14 +595,14 @@ func TestLoginTwoTabs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	c := b.client()
-	first := csrfOf(t, c.get(Prefix+"/login").body)
-	second := csrfOf(t, c.get(Prefix+"/login").body)
+	first := csrfOf(t, c.get(console.Prefix+"/login").body)
+	second := csrfOf(t, c.get(console.Prefix+"/login").body)
 	require.Equal(t, first, second)
-	a := c.post(Prefix+"/login", url.Values{"csrf": {first}, "identity": {keyID}, "secret": {secret}})
+	a := c.post(console.Prefix+"/login", url.Values{"csrf": {first}, "identity": {keyID}, "secret": {secret}})
 	require.Equal(t, http.StatusSeeOther, a.status, a.body)
 	// Another browser's token is not this one's.
 	other := b.client()
-	require.NotEqual(t, first, csrfOf(t, other.get(Prefix+"/login").body))
+	require.NotEqual(t, first, csrfOf(t, other.get(console.Prefix+"/login").body))
 }
 
 // TestPanicIsAnErrorPage: a failing handler shows an error page, never
@@ -626,13 +610,15 @@ func TestLoginTwoTabs(t *testing.T) {
 func TestPanicIsAnErrorPage(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	b.console.mux.HandleFunc("GET "+Prefix+"/boom", func(http.ResponseWriter, *http.Request) {
+	b.console.Mux().HandleFunc("GET "+console.Prefix+"/boom", func(http.ResponseWriter, *http.Request) {
 		panic("secret detail of the failure")
 	})
-	a := b.client().get(Prefix + "/boom")
+	a := b.client().get(console.Prefix + "/boom")
 	require.Equal(t, http.StatusInternalServerError, a.status)
 	require.Contains(t, a.body, "Something went wrong")
 	require.NotContains(t, a.body, "secret detail")
 	require.NotContains(t, a.body, "goroutine")
 	require.Contains(t, a.header.Get("Content-Security-Policy"), "default-src 'self'")
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
 
+	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/iam"
 )
 
@@ -23,34 +26,33 @@ const (
 )
 
 // session is a logged-in person.
-type session struct {
-	AccountID   string
-	AccessKeyID string // "" after a password login
-	Method      string // "access key" or "password"
-	CSRF        string
-	Created     time.Time
-	Seen        time.Time
-}
+type session = Session
 
-func (s *session) principal() iam.Principal {
+func (s *Session) principal() iam.Principal {
 	return iam.Principal{AccountID: s.AccountID, AccessKeyID: s.AccessKeyID, ARN: "arn:aws:iam::" + s.AccountID + ":root"}
 }
 
-// sessions holds the sessions of this process, by the SHA-256 of their
-// ID (a copy of the map reveals no usable cookie). They do not survive a
-// restart and are not shared between nodes: behind a load balancer, the
-// console needs sticky sessions.
+// sessions are the console's sessions, kept in the database (so that they
+// survive a restart and every node knows them) by the SHA-256 of their
+// random 256-bit ID.
 type sessions struct {
-	mu       sync.Mutex
-	m        map[[32]byte]*session
+	store    SessionStore
 	now      func() time.Time
 	idle     time.Duration
 	absolute time.Duration
-	swept    time.Time
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	swept time.Time
 }
 
-func newSessions(now func() time.Time, idle, absolute time.Duration) *sessions {
-	return &sessions{m: map[[32]byte]*session{}, now: now, idle: idle, absolute: absolute}
+// touchEvery is how stale a session's last-seen time may get before a
+// request writes it again: the idle timeout is kept to within that, and a
+// busy console does not write on every request.
+const touchEvery = time.Minute
+
+func newSessions(store SessionStore, now func() time.Time, idle, absolute time.Duration, log *slog.Logger) *sessions {
+	return &sessions{store: store, now: now, idle: idle, absolute: absolute, log: log}
 }
 
 // randomToken returns 32 random bytes, base64url.
@@ -60,64 +62,82 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// create starts a session and returns its ID.
-func (ss *sessions) create(s *session) string {
+func keyOf(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
+// create starts a session and returns its ID (the cookie's value).
+func (ss *sessions) create(ctx context.Context, s *session) (string, error) {
 	id := randomToken()
-	now := ss.now()
-	s.Created, s.Seen, s.CSRF = now, now, randomToken()
+	now := ss.now().UTC()
+	s.Key, s.CreatedAt, s.SeenAt, s.CSRF = keyOf(id), now, now, randomToken()
+	if err := ss.store.CreateSession(ctx, s); err != nil {
+		return "", err
+	}
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.m[sha256.Sum256([]byte(id))] = s
-	if now.Sub(ss.swept) > time.Minute {
+	sweep := now.Sub(ss.swept) > time.Minute
+	if sweep {
 		ss.swept = now
-		for k, v := range ss.m {
-			if ss.expired(v, now) {
-				delete(ss.m, k)
-			}
+	}
+	ss.mu.Unlock()
+	if sweep {
+		if n, err := ss.store.DeleteExpiredSessions(ctx, now.Add(-ss.idle), now.Add(-ss.absolute)); err != nil {
+			ss.log.Warn("console: deleting ended sessions", "err", err)
+		} else if n > 0 {
+			ss.log.Debug("console: deleted ended sessions", "count", n)
 		}
 	}
-	return id
+	return id, nil
 }
 
 func (ss *sessions) expired(s *session, now time.Time) bool {
-	return now.Sub(s.Seen) >= ss.idle || now.Sub(s.Created) >= ss.absolute
+	return now.Sub(s.SeenAt) >= ss.idle || now.Sub(s.CreatedAt) >= ss.absolute
 }
 
 // lookup returns the session of a request, marking it used (touch) or
-// not; an expired session is deleted.
-func (ss *sessions) lookup(r *http.Request, touch bool) (*session, bool) {
-	ck, err := r.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
-		return nil, false
+// not; an ended session is deleted. ok is false for none; err is a
+// storage failure.
+func (ss *sessions) lookup(r *http.Request, touch bool) (s *session, ok bool, err error) {
+	ck, cerr := r.Cookie(sessionCookie)
+	if cerr != nil || ck.Value == "" || len(ck.Value) > 100 {
+		return nil, false, nil
 	}
-	key := sha256.Sum256([]byte(ck.Value))
-	now := ss.now()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.m[key]
-	if !ok {
-		return nil, false
+	ctx := r.Context()
+	key := keyOf(ck.Value)
+	s, err = ss.store.GetSession(ctx, key)
+	if fault.Is(err, fault.NotFound) {
+		return nil, false, nil
 	}
+	if err != nil {
+		return nil, false, err
+	}
+	now := ss.now().UTC()
 	if ss.expired(s, now) {
-		delete(ss.m, key)
-		return nil, false
+		return nil, false, ss.store.DeleteSession(ctx, key)
 	}
-	if touch {
-		s.Seen = now
+	if touch && now.Sub(s.SeenAt) >= touchEvery {
+		if err := ss.store.TouchSession(ctx, key, now); err != nil {
+			return nil, false, err
+		}
+		s.SeenAt = now
 	}
-	cp := *s
-	return &cp, true
+	return s, true, nil
 }
 
-func (ss *sessions) peek(r *http.Request) (*session, bool) { return ss.lookup(r, false) }
+// peek is lookup without touching, and without storage errors (for error
+// pages, which show the navigation when there is a session).
+func (ss *sessions) peek(r *http.Request) (*session, bool) {
+	s, ok, _ := ss.lookup(r, false)
+	return s, ok
+}
 
 // delete ends the session of a request.
-func (ss *sessions) delete(r *http.Request) {
-	if ck, err := r.Cookie(sessionCookie); err == nil {
-		ss.mu.Lock()
-		delete(ss.m, sha256.Sum256([]byte(ck.Value)))
-		ss.mu.Unlock()
+func (ss *sessions) delete(r *http.Request) error {
+	if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
+		return ss.store.DeleteSession(r.Context(), keyOf(ck.Value))
 	}
+	return nil
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
@@ -135,7 +155,14 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, s *session)
 // request's context carries the session's principal.
 func (c *Console) authed(h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, ok := c.sessions.lookup(r, true)
+		s, ok, err := c.sessions.lookup(r, true)
+		if err == nil && ok && s.AccessKeyID != "" {
+			ok, err = c.keyActive(r, s)
+		}
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
 		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, Prefix+"/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -152,6 +179,17 @@ func (c *Console) authed(h authedHandler) http.Handler {
 		r = r.WithContext(iam.WithPrincipal(r.Context(), s.principal()))
 		h(w, r, s)
 	})
+}
+
+// keyActive says whether the access key a session logged in with still
+// exists and is active; a session of a deleted or deactivated key ends.
+func (c *Console) keyActive(r *http.Request, s *session) (bool, error) {
+	k, err := c.cfg.Credentials.GetAccessKey(r.Context(), s.AccessKeyID)
+	if fault.Is(err, fault.NotFound) || err == nil && k.Status != "" && k.Status != iam.StatusActive {
+		c.log.Info("console: session ended, its access key is gone or inactive", "account", s.AccountID, "key", s.AccessKeyID)
+		return false, c.sessions.store.DeleteSession(r.Context(), s.Key)
+	}
+	return err == nil, err
 }
 
 // checkCSRF checks a POST: the form's csrf field must be want, and a
