@@ -30,9 +30,21 @@ const consolePassword = "console e2e password 0123"
 // message whose HTML refers to a remote image on a local HTTP server
 // (which must see no request), download an attachment, export the search
 // and follow its progress to the download. Screenshots are kept under
-// tests/e2e/artifacts/TestConsole/.
+// tests/e2e/artifacts/TestConsole/<database>/. It runs on SQLite, and on
+// PostgreSQL when TIDINGS_TEST_DATABASE_URL is set.
 func TestConsole(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testConsole(t, serverOpts{})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		testConsole(t, serverOpts{DatabaseURL: freshDatabase(t)})
+	})
+}
+
+func testConsole(t *testing.T, opts serverOpts) {
 	if _, err := os.Stat(scriptPath("js", "node_modules", "playwright-core")); err != nil {
 		t.Fatalf("tests/js/node_modules lacks playwright-core: run `npm ci --prefix tests/js` (scripts/test.sh does): %v", err)
 	}
@@ -43,7 +55,7 @@ func TestConsole(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("no Chromium at %s (apt-get install -y chromium; scripts/test.sh does): %v", chromium, err)
 	}
-	s := startServer(t, serverOpts{})
+	s := startServer(t, opts)
 
 	// A remote image server: the console must never fetch from it.
 	var trackerMu sync.Mutex
@@ -96,7 +108,7 @@ func TestConsole(t *testing.T) {
 	}
 
 	// The console password, with the CLI (the server is running).
-	cliEnv := append(cleanEnv("TIDINGS_"), "TIDINGS_DATA_DIR="+s.DataDir, "TIDINGS_ACCOUNT_ID="+s.Account)
+	cliEnv := append(cleanEnv("TIDINGS_"), "TIDINGS_DATA_DIR="+s.DataDir, "TIDINGS_DATABASE_URL="+opts.DatabaseURL, "TIDINGS_ACCOUNT_ID="+s.Account)
 	out, errOut, code := run(t, cliEnv, []byte("short\n"), tidingsBin, "console", "set-password")
 	if code == 0 || !strings.Contains(errOut, "at least 12 characters") {
 		t.Errorf("set-password with a short password: exit %d, stderr %q; want a failure saying why", code, errOut)
