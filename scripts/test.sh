@@ -99,11 +99,14 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-section "npm ci (tests/js)"
+section "npm ci (tests/js, tests/smsc)"
+# tests/smsc is the independent SMSC (npm smpp) internal/smpp is tested
+# against: needed by the unit suites too.
+npm ci --prefix tests/smsc --no-audit --no-fund --loglevel=error || die "npm ci in tests/smsc failed"
 if [ "${SKIP_E2E:-}" != 1 ]; then
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error || die "npm ci in tests/js failed"
 else
-	echo "skipped (SKIP_E2E=1)"
+	echo "tests/js skipped (SKIP_E2E=1)"
 fi
 
 # ---------------------------------------------------------------------------

@@ -320,7 +320,15 @@ func startPostfix(sinkAddr string) (string, func(), error) {
 		{"postconf", "-e", "setgid_group = postdrop", "mail_owner = postfix", "inet_interfaces = loopback-only", "mydestination =", "relayhost = [" + host + "]:" + sport,
 			"mynetworks = 127.0.0.0/8", "smtpd_relay_restrictions = permit_mynetworks, reject",
 			"default_process_limit = 200", "default_destination_concurrency_limit = 50",
-			"smtp_destination_concurrency_limit = 50", "compatibility_level = 3.6", "smtpd_forbid_bare_newline = yes"},
+			"smtp_destination_concurrency_limit = 50", "compatibility_level = 3.6", "smtpd_forbid_bare_newline = yes",
+			// main.cf.dist leaves the paths empty too, and then every postfix
+			// command exits 1 with its reason only in syslog ("bad string
+			// length 0 < 1: sendmail_path"); Debian's values.
+			"sendmail_path = /usr/sbin/sendmail", "newaliases_path = /usr/bin/newaliases", "mailq_path = /usr/bin/mailq",
+			"html_directory = no", "readme_directory = no", "manpage_directory = /usr/share/man",
+			"sample_directory = /usr/share/doc/postfix/examples",
+			// Log to a file: there is no syslog daemon on these machines.
+			"maillog_file = /var/log/postfix-bench.log"},
 		{"postconf", "-M", fmt.Sprintf("%d/inet=%d inet n - y - - smtpd", port, port)},
 		{"newaliases"},
 		{"postfix", "start"},
@@ -333,7 +341,7 @@ func startPostfix(sinkAddr string) (string, func(), error) {
 			if s[1] == "start" && exec.Command("postfix", "reload").Run() == nil {
 				continue
 			}
-			return "", nil, fmt.Errorf("%s: %v: %s", strings.Join(s, " "), err, out)
+			return "", nil, fmt.Errorf("%s: %v: %s (see /var/log/postfix-bench.log)", strings.Join(s, " "), err, out)
 		}
 	}
 	stop := func() {

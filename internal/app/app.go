@@ -43,6 +43,7 @@ import (
 	"github.com/tidings/tidings/internal/model/smsvoice"
 	"github.com/tidings/tidings/internal/model/sts"
 	"github.com/tidings/tidings/internal/store"
+	"github.com/tidings/tidings/internal/templates"
 	"github.com/tidings/tidings/internal/uploads"
 )
 
@@ -57,7 +58,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log)
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log, store.WithNodeID(cfg.Node()))
 	if err != nil {
 		return err
 	}
@@ -138,6 +139,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	defer deliverer.Close()
 	retry, _ := cfg.Retry() // checked by Validate
 	gwMetrics := newGatewayMetrics(reg)
+	// PublishToSns actions go to the events service, built further down
+	// (it mounts on the HTTP mux); no job runs before both exist.
+	gwPublisher := &gatewayPublisher{}
 	gw, err := gateway.New(gateway.Config{
 		Store:        db.Gateway(),
 		Blobs:        blobs,
@@ -151,6 +155,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}},
 		MailboxDir:   filepath.Join(cfg.DataDir, "mailboxes"),
 		Retry:        delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp},
+		NodeID:       cfg.Node(),
+		Publisher:    gwPublisher,
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -173,10 +179,22 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	}
 	apiroutes.MailManager(api, mail)
 	apiroutes.STS(api)
+	tpls := templates.New(db.Templates(), templates.Config{Hostname: hostname}, log.With("component", "templates"))
+	apiroutes.Templates(api, tpls)
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mountArchive(arch, api, mux)
+	// Topics and webhooks: every event goes out through evs (an
+	// events.Publisher for the sending, SMS and gateway services).
+	evs, err := newEvents(ctx, db, cfg, reg, api, mux, log)
+	if err != nil {
+		return err
+	}
+	gwPublisher.evs = evs
+	if _, err := mountRegistrations(db, blobs, api, mux, cfg.Region, cfg.AccountID, log); err != nil {
+		return err
+	}
 	if err := mountConsole(mux, cfg, db, mail, arch, blobs, log); err != nil {
 		return err
 	}
@@ -205,11 +223,13 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	if db.Dialect() == "sqlite" {
-		// One node: claims still held, and gateway jobs still marked
-		// running, are those of this process before a crash; queue that
-		// work again now rather than when River rescues it, an hour later.
-		if n, err := gw.Recover(ctx); err != nil {
+	{
+		// Claims still held, and gateway jobs still marked running, by this
+		// node's previous process died with it (a crash): queue that work
+		// again now rather than when River rescues it, an hour later. On
+		// SQLite everything is this node's; on PostgreSQL what carries its
+		// node id.
+		if n, err := gw.Recover(ctx, db.Dialect() == "sqlite"); err != nil {
 			log.Warn("gateway recovery failed", "err", err)
 		} else if n > 0 {
 			log.Info("gateway: resumed work interrupted by a crash", "jobs", n)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,7 +11,7 @@ import (
 	"unicode"
 
 	"github.com/tidings/tidings/internal/fault"
-	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/nativeapi"
 )
 
 // The native search: GET /v1/archives/{id}/messages?q=…, with the query
@@ -268,9 +267,7 @@ func decodePageToken(token, archiveID, q string) (int, error) {
 
 // Authenticator checks the credentials of an HTTP request (SigV4, as the
 // AWS API does) and returns the caller.
-type Authenticator interface {
-	Authenticate(r *http.Request) (iam.Principal, error)
-}
+type Authenticator = nativeapi.Authenticator
 
 // NativeHandler serves GET NativePrefix{archiveId}/messages?q=&page_size=
 // &page_token= for callers auth accepts, answering JSON: a NativeResult,
@@ -278,66 +275,31 @@ type Authenticator interface {
 func (s *Service) NativeHandler(auth Authenticator) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+NativePrefix+"{id}/messages", func(w http.ResponseWriter, r *http.Request) {
-		p, err := auth.Authenticate(r)
-		if err != nil {
-			writeJSONError(w, err, http.StatusForbidden)
-			return
-		}
-		if p.AccountID == "" {
-			writeJSONError(w, fault.AccessDeniedf("no account"), http.StatusForbidden)
+		r, p, ok := nativeapi.Authenticate(w, r, auth)
+		if !ok {
 			return
 		}
 		qv := r.URL.Query()
 		size := 0
 		if v := qv.Get("page_size"); v != "" {
+			var err error
 			if size, err = strconv.Atoi(v); err != nil || size < 1 {
-				writeJSONError(w, fault.Invalidf("page_size must be a positive integer"), 0)
+				nativeapi.WriteError(w, fault.Invalidf("page_size must be a positive integer"), 0)
 				return
 			}
 		}
-		ctx := iam.WithPrincipal(r.Context(), p)
-		res, err := s.SearchNative(ctx, p.AccountID, r.PathValue("id"), qv.Get("q"), size, qv.Get("page_token"))
+		res, err := s.SearchNative(r.Context(), p.AccountID, r.PathValue("id"), qv.Get("q"), size, qv.Get("page_token"))
 		if err != nil {
 			if fault.KindOf(err) == fault.Internal {
 				s.log.Error("native archive search failed", "account", p.AccountID, "err", err)
 			}
-			writeJSONError(w, err, 0)
+			nativeapi.WriteError(w, err, 0)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(res)
+		nativeapi.WriteJSON(w, 0, res)
 	})
 	mux.HandleFunc(NativePrefix, func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, fault.NotFoundf("no such resource: %s %s", r.Method, r.URL.Path), 0)
+		nativeapi.WriteError(w, fault.NotFoundf("no such resource: %s %s", r.Method, r.URL.Path), 0)
 	})
 	return mux
-}
-
-// writeJSONError answers err with the status of its kind (status, when
-// not 0, for errors of no kind).
-func writeJSONError(w http.ResponseWriter, err error, status int) {
-	code, msg := "InternalError", "an internal error occurred"
-	k := fault.KindOf(err)
-	switch k {
-	case fault.Invalid:
-		code, status, msg = "ValidationError", http.StatusBadRequest, err.Error()
-	case fault.NotFound:
-		code, status, msg = "NotFound", http.StatusNotFound, err.Error()
-	case fault.Conflict:
-		code, status, msg = "Conflict", http.StatusConflict, err.Error()
-	case fault.AccessDenied:
-		code, status, msg = "AccessDenied", http.StatusForbidden, err.Error()
-	case fault.Unavailable:
-		code, status, msg = "Unavailable", http.StatusServiceUnavailable, err.Error()
-	default:
-		if status != 0 {
-			code, msg = "AccessDenied", err.Error()
-		} else {
-			status = http.StatusInternalServerError
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }

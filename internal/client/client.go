@@ -26,6 +26,8 @@ type Client struct {
 	AccessKeyID string
 	Secret      string
 	HTTP        *http.Client
+	// Header holds extra request headers of Native calls (signed with them).
+	Header map[string]string
 }
 
 // APIError is an error answered by the server.
@@ -51,22 +53,7 @@ func (c *Client) JSON(ctx context.Context, target, signingName, op string, in, o
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	req.Header.Set("X-Amz-Target", target+"."+op)
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, signingName, c.Region, time.Now()); err != nil {
-		return err
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp, data, err := c.send(ctx, req, body, signingName)
 	if err != nil {
 		return err
 	}
@@ -80,6 +67,27 @@ func (c *Client) JSON(ctx context.Context, target, signingName, op string, in, o
 		return fmt.Errorf("%s: decoding the answer: %w", op, err)
 	}
 	return nil
+}
+
+// send signs req (whose body is body) for the credential scope service
+// signingName and returns the answer and its body.
+func (c *Client) send(ctx context.Context, req *http.Request, body []byte, signingName string) (*http.Response, []byte, error) {
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.Region, time.Now()); err != nil {
+		return nil, nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp, data, err
 }
 
 func decodeError(resp *http.Response, data []byte) error {
@@ -111,4 +119,51 @@ func decodeError(resp *http.Response, data []byte) error {
 		}
 	}
 	return &APIError{Status: resp.StatusCode, Code: code, Message: msg}
+}
+
+// Native calls one of Tidings' own JSON APIs (under /v1/), signed with
+// the credential scope service signingName: method on path (with its
+// query), sending body (nil for none) with contentType ("" for JSON), and
+// decoding a JSON answer into out (which may be nil). Errors answered as
+// {"error": {"code", "message"}} are *APIError.
+func (c *Client) Native(ctx context.Context, signingName, method, path, contentType string, body []byte, out any) error {
+	if body == nil {
+		body = []byte{}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Endpoint, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range c.Header {
+		req.Header.Set(k, v)
+	}
+	resp, data, err := c.send(ctx, req, body, signingName)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
+			return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		}
+		return &APIError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
+	}
+	return nil
 }

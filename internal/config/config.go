@@ -4,13 +4,17 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DefaultAccountID is the root account's id when TIDINGS_ACCOUNT_ID is unset.
@@ -30,6 +34,11 @@ type Config struct {
 	RootSecretAccessKey string // TIDINGS_ROOT_SECRET_ACCESS_KEY
 	LogLevel            string // TIDINGS_LOG_LEVEL: debug, info, warn, error
 	LogFormat           string // TIDINGS_LOG_FORMAT: text or json
+	// NodeID names this process among the nodes sharing a PostgreSQL
+	// database, the same across its restarts, so that a restarted node
+	// takes back at once the work it held when it died. "" ⇒ derived from
+	// the host name and the data directory (see Node).
+	NodeID string // TIDINGS_NODE_ID
 
 	// The gateway.
 	Hostname string // TIDINGS_HOSTNAME: name in SMTP greetings, Received, DSNs; "" ⇒ os.Hostname()
@@ -45,6 +54,10 @@ type Config struct {
 	// request (idle) and ConsoleSessionMax after login (absolute).
 	ConsoleSessionTTL string // TIDINGS_CONSOLE_SESSION_TTL
 	ConsoleSessionMax string // TIDINGS_CONSOLE_SESSION_MAX
+
+	// Webhooks (internal/events): how long a failing delivery is retried
+	// before it goes to its topic's dead letters.
+	WebhookGiveUp string // TIDINGS_WEBHOOK_GIVE_UP
 }
 
 // Var describes one setting, for flags and documentation.
@@ -65,6 +78,7 @@ func (c *Config) Vars() []Var {
 		{"account-id", "TIDINGS_ACCOUNT_ID", DefaultAccountID, "12-digit id of the root account", &c.AccountID},
 		{"root-access-key-id", "TIDINGS_ROOT_ACCESS_KEY_ID", "", "root access key id (generated at first start when empty)", &c.RootAccessKeyID},
 		{"root-secret-access-key", "TIDINGS_ROOT_SECRET_ACCESS_KEY", "", "root secret access key", &c.RootSecretAccessKey},
+		{"node-id", "TIDINGS_NODE_ID", "", "name of this node, stable across restarts, unique among the nodes sharing a database (default: host name and a hash of the data dir)", &c.NodeID},
 		{"log-level", "TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "TIDINGS_LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"hostname", "TIDINGS_HOSTNAME", "", "host name in SMTP greetings, Received headers and DSNs (default: the system's)", &c.Hostname},
@@ -76,6 +90,7 @@ func (c *Config) Vars() []Var {
 		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
 		{"console-session-ttl", "TIDINGS_CONSOLE_SESSION_TTL", "30m", "a console session ends after this long without a request", &c.ConsoleSessionTTL},
 		{"console-session-max", "TIDINGS_CONSOLE_SESSION_MAX", "12h", "a console session ends this long after login, active or not", &c.ConsoleSessionMax},
+		{"webhook-give-up", "TIDINGS_WEBHOOK_GIVE_UP", "24h", "how long a failing webhook delivery is retried before it goes to the dead letters", &c.WebhookGiveUp},
 	}
 }
 
@@ -135,6 +150,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("TIDINGS_LOG_FORMAT %q: want text or json", c.LogFormat)
 	}
+	if c.NodeID != "" && !nodeIDRe.MatchString(c.NodeID) {
+		return fmt.Errorf("TIDINGS_NODE_ID %q: want 1 to 64 letters, digits, '.', '_' or '-'", c.NodeID)
+	}
 	if c.Hostname != "" && !hostnameRe.MatchString(c.Hostname) {
 		return fmt.Errorf("TIDINGS_HOSTNAME %q: want a host name such as mx.example.com", c.Hostname)
 	}
@@ -160,6 +178,9 @@ func (c *Config) Validate() error {
 	if _, _, err := c.ConsoleSessions(); err != nil {
 		return err
 	}
+	if _, err := c.WebhookGiveUpDuration(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -183,6 +204,23 @@ func (c *Config) ConsoleSessions() (idle, absolute time.Duration, err error) {
 		return 0, 0, fmt.Errorf("TIDINGS_CONSOLE_SESSION_TTL (%s) must not be longer than TIDINGS_CONSOLE_SESSION_MAX (%s)", idle, absolute)
 	}
 	return idle, absolute, nil
+}
+
+// MaxWebhookGiveUp bounds TIDINGS_WEBHOOK_GIVE_UP: the event log keeps
+// events a week, and a delivery needs its event.
+const MaxWebhookGiveUp = 7 * 24 * time.Hour
+
+// WebhookGiveUpDuration parses WebhookGiveUp: a duration from 1s to 7
+// days; empty is 0 (the events package's default, 24h).
+func (c *Config) WebhookGiveUpDuration() (time.Duration, error) {
+	if c.WebhookGiveUp == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.WebhookGiveUp)
+	if err != nil || d < time.Second || d > MaxWebhookGiveUp {
+		return 0, fmt.Errorf("TIDINGS_WEBHOOK_GIVE_UP %q: want a duration from 1s to 168h, such as 24h", c.WebhookGiveUp)
+	}
+	return d, nil
 }
 
 var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
@@ -231,4 +269,34 @@ func redact(u string) string {
 		}
 	}
 	return u
+}
+
+var nodeIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Node returns the node id: TIDINGS_NODE_ID, else the host name and a
+// hash of the data directory's absolute path, which stays the same across
+// restarts and differs between two processes on one host.
+func (c *Config) Node() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	host = strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '-' || r == '_') {
+			return r
+		}
+		return '-'
+	}, host)
+	if len(host) > 48 {
+		host = host[:48]
+	}
+	dir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		dir = c.DataDir
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return host + "-" + hex.EncodeToString(sum[:4])
 }

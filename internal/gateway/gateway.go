@@ -81,6 +81,11 @@ type Config struct {
 	// delivery blocks others (default 40 minutes, above the longest SMTP
 	// exchange the Deliverer allows).
 	Lease time.Duration
+	// Publisher carries out PublishToSns actions (nil: they fail).
+	Publisher Publisher
+	// NodeID marks this node's claims (config.Node: stable across
+	// restarts, unique among nodes), so that Recover can tell them.
+	NodeID string
 	// KeepDone is how long finished messages stay listed in the queue
 	// (default 7 days).
 	KeepDone time.Duration
@@ -244,13 +249,21 @@ func (g *Gateway) QueueDepth(ctx context.Context) (map[MessageState]int64, error
 	return g.cfg.Store.CountMessages(ctx)
 }
 
-// Recover releases the claims of workers that died with the process (a
-// crash, SIGKILL) and queues their work again, so that it resumes at once
-// instead of when River rescues the stuck jobs (an hour later). Call it at
-// start-up only where no other node can hold claims: the embedded
-// (SQLite) shape.
-func (g *Gateway) Recover(ctx context.Context) (int, error) {
-	n, err := g.queue.release(ctx, g.cfg.Now(), true)
+// Recover releases the claims of workers that died with this node's
+// previous process (a crash, SIGKILL) and queues their work again, so that
+// it resumes at once instead of when the claims expire and River rescues
+// the stuck jobs (an hour later). Call it at start-up, before the job
+// queue starts. With single (the embedded SQLite shape, where no other
+// node can exist) every claim and every running job is this node's; on a
+// shared database only those marked with Config.NodeID are, so NodeID
+// must be the same across restarts and unique among the nodes.
+func (g *Gateway) Recover(ctx context.Context, single bool) (int, error) {
+	node := g.cfg.NodeID
+	if !single && node == "" {
+		return 0, nil // nothing tells this node's claims from others'
+	}
+	mine := func(owner string) bool { return single || strings.HasPrefix(owner, node+"/") }
+	n, err := g.queue.release(ctx, g.cfg.Now(), mine)
 	if err != nil || g.jobs == nil {
 		return n, err
 	}
@@ -265,6 +278,9 @@ func (g *Gateway) Recover(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, row := range rows {
+			if !single && (len(row.AttemptedBy) == 0 || row.AttemptedBy[len(row.AttemptedBy)-1] != node) {
+				continue // another node's, alive or to be rescued by River
+			}
 			var args river.JobArgs
 			switch row.Kind {
 			case KindProcess:

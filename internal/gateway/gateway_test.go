@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -323,7 +325,7 @@ func TestCrashResume(t *testing.T) {
 		require.True(t, ok)
 		return err
 	}))
-	n, err := b.gw.Recover(context.Background())
+	n, err := b.gw.Recover(context.Background(), true)
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "the message, and the relay whose first attempt the dead run owed")
 
@@ -338,6 +340,37 @@ func TestCrashResume(t *testing.T) {
 	// for the steps finished before it.
 	require.Len(t, b.archiver.archived(), 2)
 	require.Len(t, b.sink.messages(), 1, "the relay was not repeated")
+}
+
+// TestRecoverOwnClaimsOnly: on a shared database a restarted node takes
+// back the claims its previous process held, and leaves other nodes'.
+func TestRecoverOwnClaimsOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noJobs: true, nodeID: "node-a"})
+	relay := b.relay("r", b.sink)
+	rs := b.ruleSet("rs", fmt.Sprintf(`[{"Actions":[{"Relay":{"Relay":%q}}]}]`, relay))
+	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
+	claim := func(owner string) string {
+		qid, err := send(t, addr, "alice@sender.test", []string{"bob@corp.test"}, body)
+		require.NoError(t, err)
+		require.NoError(t, b.db.Gateway().InTx(context.Background(), func(tx gateway.Tx) error {
+			ok, err := tx.ClaimMessage(context.Background(), qid, owner, time.Now(), time.Now().Add(time.Hour))
+			require.True(t, ok)
+			return err
+		}))
+		return qid
+	}
+	mine, theirs, similar := claim("node-a/0123"), claim("node-b/0123"), claim("node-ab/0123")
+	n, err := b.gw.Recover(context.Background(), false)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only node-a's claim")
+	for qid, leased := range map[string]bool{mine: false, theirs: true, similar: true} {
+		m, err := b.db.Gateway().GetMessage(context.Background(), qid)
+		require.NoError(t, err)
+		require.Equal(t, leased, m.LeaseOwner != "", "%s owned by %q", qid, m.LeaseOwner)
+	}
+	b.startJobs()
+	b.waitState(mine, gateway.Done)
 }
 
 // TestListenerLifecycle: CLOSED answers 421, a TLS policy change takes
@@ -474,4 +507,65 @@ func TestQueueRetryAndDelete(t *testing.T) {
 
 func deliveryHour() delivery.RetryPolicy {
 	return delivery.RetryPolicy{First: time.Hour, Max: time.Hour, GiveUpAfter: 5 * 24 * time.Hour}
+}
+
+// TestPublishToSns: the action publishes SES's "Received" notification,
+// with the headers or the whole message, to the topic.
+func TestPublishToSns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	topic := "arn:aws:sns:us-east-1:" + acct + ":inbound"
+	rs := b.ruleSet("rs", fmt.Sprintf(`[{"Actions":[
+		{"AddHeader":{"HeaderName":"X-Seen","HeaderValue":"yes"}},
+		{"PublishToSns":{"TopicArn":%q,"RoleArn":"arn:aws:iam::%s:role/r"}},
+		{"PublishToSns":{"TopicArn":%q,"RoleArn":"arn:aws:iam::%s:role/r","PayloadType":"CONTENT","Encoding":"BASE64"}}]}]`,
+		topic, acct, topic, acct))
+	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
+	qid, err := send(t, addr, "alice@sender.test", []string{"bob@corp.test"}, body)
+	require.NoError(t, err)
+	b.waitState(qid, gateway.Done)
+	got := b.pub.published()
+	require.Len(t, got, 2)
+	for i, p := range got {
+		require.Equal(t, acct, p.account)
+		require.Equal(t, topic, p.topic)
+		require.Equal(t, fmt.Sprintf("%s/%d", qid, i+1), p.key)
+		var n struct {
+			NotificationType string
+			Mail             struct {
+				Source        string
+				MessageID     string
+				Destination   []string
+				Headers       []struct{ Name, Value string }
+				CommonHeaders map[string]any
+			}
+			Receipt struct {
+				Recipients []string
+				Action     map[string]string
+			}
+			Content *string
+		}
+		require.NoError(t, json.Unmarshal(p.body, &n), "%s", p.body)
+		require.Equal(t, "Received", n.NotificationType)
+		require.Equal(t, "alice@sender.test", n.Mail.Source)
+		require.Equal(t, qid, n.Mail.MessageID)
+		require.Equal(t, []string{"bob@corp.test"}, n.Mail.Destination)
+		require.Equal(t, []string{"bob@corp.test"}, n.Receipt.Recipients)
+		require.NotEmpty(t, n.Mail.CommonHeaders["subject"])
+		var names []string
+		for _, h := range n.Mail.Headers {
+			names = append(names, h.Name)
+		}
+		require.Contains(t, names, "X-Seen", "headers added before the action are in the notification")
+		if i == 0 {
+			require.Nil(t, n.Content)
+			require.Equal(t, "UTF-8", n.Receipt.Action["encoding"])
+		} else {
+			require.NotNil(t, n.Content)
+			raw, err := base64.StdEncoding.DecodeString(*n.Content)
+			require.NoError(t, err)
+			require.Contains(t, string(raw), "X-Seen: yes\r\n")
+			require.Equal(t, "BASE64", n.Receipt.Action["encoding"])
+		}
+	}
 }

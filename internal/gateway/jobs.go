@@ -113,7 +113,7 @@ type sweepWorker struct {
 }
 
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
-	n, err := w.g.queue.release(ctx, w.g.cfg.Now(), false)
+	n, err := w.g.queue.release(ctx, w.g.cfg.Now(), nil)
 	if n > 0 {
 		w.g.log.Warn("resumed work whose worker died", "jobs", n)
 	}

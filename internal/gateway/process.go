@@ -35,10 +35,13 @@ func (p permanent) Unwrap() error { return p.error }
 // errStepTaken: another worker settled the step first; nothing to do.
 var errStepTaken = errors.New("gateway: step settled by another worker")
 
-func newOwner() string {
+func (g *Gateway) newOwner() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	if g.cfg.NodeID == "" {
+		return hex.EncodeToString(b[:])
+	}
+	return g.cfg.NodeID + "/" + hex.EncodeToString(b[:])
 }
 
 // compiledRuleSet is a rule set compiled once per version (ID and
@@ -115,7 +118,7 @@ func (g *Gateway) process(ctx context.Context, queueID string) error {
 		log.Info("message is being processed by another worker", "retry_in", wait.Round(time.Second))
 		return river.JobSnooze(wait)
 	}
-	r := &run{g: g, log: log, owner: newOwner()}
+	r := &run{g: g, log: log, owner: g.newOwner()}
 	err = r.process(ctx, m)
 	var perm permanent
 	switch {
@@ -254,7 +257,7 @@ func (r *run) process(ctx context.Context, m *Message) error {
 // sideEffects reports whether an action acts outside the database, so
 // that it must run under the message's lease, alone in its transaction.
 func sideEffects(a mm.RuleAction) bool {
-	return a.Archive != nil || a.WriteToS3 != nil || a.DeliverToMailbox != nil
+	return a.Archive != nil || a.WriteToS3 != nil || a.DeliverToMailbox != nil || a.PublishToSns != nil
 }
 
 // flush records the steps run so far and takes the lease, unless this
@@ -557,7 +560,9 @@ func (g *Gateway) runStep(ctx context.Context, q *queued, s *Step, a mm.RuleActi
 		return g.deliverToMailbox(ctx, q, s, a.DeliverToMailbox, added)
 	case a.Bounce != nil:
 		return g.bounce(q, s, a.Bounce)
-	case a.Send != nil, a.PublishToSns != nil, a.InvokeLambda != nil, a.DeliverToQBusiness != nil:
+	case a.PublishToSns != nil:
+		return g.publishToSns(ctx, q, s, a.PublishToSns, added)
+	case a.Send != nil, a.InvokeLambda != nil, a.DeliverToQBusiness != nil:
 		return failed("%s is not supported yet by Tidings; the message was not handed to it", s.Action), nil
 	}
 	return failed("unknown action"), nil

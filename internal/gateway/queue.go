@@ -211,10 +211,13 @@ func (q *Queue) purge(ctx context.Context, cutoff time.Time) (int, error) {
 }
 
 // release releases leases and queues the jobs that were working under
-// them: every lease (all, at the start of a single node, see
-// Gateway.Recover) or only those that ended before now (the sweeper: a
-// worker died, or a node did). It returns how many jobs it queued.
-func (q *Queue) release(ctx context.Context, now time.Time, all bool) (int, error) {
+// them: those that ended before now (the sweeper: a worker died, or a node
+// did) and those dead(owner) says died with a process (at start-up, see
+// Gateway.Recover). It returns how many jobs it queued.
+func (q *Queue) release(ctx context.Context, now time.Time, dead func(owner string) bool) (int, error) {
+	gone := func(owner string, until time.Time) bool {
+		return owner != "" && (!until.After(now) || (dead != nil && dead(owner)))
+	}
 	n := 0
 	after := ""
 	for {
@@ -228,7 +231,7 @@ func (q *Queue) release(ctx context.Context, now time.Time, all bool) (int, erro
 		for i := range msgs {
 			id := msgs[i].QueueID
 			after = id
-			if !all && msgs[i].LeaseUntil.After(now) {
+			if !gone(msgs[i].LeaseOwner, msgs[i].LeaseUntil) {
 				continue
 			}
 			err := q.st.InTx(ctx, func(tx Tx) error {
@@ -236,7 +239,7 @@ func (q *Queue) release(ctx context.Context, now time.Time, all bool) (int, erro
 				if err != nil {
 					return err
 				}
-				if m.State != Queued || m.LeaseOwner == "" || (!all && m.LeaseUntil.After(now)) {
+				if m.State != Queued || !gone(m.LeaseOwner, m.LeaseUntil) {
 					return nil
 				}
 				m.LeaseOwner, m.LeaseUntil = "", time.Time{}
@@ -263,7 +266,7 @@ func (q *Queue) release(ctx context.Context, now time.Time, all bool) (int, erro
 	jobs := map[key]bool{}
 	for i := range ds {
 		d := &ds[i]
-		if !all && d.LeaseUntil.After(now) {
+		if !gone(d.LeaseOwner, d.LeaseUntil) {
 			continue
 		}
 		k := key{d.QueueID, d.Step, d.DSN == DSNPending && (d.State == DeliveryFailed || d.State == DeliveryBounced)}

@@ -57,7 +57,7 @@ func (g *Gateway) relay(ctx context.Context, args RelayArgs) error {
 		return nil
 	}
 
-	owner, now := newOwner(), g.cfg.Now()
+	owner, now := g.newOwner(), g.cfg.Now()
 	var rows []Delivery
 	err = st.InTx(ctx, func(tx Tx) error {
 		var err error
@@ -301,7 +301,7 @@ func (g *Gateway) notify(ctx context.Context, args NotifyArgs) error {
 		log.Error("cannot notify", "err", err)
 		return nil
 	}
-	owner, now := newOwner(), g.cfg.Now()
+	owner, now := g.newOwner(), g.cfg.Now()
 	var rows []Delivery
 	err = st.InTx(ctx, func(tx Tx) error {
 		var err error

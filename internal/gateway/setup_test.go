@@ -55,6 +55,7 @@ type bundle struct {
 	sink     *sink // the relay target
 	dsnSink  *sink // MX of senderDomain
 	archiver *fakeArchiver
+	pub      *fakePublisher
 	mailbox  string
 }
 
@@ -62,6 +63,7 @@ type setupOpts struct {
 	noArchiver bool
 	noJobs     bool // do not start the job queue (the test starts it)
 	retry      delivery.RetryPolicy
+	nodeID     string
 }
 
 func setup(t *testing.T, opts ...setupOpts) *bundle {
@@ -83,6 +85,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		sink:    startSink(t),
 		dsnSink: startSink(t),
 		mailbox: t.TempDir(),
+		pub:     &fakePublisher{},
 	}
 	var err error
 	b.blobs, err = blobfs.New(t.TempDir())
@@ -129,6 +132,8 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		MailboxDir:   b.mailbox,
 		Retry:        retry,
 		PollInterval: 50 * time.Millisecond,
+		NodeID:       o.nodeID,
+		Publisher:    b.pub,
 		CacheTTL:     time.Millisecond,
 		Logger:       testLog(t),
 	})
@@ -495,4 +500,37 @@ func headerValues(raw []byte, name string) []string {
 		}
 	}
 	return out
+}
+
+// fakePublisher records PublishToSns publications, deduplicated by key as
+// the events service does.
+type fakePublisher struct {
+	mu   sync.Mutex
+	keys map[string]bool
+	msgs []published
+}
+
+type published struct {
+	account, topic, key string
+	body                []byte
+}
+
+func (p *fakePublisher) Publish(_ context.Context, account, topic, key string, body []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keys == nil {
+		p.keys = map[string]bool{}
+	}
+	if p.keys[key] {
+		return nil
+	}
+	p.keys[key] = true
+	p.msgs = append(p.msgs, published{account, topic, key, body})
+	return nil
+}
+
+func (p *fakePublisher) published() []published {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]published(nil), p.msgs...)
 }

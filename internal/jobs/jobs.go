@@ -66,6 +66,7 @@ type Queue struct {
 	mu       sync.Mutex
 	workers  *river.Workers
 	kinds    map[string]bool
+	queues   map[string]int // queues besides the default: max workers
 	periodic []*river.PeriodicJob
 	worker   *river.Client[*sql.Tx] // set by Start
 }
@@ -135,6 +136,7 @@ func New(db *sql.DB, kind Driver, log *slog.Logger, opts ...Options) (*Queue, er
 		insert:  ins,
 		workers: river.NewWorkers(),
 		kinds:   map[string]bool{},
+		queues:  map[string]int{},
 	}
 	// River refuses to start a client with no worker; the no-op worker keeps
 	// River's maintenance (cleaner, rescuer, periodic jobs) running on a node
@@ -170,6 +172,25 @@ func Register[T river.JobArgs](q *Queue, w river.Worker[T]) {
 	}
 	q.kinds[kind] = true
 	river.AddWorker(q.workers, w)
+}
+
+// AddQueue adds a queue of its own, worked by at most maxWorkers jobs at
+// once beside the default queue's, for jobs (InsertOpts.Queue = name) that
+// must not take the default queue's workers: webhooks waiting on slow
+// receivers must not hold up mail. It panics after Start or for a name
+// added twice (programming errors found at start-up).
+func (q *Queue) AddQueue(name string, maxWorkers int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.worker != nil:
+		panic(fmt.Sprintf("jobs: AddQueue(%q) after Start", name))
+	case name == river.QueueDefault || q.queues[name] != 0:
+		panic(fmt.Sprintf("jobs: queue %q added twice", name))
+	case maxWorkers <= 0:
+		panic(fmt.Sprintf("jobs: queue %q needs workers", name))
+	}
+	q.queues[name] = maxWorkers
 }
 
 // AddPeriodic schedules a job on every interval of schedule. Periodic jobs
@@ -226,10 +247,14 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.opts.MaxWorkers}}
+	for name, n := range q.queues {
+		queues[name] = river.QueueConfig{MaxWorkers: n}
+	}
 	c, err := river.NewClient(drv, &river.Config{
 		ID:                q.opts.ID,
 		Logger:            quiet(q.log),
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.opts.MaxWorkers}},
+		Queues:            queues,
 		Workers:           q.workers,
 		PeriodicJobs:      q.periodic,
 		FetchPollInterval: q.opts.FetchPollInterval,

@@ -313,3 +313,33 @@ func TestUnderLoad(t *testing.T) {
 		}
 	})
 }
+
+type otherQueueJob struct{}
+
+func (otherQueueJob) Kind() string { return "jobstest.other_queue" }
+
+func (otherQueueJob) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: "jobstest_other"} }
+
+// TestAddQueue: a job inserted into a queue added with AddQueue is worked,
+// by that queue's workers.
+func TestAddQueue(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, db *store.DB, logs *logLines) {
+		ctx := context.Background()
+		ran := make(chan string, 1)
+		q := db.Jobs()
+		q.AddQueue("jobstest_other", 2)
+		require.Panics(t, func() { q.AddQueue("jobstest_other", 2) })
+		jobs.Register(q, river.WorkFunc(func(ctx context.Context, j *river.Job[otherQueueJob]) error {
+			ran <- j.Queue
+			return nil
+		}))
+		require.NoError(t, q.Start(ctx))
+		require.NoError(t, q.Insert(ctx, otherQueueJob{}, nil))
+		await(t, ran, 30*time.Second, func(queue string) bool {
+			require.Equal(t, "jobstest_other", queue)
+			return true
+		})
+		require.Panics(t, func() { q.AddQueue("late", 1) })
+	})
+}

@@ -2,6 +2,7 @@ package mailmanager
 
 import (
 	"context"
+	"github.com/tidings/tidings/internal/rules"
 
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
 )
@@ -24,6 +25,10 @@ func (s *Service) CreateRuleSet(ctx context.Context, in *mm.CreateRuleSetRequest
 		}
 		refs := s.newRefs(tx, acct)
 		if err := refs.rules(ctx, in.Rules); err != nil {
+			return err
+		}
+		// What the gateway will compile is checked now, not when mail comes.
+		if _, err := rules.CompileRuleSet(in.Rules); err != nil {
 			return err
 		}
 		rec := RuleSetRecord{Rules: nonNil(in.Rules), Resolved: refs.table()}
@@ -96,6 +101,9 @@ func (s *Service) UpdateRuleSet(ctx context.Context, in *mm.UpdateRuleSetRequest
 		if in.Rules != nil {
 			refs := s.newRefs(tx, acct)
 			if err := refs.rules(ctx, in.Rules); err != nil {
+				return err
+			}
+			if _, err := rules.CompileRuleSet(in.Rules); err != nil {
 				return err
 			}
 			rec.Rules, rec.Resolved, r.Refs = in.Rules, refs.table(), refs.list()

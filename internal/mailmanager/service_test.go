@@ -193,6 +193,12 @@ func TestReferencesMustExist(t *testing.T) {
 	_, err = b.svc.CreateRuleSet(b.ctx, bad)
 	requireFault(t, err, fault.Invalid, "Rules[0].Conditions[0]", "1.2.3.4.5")
 
+	// What actions write into messages is checked at once: no CR/LF.
+	inject := ruleSetRequest("inject", "", "")
+	inject.Rules[0].Actions = []mm.RuleAction{{AddHeader: &mm.AddHeaderAction{HeaderName: p("X-Ok"), HeaderValue: p("a\r\nBcc: victim@outside.test")}}}
+	_, err = b.svc.CreateRuleSet(b.ctx, inject)
+	requireFault(t, err, fault.Invalid, "action 0")
+
 	// Ingress points: rule set and traffic policy must exist.
 	_, err = b.openIngress(t, "no-rules", "rs-missing", policy)
 	requireFault(t, err, fault.Invalid, "rs-missing does not exist")

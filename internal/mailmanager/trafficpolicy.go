@@ -2,6 +2,7 @@ package mailmanager
 
 import (
 	"context"
+	"github.com/tidings/tidings/internal/rules"
 
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
 )
@@ -24,6 +25,9 @@ func (s *Service) CreateTrafficPolicy(ctx context.Context, in *mm.CreateTrafficP
 		}
 		refs := s.newRefs(tx, acct)
 		if err := refs.trafficPolicy(ctx, in.PolicyStatements); err != nil {
+			return err
+		}
+		if _, err := rules.CompilePolicy(in.PolicyStatements, deref(in.DefaultAction), in.MaxMessageSizeBytes); err != nil {
 			return err
 		}
 		rec := TrafficPolicyRecord{
@@ -113,6 +117,11 @@ func (s *Service) UpdateTrafficPolicy(ctx context.Context, in *mm.UpdateTrafficP
 				return err
 			}
 			rec.PolicyStatements, rec.Resolved, r.Refs = in.PolicyStatements, refs.table(), refs.list()
+		}
+		// The statements and the default action are checked together, as
+		// the gateway will compile them.
+		if _, err := rules.CompilePolicy(rec.PolicyStatements, rec.DefaultAction, rec.MaxMessageSizeBytes); err != nil {
+			return err
 		}
 		r.Body, r.UpdatedAt = encodeBody(rec), s.now()
 		return tx.Update(ctx, r)

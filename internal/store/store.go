@@ -45,11 +45,27 @@ type DB struct {
 	closeErr  error
 }
 
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ nodeID string }
+
+// WithNodeID sets the node id of the job queue client (config.Node).
+func WithNodeID(id string) Option { return func(o *options) { o.nodeID = id } }
+
 // Open opens the database named by databaseURL: "" for SQLite at
 // <dataDir>/tidings.db (the directory is created), postgres:// or
 // postgresql:// for PostgreSQL. It applies pending migrations before
 // returning; on PostgreSQL concurrent Opens take turns.
-func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger) (*DB, error) {
+//
+// WithNodeID names this process in the job queue (by default a random
+// name): the same across restarts, so that the gateway can tell the work
+// the previous life of this node held (gateway.Recover).
+func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, opts ...Option) (*DB, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +122,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger) (*
 	if err != nil {
 		return fail(fmt.Errorf("store: %w", err))
 	}
-	q, err := jobs.New(db, kind, log, jobs.Options{ListenPool: listen})
+	q, err := jobs.New(db, kind, log, jobs.Options{ListenPool: listen, ID: o.nodeID})
 	if err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,240 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tidings/tidings/internal/fault"
+	mm "github.com/tidings/tidings/internal/model/mailmanager"
+	"github.com/tidings/tidings/internal/rules"
+)
+
+// Publisher publishes an event to a topic named by an SNS topic ARN
+// (internal/events). dedupKey makes it idempotent: a second publish with
+// the same key publishes nothing, so a step re-run after a crash does not
+// notify twice.
+type Publisher interface {
+	Publish(ctx context.Context, accountID, topicARN, dedupKey string, message []byte) error
+}
+
+// MaxSNSContent bounds the message a PublishToSns action may carry whole
+// (PayloadType CONTENT), as SES does for its SNS action: larger messages
+// fail the step.
+const MaxSNSContent = 150 << 10
+
+// snsNotification is the JSON a PublishToSns action publishes: the shape
+// of SES's receiving notifications ("notificationType": "Received"), which
+// code written for them already reads.
+type snsNotification struct {
+	NotificationType string     `json:"notificationType"`
+	Mail             snsMail    `json:"mail"`
+	Receipt          snsReceipt `json:"receipt"`
+	Content          *string    `json:"content,omitempty"`
+}
+
+type snsMail struct {
+	Timestamp        string            `json:"timestamp"`
+	Source           string            `json:"source"`
+	MessageID        string            `json:"messageId"`
+	Destination      []string          `json:"destination"`
+	HeadersTruncated bool              `json:"headersTruncated"`
+	Headers          []snsHeader       `json:"headers"`
+	CommonHeaders    map[string]any    `json:"commonHeaders"`
+	Tidings          map[string]string `json:"tidings"`
+}
+
+type snsHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type snsReceipt struct {
+	Timestamp    string            `json:"timestamp"`
+	Recipients   []string          `json:"recipients"`
+	SpfVerdict   map[string]string `json:"spfVerdict"`
+	DkimVerdict  map[string]string `json:"dkimVerdict"`
+	DmarcVerdict map[string]string `json:"dmarcVerdict"`
+	DmarcPolicy  string            `json:"dmarcPolicy,omitempty"`
+	Action       map[string]string `json:"action"`
+}
+
+// publishToSns publishes the message's notification (headers, or the
+// whole content) to the action's topic.
+func (g *Gateway) publishToSns(ctx context.Context, q *queued, s *Step, a *mm.SnsAction, added [][2]string) (outcome, error) {
+	if g.cfg.Publisher == nil {
+		return failed("PublishToSns: this server has no topics (internal error: no publisher)"), nil
+	}
+	topic := deref(a.TopicArn)
+	encoding := string(deref(a.Encoding))
+	if encoding == "" {
+		encoding = string(mm.SnsNotificationEncodingUtf8)
+	}
+	payload := string(deref(a.PayloadType))
+	if payload == "" {
+		payload = string(mm.SnsNotificationPayloadTypeHeaders)
+	}
+	rc, _, err := g.openMessage(ctx, q, added, "")
+	if err != nil {
+		return outcome{}, err
+	}
+	defer rc.Close()
+	var raw []byte
+	if payload == string(mm.SnsNotificationPayloadTypeContent) {
+		raw, err = io.ReadAll(io.LimitReader(rc, MaxSNSContent+1))
+		if err != nil {
+			return outcome{}, err
+		}
+		if len(raw) > MaxSNSContent {
+			return failed("PublishToSns: the message is over %d KB, the most a notification carries; use PayloadType HEADERS", MaxSNSContent>>10), nil
+		}
+	} else if raw, err = readHeaderBlock(rc, 64<<10); err != nil {
+		return outcome{}, err
+	}
+	hdr, truncated := parseHeaders(raw)
+	now := g.cfg.Now().UTC().Format(time.RFC3339Nano)
+	n := snsNotification{
+		NotificationType: "Received",
+		Mail: snsMail{
+			Timestamp:        q.ReceivedAt.UTC().Format(time.RFC3339Nano),
+			Source:           q.env.MailFrom,
+			MessageID:        q.QueueID,
+			Destination:      q.env.Recipients,
+			HeadersTruncated: truncated,
+			Headers:          hdr,
+			CommonHeaders:    commonHeaders(hdr),
+			Tidings:          map[string]string{"ingressPointId": q.IngressPointID, "ruleSetId": q.RuleSetID, "queueId": q.QueueID},
+		},
+		Receipt: snsReceipt{
+			Timestamp:  now,
+			Recipients: s.Recipients,
+			Action:     map[string]string{"type": "SNS", "topicArn": topic, "encoding": encoding},
+		},
+	}
+	if q.auth != nil {
+		n.Receipt.SpfVerdict = map[string]string{"status": string(q.auth.SPF)}
+		n.Receipt.DkimVerdict = map[string]string{"status": string(q.auth.DKIM)}
+		n.Receipt.DmarcVerdict = map[string]string{"status": string(q.auth.DMARC)}
+		n.Receipt.DmarcPolicy = q.auth.DMARCPolicy
+	}
+	if payload == string(mm.SnsNotificationPayloadTypeContent) {
+		var c string
+		if encoding == string(mm.SnsNotificationEncodingBase64) || !utf8.Valid(raw) {
+			c = base64.StdEncoding.EncodeToString(raw)
+			n.Receipt.Action["encoding"] = string(mm.SnsNotificationEncodingBase64)
+		} else {
+			c = string(raw)
+		}
+		n.Content = &c
+	}
+	body, err := json.Marshal(n)
+	if err != nil {
+		return outcome{}, err
+	}
+	key := q.QueueID + "/" + strconv.Itoa(s.Index)
+	if err := g.cfg.Publisher.Publish(ctx, q.AccountID, topic, key, body); err != nil {
+		switch fault.KindOf(err) {
+		case fault.Invalid, fault.AccessDenied, fault.NotFound, fault.QuotaExceeded:
+			return failed("PublishToSns: %v", err), nil
+		}
+		return outcome{}, err
+	}
+	return done(fmt.Sprintf("published %s (%d bytes) to %s", strings.ToLower(payload), len(body), topic)), nil
+}
+
+// readHeaderBlock reads the header section of a message (up to the empty
+// line), at most limit bytes.
+func readHeaderBlock(r io.Reader, limit int) ([]byte, error) {
+	br := bufio.NewReader(io.LimitReader(r, int64(limit)))
+	var out []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 && (string(line) == "\r\n" || string(line) == "\n") {
+			return out, nil
+		}
+		out = append(out, line...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parseHeaders lists the fields of a header block in order (at most 500,
+// as SES's notifications truncate).
+func parseHeaders(block []byte) ([]snsHeader, bool) {
+	tr := textproto.NewReader(bufio.NewReader(strings.NewReader(string(block) + "\r\n")))
+	var out []snsHeader
+	for {
+		line, err := tr.ReadContinuedLine()
+		if err != nil || line == "" {
+			return out, false
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		if len(out) == 500 {
+			return out, true
+		}
+		out = append(out, snsHeader{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+	}
+}
+
+// commonHeaders is SES's commonHeaders object: From, To, Cc, Subject,
+// Date and Message-ID, decoded.
+func commonHeaders(h []snsHeader) map[string]any {
+	get := func(name string) string {
+		for _, f := range h {
+			if strings.EqualFold(f.Name, name) {
+				return f.Value
+			}
+		}
+		return ""
+	}
+	list := func(name string) []string {
+		v := get(name)
+		if v == "" {
+			return nil
+		}
+		if addrs, err := mail.ParseAddressList(v); err == nil {
+			out := make([]string, len(addrs))
+			for i, a := range addrs {
+				out[i] = a.String()
+			}
+			return out
+		}
+		return []string{rules.DecodeHeaderValue(v)}
+	}
+	c := map[string]any{}
+	if v := list("From"); v != nil {
+		c["from"] = v
+	}
+	if v := list("To"); v != nil {
+		c["to"] = v
+	}
+	if v := list("Cc"); v != nil {
+		c["cc"] = v
+	}
+	if v := get("Subject"); v != "" {
+		c["subject"] = rules.DecodeHeaderValue(v)
+	}
+	if v := get("Date"); v != "" {
+		c["date"] = v
+	}
+	if v := get("Message-ID"); v != "" {
+		c["messageId"] = v
+	}
+	return c
+}
