@@ -200,6 +200,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if _, err := mountRegistrations(db, blobs, api, mux, cfg.Region, cfg.AccountID, log); err != nil {
 		return err
 	}
+	if err := mountConsole(mux, cfg, db, mail, arch, blobs, log); err != nil {
+		return err
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)

@@ -14,6 +14,7 @@ import (
 func banner(w io.Writer, version string, cfg *config.Config, baseURL string, root iam.AccessKey, generated bool, database string, took time.Duration) {
 	fmt.Fprintf(w, "Tidings %s ready in %s\n", version, took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  API:       %s  (health %s/healthz, metrics %s/metrics)\n", baseURL, baseURL, baseURL)
+	fmt.Fprintf(w, "  Console:   %s/console/  (an access key pair, or \"tidings console set-password\")\n", baseURL)
 	fmt.Fprintf(w, "  Database:  %s   Data dir: %s\n", database, cfg.DataDir)
 	fmt.Fprintf(w, "  Account:   %s   Region: %s\n", cfg.AccountID, cfg.Region)
 	switch {

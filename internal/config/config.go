@@ -51,6 +51,11 @@ type Config struct {
 	RetryMax    string // TIDINGS_RETRY_MAX
 	RetryGiveUp string // TIDINGS_RETRY_GIVE_UP
 
+	// The console: a session ends after ConsoleSessionTTL without a
+	// request (idle) and ConsoleSessionMax after login (absolute).
+	ConsoleSessionTTL string // TIDINGS_CONSOLE_SESSION_TTL
+	ConsoleSessionMax string // TIDINGS_CONSOLE_SESSION_MAX
+
 	// Webhooks (internal/events): how long a failing delivery is retried
 	// before it goes to its topic's dead letters.
 	WebhookGiveUp string // TIDINGS_WEBHOOK_GIVE_UP
@@ -88,6 +93,8 @@ func (c *Config) Vars() []Var {
 		{"retry-first", "TIDINGS_RETRY_FIRST", "5m", "wait before the second delivery attempt to a relay; doubles each time", &c.RetryFirst},
 		{"retry-max", "TIDINGS_RETRY_MAX", "1h", "longest wait between delivery attempts", &c.RetryMax},
 		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
+		{"console-session-ttl", "TIDINGS_CONSOLE_SESSION_TTL", "30m", "a console session ends after this long without a request", &c.ConsoleSessionTTL},
+		{"console-session-max", "TIDINGS_CONSOLE_SESSION_MAX", "12h", "a console session ends this long after login, active or not", &c.ConsoleSessionMax},
 		{"webhook-give-up", "TIDINGS_WEBHOOK_GIVE_UP", "24h", "how long a failing webhook delivery is retried before it goes to the dead letters", &c.WebhookGiveUp},
 		{"master-key", "TIDINGS_MASTER_KEY", "", "base64 of the 32-byte key wrapping the archive encryption keys (default: <data dir>/master.key, generated at first start); prefer the environment variable", &c.MasterKey},
 	}
@@ -174,6 +181,9 @@ func (c *Config) Validate() error {
 	if _, err := c.Retry(); err != nil {
 		return err
 	}
+	if _, _, err := c.ConsoleSessions(); err != nil {
+		return err
+	}
 	if _, err := c.WebhookGiveUpDuration(); err != nil {
 		return err
 	}
@@ -181,6 +191,28 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return nil
+}
+
+// ConsoleSessions parses ConsoleSessionTTL (idle) and ConsoleSessionMax
+// (absolute); empty ones are zero (the console's defaults, 30m and 12h).
+func (c *Config) ConsoleSessions() (idle, absolute time.Duration, err error) {
+	for _, f := range []struct {
+		env, v string
+		d      *time.Duration
+	}{{"TIDINGS_CONSOLE_SESSION_TTL", c.ConsoleSessionTTL, &idle}, {"TIDINGS_CONSOLE_SESSION_MAX", c.ConsoleSessionMax, &absolute}} {
+		if f.v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.v)
+		if err != nil || d <= 0 {
+			return 0, 0, fmt.Errorf("%s %q: want a positive duration such as 30m or 12h", f.env, f.v)
+		}
+		*f.d = d
+	}
+	if idle > 0 && absolute > 0 && idle > absolute {
+		return 0, 0, fmt.Errorf("TIDINGS_CONSOLE_SESSION_TTL (%s) must not be longer than TIDINGS_CONSOLE_SESSION_MAX (%s)", idle, absolute)
+	}
+	return idle, absolute, nil
 }
 
 // MaxWebhookGiveUp bounds TIDINGS_WEBHOOK_GIVE_UP: the event log keeps

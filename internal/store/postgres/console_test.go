@@ -1,0 +1,13 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/tidings/tidings/internal/store"
+	"github.com/tidings/tidings/internal/store/storetest"
+)
+
+func TestConsoleConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunConsole(t, func(t *testing.T) *store.DB { return storetest.OpenPostgres(t) })
+}
