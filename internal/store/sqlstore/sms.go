@@ -95,22 +95,24 @@ func (t *smsTx) Insert(ctx context.Context, r *sms.Resource) error {
 		return err
 	}
 	if affected(res) == 0 {
-		return t.takenBy(ctx, r)
+		return t.takenBy(ctx, r, true)
 	}
 	return nil
 }
 
-// takenBy explains why r could not be written: its ID, name or global key
-// is another row's.
-func (t *smsTx) takenBy(ctx context.Context, r *sms.Resource) error {
+// takenBy explains why r could not be written: its ID (when checkID), name
+// or global key is another row's.
+func (t *smsTx) takenBy(ctx context.Context, r *sms.Resource, checkID bool) error {
 	var one int
-	err := t.row(ctx, `SELECT 1 FROM sms_resources WHERE account_id = ? AND kind = ? AND id = ?`,
-		r.AccountID, string(r.Kind), r.ID).Scan(&one)
-	if err == nil {
-		return conflict(string(r.Kind), r.ID, "%s %s already exists", r.Kind, r.ID)
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return t.s.wrap(err, "insert sms resource")
+	if checkID {
+		err := t.row(ctx, `SELECT 1 FROM sms_resources WHERE account_id = ? AND kind = ? AND id = ?`,
+			r.AccountID, string(r.Kind), r.ID).Scan(&one)
+		if err == nil {
+			return conflict(string(r.Kind), r.ID, "%s %s already exists", r.Kind, r.ID)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return t.s.wrap(err, "insert sms resource")
+		}
 	}
 	if r.GlobalKey != "" {
 		err := t.row(ctx, `SELECT 1 FROM sms_resources WHERE kind = ? AND global_key = ?`, string(r.Kind), r.GlobalKey).Scan(&one)
@@ -166,7 +168,7 @@ func (t *smsTx) Update(ctx context.Context, r *sms.Resource) error {
 		if _, err := t.Get(ctx, r.AccountID, r.Kind, r.ID); err != nil {
 			return err
 		}
-		return t.takenBy(ctx, &sms.Resource{AccountID: r.AccountID, Kind: r.Kind, ID: "\x00", Name: r.Name, GlobalKey: r.GlobalKey})
+		return t.takenBy(ctx, r, false)
 	}
 	return nil
 }
