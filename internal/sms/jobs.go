@@ -65,7 +65,7 @@ type sweepWorker struct {
 }
 
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
-	n, err := w.s.sweepUnknown(ctx)
+	n, err := w.s.SweepUnknown(ctx)
 	if n > 0 {
 		w.s.log.Info("messages without a final receipt reported UNKNOWN", "count", n)
 	}

@@ -610,9 +610,9 @@ func (s *Service) publish(ctx context.Context, a PublishArgs) error {
 	return nil
 }
 
-// sweepUnknown reports TEXT_UNKNOWN (VOICE_…, MEDIA_…) for messages that
+// SweepUnknown reports TEXT_UNKNOWN (VOICE_…, MEDIA_…) for messages that
 // had no final receipt within UnknownAfter.
-func (s *Service) sweepUnknown(ctx context.Context) (int, error) {
+func (s *Service) SweepUnknown(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-s.cfg.UnknownAfter)
 	n := 0
 	for {
