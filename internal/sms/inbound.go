@@ -47,6 +47,15 @@ func (s *Service) Inbound(ctx context.Context, in Inbound) error {
 				}
 			}
 		}
+		// The message this one answers: the last we sent this person from
+		// this number, before any keyword answer below.
+		previous := ""
+		if c, err := tx.Get(ctx, accountID, kindConversation, in.Destination+"|"+in.Origination); err == nil {
+			var v map[string]string
+			if json.Unmarshal(c.Body, &v) == nil {
+				previous = v["messageId"]
+			}
+		}
 		word := strings.ToUpper(strings.TrimSpace(in.Body))
 		if f := strings.Fields(word); len(f) > 0 {
 			word = f[0]
@@ -82,13 +91,7 @@ func (s *Service) Inbound(ctx context.Context, in Inbound) error {
 			"messageKeyword":             "KEYWORD_" + accountID,
 			"messageBody":                in.Body,
 			"inboundMessageId":           in.ID,
-			"previousPublishedMessageId": "",
-		}
-		if c, err := tx.Get(ctx, accountID, kindConversation, in.Destination+"|"+in.Origination); err == nil {
-			var v map[string]string
-			if json.Unmarshal(c.Body, &v) == nil {
-				payload["previousPublishedMessageId"] = v["messageId"]
-			}
+			"previousPublishedMessageId": previous,
 		}
 		msg, _ := json.Marshal(payload)
 		return tx.Enqueue(ctx, PublishArgs{AccountID: accountID, TopicARN: channel, EventType: "TWO_WAY", Message: msg})
