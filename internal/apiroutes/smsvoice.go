@@ -54,6 +54,14 @@ func SMSVoice(srv *awsapi.Server, s *sms.Service) {
 	awsapi.Handle(srv, svc, "DescribeKeywords", s.DescribeKeywords)
 	awsapi.Handle(srv, svc, "DeleteKeyword", s.DeleteKeyword)
 
+	awsapi.Handle(srv, svc, "DescribeSpendLimits", s.DescribeSpendLimits)
+	awsapi.Handle(srv, svc, "SetTextMessageSpendLimitOverride", s.SetTextMessageSpendLimitOverride)
+	awsapi.Handle(srv, svc, "SetVoiceMessageSpendLimitOverride", s.SetVoiceMessageSpendLimitOverride)
+	awsapi.Handle(srv, svc, "SetMediaMessageSpendLimitOverride", s.SetMediaMessageSpendLimitOverride)
+	awsapi.Handle(srv, svc, "DeleteTextMessageSpendLimitOverride", s.DeleteTextMessageSpendLimitOverride)
+	awsapi.Handle(srv, svc, "DeleteVoiceMessageSpendLimitOverride", s.DeleteVoiceMessageSpendLimitOverride)
+	awsapi.Handle(srv, svc, "DeleteMediaMessageSpendLimitOverride", s.DeleteMediaMessageSpendLimitOverride)
+
 	awsapi.Handle(srv, svc, "SendTextMessage", s.SendTextMessage)
 	awsapi.Handle(srv, svc, "SendVoiceMessage", s.SendVoiceMessage)
 	awsapi.Handle(srv, svc, "SendMediaMessage", s.SendMediaMessage)

@@ -18,7 +18,7 @@ func TestSMS(t *testing.T) {
 	s := startServer(t, serverOpts{})
 	env := append(s.clientEnv("", ""), "TIDINGS_E2E_ACCOUNT_ID="+s.Account)
 	t.Run("Boto3", func(t *testing.T) {
-		runChecks(t, env, 7, pythonBin, scriptPath("e2e", "py", "sms_otp.py"))
+		runChecks(t, env, 8, pythonBin, scriptPath("e2e", "py", "sms_otp.py"))
 	})
 	t.Run("VoiceAudioKept", func(t *testing.T) {
 		// The simulator keeps the WAV espeak-ng made for the voice message.
@@ -38,6 +38,12 @@ func TestSMS(t *testing.T) {
 		wav, err := os.ReadFile(filepath.Join(s.DataDir, "sms-simulator", id+".wav"))
 		require.NoError(t, err)
 		require.True(t, len(wav) > 1000 && string(wav[:4]) == "RIFF" && string(wav[8:12]) == "WAVE", "not a WAV file")
+	})
+	t.Run("JSSDK", func(t *testing.T) {
+		if _, err := os.Stat(scriptPath("js", "node_modules", "@aws-sdk", "client-pinpoint-sms-voice-v2")); err != nil {
+			t.Fatalf("tests/js/node_modules lacks @aws-sdk/client-pinpoint-sms-voice-v2: run `npm ci --prefix tests/js` (scripts/test.sh does): %v", err)
+		}
+		runChecks(t, s.clientEnv("", ""), 3, nodeBin, scriptPath("js", "smsvoice.mjs"))
 	})
 	t.Run("CLI", func(t *testing.T) {
 		out, errOut, code := run(t, env, nil, awsBin, "pinpoint-sms-voice-v2", "request-phone-number",

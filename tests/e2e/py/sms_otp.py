@@ -256,6 +256,24 @@ def opt_out_stop_and_two_way():
 
 
 @check
+def spend_limits_and_bad_input():
+    sms.set_text_message_spend_limit_override(MonthlyLimit=10)
+    limits = {x["Name"]: x for x in sms.describe_spend_limits()["SpendLimits"]}
+    eq("text limit", (limits["TEXT_MESSAGE_MONTHLY_SPEND_LIMIT"]["EnforcedLimit"], limits["TEXT_MESSAGE_MONTHLY_SPEND_LIMIT"]["Overridden"]), (10, True))
+    eq("deleted", sms.delete_text_message_spend_limit_override()["MonthlyLimit"], 10)
+    limits = {x["Name"]: x for x in sms.describe_spend_limits()["SpendLimits"]}
+    eq("overridden", limits["TEXT_MESSAGE_MONTHLY_SPEND_LIMIT"]["Overridden"], False)
+    # What the client would refuse, the server refuses too.
+    expect_error("ValidationException", raw.send_text_message, MessageBody="hi")
+    expect_error("ValidationException", raw.request_phone_number, IsoCountryCode="US", MessageType="BULK",
+                 NumberCapabilities=["SMS"], NumberType="SIMULATOR")
+    expect_error("ValidationException", raw.describe_phone_numbers, Filters=[{"Name": "colour", "Values": ["red"]}])
+    expect_error("ValidationException", sms.describe_phone_numbers, NextToken="bm90IGEgdG9rZW4")
+    expect_error("ValidationException", sms.tag_resource, ResourceArn="arn:aws:sms-voice:us-east-1:000000000000:pool/pool-x",
+                 Tags=[{"Key": "a", "Value": "b"}])
+
+
+@check
 def voice_message():
     n = sim_number()
     r = sms.send_voice_message(DestinationPhoneNumber=SUCCESS, OriginationIdentity=n["PhoneNumberId"],
