@@ -109,38 +109,18 @@ func (s *Service) DescribeConfigurationSets(ctx context.Context, in *sv.Describe
 			return v
 		})
 	}
-	out := &sv.DescribeConfigurationSetsResult{ConfigurationSets: []sv.ConfigurationSetInformation{}}
-	if len(in.ConfigurationSetNames) > 0 {
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			for _, n := range in.ConfigurationSetNames {
-				c, err := s.getConfigSet(ctx, tx, accountID, n)
-				if err != nil {
-					return err
-				}
-				if keep(c) {
-					out.ConfigurationSets = append(out.ConfigurationSets, c.info())
-				}
-			}
-			return nil
-		})
-		return out, err
-	}
-	rs, next, err := s.listFiltered(ctx, accountID, KindConfigurationSet, in.NextToken, in.MaxResults, func(r *Resource) (bool, error) {
-		var c configSetRec
-		if err := decode(r, &c); err != nil {
-			return false, err
-		}
-		return keep(&c), nil
-	})
+	list, next, err := describe(ctx, s, accountID, KindConfigurationSet, len(in.ConfigurationSetNames),
+		func(tx Tx, i int) (*configSetRec, error) {
+			return s.getConfigSet(ctx, tx, accountID, in.ConfigurationSetNames[i])
+		},
+		keep, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rs {
-		var c configSetRec
-		_ = decode(r, &c)
+	out := &sv.DescribeConfigurationSetsResult{ConfigurationSets: []sv.ConfigurationSetInformation{}, NextToken: next}
+	for _, c := range list {
 		out.ConfigurationSets = append(out.ConfigurationSets, c.info())
 	}
-	out.NextToken = next
 	return out, nil
 }
 

@@ -310,17 +310,37 @@ func matches(filters map[string][]string, get func(name string) []string) bool {
 	return true
 }
 
-// listFiltered pages through the account's resources of a kind, keeping
-// those keep accepts, from the NextToken on.
-func (s *Service) listFiltered(ctx context.Context, accountID string, kind Kind, token *string, max *int64, keep func(*Resource) (bool, error)) ([]*Resource, *string, error) {
+// describe is the shape of every Describe operation: the n resources the
+// request names (get resolves the i-th; a missing one is an error), or a
+// page of the account's resources of a kind from the NextToken on; either
+// way only those keep accepts.
+func describe[T any](ctx context.Context, s *Service, accountID string, kind Kind, n int, get func(tx Tx, i int) (*T, error),
+	keep func(*T) bool, token *string, max *int64) ([]*T, *string, error) {
+	var out []*T
+	if n > 0 {
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			out = out[:0]
+			for i := range n {
+				v, err := get(tx, i)
+				if err != nil {
+					return err
+				}
+				if keep(v) {
+					out = append(out, v)
+				}
+			}
+			return nil
+		})
+		return out, nil, err
+	}
 	after, err := decodeToken(string(kind), token)
 	if err != nil {
 		return nil, nil, err
 	}
 	limit := pageSize(max, 50)
-	var out []*Resource
+	var lastID []string
 	err = s.store.InTx(ctx, func(tx Tx) error {
-		out = out[:0]
+		out, lastID = out[:0], lastID[:0]
 		cur := after
 		for {
 			page, err := tx.List(ctx, accountID, kind, cur, 200)
@@ -328,12 +348,12 @@ func (s *Service) listFiltered(ctx context.Context, accountID string, kind Kind,
 				return err
 			}
 			for _, r := range page {
-				ok, err := keep(r)
-				if err != nil {
+				v := new(T)
+				if err := decode(r, v); err != nil {
 					return err
 				}
-				if ok {
-					out = append(out, r)
+				if keep(v) {
+					out, lastID = append(out, v), append(lastID, r.ID)
 					if len(out) > limit {
 						return nil
 					}
@@ -351,7 +371,7 @@ func (s *Service) listFiltered(ctx context.Context, accountID string, kind Kind,
 	var next *string
 	if len(out) > limit {
 		out = out[:limit]
-		next = encodeToken(string(kind), out[limit-1].ID)
+		next = encodeToken(string(kind), lastID[limit-1])
 	}
 	return out, next, nil
 }
@@ -392,38 +412,16 @@ func (s *Service) DescribePhoneNumbers(ctx context.Context, in *sv.DescribePhone
 			return []string{v}
 		})
 	}
-	out := &sv.DescribePhoneNumbersResult{PhoneNumbers: []sv.PhoneNumberInformation{}}
-	if len(in.PhoneNumberIds) > 0 {
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			for _, id := range in.PhoneNumberIds {
-				n, err := s.getNumber(ctx, tx, accountID, id)
-				if err != nil {
-					return err
-				}
-				if keep(n) {
-					out.PhoneNumbers = append(out.PhoneNumbers, n.info())
-				}
-			}
-			return nil
-		})
-		return out, err
-	}
-	rs, next, err := s.listFiltered(ctx, accountID, KindPhoneNumber, in.NextToken, in.MaxResults, func(r *Resource) (bool, error) {
-		var n numberRec
-		if err := decode(r, &n); err != nil {
-			return false, err
-		}
-		return keep(&n), nil
-	})
+	list, next, err := describe(ctx, s, accountID, KindPhoneNumber, len(in.PhoneNumberIds),
+		func(tx Tx, i int) (*numberRec, error) { return s.getNumber(ctx, tx, accountID, in.PhoneNumberIds[i]) },
+		keep, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rs {
-		var n numberRec
-		_ = decode(r, &n)
+	out := &sv.DescribePhoneNumbersResult{PhoneNumbers: []sv.PhoneNumberInformation{}, NextToken: next}
+	for _, n := range list {
 		out.PhoneNumbers = append(out.PhoneNumbers, n.info())
 	}
-	out.NextToken = next
 	return out, nil
 }
 

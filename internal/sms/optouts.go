@@ -90,33 +90,18 @@ func (s *Service) DescribeOptOutLists(ctx context.Context, in *sv.DescribeOptOut
 	if err != nil {
 		return nil, err
 	}
-	info := func(l *optOutListRec) sv.OptOutListInformation {
-		return sv.OptOutListInformation{OptOutListArn: ptr(l.ARN), OptOutListName: ptr(l.Name), CreatedTimestamp: smithy.NewTime(l.CreatedAt)}
-	}
-	out := &sv.DescribeOptOutListsResult{OptOutLists: []sv.OptOutListInformation{}}
-	if len(in.OptOutListNames) > 0 {
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			for _, n := range in.OptOutListNames {
-				l, err := s.getOptOutList(ctx, tx, accountID, n)
-				if err != nil {
-					return err
-				}
-				out.OptOutLists = append(out.OptOutLists, info(l))
-			}
-			return nil
-		})
-		return out, err
-	}
-	rs, next, err := s.listFiltered(ctx, accountID, KindOptOutList, in.NextToken, in.MaxResults, func(*Resource) (bool, error) { return true, nil })
+	list, next, err := describe(ctx, s, accountID, KindOptOutList, len(in.OptOutListNames),
+		func(tx Tx, i int) (*optOutListRec, error) {
+			return s.getOptOutList(ctx, tx, accountID, in.OptOutListNames[i])
+		},
+		func(*optOutListRec) bool { return true }, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rs {
-		var l optOutListRec
-		_ = decode(r, &l)
-		out.OptOutLists = append(out.OptOutLists, info(&l))
+	out := &sv.DescribeOptOutListsResult{OptOutLists: []sv.OptOutListInformation{}, NextToken: next}
+	for _, l := range list {
+		out.OptOutLists = append(out.OptOutLists, sv.OptOutListInformation{OptOutListArn: ptr(l.ARN), OptOutListName: ptr(l.Name), CreatedTimestamp: smithy.NewTime(l.CreatedAt)})
 	}
-	out.NextToken = next
 	return out, nil
 }
 

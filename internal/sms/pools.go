@@ -182,38 +182,16 @@ func (s *Service) DescribeSenderIds(ctx context.Context, in *sv.DescribeSenderId
 			return []string{"false"}
 		})
 	}
-	out := &sv.DescribeSenderIdsResult{SenderIds: []sv.SenderIdInformation{}}
-	if len(in.SenderIds) > 0 {
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			for _, f := range in.SenderIds {
-				r, err := s.getSender(ctx, tx, accountID, str(f.SenderId), str(f.IsoCountryCode))
-				if err != nil {
-					return err
-				}
-				if keep(r) {
-					out.SenderIds = append(out.SenderIds, r.info())
-				}
-			}
-			return nil
-		})
-		return out, err
-	}
-	rs, next, err := s.listFiltered(ctx, accountID, KindSenderID, in.NextToken, in.MaxResults, func(r *Resource) (bool, error) {
-		var rec senderRec
-		if err := decode(r, &rec); err != nil {
-			return false, err
-		}
-		return keep(&rec), nil
-	})
+	list, next, err := describe(ctx, s, accountID, KindSenderID, len(in.SenderIds), func(tx Tx, i int) (*senderRec, error) {
+		return s.getSender(ctx, tx, accountID, str(in.SenderIds[i].SenderId), str(in.SenderIds[i].IsoCountryCode))
+	}, keep, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rs {
-		var rec senderRec
-		_ = decode(r, &rec)
-		out.SenderIds = append(out.SenderIds, rec.info())
+	out := &sv.DescribeSenderIdsResult{SenderIds: []sv.SenderIdInformation{}, NextToken: next}
+	for _, r := range list {
+		out.SenderIds = append(out.SenderIds, r.info())
 	}
-	out.NextToken = next
 	return out, nil
 }
 
@@ -366,38 +344,16 @@ func (s *Service) DescribePools(ctx context.Context, in *sv.DescribePoolsRequest
 			return []string{v}
 		})
 	}
-	out := &sv.DescribePoolsResult{Pools: []sv.PoolInformation{}}
-	if len(in.PoolIds) > 0 {
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			for _, id := range in.PoolIds {
-				p, err := s.getPool(ctx, tx, accountID, id)
-				if err != nil {
-					return err
-				}
-				if keep(p) {
-					out.Pools = append(out.Pools, p.info())
-				}
-			}
-			return nil
-		})
-		return out, err
-	}
-	rs, next, err := s.listFiltered(ctx, accountID, KindPool, in.NextToken, in.MaxResults, func(r *Resource) (bool, error) {
-		var p poolRec
-		if err := decode(r, &p); err != nil {
-			return false, err
-		}
-		return keep(&p), nil
-	})
+	list, next, err := describe(ctx, s, accountID, KindPool, len(in.PoolIds),
+		func(tx Tx, i int) (*poolRec, error) { return s.getPool(ctx, tx, accountID, in.PoolIds[i]) },
+		keep, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rs {
-		var p poolRec
-		_ = decode(r, &p)
+	out := &sv.DescribePoolsResult{Pools: []sv.PoolInformation{}, NextToken: next}
+	for _, p := range list {
 		out.Pools = append(out.Pools, p.info())
 	}
-	out.NextToken = next
 	return out, nil
 }
 
