@@ -117,11 +117,7 @@ func (s *Service) DescribeConfigurationSets(ctx context.Context, in *sv.Describe
 	if err != nil {
 		return nil, err
 	}
-	out := &sv.DescribeConfigurationSetsResult{ConfigurationSets: []sv.ConfigurationSetInformation{}, NextToken: next}
-	for _, c := range list {
-		out.ConfigurationSets = append(out.ConfigurationSets, c.info())
-	}
-	return out, nil
+	return &sv.DescribeConfigurationSetsResult{ConfigurationSets: infos(list, (*configSetRec).info), NextToken: next}, nil
 }
 
 // DeleteConfigurationSet deletes a configuration set.

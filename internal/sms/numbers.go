@@ -376,6 +376,16 @@ func describe[T any](ctx context.Context, s *Service, accountID string, kind Kin
 	return out, next, nil
 }
 
+// infos converts records to their wire shapes (never nil: the model's
+// lists are required).
+func infos[T, I any](list []*T, info func(*T) I) []I {
+	out := make([]I, 0, len(list))
+	for _, v := range list {
+		out = append(out, info(v))
+	}
+	return out
+}
+
 func filterMap[F any](filters []F, name func(F) string, values func(F) []string, known func(string) bool) (map[string][]string, error) {
 	m := map[string][]string{}
 	for _, f := range filters {
@@ -418,11 +428,7 @@ func (s *Service) DescribePhoneNumbers(ctx context.Context, in *sv.DescribePhone
 	if err != nil {
 		return nil, err
 	}
-	out := &sv.DescribePhoneNumbersResult{PhoneNumbers: []sv.PhoneNumberInformation{}, NextToken: next}
-	for _, n := range list {
-		out.PhoneNumbers = append(out.PhoneNumbers, n.info())
-	}
-	return out, nil
+	return &sv.DescribePhoneNumbersResult{PhoneNumbers: infos(list, (*numberRec).info), NextToken: next}, nil
 }
 
 // UpdatePhoneNumber changes the settings of a number.

@@ -98,11 +98,9 @@ func (s *Service) DescribeOptOutLists(ctx context.Context, in *sv.DescribeOptOut
 	if err != nil {
 		return nil, err
 	}
-	out := &sv.DescribeOptOutListsResult{OptOutLists: []sv.OptOutListInformation{}, NextToken: next}
-	for _, l := range list {
-		out.OptOutLists = append(out.OptOutLists, sv.OptOutListInformation{OptOutListArn: ptr(l.ARN), OptOutListName: ptr(l.Name), CreatedTimestamp: smithy.NewTime(l.CreatedAt)})
-	}
-	return out, nil
+	return &sv.DescribeOptOutListsResult{OptOutLists: infos(list, func(l *optOutListRec) sv.OptOutListInformation {
+		return sv.OptOutListInformation{OptOutListArn: ptr(l.ARN), OptOutListName: ptr(l.Name), CreatedTimestamp: smithy.NewTime(l.CreatedAt)}
+	}), NextToken: next}, nil
 }
 
 // DeleteOptOutList deletes a list and its numbers; lists in use by a

@@ -188,11 +188,7 @@ func (s *Service) DescribeSenderIds(ctx context.Context, in *sv.DescribeSenderId
 	if err != nil {
 		return nil, err
 	}
-	out := &sv.DescribeSenderIdsResult{SenderIds: []sv.SenderIdInformation{}, NextToken: next}
-	for _, r := range list {
-		out.SenderIds = append(out.SenderIds, r.info())
-	}
-	return out, nil
+	return &sv.DescribeSenderIdsResult{SenderIds: infos(list, (*senderRec).info), NextToken: next}, nil
 }
 
 // ReleaseSenderId gives a sender ID up.
@@ -350,11 +346,7 @@ func (s *Service) DescribePools(ctx context.Context, in *sv.DescribePoolsRequest
 	if err != nil {
 		return nil, err
 	}
-	out := &sv.DescribePoolsResult{Pools: []sv.PoolInformation{}, NextToken: next}
-	for _, p := range list {
-		out.Pools = append(out.Pools, p.info())
-	}
-	return out, nil
+	return &sv.DescribePoolsResult{Pools: infos(list, (*poolRec).info), NextToken: next}, nil
 }
 
 // UpdatePool changes the settings of a pool.
