@@ -94,7 +94,7 @@ func (s *Service) Inbound(ctx context.Context, in Inbound) error {
 			"previousPublishedMessageId": previous,
 		}
 		msg, _ := json.Marshal(payload)
-		return tx.Enqueue(ctx, PublishArgs{AccountID: accountID, TopicARN: channel, EventType: "TWO_WAY", Message: msg})
+		return tx.Enqueue(ctx, PublishArgs{AccountID: accountID, TopicARN: channel, EventType: "TWO_WAY", Message: string(msg)})
 	})
 }
 

@@ -2,7 +2,6 @@ package sms
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -27,11 +26,13 @@ func (SendArgs) Kind() string { return KindSend }
 // PublishArgs publishes one event record to the destinations of a
 // configuration set, or one two-way message to a topic.
 type PublishArgs struct {
-	AccountID        string          `json:"account_id"`
-	ConfigurationSet string          `json:"configuration_set,omitempty"`
-	TopicARN         string          `json:"topic_arn,omitempty"`
-	EventType        string          `json:"event_type"`
-	Message          json.RawMessage `json:"message"`
+	AccountID        string `json:"account_id"`
+	ConfigurationSet string `json:"configuration_set,omitempty"`
+	TopicARN         string `json:"topic_arn,omitempty"`
+	EventType        string `json:"event_type"`
+	// Message is the JSON to publish, as a string so that the job's
+	// storage (PostgreSQL's jsonb) keeps its bytes as they are.
+	Message string `json:"message"`
 }
 
 func (PublishArgs) Kind() string { return KindPublish }

@@ -36,7 +36,7 @@ func (s *Service) NativeHandler(auth Authenticator, inject Injector) http.Handle
 				err = fault.AccessDeniedf("no account")
 			}
 			if err != nil {
-				writeError(w, err)
+				s.writeError(w, err)
 				return
 			}
 			h(w, r.WithContext(iam.WithPrincipal(r.Context(), p)), p.AccountID)
@@ -45,7 +45,7 @@ func (s *Service) NativeHandler(auth Authenticator, inject Injector) http.Handle
 	mux.HandleFunc("GET "+NativePrefix+"messages/{id}", authed(func(w http.ResponseWriter, r *http.Request, accountID string) {
 		v, err := s.Message(r.Context(), accountID, r.PathValue("id"))
 		if err != nil {
-			writeError(w, err)
+			s.writeError(w, err)
 			return
 		}
 		writeJSON(w, v)
@@ -57,12 +57,12 @@ func (s *Service) NativeHandler(auth Authenticator, inject Injector) http.Handle
 			MessageBody       string `json:"messageBody"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeError(w, fault.Invalidf("bad JSON body: %v", err))
+			s.writeError(w, fault.Invalidf("bad JSON body: %v", err))
 			return
 		}
 		from, _, err := parseNumber(req.OriginationNumber)
 		if err != nil {
-			writeError(w, err)
+			s.writeError(w, err)
 			return
 		}
 		// Only the account holding the number may play messages to it.
@@ -74,12 +74,12 @@ func (s *Service) NativeHandler(auth Authenticator, inject Injector) http.Handle
 			return err
 		})
 		if err != nil {
-			writeError(w, err)
+			s.writeError(w, err)
 			return
 		}
 		id := newID("")
 		if err := inject.Inject(r.Context(), Inbound{ID: id, Origination: from, Destination: req.DestinationNumber, Body: req.MessageBody}); err != nil {
-			writeError(w, err)
+			s.writeError(w, err)
 			return
 		}
 		writeJSON(w, map[string]string{"inboundMessageId": id})
@@ -93,7 +93,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, err error) {
+func (s *Service) writeError(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch fault.KindOf(err) {
 	case fault.NotFound:
@@ -109,6 +109,7 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	msg := err.Error()
 	if status == http.StatusInternalServerError {
+		s.log.Error("sms native API failed", "err", err)
 		msg = "internal error"
 	}
 	w.Header().Set("Content-Type", "application/json")

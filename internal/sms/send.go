@@ -547,7 +547,7 @@ func (s *Service) Receipt(ctx context.Context, r Receipt) error {
 			return err
 		}
 		return tx.Enqueue(ctx, PublishArgs{AccountID: m.AccountID, ConfigurationSet: m.ConfigurationSet,
-			EventType: string(m.Channel) + "_" + string(r.Status), Message: ev})
+			EventType: string(m.Channel) + "_" + string(r.Status), Message: string(ev)})
 	})
 }
 
@@ -576,7 +576,7 @@ func (s *Service) publish(ctx context.Context, a PublishArgs) error {
 			return err
 		})
 		if fault.Is(err, fault.NotFound) {
-			s.log.Info("sms event", "account", a.AccountID, "type", a.EventType, "event", string(a.Message), "note", "configuration set deleted")
+			s.log.Info("sms event", "account", a.AccountID, "type", a.EventType, "event", a.Message, "note", "configuration set deleted")
 			return nil
 		}
 		if err != nil {
@@ -596,14 +596,14 @@ func (s *Service) publish(ctx context.Context, a PublishArgs) error {
 			}
 		}
 	}
-	s.log.Info("sms event", "account", a.AccountID, "type", a.EventType, "event", string(a.Message), "targets", len(targets))
+	s.log.Info("sms event", "account", a.AccountID, "type", a.EventType, "event", a.Message, "targets", len(targets))
 	if s.cfg.Publisher == nil {
 		return nil
 	}
 	slices.Sort(targets)
 	targets = slices.Compact(targets)
 	for _, t := range targets {
-		if err := s.cfg.Publisher.Publish(ctx, a.AccountID, t, a.Message); err != nil {
+		if err := s.cfg.Publisher.Publish(ctx, a.AccountID, t, []byte(a.Message)); err != nil {
 			return fmt.Errorf("sms: publish %s to %s: %w", a.EventType, t, err)
 		}
 	}

@@ -90,9 +90,11 @@ type Tx interface {
 	ClearOptedOut(ctx context.Context, accountID, list string) error
 
 	InsertMessage(ctx context.Context, m *MessageRecord) error
-	// GetMessage finds a message by ID, whatever its account.
+	// GetMessage finds a message by ID, whatever its account, and locks it
+	// until the transaction ends (receipts read, change and write it back).
 	GetMessage(ctx context.Context, id string) (*MessageRecord, error)
-	// GetMessageByProvider finds a message by the carrier's identifier.
+	// GetMessageByProvider finds a message by the carrier's identifier, and
+	// locks it as GetMessage does.
 	GetMessageByProvider(ctx context.Context, providerID string) (*MessageRecord, error)
 	// UpdateMessage replaces ProviderID, Final, Body and UpdatedAt.
 	UpdateMessage(ctx context.Context, m *MessageRecord) error

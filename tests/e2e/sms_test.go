@@ -63,3 +63,11 @@ func TestSMS(t *testing.T) {
 		require.Contains(t, errOut, "ResourceNotFoundException")
 	})
 }
+
+// TestSMSPostgres runs the boto3 SMS script on a server over PostgreSQL.
+func TestSMSPostgres(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{DatabaseURL: freshDatabase(t)})
+	env := append(s.clientEnv("", ""), "TIDINGS_E2E_ACCOUNT_ID="+s.Account)
+	runChecks(t, env, 8, pythonBin, scriptPath("e2e", "py", "sms_otp.py"))
+}

@@ -301,8 +301,16 @@ func (t *smsTx) InsertMessage(ctx context.Context, m *sms.MessageRecord) error {
 	return nil
 }
 
+// getMessage reads a message and locks it until the transaction ends, so
+// that a receipt's read-modify-write cannot lose another's. SQLite
+// transactions hold the database's write lock from BEGIN; PostgreSQL needs
+// the row locked.
 func (t *smsTx) getMessage(ctx context.Context, ident, where string, args ...any) (*sms.MessageRecord, error) {
-	m, err := scanSMSMessage(t.row(ctx, `SELECT `+smsMessageCols+` FROM sms_messages WHERE `+where, args...))
+	query := `SELECT ` + smsMessageCols + ` FROM sms_messages WHERE ` + where
+	if t.s.d.Name() == "postgres" {
+		query += ` FOR UPDATE`
+	}
+	m, err := scanSMSMessage(t.row(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("message", ident, "message %s not found", ident)
 	}

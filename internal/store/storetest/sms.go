@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +30,7 @@ func RunSMS(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"OptedOut", testSMSOptedOut},
 		{"Messages", testSMSMessages},
 		{"EnqueueRollsBack", testSMSEnqueueRollsBack},
+		{"ConcurrentMessageUpdates", testSMSConcurrentMessageUpdates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,4 +249,40 @@ func testSMSEnqueueRollsBack(t *testing.T, b *smsBundle) {
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	require.Contains(t, string(jobs[0].EncodedArgs), "m2")
+}
+
+// Receipts read a message, change it and write it back: GetMessage locks
+// it, so concurrent read-modify-writes lose nothing.
+func testSMSConcurrentMessageUpdates(t *testing.T, b *smsBundle) {
+	b.tx(t, func(tx sms.Tx) error {
+		return tx.InsertMessage(b.ctx, &sms.MessageRecord{ID: "m1", AccountID: "a", Body: []byte(`""`)})
+	})
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.st.InTx(b.ctx, func(tx sms.Tx) error {
+				m, err := tx.GetMessage(b.ctx, "m1")
+				if err != nil {
+					return err
+				}
+				time.Sleep(5 * time.Millisecond) // widen the window a lost update needs
+				m.Body = []byte(strings.TrimSuffix(string(m.Body), `"`) + fmt.Sprint(i) + `"`)
+				return tx.UpdateMessage(b.ctx, m)
+			})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	b.tx(t, func(tx sms.Tx) error {
+		m, err := tx.GetMessage(b.ctx, "m1")
+		require.NoError(t, err)
+		require.Len(t, string(m.Body), n+2, "every update kept: %s", m.Body)
+		return nil
+	})
 }
