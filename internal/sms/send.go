@@ -319,12 +319,7 @@ func (s *Service) commitMessage(ctx context.Context, tx Tx, m *messageRec) error
 	}
 	conv := &Resource{AccountID: m.AccountID, Kind: kindConversation, ID: m.Origination + "|" + m.Destination,
 		Body: encode(map[string]string{"messageId": m.ID}), CreatedAt: m.RequestedAt}
-	if err := tx.Update(ctx, conv); fault.Is(err, fault.NotFound) {
-		err = tx.Insert(ctx, conv)
-		if err != nil {
-			return err
-		}
-	} else if err != nil {
+	if err := tx.Put(ctx, conv); err != nil {
 		return err
 	}
 	return tx.Enqueue(ctx, SendArgs{MessageID: m.ID})

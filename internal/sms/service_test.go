@@ -400,3 +400,25 @@ func TestVoiceNeedsSynthesizer(t *testing.T) {
 	_, err := b.svc.SendVoiceMessage(b.ctx, &sv.SendVoiceMessageRequest{DestinationPhoneNumber: ptr(success), OriginationIdentity: n.PhoneNumberId, MessageBody: ptr("hi")})
 	require.True(t, fault.Is(err, fault.Unavailable), "%v", err)
 }
+
+// Concurrent sends from one number to one destination all succeed (each
+// also records itself as the conversation's last message).
+func TestConcurrentSends(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noWorker: true})
+	n := b.simNumber(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = b.svc.SendTextMessage(b.ctx, &sv.SendTextMessageRequest{DestinationPhoneNumber: ptr(success),
+				MessageBody: ptr("x"), OriginationIdentity: n.PhoneNumberId})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+}

@@ -19,24 +19,20 @@ type accountRec struct {
 
 const settingsID = "settings"
 
-func (s *Service) accountSettings(ctx context.Context, tx Tx, accountID string) (*accountRec, bool, error) {
+func (s *Service) accountSettings(ctx context.Context, tx Tx, accountID string) (*accountRec, error) {
 	var a accountRec
 	r, err := tx.Get(ctx, accountID, KindAccount, settingsID)
 	if fault.Is(err, fault.NotFound) {
-		return &a, false, nil
+		return &a, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return &a, true, decode(r, &a)
+	return &a, decode(r, &a)
 }
 
-func (s *Service) putAccountSettings(ctx context.Context, tx Tx, accountID string, a *accountRec, exists bool) error {
-	r := &Resource{AccountID: accountID, Kind: KindAccount, ID: settingsID, Body: encode(a)}
-	if exists {
-		return tx.Update(ctx, r)
-	}
-	return tx.Insert(ctx, r)
+func (s *Service) putAccountSettings(ctx context.Context, tx Tx, accountID string, a *accountRec) error {
+	return tx.Put(ctx, &Resource{AccountID: accountID, Kind: KindAccount, ID: settingsID, Body: encode(a)})
 }
 
 var spendLimitNames = []sv.SpendLimitName{sv.SpendLimitNameTextMessageMonthlySpendLimit, sv.SpendLimitNameVoiceMessageMonthlySpendLimit,
@@ -50,7 +46,7 @@ func (s *Service) DescribeSpendLimits(ctx context.Context, _ *sv.DescribeSpendLi
 	}
 	var a *accountRec
 	if err := s.store.InTx(ctx, func(tx Tx) error {
-		a, _, err = s.accountSettings(ctx, tx, accountID)
+		a, err = s.accountSettings(ctx, tx, accountID)
 		return err
 	}); err != nil {
 		return nil, err
@@ -78,7 +74,7 @@ func (s *Service) setSpend(ctx context.Context, name sv.SpendLimitName, limit in
 	}
 	var old int64
 	err = s.store.InTx(ctx, func(tx Tx) error {
-		a, exists, err := s.accountSettings(ctx, tx, accountID)
+		a, err := s.accountSettings(ctx, tx, accountID)
 		if err != nil {
 			return err
 		}
@@ -91,7 +87,7 @@ func (s *Service) setSpend(ctx context.Context, name sv.SpendLimitName, limit in
 		} else {
 			a.SpendOverrides[string(name)] = limit
 		}
-		return s.putAccountSettings(ctx, tx, accountID, a, exists)
+		return s.putAccountSettings(ctx, tx, accountID, a)
 	})
 	return old, err
 }

@@ -75,6 +75,8 @@ type Tx interface {
 	GetByKey(ctx context.Context, kind Kind, key string) (*Resource, error)
 	// Update replaces Name, GlobalKey, Body and UpdatedAt.
 	Update(ctx context.Context, r *Resource) error
+	// Put inserts or replaces a resource that has no Name or GlobalKey.
+	Put(ctx context.Context, r *Resource) error
 	Delete(ctx context.Context, accountID string, kind Kind, id string) error
 	// List returns up to limit resources of a kind ordered by ID, after
 	// the ID `after` ("" for the first page).

@@ -173,6 +173,20 @@ func (t *smsTx) Update(ctx context.Context, r *sms.Resource) error {
 	return nil
 }
 
+func (t *smsTx) Put(ctx context.Context, r *sms.Resource) error {
+	if r.Name != "" || r.GlobalKey != "" {
+		return fault.Invalidf("Put is for resources without a name or key")
+	}
+	now := time.Now()
+	r.CreatedAt = stored(r.CreatedAt, now)
+	r.UpdatedAt = stored(r.UpdatedAt, r.CreatedAt)
+	_, err := t.exec(ctx, "put sms resource",
+		`INSERT INTO sms_resources (`+smsResourceCols+`) VALUES (?, ?, ?, '', '', ?, ?, ?)
+		 ON CONFLICT (account_id, kind, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+		r.AccountID, string(r.Kind), r.ID, nonNil(r.Body), ms(r.CreatedAt), ms(r.UpdatedAt))
+	return err
+}
+
 func (t *smsTx) Delete(ctx context.Context, accountID string, kind sms.Kind, id string) error {
 	res, err := t.exec(ctx, "delete sms resource",
 		`DELETE FROM sms_resources WHERE account_id = ? AND kind = ? AND id = ?`, accountID, string(kind), id)

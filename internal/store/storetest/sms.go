@@ -82,6 +82,16 @@ func testSMSResourceRoundTrip(t *testing.T, b *smsBundle) {
 		require.NoError(t, err)
 		require.Equal(t, r, got)
 
+		// Put inserts, then replaces.
+		conv := &sms.Resource{AccountID: "a", Kind: "conversation", ID: "x|y", Body: []byte(`{"m":1}`), CreatedAt: smsT0, UpdatedAt: smsT0}
+		require.NoError(t, tx.Put(b.ctx, conv))
+		conv.Body, conv.UpdatedAt = []byte(`{"m":2}`), smsT0.Add(time.Minute)
+		require.NoError(t, tx.Put(b.ctx, conv))
+		got, err = tx.Get(b.ctx, "a", "conversation", "x|y")
+		require.NoError(t, err)
+		require.Equal(t, conv, got)
+		require.Error(t, tx.Put(b.ctx, &sms.Resource{AccountID: "a", Kind: "k", ID: "i", Name: "n"}), "named resources go through Insert and Update")
+
 		require.NoError(t, tx.Delete(b.ctx, r.AccountID, r.Kind, r.ID))
 		err = tx.Delete(b.ctx, r.AccountID, r.Kind, r.ID)
 		require.True(t, fault.Is(err, fault.NotFound), "%v", err)
