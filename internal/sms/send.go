@@ -541,6 +541,12 @@ func (s *Service) Receipt(ctx context.Context, r Receipt) error {
 		if err := tx.UpdateMessage(ctx, rec); err != nil {
 			return err
 		}
+		if m.ConfigurationSet == "" {
+			// No destinations to publish to: the event is only logged
+			// (and kept on the message).
+			s.log.Info("sms event", "account", m.AccountID, "type", string(m.Channel)+"_"+string(r.Status), "event", string(ev), "targets", 0)
+			return nil
+		}
 		return tx.Enqueue(ctx, PublishArgs{AccountID: m.AccountID, ConfigurationSet: m.ConfigurationSet,
 			EventType: string(m.Channel) + "_" + string(r.Status), Message: string(ev)})
 	})
