@@ -203,6 +203,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err := mountConsole(mux, cfg, db, mail, arch, blobs, log); err != nil {
 		return err
 	}
+	smsSvc, err := newSMS(db, api, mux, cfg.Region, cfg.DataDir, evs, log)
+	if err != nil {
+		return err
+	}
+	defer smsSvc.Close()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
@@ -240,6 +245,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 			log.Info("gateway: resumed work interrupted by a crash", "jobs", n)
 		}
 	}
+	if err := smsSvc.Start(ctx); err != nil {
+		_ = srv.Close()
+		return err
+	}
 	if err := q.Start(ctx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("job queue: %w", err)
@@ -268,6 +277,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	}
 	if err := srv.Shutdown(drain); err != nil {
 		errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+	}
+	if err := smsSvc.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("SMS providers: %w", err))
 	}
 	if err := q.Stop(drain); err != nil {
 		errs = append(errs, fmt.Errorf("job queue shutdown: %w", err))

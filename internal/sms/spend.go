@@ -1,0 +1,138 @@
+package sms
+
+import (
+	"context"
+
+	"github.com/tidings/tidings/internal/fault"
+	sv "github.com/tidings/tidings/internal/model/smsvoice"
+)
+
+// DefaultSpendLimitUSD is the MaxLimit of every monthly spend limit: the
+// most an override may set. Tidings reports the limits and keeps the
+// overrides; it does not stop sends at them (see the package notes).
+const DefaultSpendLimitUSD = 1_000_000
+
+// accountRec holds an account's settings (the KindAccount resource "settings").
+type accountRec struct {
+	SpendOverrides map[string]int64 `json:"spendOverrides,omitempty"`
+}
+
+const settingsID = "settings"
+
+func (s *Service) accountSettings(ctx context.Context, tx Tx, accountID string) (*accountRec, error) {
+	var a accountRec
+	r, err := tx.Get(ctx, accountID, KindAccount, settingsID)
+	if fault.Is(err, fault.NotFound) {
+		return &a, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &a, decode(r, &a)
+}
+
+func (s *Service) putAccountSettings(ctx context.Context, tx Tx, accountID string, a *accountRec) error {
+	return tx.Put(ctx, &Resource{AccountID: accountID, Kind: KindAccount, ID: settingsID, Body: encode(a)})
+}
+
+var spendLimitNames = []sv.SpendLimitName{sv.SpendLimitNameTextMessageMonthlySpendLimit, sv.SpendLimitNameVoiceMessageMonthlySpendLimit,
+	sv.SpendLimitNameMediaMessageMonthlySpendLimit, sv.SpendLimitNameNotifyMessageMonthlySpendLimit}
+
+// DescribeSpendLimits lists the monthly spend limits and their overrides.
+func (s *Service) DescribeSpendLimits(ctx context.Context, _ *sv.DescribeSpendLimitsRequest) (*sv.DescribeSpendLimitsResult, error) {
+	accountID, err := account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var a *accountRec
+	if err := s.store.InTx(ctx, func(tx Tx) error {
+		a, err = s.accountSettings(ctx, tx, accountID)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := &sv.DescribeSpendLimitsResult{SpendLimits: []sv.SpendLimit{}}
+	for _, n := range spendLimitNames {
+		v, over := a.SpendOverrides[string(n)]
+		if !over {
+			v = DefaultSpendLimitUSD
+		}
+		out.SpendLimits = append(out.SpendLimits, sv.SpendLimit{Name: ptr(n), EnforcedLimit: ptr(v), MaxLimit: ptr(int64(DefaultSpendLimitUSD)), Overridden: ptr(over)})
+	}
+	return out, nil
+}
+
+// setSpend sets (limit ≥ 0) or deletes (limit < 0) the override of name
+// and returns the override it replaced.
+func (s *Service) setSpend(ctx context.Context, name sv.SpendLimitName, limit int64) (int64, error) {
+	accountID, err := account(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if limit > DefaultSpendLimitUSD {
+		return 0, invalid(sv.ValidationExceptionReasonRequestedSpendLimitHigherThanServiceLimit, "The limit cannot exceed %d USD", DefaultSpendLimitUSD)
+	}
+	var old int64
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		a, err := s.accountSettings(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		old = a.SpendOverrides[string(name)]
+		if a.SpendOverrides == nil {
+			a.SpendOverrides = map[string]int64{}
+		}
+		if limit < 0 {
+			delete(a.SpendOverrides, string(name))
+		} else {
+			a.SpendOverrides[string(name)] = limit
+		}
+		return s.putAccountSettings(ctx, tx, accountID, a)
+	})
+	return old, err
+}
+
+func (s *Service) SetTextMessageSpendLimitOverride(ctx context.Context, in *sv.SetTextMessageSpendLimitOverrideRequest) (*sv.SetTextMessageSpendLimitOverrideResult, error) {
+	if _, err := s.setSpend(ctx, sv.SpendLimitNameTextMessageMonthlySpendLimit, *in.MonthlyLimit); err != nil {
+		return nil, err
+	}
+	return &sv.SetTextMessageSpendLimitOverrideResult{MonthlyLimit: in.MonthlyLimit}, nil
+}
+
+func (s *Service) SetVoiceMessageSpendLimitOverride(ctx context.Context, in *sv.SetVoiceMessageSpendLimitOverrideRequest) (*sv.SetVoiceMessageSpendLimitOverrideResult, error) {
+	if _, err := s.setSpend(ctx, sv.SpendLimitNameVoiceMessageMonthlySpendLimit, *in.MonthlyLimit); err != nil {
+		return nil, err
+	}
+	return &sv.SetVoiceMessageSpendLimitOverrideResult{MonthlyLimit: in.MonthlyLimit}, nil
+}
+
+func (s *Service) SetMediaMessageSpendLimitOverride(ctx context.Context, in *sv.SetMediaMessageSpendLimitOverrideRequest) (*sv.SetMediaMessageSpendLimitOverrideResult, error) {
+	if _, err := s.setSpend(ctx, sv.SpendLimitNameMediaMessageMonthlySpendLimit, *in.MonthlyLimit); err != nil {
+		return nil, err
+	}
+	return &sv.SetMediaMessageSpendLimitOverrideResult{MonthlyLimit: in.MonthlyLimit}, nil
+}
+
+func (s *Service) DeleteTextMessageSpendLimitOverride(ctx context.Context, _ *sv.DeleteTextMessageSpendLimitOverrideRequest) (*sv.DeleteTextMessageSpendLimitOverrideResult, error) {
+	old, err := s.setSpend(ctx, sv.SpendLimitNameTextMessageMonthlySpendLimit, -1)
+	if err != nil {
+		return nil, err
+	}
+	return &sv.DeleteTextMessageSpendLimitOverrideResult{MonthlyLimit: ptr(old)}, nil
+}
+
+func (s *Service) DeleteVoiceMessageSpendLimitOverride(ctx context.Context, _ *sv.DeleteVoiceMessageSpendLimitOverrideRequest) (*sv.DeleteVoiceMessageSpendLimitOverrideResult, error) {
+	old, err := s.setSpend(ctx, sv.SpendLimitNameVoiceMessageMonthlySpendLimit, -1)
+	if err != nil {
+		return nil, err
+	}
+	return &sv.DeleteVoiceMessageSpendLimitOverrideResult{MonthlyLimit: ptr(old)}, nil
+}
+
+func (s *Service) DeleteMediaMessageSpendLimitOverride(ctx context.Context, _ *sv.DeleteMediaMessageSpendLimitOverrideRequest) (*sv.DeleteMediaMessageSpendLimitOverrideResult, error) {
+	old, err := s.setSpend(ctx, sv.SpendLimitNameMediaMessageMonthlySpendLimit, -1)
+	if err != nil {
+		return nil, err
+	}
+	return &sv.DeleteMediaMessageSpendLimitOverrideResult{MonthlyLimit: ptr(old)}, nil
+}

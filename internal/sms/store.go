@@ -1,0 +1,116 @@
+package sms
+
+import (
+	"context"
+	"time"
+)
+
+// Kind names a kind of control-plane resource.
+type Kind string
+
+const (
+	KindPhoneNumber      Kind = "phone-number"
+	KindSenderID         Kind = "sender-id"
+	KindPool             Kind = "pool"
+	KindConfigurationSet Kind = "configuration-set"
+	KindOptOutList       Kind = "opt-out-list"
+	KindAccount          Kind = "account" // the account's settings (spend limits)
+)
+
+// Resource is one control-plane resource as the store keeps it. The domain
+// owns Body (the JSON of its record); the store indexes the other fields.
+type Resource struct {
+	AccountID string
+	Kind      Kind
+	ID        string
+	// Name is unique per account and kind when not empty.
+	Name string
+	// GlobalKey is unique per kind across all accounts when not empty (a
+	// phone number's E.164 number).
+	GlobalKey string
+	Body      []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// OptedOut is one number on an opt-out list.
+type OptedOut struct {
+	Number string
+	// EndUser is true when the number opted out itself (a STOP keyword),
+	// false when PutOptedOutNumber added it.
+	EndUser   bool
+	CreatedAt time.Time
+}
+
+// MessageRecord is one sent message as the store keeps it. The domain owns
+// Body; ProviderID (the carrier's identifier, set once submitted) and Final
+// (a final receipt arrived) are indexed.
+type MessageRecord struct {
+	ID         string
+	AccountID  string
+	ProviderID string
+	Final      bool
+	Body       []byte
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Store is what the SMS domain needs from persistence. Implementations live
+// under internal/store and pass the conformance suite in
+// internal/store/storetest (RunSMS).
+type Store interface {
+	// InTx runs fn in one transaction: everything fn does is committed
+	// together, or nothing is when fn or the commit fails.
+	InTx(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is a transaction over the SMS tables. Errors: fault.NotFound when a
+// named row does not exist, fault.Conflict when a unique name or key is
+// taken.
+type Tx interface {
+	Insert(ctx context.Context, r *Resource) error
+	Get(ctx context.Context, accountID string, kind Kind, id string) (*Resource, error)
+	GetByName(ctx context.Context, accountID string, kind Kind, name string) (*Resource, error)
+	// GetByKey finds a resource by its global key, whatever its account.
+	GetByKey(ctx context.Context, kind Kind, key string) (*Resource, error)
+	// Update replaces Name, GlobalKey, Body and UpdatedAt.
+	Update(ctx context.Context, r *Resource) error
+	// Put inserts or replaces a resource that has no Name or GlobalKey.
+	Put(ctx context.Context, r *Resource) error
+	Delete(ctx context.Context, accountID string, kind Kind, id string) error
+	// List returns up to limit resources of a kind ordered by ID, after
+	// the ID `after` ("" for the first page).
+	List(ctx context.Context, accountID string, kind Kind, after string, limit int) ([]*Resource, error)
+
+	// PutOptedOut adds number to a list, or updates its EndUser flag.
+	PutOptedOut(ctx context.Context, accountID, list string, o OptedOut) error
+	GetOptedOut(ctx context.Context, accountID, list, number string) (*OptedOut, error)
+	DeleteOptedOut(ctx context.Context, accountID, list, number string) error
+	// ListOptedOut returns numbers of a list ordered by number, after `after`.
+	ListOptedOut(ctx context.Context, accountID, list, after string, limit int) ([]OptedOut, error)
+	// ClearOptedOut removes every number of a list.
+	ClearOptedOut(ctx context.Context, accountID, list string) error
+
+	InsertMessage(ctx context.Context, m *MessageRecord) error
+	// GetMessage finds a message by ID, whatever its account, and locks it
+	// until the transaction ends (receipts read, change and write it back).
+	GetMessage(ctx context.Context, id string) (*MessageRecord, error)
+	// GetMessageByProvider finds a message by the carrier's identifier, and
+	// locks it as GetMessage does.
+	GetMessageByProvider(ctx context.Context, providerID string) (*MessageRecord, error)
+	// UpdateMessage replaces ProviderID, Final, Body and UpdatedAt.
+	UpdateMessage(ctx context.Context, m *MessageRecord) error
+	// PendingMessages returns up to limit messages without a final receipt
+	// created before `before`, oldest first.
+	PendingMessages(ctx context.Context, before time.Time, limit int) ([]*MessageRecord, error)
+
+	// Enqueue inserts a background job in this transaction: it runs only
+	// if the transaction commits.
+	Enqueue(ctx context.Context, job Job) error
+}
+
+// Job is a background job to enqueue inside a transaction; it has the shape
+// of river.JobArgs so the store can hand it to River unchanged.
+type Job interface {
+	Kind() string
+}
