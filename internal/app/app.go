@@ -197,13 +197,14 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	gwPublisher.evs = evs
-	if _, err := mountRegistrations(db, blobs, api, mux, cfg.Region, cfg.AccountID, log); err != nil {
+	regs, err := mountRegistrations(db, blobs, api, mux, cfg.Region, cfg.AccountID, log)
+	if err != nil {
 		return err
 	}
 	if err := mountConsole(mux, cfg, db, mail, arch, blobs, log); err != nil {
 		return err
 	}
-	smsSvc, err := newSMS(db, api, mux, cfg.Region, cfg.DataDir, evs, log)
+	smsSvc, err := newSMS(db, api, mux, cfg.Region, cfg.DataDir, evs, regs, log)
 	if err != nil {
 		return err
 	}

@@ -15,12 +15,13 @@ import (
 
 // newSMS builds End User Messaging SMS and voice: the service over the
 // simulator (no carrier yet), its jobs, its API operations and its native
-// endpoints. publisher may be nil (events are then only logged). The
+// endpoints. regs, when not nil, holds numbers tied to a registration
+// until it is COMPLETE. publisher may be nil (events are then only logged). The
 // caller starts it (Start) and closes it when draining.
-func newSMS(db *store.DB, api *awsapi.Server, mux *http.ServeMux, region, dataDir string, publisher sms.Publisher, log *slog.Logger) (*sms.Service, error) {
+func newSMS(db *store.DB, api *awsapi.Server, mux *http.ServeMux, region, dataDir string, publisher sms.Publisher, regs sms.Registrations, log *slog.Logger) (*sms.Service, error) {
 	log = log.With("component", "sms")
 	sim := simulator.New(filepath.Join(dataDir, "sms-simulator"), log)
-	cfg := sms.Config{Region: region, Simulator: sim, Publisher: publisher}
+	cfg := sms.Config{Region: region, Simulator: sim, Publisher: publisher, Registrations: regs}
 	if e := (tts.Espeak{}); e.Available() {
 		cfg.Synthesizer = e
 	} else {

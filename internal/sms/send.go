@@ -278,6 +278,17 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 			return err
 		}
 		m.Origination, m.OriginationARN, m.Simulator = o.address, o.arn, o.simulator
+		if s.cfg.Registrations != nil && o.arn != "" {
+			// A read (never the writer): safe inside this transaction.
+			regID, status, found, err := s.cfg.Registrations.ResourceRegistration(ctx, accountID, o.arn)
+			if err != nil {
+				return err
+			}
+			if found && status != "COMPLETE" {
+				return conflict(sv.ConflictExceptionReasonRegistrationNotComplete, sv.ResourceTypeRegistration, regID,
+					"%s is tied to registration %s, which is %s: it sends once the registration is COMPLETE", o.address, regID, status)
+			}
+		}
 		switch {
 		case req.messageType != nil:
 			m.MessageType = string(*req.messageType)

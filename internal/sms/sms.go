@@ -59,6 +59,10 @@ type Config struct {
 	Publisher Publisher
 	// Synthesizer renders voice messages. Nil: SendVoiceMessage fails.
 	Synthesizer Synthesizer
+	// Registrations tells whether an origination identity is tied to a
+	// number registration (internal/registrations); such a number sends
+	// only once its registration is COMPLETE. Nil: no check.
+	Registrations Registrations
 	// UnknownAfter is how long a message may wait for a final receipt
 	// before it is reported TEXT_UNKNOWN (default 72 hours, as AWS).
 	UnknownAfter time.Duration
@@ -266,4 +270,11 @@ func encode(v any) []byte {
 		panic(err) // records are plain data
 	}
 	return b
+}
+
+// Registrations is what sending needs of number registrations.
+type Registrations interface {
+	// ResourceRegistration returns the registration an origination
+	// identity (id or ARN) is associated with, and its status.
+	ResourceRegistration(ctx context.Context, accountID, resourceID string) (registrationID, status string, found bool, err error)
 }
