@@ -68,3 +68,8 @@ func TestGatewayConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunGateway(t, func(t *testing.T) *store.DB { return storetest.OpenPostgres(t) })
 }
+
+func TestSendingConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunSending(t, func(t *testing.T) *store.DB { return storetest.OpenPostgres(t) })
+}
