@@ -42,7 +42,7 @@ variable (see "tidings serve --help").`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newVersion(), newKeys(), newApply(), newQueue())
+	root.AddCommand(newServe(), newVersion(), newKeys(), newApply(), newQueue(), newIdentities())
 	return root
 }
 

@@ -161,6 +161,16 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err := gw.Register(q); err != nil {
 		return fmt.Errorf("gateway jobs: %w", err)
 	}
+	// Outbound email: the SES send APIs.
+	linkKey, err := secretSetting(ctx, db.IAM(), "verify-link-signing-key")
+	if err != nil {
+		return err
+	}
+	sender, err := newSending(cfg, db, blobs, deliverer, resolver, hostname, baseURL, linkKey,
+		delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp}, log, nil, nil)
+	if err != nil {
+		return err
+	}
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
 		KeyLookup:        db.KeyLookup(),
@@ -177,6 +187,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mountArchive(arch, api, mux)
+	mountSending(sender, api, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)

@@ -40,6 +40,11 @@ type Config struct {
 	RetryFirst  string // TIDINGS_RETRY_FIRST
 	RetryMax    string // TIDINGS_RETRY_MAX
 	RetryGiveUp string // TIDINGS_RETRY_GIVE_UP
+
+	// Outbound email (the send APIs).
+	Smarthost         string // TIDINGS_SMARTHOST: host:port receiving all outbound mail; "" ⇒ direct to the MX hosts
+	SmarthostUser     string // TIDINGS_SMARTHOST_USER: AUTH user name at the smarthost (optional)
+	SmarthostPassword string // TIDINGS_SMARTHOST_PASSWORD
 }
 
 // Var describes one setting, for flags and documentation.
@@ -69,6 +74,9 @@ func (c *Config) Vars() []Var {
 		{"retry-first", "TIDINGS_RETRY_FIRST", "5m", "wait before the second delivery attempt to a relay; doubles each time", &c.RetryFirst},
 		{"retry-max", "TIDINGS_RETRY_MAX", "1h", "longest wait between delivery attempts", &c.RetryMax},
 		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
+		{"smarthost", "TIDINGS_SMARTHOST", "", "host:port that receives all mail sent through the send APIs (default: deliver to the recipients' MX hosts)", &c.Smarthost},
+		{"smarthost-user", "TIDINGS_SMARTHOST_USER", "", "user name for SMTP AUTH at --smarthost (optional)", &c.SmarthostUser},
+		{"smarthost-password", "TIDINGS_SMARTHOST_PASSWORD", "", "password for SMTP AUTH at --smarthost", &c.SmarthostPassword},
 	}
 }
 
@@ -149,6 +157,24 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Retry(); err != nil {
 		return err
+	}
+	if c.Smarthost != "" {
+		host, port, err := net.SplitHostPort(c.Smarthost)
+		if err != nil || host == "" {
+			return fmt.Errorf("TIDINGS_SMARTHOST %q: want host:port, such as smtp.example.com:587", c.Smarthost)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("TIDINGS_SMARTHOST %q: the port must be a number within 1-65535", c.Smarthost)
+		}
+		if !hostnameRe.MatchString(strings.Trim(host, "[]")) && net.ParseIP(strings.Trim(host, "[]")) == nil {
+			return fmt.Errorf("TIDINGS_SMARTHOST %q: want a host name or IP address before the port", c.Smarthost)
+		}
+	}
+	if c.SmarthostUser != "" && c.Smarthost == "" {
+		return fmt.Errorf("TIDINGS_SMARTHOST_USER is set but TIDINGS_SMARTHOST is not")
+	}
+	if (c.SmarthostUser == "") != (c.SmarthostPassword == "") {
+		return fmt.Errorf("TIDINGS_SMARTHOST_USER and TIDINGS_SMARTHOST_PASSWORD: set both or neither")
 	}
 	return nil
 }
