@@ -100,21 +100,9 @@ func composeSimple(m *simpleMessage, extra [][2]string) ([]byte, error) {
 	if len(m.Headers) > MaxHeaders {
 		return nil, reject(ReasonBadRequest, "At most %d headers can be given; got %d", MaxHeaders, len(m.Headers))
 	}
-	var h mail.Header
-	h.SetAddressList("From", []*mail.Address{m.From})
-	if len(m.To) > 0 {
-		h.SetAddressList("To", m.To)
-	}
-	if len(m.Cc) > 0 {
-		h.SetAddressList("Cc", m.Cc)
-	}
-	if len(m.ReplyTo) > 0 {
-		h.SetAddressList("Reply-To", m.ReplyTo)
-	}
 	if err := checkHeaderValue("Subject", m.Subject); err != nil {
 		return nil, err
 	}
-	h.SetSubject(m.Subject)
 	for _, f := range m.Headers {
 		name, value := str(f.Name), str(f.Value)
 		if !headerNameRe.MatchString(name) {
@@ -123,18 +111,13 @@ func composeSimple(m *simpleMessage, extra [][2]string) ([]byte, error) {
 		if err := checkHeaderValue("The value of header "+name, value); err != nil {
 			return nil, err
 		}
+		if len(value) > 870 {
+			return nil, reject(ReasonBadRequest, "The value of header %s is longer than 870 characters", name)
+		}
 		if reservedHeaders[strings.ToLower(name)] {
 			return nil, reject(ReasonBadRequest, "Header %s cannot be set in Headers", name)
 		}
-		h.Header.AddRaw([]byte(name + ": " + encodeWord(value) + "\r\n"))
 	}
-	for _, f := range extra {
-		if !h.Has(f[0]) {
-			h.Set(f[0], f[1])
-		}
-	}
-	h.Set("MIME-Version", "1.0")
-
 	body := textPart("text/plain", m.TextCharset, m.Text)
 	switch {
 	case m.Text != "" && m.HTML != "":
@@ -158,11 +141,53 @@ func composeSimple(m *simpleMessage, extra [][2]string) ([]byte, error) {
 		body = &part{ctype: "multipart/mixed", parts: append([]*part{body}, attached...)}
 	}
 
+	// textproto.Header writes the field added last first: the fields are
+	// added from the last to the first wanted.
+	var h mail.Header
+	body.addFields(&h.Header.Header)
+	h.AddRaw([]byte("MIME-Version: 1.0\r\n"))
+	for i := len(m.Headers) - 1; i >= 0; i-- {
+		f := m.Headers[i]
+		h.AddRaw([]byte(str(f.Name) + ": " + encodeWord(str(f.Value)) + "\r\n"))
+	}
+	for i := len(extra) - 1; i >= 0; i-- {
+		if !hasField(m.Headers, extra[i][0]) {
+			h.AddRaw([]byte(extra[i][0] + ": " + extra[i][1] + "\r\n"))
+		}
+	}
+	h.SetSubject(m.Subject)
+	if len(m.Cc) > 0 {
+		h.SetAddressList("Cc", m.Cc)
+	}
+	if len(m.To) > 0 {
+		h.SetAddressList("To", m.To)
+	}
+	if len(m.ReplyTo) > 0 {
+		h.SetAddressList("Reply-To", m.ReplyTo)
+	}
+	h.SetAddressList("From", []*mail.Address{m.From})
+
 	var buf bytes.Buffer
-	if err := body.write(&buf, h.Header.Header); err != nil {
+	mw, err := message.CreateWriter(&buf, h.Header)
+	if err != nil {
+		return nil, err
+	}
+	if err := body.writeBody(mw); err != nil {
+		return nil, err
+	}
+	if err := mw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func hasField(l []sesv2.MessageHeader, name string) bool {
+	for _, f := range l {
+		if strings.EqualFold(str(f.Name), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // part is a MIME entity to write.
@@ -176,9 +201,9 @@ type part struct {
 }
 
 func textPart(ctype, charset, text string) *part {
-	if charset == "" {
-		charset = "UTF-8"
-	}
+	// The data arrive as Unicode strings and are written as UTF-8,
+	// whatever Charset the request named.
+	charset = "UTF-8"
 	cte := "quoted-printable"
 	if isASCII(text) && !hasLongLine(text) {
 		cte = "7bit"
@@ -249,29 +274,28 @@ func extOf(name string) string {
 	return ""
 }
 
-// headerOf returns the header of p, over base (the message header for
-// the root part).
-func (p *part) headerOf(base textproto.Header) message.Header {
-	mh := message.Header{Header: base}
-	mh.SetContentType(p.ctype, p.params)
-	for _, f := range p.header {
-		mh.Set(f[0], f[1])
+// addFields adds the MIME fields of p to h, so that they are written in
+// the order Content-Type, Content-Transfer-Encoding, the others. A
+// multipart's boundary is chosen here, so that the writer keeps the order.
+func (p *part) addFields(h *textproto.Header) {
+	for i := len(p.header) - 1; i >= 0; i-- {
+		h.Add(p.header[i][0], p.header[i][1])
 	}
 	if p.parts == nil {
-		mh.Set("Content-Transfer-Encoding", p.cte)
+		h.Add("Content-Transfer-Encoding", p.cte)
+	} else if p.params["boundary"] == "" {
+		if p.params == nil {
+			p.params = map[string]string{}
+		}
+		p.params["boundary"] = randomToken(32)
 	}
-	return mh
+	h.Add("Content-Type", mime.FormatMediaType(p.ctype, p.params))
 }
 
-func (p *part) write(w io.Writer, h textproto.Header) error {
-	mw, err := message.CreateWriter(w, p.headerOf(h))
-	if err != nil {
-		return err
-	}
-	if err := p.writeBody(mw); err != nil {
-		return err
-	}
-	return mw.Close()
+func (p *part) headerOf() message.Header {
+	var h textproto.Header
+	p.addFields(&h)
+	return message.Header{Header: h}
 }
 
 func (p *part) writeBody(mw *message.Writer) error {
@@ -280,7 +304,7 @@ func (p *part) writeBody(mw *message.Writer) error {
 		return err
 	}
 	for _, c := range p.parts {
-		cw, err := mw.CreatePart(c.headerOf(textproto.Header{}))
+		cw, err := mw.CreatePart(c.headerOf())
 		if err != nil {
 			return err
 		}

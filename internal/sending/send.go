@@ -317,9 +317,9 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 			return "", err
 		}
 	} else {
-		for _, f := range extra {
-			if !o.Raw.Header.Has(f[0]) {
-				o.Raw.Header.Set(f[0], f[1])
+		for i := len(extra) - 1; i >= 0; i-- {
+			if f := extra[i]; !o.Raw.Header.Has(f[0]) {
+				o.Raw.Header.AddRaw([]byte(f[0] + ": " + f[1] + "\r\n"))
 			}
 		}
 		if msg, err = o.Raw.bytes(); err != nil {
