@@ -53,6 +53,7 @@ func SESv2(srv *awsapi.Server, s *sending.Service) {
 	awsapi.Handle(srv, svc, "PutAccountSuppressionAttributes", v2(s.PutAccountSuppressionAttributes))
 
 	awsapi.Handle(srv, svc, "SendEmail", v2(s.SendEmail))
+	awsapi.Handle(srv, svc, "SendBulkEmail", v2(s.SendBulkEmail))
 }
 
 // v2Names are the SES v2 exceptions of refused sends.

@@ -3,6 +3,7 @@ package sending
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -156,6 +157,7 @@ func (s *Service) Outgoing(ctx context.Context, in *sesv2.SendEmailRequest) (*Ou
 			return nil, err
 		}
 		o.Raw = raw
+		o.To, o.Cc = nil, nil // the commonHeaders of a raw message are its own
 		return o, s.fromRaw(o, raw, in.Destination == nil)
 	}
 	if o.From == nil {
@@ -218,12 +220,23 @@ func (s *Service) render(ctx context.Context, t *sesv2.Template) (string, string
 	switch {
 	case fault.Is(err, fault.NotFound):
 		return "", "", "", reject(ReasonTemplateMissing, "Template %s does not exist", str(t.TemplateName))
-	case err != nil && (fault.Is(err, fault.Unavailable) || fault.Is(err, fault.Internal)):
+	case err != nil && isInfraError(err):
 		return "", "", "", err
 	case err != nil:
 		return "", "", "", reject(ReasonMessageRejected, "Rendering of the template failed: %v", err)
 	}
 	return subj, html, text, nil
+}
+
+// isInfraError tells a failure to render (the template's or the data's
+// fault: a Rendering Failure) from a failure of the renderer's storage,
+// which is the server's and is retried by the client.
+func isInfraError(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var fe *fault.Error
+	return errors.As(err, &fe) && (fe.Kind == fault.Unavailable || fe.Kind == fault.Internal)
 }
 
 // fromRaw fills the sender and recipients of a Raw send from its header
