@@ -24,7 +24,7 @@ func SES(srv *awsapi.Server, s *sending.Service) {
 	awsapi.Handle(srv, svc, "DeleteIdentity", v1(s.DeleteIdentity))
 
 	awsapi.Handle(srv, svc, "SendEmail", v1(s.SendEmailV1))
-	awsapi.Handle(srv, svc, "SendRawEmail", v1(s.SendRawEmail))
+	awsapi.Handle(srv, svc, "SendRawEmail", v1(s.SendRawEmail), awsapi.WithBodyLimit(SendBodyLimit))
 	awsapi.Handle(srv, svc, "SendTemplatedEmail", v1(s.SendTemplatedEmail))
 	awsapi.Handle(srv, svc, "SendBulkTemplatedEmail", v1(s.SendBulkTemplatedEmail))
 

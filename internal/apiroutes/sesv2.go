@@ -52,9 +52,14 @@ func SESv2(srv *awsapi.Server, s *sending.Service) {
 	awsapi.Handle(srv, svc, "PutAccountDetails", v2(s.PutAccountDetails))
 	awsapi.Handle(srv, svc, "PutAccountSuppressionAttributes", v2(s.PutAccountSuppressionAttributes))
 
-	awsapi.Handle(srv, svc, "SendEmail", v2(s.SendEmail))
-	awsapi.Handle(srv, svc, "SendBulkEmail", v2(s.SendBulkEmail))
+	// A raw message of up to 40 MB arrives base64-encoded in JSON.
+	awsapi.Handle(srv, svc, "SendEmail", v2(s.SendEmail), awsapi.WithBodyLimit(SendBodyLimit))
+	awsapi.Handle(srv, svc, "SendBulkEmail", v2(s.SendBulkEmail), awsapi.WithBodyLimit(SendBodyLimit))
 }
+
+// SendBodyLimit bounds the request of a send: a message of
+// sending.MaxMessageBytes, base64-encoded (4/3) and form- or JSON-quoted.
+const SendBodyLimit = 64 << 20
 
 // v2Names are the SES v2 exceptions of refused sends.
 var v2Names = map[sending.Reason]string{

@@ -355,6 +355,10 @@ func parseRaw(data []byte) (*rawMessage, error) {
 			return err
 		})
 		if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+			mt, _, _ := ent.Header.ContentType()
+			if strings.HasPrefix(mt, "multipart/") {
+				return nil, reject(ReasonMessageRejected, "Malformed MIME message: reading the parts of the %s body: %v (is the closing boundary missing?)", mt, err)
+			}
 			return nil, reject(ReasonMessageRejected, "Malformed MIME message: %v", err)
 		}
 	}

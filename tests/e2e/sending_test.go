@@ -395,3 +395,112 @@ func TestSendingDKIM(t *testing.T) {
 		}
 	})
 }
+
+// verifyDomainByDNS creates a domain identity, serves its DKIM records and
+// waits until the check job verified it.
+func verifyDomainByDNS(t *testing.T, s *Server, z *testDNS, domain string) []string {
+	t.Helper()
+	created := s.AWS(t, "sesv2", "create-email-identity", "--email-identity", domain)
+	var tokens []string
+	for _, v := range at(created, "DkimAttributes.Tokens").([]any) {
+		tokens = append(tokens, v.(string))
+	}
+	publishDKIM(t, s, z, domain)
+	waitVerified(t, s, domain)
+	return tokens
+}
+
+// TestSendingBoto3 runs py/sending_boto3.py (the seed's OTP, Postmaster
+// Tools and IAM-role examples, and the rest of the API with boto3), then
+// checks what reached the sink.
+func TestSendingBoto3(t *testing.T) {
+	t.Parallel()
+	s, sink, z := startSendingServer(t, serverOpts{})
+	domain := "boto.example.test"
+	verifyDomainByDNS(t, s, z, domain)
+	env := append(s.clientEnv("", ""), "TIDINGS_E2E_ACCOUNT_ID="+s.Account, "TIDINGS_E2E_DOMAIN="+domain, "TIDINGS_E2E_RCPT=recipient@dest.test")
+	runChecks(t, env, 12, pythonBin, scriptPath("e2e", "py", "sending_boto3.py"))
+
+	otp := sink.waitFor(t, "of the OTP example", containing("Subject: Your AWS OTP code"))
+	if !bytes.Contains(otp.Data, []byte("Your one-time password is")) {
+		t.Errorf("OTP body missing:\n%s", otp.Data)
+	}
+	pm := sink.waitFor(t, "of the Postmaster Tools example", containing("Subject: Amazon SES Test (SDK for Python)"))
+	if fid := header(pm.Data, "Feedback-ID"); !strings.HasPrefix(fid, "campaign1:line-of-business:") || !strings.HasSuffix(fid, ":tidings") {
+		t.Errorf("Feedback-ID %q", fid)
+	}
+	eq(t, "List-Unsubscribe-Post", "One-Click", header(pm.Data, "List-Unsubscribe-Post"))
+	if !strings.Contains(header(pm.Data, "From"), "Sender Name") {
+		t.Errorf("From %q", header(pm.Data, "From"))
+	}
+	sink.waitFor(t, "of the IAM-role example (SES v1)", containing("Subject: Amazon SES Test Email (SDK for Python) using IAM Role"))
+	raw := sink.waitFor(t, "sent raw", containing("Subject: Raw with attachment"))
+	for _, h := range []string{"X-SES-CONFIGURATION-SET", "X-SES-MESSAGE-TAGS"} {
+		if header(raw.Data, h) != "" {
+			t.Errorf("%s was not stripped", h)
+		}
+	}
+	if header(raw.Data, "DKIM-Signature") == "" {
+		t.Error("the raw message is not signed")
+	}
+	for _, m := range []sinkMessage{otp, pm, raw} {
+		if out, err := opendkimVerifyOrSkip(t, z, m.Data); err != nil {
+			t.Errorf("opendkim-testmsg: %v\n%s\n%s", err, out, m.Data)
+		}
+	}
+	if n := sink.count(containing("simulator.amazonses.com")); n != 0 {
+		t.Errorf("%d simulator messages reached the network", n)
+	}
+	if n := sink.count(containing("Subject: to a suppressed address")); n != 0 {
+		t.Errorf("a message to a suppressed address was delivered")
+	}
+}
+
+// opendkimVerifyOrSkip is opendkimVerify that reports no error when
+// OpenDKIM cannot be pointed at the test DNS server (not root).
+func opendkimVerifyOrSkip(t *testing.T, z *testDNS, msg []byte) (string, error) {
+	if !z.Port53 {
+		t.Log("opendkim-testmsg skipped: the DNS server could not listen on port 53 (not root)")
+		return "", nil
+	}
+	return opendkimVerify(t, z, msg)
+}
+
+// TestSendingVerifyCLI: `tidings identities verify` marks an address
+// identity verified beside a running server; it can then send.
+func TestSendingVerifyCLI(t *testing.T) {
+	t.Parallel()
+	s, sink, _ := startSendingServer(t, serverOpts{})
+	s.AWS(t, "sesv2", "create-email-identity", "--email-identity", "ops@cli.test")
+	// The confirmation link is mailed to the address (through the sink).
+	conf := sink.waitFor(t, "with the confirmation link", containing("/_tidings/verify/"))
+	eq(t, "confirmation recipient", []string{"ops@cli.test"}, conf.To)
+	out, errOut, code := run(t, append(cleanEnv("TIDINGS_", "AWS_"), "TIDINGS_DATA_DIR="+s.DataDir, "TIDINGS_ACCOUNT_ID="+s.Account),
+		nil, tidingsBin, "identities", "verify", "ops@cli.test")
+	if code != 0 {
+		t.Fatalf("tidings identities verify: exit %d\n%s%s", code, out, errOut)
+	}
+	eqAt(t, s.AWS(t, "sesv2", "get-email-identity", "--email-identity", "ops@cli.test"), "VerificationStatus", "SUCCESS")
+	id := str(t, s.AWS(t, "ses", "send-email", "--from", "ops@cli.test", "--to", "someone@dest.test",
+		"--subject", "from the CLI", "--text", "hello"), "MessageId")
+	sink.waitFor(t, "sent by the v1 CLI", containing(id))
+}
+
+// TestSendingConfirmationLink: following the mailed link verifies the
+// address.
+func TestSendingConfirmationLink(t *testing.T) {
+	t.Parallel()
+	s, sink, _ := startSendingServer(t, serverOpts{})
+	s.AWS(t, "ses", "verify-email-identity", "--email-address", "me@link.test")
+	conf := sink.waitFor(t, "with the confirmation link", containing("/_tidings/verify/"))
+	link := regexp.MustCompile(`http://\S+/_tidings/verify/\S+`).FindString(string(conf.Data))
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	eq(t, "link status", 200, resp.StatusCode)
+	got := s.AWS(t, "ses", "get-identity-verification-attributes", "--identities", "me@link.test")
+	attrs, _ := at(got, "VerificationAttributes").(map[string]any)
+	eq(t, "status", "Success", at(attrs["me@link.test"], "VerificationStatus"))
+}
