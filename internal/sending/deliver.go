@@ -1,10 +1,8 @@
 package sending
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -171,7 +169,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 	err = s.st.InTx(sctx, func(tx Tx) error {
 		for i := range rcpts {
 			r := &rcpts[i]
-			if r.UpdatedAt.Equal(now) || r.Attempts > 0 {
+			if !r.UpdatedAt.Before(now) {
 				if err := tx.UpdateRecipient(sctx, r); err != nil {
 					return err
 				}
@@ -237,10 +235,17 @@ func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message
 	var bounced []bouncedRecipient
 	var delayed []delayedRecipient
 	smtpResp, remote := "", ""
+	interrupted := ctx.Err() != nil
 	for i, r := range rs {
 		rr := res.Recipients[i]
+		r.UpdatedAt = now
+		if interrupted && rr.Status == delivery.Deferred {
+			// Shutting down: not an attempt; try again at once on start.
+			r.State, r.NextAttemptAt = RcptDeferred, now
+			continue
+		}
 		r.Attempts++
-		r.UpdatedAt, r.LastReply, r.RemoteMTA = now, oneLine(rr.Reply.String()), rr.RemoteMTA
+		r.LastReply, r.RemoteMTA = oneLine(rr.Reply.String()), rr.RemoteMTA
 		switch rr.Status {
 		case delivery.Delivered:
 			r.State = RcptDelivered
@@ -251,7 +256,7 @@ func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message
 			bounced = append(bounced, bouncedRecipient{EmailAddress: r.Recipient, Action: "failed", Status: statusOf(rr.Reply, "5.0.0"), DiagnosticCode: "smtp; " + r.LastReply})
 		default:
 			when, giveUp := retry.NextAttempt(r.Attempts, m.CreatedAt, now)
-			if giveUp || ctx.Err() != nil && false {
+			if giveUp {
 				r.State = RcptBounced
 				bounced = append(bounced, bouncedRecipient{EmailAddress: r.Recipient, Action: "failed", Status: statusOf(rr.Reply, "4.4.7"),
 					DiagnosticCode: "smtp; gave up after " + strconv.Itoa(r.Attempts) + " attempts; last: " + r.LastReply})
@@ -364,7 +369,3 @@ func oneLine(s string) string {
 func feedbackEventID(messageID string, now time.Time) string {
 	return fmt.Sprintf("%s-%s-000000", messageID[:min(len(messageID), 20)], strconv.FormatInt(now.UnixMilli(), 36))
 }
-
-var errNoDeliverer = errors.New("no deliverer")
-
-var _ = bytes.MinRead

@@ -380,7 +380,7 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 	}
 
 	meta := messageMeta{
-		MailFrom:   sc.mailFrom,
+		MailFrom:   strings.ReplaceAll(sc.mailFrom, "{id}", id),
 		ConfigSet:  sc.csName,
 		FeedbackID: feedbackID,
 		Reasons:    reasons,
@@ -508,7 +508,10 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 		if r.MailFromDomain != "" && sc.mailFrom == "" {
 			switch {
 			case r.MailFromStatus == StatusSuccess:
-				sc.mailFrom = "bounce@" + r.MailFromDomain
+				// VERP: the return path names the message, so that a
+				// bounce arriving at the MAIL FROM domain attributes to
+				// it whatever the bounce's format.
+				sc.mailFrom = "bounce-{id}@" + r.MailFromDomain
 			case r.MailFromBehavior == "REJECT_MESSAGE":
 				return nil, reject(ReasonMailFromNotVerify, "The custom MAIL FROM domain %s of %s is not verified.", r.MailFromDomain, d)
 			}

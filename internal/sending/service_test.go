@@ -174,7 +174,24 @@ type bundle struct {
 
 func setup(t *testing.T, mod ...func(*sending.Config)) *bundle {
 	t.Helper()
-	db := storetest.OpenSQLite(t)
+	return setupDB(t, storetest.OpenSQLite(t), mod...)
+}
+
+// eachDB runs fn on SQLite and on PostgreSQL (skipped without
+// TIDINGS_TEST_DATABASE_URL, failed in CI without it).
+func eachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Run("SQLite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, storetest.OpenSQLite(t))
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		t.Parallel()
+		fn(t, storetest.OpenPostgres(t))
+	})
+}
+
+func setupDB(t *testing.T, db *store.DB, mod ...func(*sending.Config)) *bundle {
+	t.Helper()
 	b := &bundle{db: db, dl: &fakeDeliverer{}, pub: &fakePublisher{}, res: &fakeResolver{txt: map[string][]string{}, mx: map[string]bool{}}, blobs: &memBlobs{m: map[string][]byte{}}}
 	cfg := sending.Config{
 		Store: db.Sending(), Blobs: b.blobs, Deliverer: b.dl, Resolver: b.res, Publisher: b.pub,
@@ -263,51 +280,53 @@ func byType(evs []published, typ string) []map[string]any {
 
 func TestSendSimpleSignedAndDelivered(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.verifiedDomain(t, "example.com")
-	b.configSetWithEvents(t, "otp")
-	in := simple("OTP <otp@example.com>", "user@dest.example")
-	in.ConfigurationSetName = ptr("otp")
-	in.EmailTags = []sesv2.MessageTag{{Name: ptr("ses:feedback-id-a"), Value: ptr("campaign1")}, {Name: ptr("user_id"), Value: ptr("u-42")}}
-	out, err := b.svc.SendEmail(b.ctx, in)
-	require.NoError(t, err)
-	id := *out.MessageId
-	require.Regexp(t, `^0100[0-9a-f]{12}-[0-9a-f-]{36}-000000$`, id)
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		b := setupDB(t, db)
+		b.verifiedDomain(t, "example.com")
+		b.configSetWithEvents(t, "otp")
+		in := simple("OTP <otp@example.com>", "user@dest.example")
+		in.ConfigurationSetName = ptr("otp")
+		in.EmailTags = []sesv2.MessageTag{{Name: ptr("ses:feedback-id-a"), Value: ptr("campaign1")}, {Name: ptr("user_id"), Value: ptr("u-42")}}
+		out, err := b.svc.SendEmail(b.ctx, in)
+		require.NoError(t, err)
+		id := *out.MessageId
+		require.Regexp(t, `^0100[0-9a-f]{12}-[0-9a-f-]{36}-000000$`, id)
 
-	evs := b.waitEvents(t, 2)
-	send, deliv := byType(evs, "Send"), byType(evs, "Delivery")
-	require.Len(t, send, 1)
-	require.Len(t, deliv, 1)
-	require.Equal(t, "arn:aws:sns:us-east-1:"+acct+":ses-events", evs[0].ARN)
-	mail := send[0]["mail"].(map[string]any)
-	require.Equal(t, id, mail["messageId"])
-	require.Equal(t, acct, mail["sendingAccountId"])
-	require.Equal(t, `"OTP" <otp@example.com>`, mail["source"])
-	require.Equal(t, "arn:aws:ses:us-east-1:"+acct+":identity/example.com", mail["sourceArn"])
-	require.Equal(t, []any{"user@dest.example"}, mail["destination"])
-	require.Equal(t, false, mail["headersTruncated"])
-	tags := mail["tags"].(map[string]any)
-	require.Equal(t, []any{"otp"}, tags["ses:configuration-set"])
-	require.Equal(t, []any{"u-42"}, tags["user_id"])
-	require.Equal(t, []any{"example.com"}, tags["ses:from-domain"])
-	ch := mail["commonHeaders"].(map[string]any)
-	require.Equal(t, "Your code", ch["subject"])
-	require.Equal(t, "<"+id+"@tidings.test>", ch["messageId"])
-	require.Equal(t, map[string]any{}, send[0]["send"])
-	d := deliv[0]["delivery"].(map[string]any)
-	require.Equal(t, []any{"user@dest.example"}, d["recipients"])
-	require.Equal(t, "250 2.0.0 OK", d["smtpResponse"])
-	require.Equal(t, "127.0.0.1", d["remoteMtaIp"])
+		evs := b.waitEvents(t, 2)
+		send, deliv := byType(evs, "Send"), byType(evs, "Delivery")
+		require.Len(t, send, 1)
+		require.Len(t, deliv, 1)
+		require.Equal(t, "arn:aws:sns:us-east-1:"+acct+":ses-events", evs[0].ARN)
+		mail := send[0]["mail"].(map[string]any)
+		require.Equal(t, id, mail["messageId"])
+		require.Equal(t, acct, mail["sendingAccountId"])
+		require.Equal(t, `"OTP" <otp@example.com>`, mail["source"])
+		require.Equal(t, "arn:aws:ses:us-east-1:"+acct+":identity/example.com", mail["sourceArn"])
+		require.Equal(t, []any{"user@dest.example"}, mail["destination"])
+		require.Equal(t, false, mail["headersTruncated"])
+		tags := mail["tags"].(map[string]any)
+		require.Equal(t, []any{"otp"}, tags["ses:configuration-set"])
+		require.Equal(t, []any{"u-42"}, tags["user_id"])
+		require.Equal(t, []any{"example.com"}, tags["ses:from-domain"])
+		ch := mail["commonHeaders"].(map[string]any)
+		require.Equal(t, "Your code", ch["subject"])
+		require.Equal(t, "<"+id+"@tidings.test>", ch["messageId"])
+		require.Equal(t, map[string]any{}, send[0]["send"])
+		d := deliv[0]["delivery"].(map[string]any)
+		require.Equal(t, []any{"user@dest.example"}, d["recipients"])
+		require.Equal(t, "250 2.0.0 OK", d["smtpResponse"])
+		require.Equal(t, "127.0.0.1", d["remoteMtaIp"])
 
-	msgs := b.dl.sent()
-	require.Len(t, msgs, 1)
-	msg := msgs[0]
-	require.Contains(t, string(msg), "Feedback-ID: campaign1::us-east-1.")
-	require.Contains(t, string(msg), "Content-Type: multipart/alternative")
-	// The signature verifies with the identity's public key.
-	verifyDKIM(t, b, "example.com", msg)
-	// Delivered everywhere: the spooled copy is gone.
-	require.Eventually(t, func() bool { return b.blobs.len() == 0 }, 10*time.Second, 20*time.Millisecond)
+		msgs := b.dl.sent()
+		require.Len(t, msgs, 1)
+		msg := msgs[0]
+		require.Contains(t, string(msg), "Feedback-ID: campaign1::us-east-1.")
+		require.Contains(t, string(msg), "Content-Type: multipart/alternative")
+		// The signature verifies with the identity's public key.
+		verifyDKIM(t, b, "example.com", msg)
+		// Delivered everywhere: the spooled copy is gone.
+		require.Eventually(t, func() bool { return b.blobs.len() == 0 }, 10*time.Second, 20*time.Millisecond)
+	})
 }
 
 // verifyDKIM checks msg's signature against the key the identity's DKIM
@@ -428,71 +447,73 @@ func TestRawHonoursAndStripsSESHeaders(t *testing.T) {
 
 func TestSimulatorAndSuppression(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.verifiedDomain(t, "example.com")
-	b.configSetWithEvents(t, "sim")
-	send := func(to ...string) string {
-		in := simple("a@example.com", to...)
-		in.ConfigurationSetName = ptr("sim")
-		out, err := b.svc.SendEmail(b.ctx, in)
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		b := setupDB(t, db)
+		b.verifiedDomain(t, "example.com")
+		b.configSetWithEvents(t, "sim")
+		send := func(to ...string) string {
+			in := simple("a@example.com", to...)
+			in.ConfigurationSetName = ptr("sim")
+			out, err := b.svc.SendEmail(b.ctx, in)
+			require.NoError(t, err)
+			return *out.MessageId
+		}
+		send("success+x@simulator.amazonses.com", "bounce@simulator.amazonses.com", "ooto@simulator.amazonses.com",
+			"complaint@simulator.amazonses.com", "suppressionlist@simulator.amazonses.com")
+		// Send, Bounce (suppression list), Delivery ×3, Bounce, Complaint.
+		evs := b.waitEvents(t, 7)
+		require.Empty(t, b.dl.sent(), "the simulator does not touch the network")
+		bounces := byType(evs, "Bounce")
+		require.Len(t, bounces, 2)
+		subtypes := map[string]string{}
+		for _, e := range bounces {
+			bo := e["bounce"].(map[string]any)
+			r := bo["bouncedRecipients"].([]any)[0].(map[string]any)["emailAddress"].(string)
+			subtypes[r] = bo["bounceType"].(string) + "/" + bo["bounceSubType"].(string)
+		}
+		require.Equal(t, map[string]string{
+			"bounce@simulator.amazonses.com":          "Permanent/General",
+			"suppressionlist@simulator.amazonses.com": "Permanent/OnAccountSuppressionList",
+		}, subtypes)
+		c := byType(evs, "Complaint")
+		require.Len(t, c, 1)
+		require.Equal(t, "abuse", c[0]["complaint"].(map[string]any)["complaintFeedbackType"])
+		require.Len(t, byType(evs, "Delivery"), 3)
+		// The simulator does not feed the suppression list.
+		_, err := b.db.Sending().GetSuppressed(b.ctx, acct, "bounce@simulator.amazonses.com")
+		require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+
+		// A 5xx from the MX: a permanent bounce, and the address is suppressed.
+		send("fail@dest.example")
+		evs = b.waitEvents(t, 9)
+		bo := byType(evs[7:], "Bounce")
+		require.Len(t, bo, 1)
+		require.Equal(t, "smtp; 550 5.1.1 no such user", bo[0]["bounce"].(map[string]any)["bouncedRecipients"].([]any)[0].(map[string]any)["diagnosticCode"])
+		require.Eventually(t, func() bool {
+			_, err := b.svc.GetSuppressedDestination(b.ctx, &sesv2.GetSuppressedDestinationRequest{EmailAddress: ptr("fail@dest.example")})
+			return err == nil
+		}, 10*time.Second, 20*time.Millisecond)
+		got, err := b.svc.GetSuppressedDestination(b.ctx, &sesv2.GetSuppressedDestinationRequest{EmailAddress: ptr("FAIL@dest.example")})
 		require.NoError(t, err)
-		return *out.MessageId
-	}
-	send("success+x@simulator.amazonses.com", "bounce@simulator.amazonses.com", "ooto@simulator.amazonses.com",
-		"complaint@simulator.amazonses.com", "suppressionlist@simulator.amazonses.com")
-	// Send, Bounce (suppression list), Delivery ×3, Bounce, Complaint.
-	evs := b.waitEvents(t, 7)
-	require.Empty(t, b.dl.sent(), "the simulator does not touch the network")
-	bounces := byType(evs, "Bounce")
-	require.Len(t, bounces, 2)
-	subtypes := map[string]string{}
-	for _, e := range bounces {
-		bo := e["bounce"].(map[string]any)
-		r := bo["bouncedRecipients"].([]any)[0].(map[string]any)["emailAddress"].(string)
-		subtypes[r] = bo["bounceType"].(string) + "/" + bo["bounceSubType"].(string)
-	}
-	require.Equal(t, map[string]string{
-		"bounce@simulator.amazonses.com":          "Permanent/General",
-		"suppressionlist@simulator.amazonses.com": "Permanent/OnAccountSuppressionList",
-	}, subtypes)
-	c := byType(evs, "Complaint")
-	require.Len(t, c, 1)
-	require.Equal(t, "abuse", c[0]["complaint"].(map[string]any)["complaintFeedbackType"])
-	require.Len(t, byType(evs, "Delivery"), 3)
-	// The simulator does not feed the suppression list.
-	_, err := b.db.Sending().GetSuppressed(b.ctx, acct, "bounce@simulator.amazonses.com")
-	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+		require.Equal(t, "BOUNCE", string(*got.SuppressedDestination.Reason))
+		require.NotNil(t, got.SuppressedDestination.Attributes.MessageId)
 
-	// A 5xx from the MX: a permanent bounce, and the address is suppressed.
-	send("fail@dest.example")
-	evs = b.waitEvents(t, 9)
-	bo := byType(evs[7:], "Bounce")
-	require.Len(t, bo, 1)
-	require.Equal(t, "smtp; 550 5.1.1 no such user", bo[0]["bounce"].(map[string]any)["bouncedRecipients"].([]any)[0].(map[string]any)["diagnosticCode"])
-	require.Eventually(t, func() bool {
-		_, err := b.svc.GetSuppressedDestination(b.ctx, &sesv2.GetSuppressedDestinationRequest{EmailAddress: ptr("fail@dest.example")})
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
-	got, err := b.svc.GetSuppressedDestination(b.ctx, &sesv2.GetSuppressedDestinationRequest{EmailAddress: ptr("FAIL@dest.example")})
-	require.NoError(t, err)
-	require.Equal(t, "BOUNCE", string(*got.SuppressedDestination.Reason))
-	require.NotNil(t, got.SuppressedDestination.Attributes.MessageId)
+		// The next send to it delivers nothing and bounces OnAccountSuppressionList.
+		before := len(b.dl.sent())
+		send("fail@dest.example")
+		evs = b.waitEvents(t, 11)
+		bo = byType(evs[9:], "Bounce")
+		require.Len(t, bo, 1)
+		require.Equal(t, "OnAccountSuppressionList", bo[0]["bounce"].(map[string]any)["bounceSubType"])
+		require.Equal(t, before, len(b.dl.sent()))
 
-	// The next send to it delivers nothing and bounces OnAccountSuppressionList.
-	before := len(b.dl.sent())
-	send("fail@dest.example")
-	evs = b.waitEvents(t, 11)
-	bo = byType(evs[9:], "Bounce")
-	require.Len(t, bo, 1)
-	require.Equal(t, "OnAccountSuppressionList", bo[0]["bounce"].(map[string]any)["bounceSubType"])
-	require.Equal(t, before, len(b.dl.sent()))
-
-	// A deferral: DeliveryDelay.
-	send("later@dest.example")
-	evs = b.waitEvents(t, 13)
-	dd := byType(evs[11:], "DeliveryDelay")
-	require.Len(t, dd, 1)
-	require.Equal(t, "TransientCommunicationFailure", dd[0]["deliveryDelay"].(map[string]any)["delayType"])
+		// A deferral: DeliveryDelay.
+		send("later@dest.example")
+		evs = b.waitEvents(t, 13)
+		dd := byType(evs[11:], "DeliveryDelay")
+		require.Len(t, dd, 1)
+		require.Equal(t, "TransientCommunicationFailure", dd[0]["deliveryDelay"].(map[string]any)["delayType"])
+	})
 }
 
 func TestSuppressionListAPI(t *testing.T) {
@@ -528,28 +549,30 @@ func TestSuppressionListAPI(t *testing.T) {
 
 func TestDomainVerificationByDNS(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	out, err := b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: ptr("Example.ORG")})
-	require.NoError(t, err)
-	require.Len(t, out.DkimAttributes.Tokens, 3)
-	require.Equal(t, "PENDING", string(*out.DkimAttributes.Status))
-	_, err = b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: ptr("example.org")})
-	require.True(t, fault.Is(err, fault.Conflict), "%v", err)
-
-	rec := dkimRecord(t, b, "example.org")
-	b.res.mu.Lock()
-	b.res.txt[out.DkimAttributes.Tokens[0]+"._domainkey.example.org"] = []string{rec}
-	b.res.mu.Unlock()
-	require.Eventually(t, func() bool {
-		g, err := b.svc.GetEmailIdentity(b.ctx, &sesv2.GetEmailIdentityRequest{EmailIdentity: ptr("example.org")})
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		b := setupDB(t, db)
+		out, err := b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: ptr("Example.ORG")})
 		require.NoError(t, err)
-		return *g.VerificationStatus == "SUCCESS" && *g.DkimAttributes.Status == "SUCCESS"
-	}, 30*time.Second, 100*time.Millisecond)
+		require.Len(t, out.DkimAttributes.Tokens, 3)
+		require.Equal(t, "PENDING", string(*out.DkimAttributes.Status))
+		_, err = b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: ptr("example.org")})
+		require.True(t, fault.Is(err, fault.Conflict), "%v", err)
 
-	l, err := b.svc.ListEmailIdentities(b.ctx, &sesv2.ListEmailIdentitiesRequest{})
-	require.NoError(t, err)
-	require.Len(t, l.EmailIdentities, 1)
-	require.Equal(t, true, *l.EmailIdentities[0].SendingEnabled)
+		rec := dkimRecord(t, b, "example.org")
+		b.res.mu.Lock()
+		b.res.txt[out.DkimAttributes.Tokens[0]+"._domainkey.example.org"] = []string{rec}
+		b.res.mu.Unlock()
+		require.Eventually(t, func() bool {
+			g, err := b.svc.GetEmailIdentity(b.ctx, &sesv2.GetEmailIdentityRequest{EmailIdentity: ptr("example.org")})
+			require.NoError(t, err)
+			return *g.VerificationStatus == "SUCCESS" && *g.DkimAttributes.Status == "SUCCESS"
+		}, 30*time.Second, 100*time.Millisecond)
+
+		l, err := b.svc.ListEmailIdentities(b.ctx, &sesv2.ListEmailIdentitiesRequest{})
+		require.NoError(t, err)
+		require.Len(t, l.EmailIdentities, 1)
+		require.Equal(t, true, *l.EmailIdentities[0].SendingEnabled)
+	})
 }
 
 func TestBYODKIM(t *testing.T) {
@@ -707,5 +730,42 @@ func TestAddressConfirmationLink(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "SUCCESS", string(*g.VerificationStatus))
 	_, err = b.svc.SendEmail(b.ctx, simple("Person@example.net", "x@dest.example"))
+	require.NoError(t, err)
+}
+
+// TestCustomMailFromVERP: with a verified custom MAIL FROM domain, the
+// return path names the message (VERP); unverified with REJECT_MESSAGE,
+// the send is refused.
+func TestCustomMailFromVERP(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: ptr("example.com")})
+	require.NoError(t, err)
+	_, err = b.svc.PutEmailIdentityMailFromAttributes(b.ctx, &sesv2.PutEmailIdentityMailFromAttributesRequest{
+		EmailIdentity: ptr("example.com"), MailFromDomain: ptr("bounce.example.com"), BehaviorOnMxFailure: ptr(sesv2.BehaviorOnMxFailureRejectMessage)})
+	require.NoError(t, err)
+	require.NoError(t, sending.MarkVerified(b.ctx, b.db.Sending(), acct, "example.com", time.Now()))
+	out, err := b.svc.SendEmail(b.ctx, simple("a@example.com", "x@dest.example"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(b.dl.sent()) == 1 }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, "bounce-"+*out.MessageId+"@bounce.example.com", b.dl.envs[0].MailFrom)
+
+	_, err = b.svc.PutEmailIdentityMailFromAttributes(b.ctx, &sesv2.PutEmailIdentityMailFromAttributesRequest{
+		EmailIdentity: ptr("example.com"), MailFromDomain: ptr("other.example.com"), BehaviorOnMxFailure: ptr(sesv2.BehaviorOnMxFailureRejectMessage)})
+	require.NoError(t, err)
+	_, err = b.svc.SendEmail(b.ctx, simple("a@example.com", "x@dest.example"))
+	var rej *sending.Rejection
+	require.True(t, errors.As(err, &rej), "%v", err)
+	require.Equal(t, sending.ReasonMailFromNotVerify, rej.Reason)
+	// The check job finds the MX record and the domain becomes usable.
+	b.res.mu.Lock()
+	b.res.mx["other.example.com"] = true
+	b.res.mu.Unlock()
+	require.Eventually(t, func() bool {
+		g, err := b.svc.GetEmailIdentity(b.ctx, &sesv2.GetEmailIdentityRequest{EmailIdentity: ptr("example.com")})
+		require.NoError(t, err)
+		return *g.MailFromAttributes.MailFromDomainStatus == "SUCCESS"
+	}, 30*time.Second, 100*time.Millisecond)
+	_, err = b.svc.SendEmail(b.ctx, simple("a@example.com", "x@dest.example"))
 	require.NoError(t, err)
 }
