@@ -504,3 +504,35 @@ func TestSendingConfirmationLink(t *testing.T) {
 	attrs, _ := at(got, "VerificationAttributes").(map[string]any)
 	eq(t, "status", "Success", at(attrs["me@link.test"], "VerificationStatus"))
 }
+
+// TestSendingPostgres: the same send on PostgreSQL, with a 550 from the
+// sink turning into a suppressed address.
+func TestSendingPostgres(t *testing.T) {
+	t.Parallel()
+	s, sink, z := startSendingServer(t, serverOpts{DatabaseURL: freshDatabase(t)})
+	domain := "pg.example.test"
+	verifyDomainByDNS(t, s, z, domain)
+	id := str(t, s.AWS(t, "sesv2", "send-email", "--from-email-address", "app@"+domain,
+		"--destination", `{"ToAddresses":["someone@dest.test","reject-me@dest.test"]}`,
+		"--content", `{"Simple":{"Subject":{"Data":"on PostgreSQL"},"Body":{"Text":{"Data":"hello"}}}}`), "MessageId")
+	m := sink.waitFor(t, "sent on PostgreSQL", containing(id))
+	eq(t, "recipients", []string{"someone@dest.test"}, m.To)
+	if out, err := opendkimVerifyOrSkip(t, z, m.Data); err != nil {
+		t.Errorf("opendkim-testmsg: %v\n%s", err, out)
+	}
+	// The 550 for reject-me puts it on the suppression list.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, errOut, code := run(t, s.clientEnv("", ""), nil, awsBin, "--output", "json", "sesv2", "get-suppressed-destination", "--email-address", "reject-me@dest.test")
+		if code == 0 {
+			if !strings.Contains(out, `"BOUNCE"`) || !strings.Contains(out, id) {
+				t.Errorf("suppressed destination: %s", out)
+			}
+			break
+		}
+		if !strings.Contains(errOut, "NotFoundException") || time.Now().After(deadline) {
+			t.Fatalf("get-suppressed-destination: %s", errOut)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
