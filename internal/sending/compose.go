@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"mime"
 	"regexp"
@@ -395,5 +394,3 @@ func feedbackField(v string) string {
 func messageIDHeader(id, host string) string { return "<" + id + "@" + host + ">" }
 
 func dateHeader(t time.Time) string { return t.UTC().Format(time.RFC1123Z) }
-
-var _ = fmt.Sprintf

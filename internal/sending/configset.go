@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
-	"time"
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/model/sesv2"
@@ -130,15 +129,7 @@ func (s *Service) GetConfigurationSet(ctx context.Context, in *sesv2.GetConfigur
 
 // ListConfigurationSets pages through the account's configuration sets.
 func (s *Service) ListConfigurationSets(ctx context.Context, in *sesv2.ListConfigurationSetsRequest) (*sesv2.ListConfigurationSetsResponse, error) {
-	acct, err := account(ctx)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(in.PageSize, 1000)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeToken(str(in.NextToken))
+	acct, size, after, err := listArgs(ctx, in.PageSize, in.NextToken, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -390,5 +381,3 @@ func (s *Service) DeleteConfigurationSetEventDestination(ctx context.Context, in
 	}
 	return &sesv2.DeleteConfigurationSetEventDestinationResponse{}, nil
 }
-
-var _ = time.Second

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/tidings/tidings/internal/model/sesv2"
 )
@@ -117,8 +116,6 @@ func decodeWords(v string) string {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
-
-var _ = textproto.Header{}
 
 // Event is one SES event record.
 type Event struct {

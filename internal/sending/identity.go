@@ -268,15 +268,7 @@ func (s *Service) GetEmailIdentity(ctx context.Context, in *sesv2.GetEmailIdenti
 
 // ListEmailIdentities pages through the account's identities by name.
 func (s *Service) ListEmailIdentities(ctx context.Context, in *sesv2.ListEmailIdentitiesRequest) (*sesv2.ListEmailIdentitiesResponse, error) {
-	acct, err := account(ctx)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(in.PageSize, 1000)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeToken(str(in.NextToken))
+	acct, size, after, err := listArgs(ctx, in.PageSize, in.NextToken, 1000)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package sending
 
 import (
+	"context"
 	"encoding/base64"
 
 	"github.com/tidings/tidings/internal/fault"
@@ -15,6 +16,19 @@ func pageSize(p *int64, max int) (int, error) {
 		return 0, fault.Invalidf("PageSize must be between 1 and %d", max)
 	}
 	return int(*p), nil
+}
+
+// listArgs reads the caller's account and a page request: the page size
+// (max when absent) and the key to start after.
+func listArgs(ctx context.Context, size *int64, token *string, max int) (acct string, n int, after string, err error) {
+	if acct, err = account(ctx); err != nil {
+		return "", 0, "", err
+	}
+	if n, err = pageSize(size, max); err != nil {
+		return "", 0, "", err
+	}
+	after, err = decodeToken(str(token))
+	return acct, n, after, err
 }
 
 // encodeToken makes a NextToken of the last key of a page.

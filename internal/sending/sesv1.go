@@ -3,7 +3,6 @@ package sending
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/model/ses"
@@ -179,52 +178,56 @@ func v1Status(st string) ses.VerificationStatus {
 	return "Pending"
 }
 
-// GetIdentityVerificationAttributes reports the status (and domain token)
-// of each identity asked; unknown identities are left out, as SES does.
-func (s *Service) GetIdentityVerificationAttributes(ctx context.Context, in *ses.GetIdentityVerificationAttributesRequest) (*ses.GetIdentityVerificationAttributesResponse, error) {
+// eachIdentity calls fn with each identity of names that exists; the
+// others are left out, as SES does.
+func (s *Service) eachIdentity(ctx context.Context, names []string, fn func(name string, rec *identityRecord)) error {
 	acct, err := account(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := &ses.GetIdentityVerificationAttributesResponse{VerificationAttributes: map[string]ses.IdentityVerificationAttributes{}}
-	for _, id := range in.Identities {
+	for _, id := range names {
 		_, _, rec, err := s.getIdentity(ctx, acct, id)
 		if fault.Is(err, fault.NotFound) || fault.Is(err, fault.Invalid) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
+		fn(id, rec)
+	}
+	return nil
+}
+
+// GetIdentityVerificationAttributes reports the status (and domain token)
+// of each identity asked.
+func (s *Service) GetIdentityVerificationAttributes(ctx context.Context, in *ses.GetIdentityVerificationAttributesRequest) (*ses.GetIdentityVerificationAttributesResponse, error) {
+	out := &ses.GetIdentityVerificationAttributesResponse{VerificationAttributes: map[string]ses.IdentityVerificationAttributes{}}
+	err := s.eachIdentity(ctx, in.Identities, func(id string, rec *identityRecord) {
 		a := ses.IdentityVerificationAttributes{VerificationStatus: ptr(v1Status(rec.Status))}
 		if rec.VerificationToken != "" {
 			a.VerificationToken = ptr(rec.VerificationToken)
 		}
 		out.VerificationAttributes[id] = a
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // GetIdentityDkimAttributes reports DKIM of each identity asked.
 func (s *Service) GetIdentityDkimAttributes(ctx context.Context, in *ses.GetIdentityDkimAttributesRequest) (*ses.GetIdentityDkimAttributesResponse, error) {
-	acct, err := account(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := &ses.GetIdentityDkimAttributesResponse{DkimAttributes: map[string]ses.IdentityDkimAttributes{}}
-	for _, id := range in.Identities {
-		_, _, rec, err := s.getIdentity(ctx, acct, id)
-		if fault.Is(err, fault.NotFound) || fault.Is(err, fault.Invalid) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := s.eachIdentity(ctx, in.Identities, func(id string, rec *identityRecord) {
 		a := ses.IdentityDkimAttributes{DkimEnabled: ptr(rec.SigningEnabled), DkimVerificationStatus: ptr(ses.VerificationStatus("NotStarted"))}
 		if rec.DKIM != nil {
 			a.DkimTokens = append([]string{}, rec.DKIM.Tokens...)
 			a.DkimVerificationStatus = ptr(v1Status(rec.DKIMStatus))
 		}
 		out.DkimAttributes[id] = a
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -397,5 +400,3 @@ func mergeJSON(base, over string) string {
 	out, _ := json.Marshal(b)
 	return string(out)
 }
-
-var _ = strings.ToLower

@@ -3,7 +3,6 @@ package sending
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/model/sesv2"
@@ -60,15 +59,7 @@ func (s *Service) GetSuppressedDestination(ctx context.Context, in *sesv2.GetSup
 // ListSuppressedDestinations pages through the suppression list, filtered
 // by reasons and by the time of the last update.
 func (s *Service) ListSuppressedDestinations(ctx context.Context, in *sesv2.ListSuppressedDestinationsRequest) (*sesv2.ListSuppressedDestinationsResponse, error) {
-	acct, err := account(ctx)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(in.PageSize, 1000)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeToken(str(in.NextToken))
+	acct, size, after, err := listArgs(ctx, in.PageSize, in.NextToken, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -114,5 +105,3 @@ func (s *Service) DeleteSuppressedDestination(ctx context.Context, in *sesv2.Del
 	}
 	return &sesv2.DeleteSuppressedDestinationResponse{}, nil
 }
-
-var _ = time.Now

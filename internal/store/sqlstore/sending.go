@@ -42,30 +42,9 @@ func (g Sending) reader() sendingReader { return sendingReader{s: g.s, q: g.s.rd
 
 // InTx runs fn in one transaction of the write pool.
 func (g Sending) InTx(ctx context.Context, fn func(sending.Tx) error) error {
-	s := g.s
-	conn, err := s.writer(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return s.wrap(err, "begin")
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = tx.Rollback()
-		}
-	}()
-	if err := fn(sendingTx{sendingReader: sendingReader{s: s, q: tx}, tx: tx}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return s.wrap(err, "commit")
-	}
-	committed = true
-	return nil
+	return g.s.writeTx(ctx, func(tx *sql.Tx) error {
+		return fn(sendingTx{sendingReader: sendingReader{s: g.s, q: tx}, tx: tx})
+	})
 }
 
 func (g Sending) Get(ctx context.Context, acct string, kind sending.Kind, name string) (*sending.Resource, error) {
