@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -47,18 +48,81 @@ func (s *Service) Register(q *jobs.Queue) {
 	jobs.Register(q, &confirmWorker{s: s})
 }
 
-// commit inserts the message, its recipients and its delivery job in one
-// transaction.
+// commit inserts the message, its recipients and its delivery job,
+// durably, or reports why not. Sends that reach this point while a commit
+// is in flight are committed together in the next transaction (group
+// commit, as the gateway's spool does): on SQLite every commit is
+// serialized on one writer and fsynced, and one per message would cap the
+// rate at what the disk syncs per second. A lone message is committed at
+// once; no send waits for another to arrive.
 func (s *Service) commit(ctx context.Context, m *Message, rcpts []Recipient) error {
+	return s.commits.commit(&commitReq{m: m, rcpts: rcpts, errc: make(chan error, 1)})
+}
+
+type commitReq struct {
+	m     *Message
+	rcpts []Recipient
+	errc  chan error
+}
+
+// groupCommit batches commits without a goroutine of its own: the first
+// sender to find no commit running runs them, taking what arrived
+// meanwhile, until none is left.
+type groupCommit struct {
+	st      Store
+	mu      sync.Mutex
+	pending []*commitReq
+	running bool
+}
+
+const maxGroup = 256
+
+func (g *groupCommit) commit(r *commitReq) error {
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	if g.running {
+		g.mu.Unlock()
+		return <-r.errc
+	}
+	g.running = true
+	for len(g.pending) > 0 {
+		n := min(len(g.pending), maxGroup)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		err := g.tx(batch)
+		if err != nil && len(batch) > 1 {
+			// One bad row must not fail the others.
+			for _, b := range batch {
+				b.errc <- g.tx([]*commitReq{b})
+			}
+		} else {
+			for _, b := range batch {
+				b.errc <- err
+			}
+		}
+		g.mu.Lock()
+	}
+	g.running = false
+	g.mu.Unlock()
+	return <-r.errc
+}
+
+func (g *groupCommit) tx(batch []*commitReq) error {
 	// The commit finishes even when the client goes away: a committed row
 	// must keep its blob, and the blob is removed only when this fails.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return s.st.InTx(cctx, func(tx Tx) error {
-		if err := tx.InsertMessage(cctx, m, rcpts); err != nil {
-			return err
+	return g.st.InTx(ctx, func(tx Tx) error {
+		for _, r := range batch {
+			if err := tx.InsertMessage(ctx, r.m, r.rcpts); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(ctx, DeliverArgs{MessageID: r.m.MessageID}); err != nil {
+				return err
+			}
 		}
-		return tx.Enqueue(cctx, DeliverArgs{MessageID: m.MessageID})
+		return nil
 	})
 }
 
@@ -165,7 +229,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 			}
 		}
 	}
-	finished := false
+	finished, blobKey := false, ""
 	err = s.st.InTx(sctx, func(tx Tx) error {
 		for i := range rcpts {
 			r := &rcpts[i]
@@ -187,19 +251,20 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 				return err
 			}
 		} else {
+			// Done: the spooled copy is removed after the commit (a
+			// failure to remove it leaves an orphan, never a message
+			// without its copy).
 			m.State, finished = MessageDone, true
+			blobKey, m.BlobKey = m.BlobKey, ""
 		}
 		return tx.UpdateMessage(sctx, m)
 	})
 	if err != nil {
 		return fmt.Errorf("recording deliveries of %s: %w", m.MessageID, err)
 	}
-	if finished && m.BlobKey != "" {
-		if err := s.cfg.Blobs.Delete(sctx, m.BlobKey); err != nil {
-			log.Warn("could not remove the delivered message", "key", m.BlobKey, "err", err)
-		} else {
-			m.BlobKey = ""
-			_ = s.st.InTx(sctx, func(tx Tx) error { return tx.UpdateMessage(sctx, m) })
+	if finished && blobKey != "" {
+		if err := s.cfg.Blobs.Delete(sctx, blobKey); err != nil {
+			log.Warn("could not remove the delivered message", "key", blobKey, "err", err)
 		}
 	}
 	return nil

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/tidings/tidings/internal/delivery"
@@ -100,14 +99,12 @@ type Config struct {
 
 // Service is the outbound email service.
 type Service struct {
-	cfg   Config
-	st    Store
-	log   *slog.Logger
-	now   func() time.Time
-	limit *rateLimiter
-
-	// stableID is the third Feedback-ID field per account.
-	mu sync.Mutex
+	cfg     Config
+	st      Store
+	log     *slog.Logger
+	now     func() time.Time
+	limit   *rateLimiter
+	commits *groupCommit
 }
 
 // New returns a Service.
@@ -140,7 +137,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.LinkKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.LinkKey)
 	}
-	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter()}, nil
+	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter(), commits: &groupCommit{st: cfg.Store}}, nil
 }
 
 // account returns the caller's account id.
