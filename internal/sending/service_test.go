@@ -190,7 +190,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	})
 }
 
-func setupDB(t *testing.T, db *store.DB, mod ...func(*sending.Config)) *bundle {
+func setupDB(t testing.TB, db *store.DB, mod ...func(*sending.Config)) *bundle {
 	t.Helper()
 	b := &bundle{db: db, dl: &fakeDeliverer{}, pub: &fakePublisher{}, res: &fakeResolver{txt: map[string][]string{}, mx: map[string]bool{}}, blobs: &memBlobs{m: map[string][]byte{}}}
 	cfg := sending.Config{
@@ -217,7 +217,7 @@ func setupDB(t *testing.T, db *store.DB, mod ...func(*sending.Config)) *bundle {
 	return b
 }
 
-func (b *bundle) verifiedDomain(t *testing.T, domain string) {
+func (b *bundle) verifiedDomain(t testing.TB, domain string) {
 	t.Helper()
 	_, err := b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: &domain})
 	require.NoError(t, err)

@@ -31,6 +31,29 @@ type querier interface {
 type sendingReader struct {
 	s *Store
 	q querier
+	// pool is set outside transactions: statements are then prepared once
+	// per pool (the send path runs the same few reads for every message,
+	// and SQLite spends more time parsing a statement than running it).
+	pool bool
+}
+
+// queryRow runs a one-row query.
+func (r sendingReader) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if r.pool {
+		if st, err := r.s.gwPrepared(ctx, r.s.rdb, query); err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return r.q.QueryRowContext(ctx, r.s.q(query), args...)
+}
+
+func (r sendingReader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if r.pool {
+		if st, err := r.s.gwPrepared(ctx, r.s.rdb, query); err == nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
+	return r.q.QueryContext(ctx, r.s.q(query), args...)
 }
 
 type sendingTx struct {
@@ -38,7 +61,7 @@ type sendingTx struct {
 	tx *sql.Tx
 }
 
-func (g Sending) reader() sendingReader { return sendingReader{s: g.s, q: g.s.rdb} }
+func (g Sending) reader() sendingReader { return sendingReader{s: g.s, q: g.s.rdb, pool: true} }
 
 // InTx runs fn in one transaction of the write pool.
 func (g Sending) InTx(ctx context.Context, fn func(sending.Tx) error) error {
@@ -86,8 +109,8 @@ func scanSesResource(sc interface{ Scan(...any) error }) (sending.Resource, erro
 }
 
 func (r sendingReader) Get(ctx context.Context, acct string, kind sending.Kind, name string) (*sending.Resource, error) {
-	res, err := scanSesResource(r.q.QueryRowContext(ctx, r.s.q(`SELECT `+sesResourceCols+` FROM ses_resources
-		WHERE account_id = ? AND kind = ? AND name = ?`), acct, string(kind), name))
+	res, err := scanSesResource(r.queryRow(ctx, `SELECT `+sesResourceCols+` FROM ses_resources
+		WHERE account_id = ? AND kind = ? AND name = ?`, acct, string(kind), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(string(kind), name, "%s %s does not exist", kindNoun(kind), name)
 	}
@@ -108,7 +131,7 @@ func kindNoun(k sending.Kind) string {
 }
 
 func (r sendingReader) list(ctx context.Context, op, query string, args ...any) ([]sending.Resource, error) {
-	rows, err := r.q.QueryContext(ctx, r.s.q(query), args...)
+	rows, err := r.query(ctx, query, args...)
 	if err != nil {
 		return nil, r.s.wrap(err, op)
 	}
@@ -161,8 +184,8 @@ func scanSuppressed(sc interface{ Scan(...any) error }) (sending.Suppressed, err
 const sesSuppressedCols = `account_id, email, reason, message_id, feedback_id, updated_at`
 
 func (r sendingReader) GetSuppressed(ctx context.Context, acct, email string) (*sending.Suppressed, error) {
-	s, err := scanSuppressed(r.q.QueryRowContext(ctx, r.s.q(`SELECT `+sesSuppressedCols+` FROM ses_suppressed
-		WHERE account_id = ? AND email = ?`), acct, email))
+	s, err := scanSuppressed(r.queryRow(ctx, `SELECT `+sesSuppressedCols+` FROM ses_suppressed
+		WHERE account_id = ? AND email = ?`, acct, email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("suppressed-destination", email, "Email address %s does not exist on your suppression list", email)
 	}
@@ -195,7 +218,7 @@ func (r sendingReader) ListSuppressed(ctx context.Context, acct string, f sendin
 	}
 	q += ` ORDER BY email LIMIT ?`
 	args = append(args, limit)
-	rows, err := r.q.QueryContext(ctx, r.s.q(q), args...)
+	rows, err := r.query(ctx, q, args...)
 	if err != nil {
 		return nil, r.s.wrap(err, "list suppressed")
 	}
@@ -217,8 +240,8 @@ func (r sendingReader) GetMessage(ctx context.Context, id string) (*sending.Mess
 		state        string
 		created, upd int64
 	)
-	err := r.q.QueryRowContext(ctx, r.s.q(`SELECT message_id, account_id, state, meta, blob_key, recipients, created_at, updated_at
-		FROM ses_messages WHERE message_id = ?`), id).Scan(&m.MessageID, &m.AccountID, &state, &m.Meta, &m.BlobKey, &m.Recipients, &created, &upd)
+	err := r.queryRow(ctx, `SELECT message_id, account_id, state, meta, blob_key, recipients, created_at, updated_at
+		FROM ses_messages WHERE message_id = ?`, id).Scan(&m.MessageID, &m.AccountID, &state, &m.Meta, &m.BlobKey, &m.Recipients, &created, &upd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("message", id, "message %s does not exist", id)
 	}
@@ -230,8 +253,8 @@ func (r sendingReader) GetMessage(ctx context.Context, id string) (*sending.Mess
 }
 
 func (r sendingReader) Recipients(ctx context.Context, id string) ([]sending.Recipient, error) {
-	rows, err := r.q.QueryContext(ctx, r.s.q(`SELECT message_id, recipient, state, attempts, next_attempt_at, last_reply, remote_mta, updated_at
-		FROM ses_recipients WHERE message_id = ? ORDER BY recipient`), id)
+	rows, err := r.query(ctx, `SELECT message_id, recipient, state, attempts, next_attempt_at, last_reply, remote_mta, updated_at
+		FROM ses_recipients WHERE message_id = ? ORDER BY recipient`, id)
 	if err != nil {
 		return nil, r.s.wrap(err, "recipients")
 	}
@@ -254,8 +277,8 @@ func (r sendingReader) Recipients(ctx context.Context, id string) ([]sending.Rec
 
 func (r sendingReader) CountRecipientsSince(ctx context.Context, acct string, since time.Time) (int64, error) {
 	var n int64
-	err := r.q.QueryRowContext(ctx, r.s.q(`SELECT COALESCE(SUM(recipients), 0) FROM ses_messages
-		WHERE account_id = ? AND created_at >= ?`), acct, ms(since)).Scan(&n)
+	err := r.queryRow(ctx, `SELECT COALESCE(SUM(recipients), 0) FROM ses_messages
+		WHERE account_id = ? AND created_at >= ?`, acct, ms(since)).Scan(&n)
 	return n, r.s.wrap(err, "count sent")
 }
 
