@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,7 +42,9 @@ func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery
 	if err != nil {
 		return nil, err
 	}
-	s.Register(db.Jobs())
+	if err := s.Register(db.Jobs()); err != nil {
+		return nil, fmt.Errorf("sending jobs: %w", err)
+	}
 	return s, nil
 }
 

@@ -41,11 +41,51 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 // Timeout: the SMTP timeouts of one attempt add up to about 20 minutes.
 func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 30 * time.Minute }
 
-// Register adds the workers of the sending jobs to the queue.
-func (s *Service) Register(q *jobs.Queue) {
+// Register adds the workers of the sending jobs to the queue, and the
+// hourly purge of delivered messages.
+func (s *Service) Register(q *jobs.Queue) error {
 	jobs.Register(q, &deliverWorker{s: s})
 	jobs.Register(q, &checkWorker{s: s})
 	jobs.Register(q, &confirmWorker{s: s})
+	jobs.Register(q, &purgeWorker{s: s})
+	return q.AddPeriodic(KindPurge, river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil }, true)
+}
+
+// KeepDone is how long a delivered message's row is kept: feedback (a
+// late DSN, a complaint days later) is attributed through it.
+const KeepDone = 30 * 24 * time.Hour
+
+// KindPurge removes the rows of messages delivered more than KeepDone ago.
+const KindPurge = "sending.purge"
+
+// PurgeArgs is the periodic purge.
+type PurgeArgs struct{}
+
+func (PurgeArgs) Kind() string { return KindPurge }
+
+type purgeWorker struct {
+	river.WorkerDefaults[PurgeArgs]
+	s *Service
+}
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
+	var total int64
+	for {
+		var n int64
+		err := w.s.st.InTx(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.PurgeMessages(ctx, w.s.now().Add(-KeepDone), 1000)
+			return err
+		})
+		total += n
+		if err != nil || n < 1000 {
+			if total > 0 {
+				w.s.log.Info("purged delivered messages", "messages", total)
+			}
+			return err
+		}
+	}
 }
 
 // commit inserts the message, its recipients and its delivery job,

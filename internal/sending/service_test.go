@@ -204,7 +204,7 @@ func setupDB(t testing.TB, db *store.DB, mod ...func(*sending.Config)) *bundle {
 	svc, err := sending.New(cfg)
 	require.NoError(t, err)
 	b.svc = svc
-	svc.Register(db.Jobs())
+	require.NoError(t, svc.Register(db.Jobs()))
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, db.Jobs().Start(ctx))
 	t.Cleanup(func() {
@@ -768,4 +768,46 @@ func TestCustomMailFromVERP(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond)
 	_, err = b.svc.SendEmail(b.ctx, simple("a@example.com", "x@dest.example"))
 	require.NoError(t, err)
+}
+
+// TestRecordFeedback: a complaint and a hard bounce parsed from inbound
+// mail are published and suppress per the reasons that apply.
+func TestRecordFeedback(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.verifiedDomain(t, "example.com")
+	b.configSetWithEvents(t, "fb")
+	in := simple("a@example.com", "x@dest.example", "y@dest.example")
+	in.ConfigurationSetName = ptr("fb")
+	out, err := b.svc.SendEmail(b.ctx, in)
+	require.NoError(t, err)
+	id := *out.MessageId
+	b.waitEvents(t, 2) // Send, Delivery
+
+	got, ok := sending.MessageIDFromReturnPath("bounce-" + id + "@bounce.example.com")
+	require.True(t, ok)
+	require.Equal(t, id, got)
+	got, ok = sending.MessageIDFromHeader("<" + id + "@tidings.test>")
+	require.True(t, ok)
+	require.Equal(t, id, got)
+	_, ok = sending.MessageIDFromReturnPath("someone@example.com")
+	require.False(t, ok)
+
+	require.NoError(t, b.svc.RecordFeedback(b.ctx, sending.Feedback{MessageID: id, Complaint: true, ComplaintFeedbackType: "abuse", UserAgent: "Yahoo!-Mail-Feedback/2.0",
+		Recipients: []sending.FeedbackRecipient{{Email: "x@dest.example"}}}))
+	require.NoError(t, b.svc.RecordFeedback(b.ctx, sending.Feedback{MessageID: id, BounceType: "Permanent", BounceSubType: "General",
+		Recipients: []sending.FeedbackRecipient{{Email: "Y@dest.example", Status: "5.1.1", DiagnosticCode: "smtp; 550 5.1.1 unknown"}}}))
+	evs := b.waitEvents(t, 4)
+	require.Len(t, byType(evs, "Complaint"), 1)
+	bo := byType(evs, "Bounce")
+	require.Len(t, bo, 1)
+	require.Equal(t, id, bo[0]["mail"].(map[string]any)["messageId"])
+	for addr, reason := range map[string]string{"x@dest.example": "COMPLAINT", "y@dest.example": "BOUNCE"} {
+		sp, err := b.db.Sending().GetSuppressed(b.ctx, acct, addr)
+		require.NoError(t, err, addr)
+		require.Equal(t, reason, sp.Reason)
+		require.Equal(t, id, sp.MessageID)
+	}
+	err = b.svc.RecordFeedback(b.ctx, sending.Feedback{MessageID: "0100nope", Recipients: []sending.FeedbackRecipient{{Email: "z@x"}}})
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
 }

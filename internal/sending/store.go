@@ -145,6 +145,9 @@ type Tx interface {
 	InsertMessage(ctx context.Context, m *Message, rcpts []Recipient) error
 	// UpdateMessage writes State, BlobKey and UpdatedAt.
 	UpdateMessage(ctx context.Context, m *Message) error
+	// PurgeMessages deletes up to limit DONE messages (with their
+	// recipients) last updated before `before`, and says how many.
+	PurgeMessages(ctx context.Context, before time.Time, limit int) (int64, error)
 	// UpdateRecipient writes State, Attempts, NextAttemptAt, LastReply,
 	// RemoteMTA and UpdatedAt of a recipient.
 	UpdateRecipient(ctx context.Context, r *Recipient) error

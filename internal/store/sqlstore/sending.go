@@ -369,6 +369,17 @@ func (t sendingTx) UpdateMessage(ctx context.Context, m *sending.Message) error 
 	return nil
 }
 
+func (t sendingTx) PurgeMessages(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := t.exec(ctx, "purge messages", `DELETE FROM ses_messages WHERE message_id IN (
+		SELECT message_id FROM ses_messages WHERE state = ? AND updated_at < ? ORDER BY message_id LIMIT ?)`,
+		string(sending.MessageDone), ms(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 func (t sendingTx) UpdateRecipient(ctx context.Context, r *sending.Recipient) error {
 	res, err := t.exec(ctx, "update recipient", `UPDATE ses_recipients SET state = ?, attempts = ?, next_attempt_at = ?, last_reply = ?,
 		remote_mta = ?, updated_at = ? WHERE message_id = ? AND recipient = ?`,

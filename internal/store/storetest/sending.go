@@ -165,6 +165,19 @@ func testSesMessages(ctx context.Context, t *testing.T, st sending.Store) {
 	require.Equal(t, sending.MessageActive, got.State)
 	require.Equal(t, "", got.BlobKey)
 
+	// Purge takes DONE messages updated before the cutoff only.
+	var purged int64
+	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error {
+		var err error
+		purged, err = tx.PurgeMessages(ctx, now.Add(time.Hour), 10)
+		return err
+	}))
+	require.EqualValues(t, 1, purged) // m0; m1 is ACTIVE
+	_, err = st.GetMessage(ctx, "m0")
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+	old.MessageID = "m0"
+	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error { return tx.InsertMessage(ctx, old, nil) }))
+
 	n, err := st.CountRecipientsSince(ctx, "111", now.Add(-24*time.Hour))
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)
