@@ -22,7 +22,7 @@ const (
 	StatusSuccess   = "SUCCESS"
 	StatusFailed    = "FAILED"
 	StatusTempFail  = "TEMPORARY_FAILURE"
-	StatusNotStared = "NOT_STARTED"
+	StatusNotStarted = "NOT_STARTED"
 )
 
 // statusCheck is the Status column of an identity some DNS check is due

@@ -452,7 +452,7 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 		return nil, reject(ReasonMessageRejected, "Illegal address: %q", from)
 	}
 	fromDomain := strings.ToLower(from[at+1:])
-	identity, rec, err := s.verifiedIdentity(ctx, acct, from)
+	_, rec, err := s.verifiedIdentity(ctx, acct, from)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +518,6 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 		}
 		break
 	}
-	_ = identity
 	if sc.mailFrom == "" {
 		sc.mailFrom = from
 	}

@@ -172,7 +172,7 @@ func v1Status(st string) ses.VerificationStatus {
 		return "Failed"
 	case StatusTempFail:
 		return "TemporaryFailure"
-	case StatusNotStared:
+	case StatusNotStarted:
 		return "NotStarted"
 	}
 	return "Pending"
