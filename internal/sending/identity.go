@@ -18,10 +18,10 @@ const (
 	TypeEmail  = "EMAIL_ADDRESS"
 	TypeDomain = "DOMAIN"
 
-	StatusPending   = "PENDING"
-	StatusSuccess   = "SUCCESS"
-	StatusFailed    = "FAILED"
-	StatusTempFail  = "TEMPORARY_FAILURE"
+	StatusPending    = "PENDING"
+	StatusSuccess    = "SUCCESS"
+	StatusFailed     = "FAILED"
+	StatusTempFail   = "TEMPORARY_FAILURE"
 	StatusNotStarted = "NOT_STARTED"
 )
 
