@@ -172,6 +172,20 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err := gw.Register(q); err != nil {
 		return fmt.Errorf("gateway jobs: %w", err)
 	}
+	// Outbound email: the SES send APIs.
+	linkKey, err := secretSetting(ctx, db.IAM(), "verify-link-signing-key")
+	if err != nil {
+		return err
+	}
+	tpls := templates.New(db.Templates(), templates.Config{Hostname: hostname}, log.With("component", "templates"))
+	// SES events go to the events service, built further down (it mounts
+	// on the HTTP mux); no job runs before both exist.
+	sendPublisher := &lazyPublisher{}
+	sender, err := newSending(cfg, db, blobs, deliverer, resolver, hostname, baseURL, linkKey,
+		delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp}, log, tpls, sendPublisher)
+	if err != nil {
+		return err
+	}
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
 		KeyLookup:        db.KeyLookup(),
@@ -184,7 +198,6 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	}
 	apiroutes.MailManager(api, mail)
 	apiroutes.STS(api)
-	tpls := templates.New(db.Templates(), templates.Config{Hostname: hostname}, log.With("component", "templates"))
 	apiroutes.Templates(api, tpls)
 
 	var ready atomic.Bool
@@ -196,7 +209,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
-	gwPublisher.evs = evs
+	gwPublisher.evs, sendPublisher.evs = evs, evs
 	regs, err := mountRegistrations(db, blobs, api, mux, cfg.Region, cfg.AccountID, log)
 	if err != nil {
 		return err
@@ -209,6 +222,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	defer smsSvc.Close()
+	mountSending(sender, api, mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)

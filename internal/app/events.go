@@ -98,3 +98,11 @@ func (p *gatewayPublisher) Publish(ctx context.Context, accountID, topicARN, ded
 	_, err := p.evs.PublishEvent(ctx, events.PublishInput{AccountID: accountID, Destination: topicARN, Message: message, DedupKey: dedupKey})
 	return err
 }
+
+// lazyPublisher is an events.Publisher for services built before the
+// events service (which needs the HTTP mux); it is set before any job runs.
+type lazyPublisher struct{ evs *events.Service }
+
+func (p *lazyPublisher) Publish(ctx context.Context, accountID, destinationARN string, message []byte) error {
+	return p.evs.Publish(ctx, accountID, destinationARN, message)
+}

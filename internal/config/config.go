@@ -63,6 +63,10 @@ type Config struct {
 	// 32 bytes in base64. "" ⇒ <data dir>/master.key, generated at first
 	// start. Every node of a cluster needs the same one.
 	MasterKey string // TIDINGS_MASTER_KEY
+	// Outbound email (the send APIs).
+	Smarthost         string // TIDINGS_SMARTHOST: host:port receiving all outbound mail; "" ⇒ direct to the MX hosts
+	SmarthostUser     string // TIDINGS_SMARTHOST_USER: AUTH user name at the smarthost (optional)
+	SmarthostPassword string // TIDINGS_SMARTHOST_PASSWORD
 }
 
 // Var describes one setting, for flags and documentation.
@@ -97,6 +101,9 @@ func (c *Config) Vars() []Var {
 		{"console-session-max", "TIDINGS_CONSOLE_SESSION_MAX", "12h", "a console session ends this long after login, active or not", &c.ConsoleSessionMax},
 		{"webhook-give-up", "TIDINGS_WEBHOOK_GIVE_UP", "24h", "how long a failing webhook delivery is retried before it goes to the dead letters", &c.WebhookGiveUp},
 		{"master-key", "TIDINGS_MASTER_KEY", "", "base64 of the 32-byte key wrapping the archive encryption keys (default: <data dir>/master.key, generated at first start); prefer the environment variable", &c.MasterKey},
+		{"smarthost", "TIDINGS_SMARTHOST", "", "host:port that receives all mail sent through the send APIs (default: deliver to the recipients' MX hosts)", &c.Smarthost},
+		{"smarthost-user", "TIDINGS_SMARTHOST_USER", "", "user name for SMTP AUTH at --smarthost (optional)", &c.SmarthostUser},
+		{"smarthost-password", "TIDINGS_SMARTHOST_PASSWORD", "", "password for SMTP AUTH at --smarthost", &c.SmarthostPassword},
 	}
 }
 
@@ -189,6 +196,24 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.MasterKeyBytes(); err != nil {
 		return err
+	}
+	if c.Smarthost != "" {
+		host, port, err := net.SplitHostPort(c.Smarthost)
+		if err != nil || host == "" {
+			return fmt.Errorf("TIDINGS_SMARTHOST %q: want host:port, such as smtp.example.com:587", c.Smarthost)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("TIDINGS_SMARTHOST %q: the port must be a number within 1-65535", c.Smarthost)
+		}
+		if !hostnameRe.MatchString(strings.Trim(host, "[]")) && net.ParseIP(strings.Trim(host, "[]")) == nil {
+			return fmt.Errorf("TIDINGS_SMARTHOST %q: want a host name or IP address before the port", c.Smarthost)
+		}
+	}
+	if c.SmarthostUser != "" && c.Smarthost == "" {
+		return fmt.Errorf("TIDINGS_SMARTHOST_USER is set but TIDINGS_SMARTHOST is not")
+	}
+	if (c.SmarthostUser == "") != (c.SmarthostPassword == "") {
+		return fmt.Errorf("TIDINGS_SMARTHOST_USER and TIDINGS_SMARTHOST_PASSWORD: set both or neither")
 	}
 	return nil
 }

@@ -73,3 +73,8 @@ func TestSMSConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunSMS(t, func(t *testing.T) *store.DB { return storetest.OpenPostgres(t) })
 }
+
+func TestSendingConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunSending(t, func(t *testing.T) *store.DB { return storetest.OpenPostgres(t) })
+}

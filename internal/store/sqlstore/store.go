@@ -95,7 +95,14 @@ func (s *Store) execWrite(ctx context.Context, op, query string, args ...any) (s
 }
 
 // InTx runs fn in one transaction (mailmanager.Store).
-func (s *Store) InTx(ctx context.Context, fn func(mailmanager.Tx) error) (err error) {
+func (s *Store) InTx(ctx context.Context, fn func(mailmanager.Tx) error) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error { return fn(&txn{s: s, tx: tx}) })
+}
+
+// writeTx runs fn in one transaction on a connection of the write pool
+// (waiting at most AcquireTimeout for it): committed when fn succeeds,
+// rolled back otherwise.
+func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	conn, err := s.writer(ctx)
 	if err != nil {
 		return err
@@ -112,7 +119,7 @@ func (s *Store) InTx(ctx context.Context, fn func(mailmanager.Tx) error) (err er
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&txn{s: s, tx: tx}); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -1,0 +1,476 @@
+package sending
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/jobs"
+)
+
+// DeliverArgs delivers the due recipients of an accepted message.
+type DeliverArgs struct {
+	MessageID string    `json:"message_id"`
+	NotBefore time.Time `json:"not_before,omitzero"`
+}
+
+func (DeliverArgs) Kind() string { return KindDeliver }
+
+func (a DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{ScheduledAt: a.NotBefore} }
+
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	s *Service
+}
+
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	return w.s.deliver(ctx, job.Args)
+}
+
+// Timeout: the SMTP timeouts of one attempt add up to about 20 minutes.
+func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 30 * time.Minute }
+
+// Register adds the workers of the sending jobs to the queue, and the
+// hourly purge of delivered messages.
+func (s *Service) Register(q *jobs.Queue) error {
+	jobs.Register(q, &deliverWorker{s: s})
+	jobs.Register(q, &checkWorker{s: s})
+	jobs.Register(q, &confirmWorker{s: s})
+	jobs.Register(q, &purgeWorker{s: s})
+	return q.AddPeriodic(KindPurge, river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil }, true)
+}
+
+// KeepDone is how long a delivered message's row is kept: feedback (a
+// late DSN, a complaint days later) is attributed through it.
+const KeepDone = 30 * 24 * time.Hour
+
+// KindPurge removes the rows of messages delivered more than KeepDone ago.
+const KindPurge = "sending.purge"
+
+// PurgeArgs is the periodic purge.
+type PurgeArgs struct{}
+
+func (PurgeArgs) Kind() string { return KindPurge }
+
+type purgeWorker struct {
+	river.WorkerDefaults[PurgeArgs]
+	s *Service
+}
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
+	var total int64
+	for {
+		var n int64
+		err := w.s.st.InTx(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.PurgeMessages(ctx, w.s.now().Add(-KeepDone), 1000)
+			return err
+		})
+		total += n
+		if err != nil || n < 1000 {
+			if total > 0 {
+				w.s.log.Info("purged delivered messages", "messages", total)
+			}
+			return err
+		}
+	}
+}
+
+// commit inserts the message, its recipients and its delivery job,
+// durably, or reports why not. Sends that reach this point while a commit
+// is in flight are committed together in the next transaction (group
+// commit, as the gateway's spool does): on SQLite every commit is
+// serialized on one writer and fsynced, and one per message would cap the
+// rate at what the disk syncs per second. A lone message is committed at
+// once; no send waits for another to arrive.
+func (s *Service) commit(ctx context.Context, m *Message, rcpts []Recipient) error {
+	return s.commits.commit(&commitReq{m: m, rcpts: rcpts, errc: make(chan error, 1)})
+}
+
+type commitReq struct {
+	m     *Message
+	rcpts []Recipient
+	errc  chan error
+}
+
+// groupCommit batches commits without a goroutine of its own: the first
+// sender to find no commit running runs them, taking what arrived
+// meanwhile, until none is left.
+type groupCommit struct {
+	st      Store
+	mu      sync.Mutex
+	pending []*commitReq
+	running bool
+}
+
+const maxGroup = 256
+
+func (g *groupCommit) commit(r *commitReq) error {
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	if g.running {
+		g.mu.Unlock()
+		return <-r.errc
+	}
+	g.running = true
+	for len(g.pending) > 0 {
+		n := min(len(g.pending), maxGroup)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		err := g.tx(batch)
+		if err != nil && len(batch) > 1 {
+			// One bad row must not fail the others.
+			for _, b := range batch {
+				b.errc <- g.tx([]*commitReq{b})
+			}
+		} else {
+			for _, b := range batch {
+				b.errc <- err
+			}
+		}
+		g.mu.Lock()
+	}
+	g.running = false
+	g.mu.Unlock()
+	return <-r.errc
+}
+
+func (g *groupCommit) tx(batch []*commitReq) error {
+	// The commit finishes even when the client goes away: a committed row
+	// must keep its blob, and the blob is removed only when this fails.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return g.st.InTx(ctx, func(tx Tx) error {
+		for _, r := range batch {
+			if err := tx.InsertMessage(ctx, r.m, r.rcpts); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(ctx, DeliverArgs{MessageID: r.m.MessageID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// destination is where mail to addr goes: the smarthost when one is
+// configured, else the MX hosts of its domain.
+func (s *Service) destination(addr string) delivery.Destination {
+	if s.cfg.Smarthost != "" {
+		host, port, _ := net.SplitHostPort(s.cfg.Smarthost)
+		p, _ := strconv.Atoi(port)
+		d := delivery.Relay(host, p)
+		d.Username, d.Password = s.cfg.SmarthostUser, s.cfg.SmarthostPassword
+		return d
+	}
+	return delivery.MX(strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:]))
+}
+
+// deliver is the sending.deliver job. It publishes the Send event (and the
+// Bounce events of suppressed recipients) on its first run, then makes one
+// attempt for every due recipient — the simulator's without the network —
+// records each outcome, publishes its event, and queues itself again for
+// the deferred ones.
+func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
+	m, err := s.st.GetMessage(ctx, a.MessageID)
+	if fault.Is(err, fault.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.State == MessageDone {
+		return nil
+	}
+	var meta messageMeta
+	if err := json.Unmarshal(m.Meta, &meta); err != nil {
+		s.log.Error("message metadata unreadable; not delivered", "message_id", m.MessageID, "err", err)
+		return nil
+	}
+	log := s.log.With("message_id", m.MessageID)
+	rcpts, err := s.st.Recipients(ctx, m.MessageID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if m.State == MessageQueued {
+		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Send", Mail: meta.Mail, Send: &struct{}{}})
+		var bounced []bouncedRecipient
+		for _, r := range rcpts {
+			if r.State == RcptSuppressed {
+				bounced = append(bounced, bouncedRecipient{EmailAddress: r.Recipient, Action: "failed", Status: "5.1.1",
+					DiagnosticCode: "Amazon SES did not send the message to this address because it is on the suppression list for your account."})
+			}
+		}
+		if len(bounced) > 0 {
+			s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
+				BounceType: "Permanent", BounceSubType: "OnAccountSuppressionList", BouncedRecipients: bounced,
+				Timestamp: sesTime(now), FeedbackID: feedbackEventID(m.MessageID, now), ReportingMTA: "dns; " + s.cfg.Hostname,
+			}})
+			log.Info("not delivered: on the suppression list", "rcpts", len(bounced))
+		}
+	}
+
+	var due, sim []*Recipient
+	for i := range rcpts {
+		r := &rcpts[i]
+		if (r.State == RcptPending || r.State == RcptDeferred) && !r.NextAttemptAt.After(now) {
+			if simulated(r.Recipient) != simNone {
+				sim = append(sim, r)
+			} else {
+				due = append(due, r)
+			}
+		}
+	}
+	for _, r := range sim {
+		s.simulate(ctx, m, &meta, r, now)
+	}
+	// One delivery per destination (one for all with a smarthost).
+	groups := map[delivery.Destination][]*Recipient{}
+	var order []delivery.Destination
+	for _, r := range due {
+		d := s.destination(r.Recipient)
+		if meta.RequireTLS {
+			d.TLS.Require = true
+		}
+		if _, ok := groups[d]; !ok {
+			order = append(order, d)
+		}
+		groups[d] = append(groups[d], r)
+	}
+	var toSuppress []Suppressed
+	for _, d := range order {
+		toSuppress = append(toSuppress, s.deliverGroup(ctx, log, m, &meta, d, groups[d])...)
+	}
+
+	// Settle: record every recipient, queue the next attempt, finish.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	var next time.Time
+	open := false
+	for _, r := range rcpts {
+		if r.State == RcptPending || r.State == RcptDeferred {
+			open = true
+			if next.IsZero() || r.NextAttemptAt.Before(next) {
+				next = r.NextAttemptAt
+			}
+		}
+	}
+	finished, blobKey := false, ""
+	err = s.st.InTx(sctx, func(tx Tx) error {
+		for i := range rcpts {
+			r := &rcpts[i]
+			if !r.UpdatedAt.Before(now) {
+				if err := tx.UpdateRecipient(sctx, r); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range toSuppress {
+			if err := tx.PutSuppressed(sctx, &toSuppress[i]); err != nil {
+				return err
+			}
+		}
+		m.UpdatedAt = s.now()
+		if open {
+			m.State = MessageActive
+			if err := tx.Enqueue(sctx, DeliverArgs{MessageID: m.MessageID, NotBefore: next}); err != nil {
+				return err
+			}
+		} else {
+			// Done: the spooled copy is removed after the commit (a
+			// failure to remove it leaves an orphan, never a message
+			// without its copy).
+			m.State, finished = MessageDone, true
+			blobKey, m.BlobKey = m.BlobKey, ""
+		}
+		return tx.UpdateMessage(sctx, m)
+	})
+	if err != nil {
+		return fmt.Errorf("recording deliveries of %s: %w", m.MessageID, err)
+	}
+	if finished && blobKey != "" {
+		if err := s.cfg.Blobs.Delete(sctx, blobKey); err != nil {
+			log.Warn("could not remove the delivered message", "key", blobKey, "err", err)
+		}
+	}
+	return nil
+}
+
+// deliverGroup makes one attempt for the recipients of one destination
+// and updates them in place; it returns the addresses to suppress.
+func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message, meta *messageMeta, dest delivery.Destination, rs []*Recipient) []Suppressed {
+	now := s.now()
+	addrs := make([]string, len(rs))
+	for i, r := range rs {
+		addrs[i] = r.Recipient
+	}
+	var size int64
+	env := delivery.Envelope{MailFrom: meta.MailFrom, Recipients: addrs, SMTPUTF8: !isASCII(meta.MailFrom) || !isASCII(strings.Join(addrs, "")), EightBit: true, Size: size}
+	var res delivery.Result
+	if s.cfg.Deliverer == nil || m.BlobKey == "" {
+		res.Recipients = make([]delivery.RecipientResult, len(rs))
+		for i := range rs {
+			res.Recipients[i] = delivery.RecipientResult{Recipient: rs[i].Recipient, Status: delivery.Deferred, Reply: delivery.Reply{Enhanced: "4.3.0", Text: "no deliverer or no spooled copy"}}
+		}
+	} else {
+		res = s.cfg.Deliverer.Deliver(ctx, dest, env, func() (io.ReadCloser, error) {
+			return s.cfg.Blobs.Get(ctx, m.BlobKey)
+		})
+	}
+	var suppress []Suppressed
+	retry := s.cfg.Retry
+	if meta.GiveUp > 0 {
+		retry.GiveUpAfter = time.Duration(meta.GiveUp) * time.Second
+	}
+	var delivered []string
+	var bounced []bouncedRecipient
+	var delayed []delayedRecipient
+	smtpResp, remote := "", ""
+	interrupted := ctx.Err() != nil
+	for i, r := range rs {
+		rr := res.Recipients[i]
+		r.UpdatedAt = now
+		if interrupted && rr.Status == delivery.Deferred {
+			// Shutting down: not an attempt; try again at once on start.
+			r.State, r.NextAttemptAt = RcptDeferred, now
+			continue
+		}
+		r.Attempts++
+		r.LastReply, r.RemoteMTA = oneLine(rr.Reply.String()), rr.RemoteMTA
+		switch rr.Status {
+		case delivery.Delivered:
+			r.State = RcptDelivered
+			delivered = append(delivered, r.Recipient)
+			smtpResp, remote = r.LastReply, rr.RemoteMTA
+		case delivery.Failed:
+			r.State = RcptBounced
+			bounced = append(bounced, bouncedRecipient{EmailAddress: r.Recipient, Action: "failed", Status: statusOf(rr.Reply, "5.0.0"), DiagnosticCode: "smtp; " + r.LastReply})
+		default:
+			when, giveUp := retry.NextAttempt(r.Attempts, m.CreatedAt, now)
+			if giveUp {
+				r.State = RcptBounced
+				bounced = append(bounced, bouncedRecipient{EmailAddress: r.Recipient, Action: "failed", Status: statusOf(rr.Reply, "4.4.7"),
+					DiagnosticCode: "smtp; gave up after " + strconv.Itoa(r.Attempts) + " attempts; last: " + r.LastReply})
+			} else {
+				r.State, r.NextAttemptAt = RcptDeferred, when
+				delayed = append(delayed, delayedRecipient{EmailAddress: r.Recipient, Status: statusOf(rr.Reply, "4.0.0"), DiagnosticCode: "smtp; " + r.LastReply})
+			}
+		}
+		log.Info("delivery", "rcpt", r.Recipient, "state", r.State, "attempt", r.Attempts, "reply", r.LastReply, "remote", r.RemoteMTA)
+	}
+	if len(delivered) > 0 {
+		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Delivery", Mail: meta.Mail, Delivery: &deliveryEvent{
+			Timestamp: sesTime(now), ProcessingTimeMillis: now.Sub(m.CreatedAt).Milliseconds(), Recipients: delivered,
+			SMTPResponse: smtpResp, ReportingMTA: s.cfg.Hostname, RemoteMtaIP: remoteIP(remote),
+		}})
+	}
+	if len(bounced) > 0 {
+		permanent := false
+		for _, b := range bounced {
+			permanent = permanent || strings.HasPrefix(b.Status, "5")
+		}
+		typ, sub := "Transient", "General"
+		if permanent {
+			typ = "Permanent"
+			for _, b := range bounced {
+				if b.Status == "5.1.1" || b.Status == "5.1.0" {
+					sub = "NoEmail"
+				}
+			}
+		}
+		fid := feedbackEventID(m.MessageID, now)
+		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
+			BounceType: typ, BounceSubType: sub, BouncedRecipients: bounced, Timestamp: sesTime(now),
+			FeedbackID: fid, ReportingMTA: "dns; " + s.cfg.Hostname, RemoteMtaIP: remoteIP(remote),
+		}})
+		if permanent && containsFold(meta.Reasons, "BOUNCE") {
+			for _, b := range bounced {
+				if strings.HasPrefix(b.Status, "5") {
+					suppress = append(suppress, Suppressed{AccountID: m.AccountID, Email: strings.ToLower(b.EmailAddress), Reason: "BOUNCE", MessageID: m.MessageID, FeedbackID: fid, UpdatedAt: now})
+				}
+			}
+		}
+	}
+	if len(delayed) > 0 {
+		exp := m.CreatedAt.Add(retryGiveUp(retry))
+		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "DeliveryDelay", Mail: meta.Mail, DeliveryDelay: &delayEvent{
+			Timestamp: sesTime(now), DelayType: delayType(res), ExpirationTime: sesTime(exp), DelayedRecipients: delayed,
+			ProcessingTimeMillis: now.Sub(m.CreatedAt).Milliseconds(), ReportingMTA: s.cfg.Hostname,
+		}})
+	}
+	return suppress
+}
+
+func retryGiveUp(p delivery.RetryPolicy) time.Duration {
+	if p.GiveUpAfter > 0 {
+		return p.GiveUpAfter
+	}
+	return 5 * 24 * time.Hour
+}
+
+// delayType is the SES delayType of a deferred attempt.
+func delayType(res delivery.Result) string {
+	for _, r := range res.Recipients {
+		if r.Status == delivery.Deferred {
+			switch {
+			case strings.HasPrefix(r.Reply.Enhanced, "4.4.3"), strings.HasPrefix(r.Reply.Enhanced, "4.4.4"):
+				return "MailboxFull"
+			case r.Reply.Code == 0:
+				return "TransientCommunicationFailure"
+			case strings.HasPrefix(r.Reply.Enhanced, "4.2.2"):
+				return "MailboxFull"
+			case strings.HasPrefix(r.Reply.Enhanced, "4.7"):
+				return "IPFailure"
+			}
+			return "TransientCommunicationFailure"
+		}
+	}
+	return "Undetermined"
+}
+
+func statusOf(r delivery.Reply, def string) string {
+	if r.Enhanced != "" {
+		return r.Enhanced
+	}
+	if r.Code >= 500 {
+		return "5.0.0"
+	}
+	if r.Code >= 400 {
+		return "4.0.0"
+	}
+	return def
+}
+
+func remoteIP(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	if net.ParseIP(remote) != nil {
+		return remote
+	}
+	return ""
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\r", " ")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// feedbackEventID is the feedbackId of a Bounce or Complaint event.
+func feedbackEventID(messageID string, now time.Time) string {
+	return fmt.Sprintf("%s-%s-000000", messageID[:min(len(messageID), 20)], strconv.FormatInt(now.UnixMilli(), 36))
+}
