@@ -46,7 +46,7 @@ func testCrash(t *testing.T, opts serverOpts) {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
 				token := fmt.Sprintf("crash-%d-%d-%s", g, i, randomSuffix())
-				err := sendOne(f.addr, token)
+				err := crashSend(f.addr, token)
 				switch {
 				case err == nil:
 					mu.Lock()
@@ -125,9 +125,9 @@ func testCrash(t *testing.T, opts serverOpts) {
 	}
 }
 
-// sendOne sends one message whose Subject is token; nil means the server
+// crashSend sends one message whose Subject is token; nil means the server
 // answered 250 to DATA.
-func sendOne(addr, token string) error {
+func crashSend(addr, token string) error {
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		return err

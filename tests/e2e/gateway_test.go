@@ -20,7 +20,7 @@ import (
 // point.
 type gatewayFixture struct {
 	s         *Server
-	sink      *smtpSink
+	sink      *gwSink
 	relayID   string
 	archiveID string
 	ingressID string
@@ -29,7 +29,7 @@ type gatewayFixture struct {
 
 func setupGateway(t *testing.T, s *Server, name string) *gatewayFixture {
 	t.Helper()
-	f := &gatewayFixture{s: s, sink: startSMTPSink(t)}
+	f := &gatewayFixture{s: s, sink: startGatewaySink(t)}
 	tp := s.AWS(t, "mailmanager", "create-traffic-policy",
 		"--traffic-policy-name", name+"-corp-only",
 		"--default-action", "DENY",
@@ -169,7 +169,7 @@ func TestGateway(t *testing.T) {
 		}
 		for name, end := range ends {
 			token := "smuggled-" + randomSuffix()
-			c := dialSMTP(t, f.addr)
+			c := dialProbe(t, f.addr)
 			c.cmd(t, "EHLO probe.test", 250)
 			c.cmd(t, "MAIL FROM:<alice@sender.test>", 250)
 			c.cmd(t, "RCPT TO:<bob@corp.test>", 250)
@@ -197,7 +197,7 @@ func TestGateway(t *testing.T) {
 	})
 
 	t.Run("StartTLSInjection", func(t *testing.T) {
-		c := dialSMTP(t, f.addr)
+		c := dialProbe(t, f.addr)
 		c.cmd(t, "EHLO probe.test", 250)
 		// MAIL pipelined in the same packet as STARTTLS: it must be thrown
 		// away, not run inside the TLS session.
@@ -225,7 +225,7 @@ func TestGateway(t *testing.T) {
 			"<victim@[192.0.2.1]>",
 			"<\"victim@outside.test\">",
 		}
-		c := dialSMTP(t, f.addr)
+		c := dialProbe(t, f.addr)
 		c.cmd(t, "EHLO probe.test", 250)
 		c.cmd(t, "MAIL FROM:<alice@sender.test>", 250)
 		for _, rcpt := range refused {
@@ -273,7 +273,7 @@ func TestGateway(t *testing.T) {
 				map[string]any{"ReplaceRecipient": map[string]any{"ReplaceWith": []any{"a@corp.test\r\nRCPT TO:<victim@outside.test>"}}},
 			}}}))
 		// An address with a CR or LF is a bare line ending in a command.
-		c := dialSMTP(t, f.addr)
+		c := dialProbe(t, f.addr)
 		c.cmd(t, "EHLO probe.test", 250)
 		c.write(t, "MAIL FROM:<a@sender.test>\nRCPT TO:<victim@outside.test>\r\n")
 		if code, _ := c.reply(t); code != 500 {
@@ -283,7 +283,7 @@ func TestGateway(t *testing.T) {
 	})
 
 	t.Run("OverlongLines", func(t *testing.T) {
-		c := dialSMTP(t, f.addr)
+		c := dialProbe(t, f.addr)
 		c.cmd(t, "EHLO probe.test", 250)
 		c.cmd(t, "NOOP "+strings.Repeat("x", 600), 500)
 		c.cmd(t, "MAIL FROM:<alice@sender.test>", 250)
@@ -299,7 +299,7 @@ func TestGateway(t *testing.T) {
 }
 
 // waitFor waits for n messages containing token at the sink.
-func waitFor(t *testing.T, s *smtpSink, token string, n int) []sunkMessage {
+func waitFor(t *testing.T, s *gwSink, token string, n int) []sunkMessage {
 	t.Helper()
 	end := time.Now().Add(60 * time.Second)
 	for {
@@ -345,7 +345,7 @@ type smtpProbe struct {
 	r    *bufio.Reader
 }
 
-func dialSMTP(t *testing.T, addr string) *smtpProbe {
+func dialProbe(t *testing.T, addr string) *smtpProbe {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

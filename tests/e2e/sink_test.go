@@ -12,10 +12,10 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// smtpSink is the downstream mail server of the gateway tests: an SMTP
+// gwSink is the downstream mail server of the gateway tests: an SMTP
 // server on loopback that keeps every message it is given. It stands for
 // the organisation's mail system (Workspace, Microsoft 365, Exchange).
-type smtpSink struct {
+type gwSink struct {
 	Addr string
 	Port string
 
@@ -29,10 +29,10 @@ type sunkMessage struct {
 	Data string
 }
 
-func startSMTPSink(t testing.TB) *smtpSink {
+func startGatewaySink(t testing.TB) *gwSink {
 	t.Helper()
-	s := &smtpSink{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
+	s := &gwSink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &gwSinkSession{s: s}, nil }))
 	srv.Domain = "sink.test"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.MaxMessageBytes = 64 << 20
@@ -49,14 +49,14 @@ func startSMTPSink(t testing.TB) *smtpSink {
 }
 
 // Messages returns a copy of what the sink received so far.
-func (s *smtpSink) Messages() []sunkMessage {
+func (s *gwSink) Messages() []sunkMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]sunkMessage(nil), s.msgs...)
 }
 
 // Wait waits up to d for at least n messages and returns them all.
-func (s *smtpSink) Wait(t testing.TB, n int, d time.Duration) []sunkMessage {
+func (s *gwSink) Wait(t testing.TB, n int, d time.Duration) []sunkMessage {
 	t.Helper()
 	end := time.Now().Add(d)
 	for {
@@ -72,7 +72,7 @@ func (s *smtpSink) Wait(t testing.TB, n int, d time.Duration) []sunkMessage {
 }
 
 // Containing returns the messages whose data contains token.
-func (s *smtpSink) Containing(token string) []sunkMessage {
+func (s *gwSink) Containing(token string) []sunkMessage {
 	var out []sunkMessage
 	for _, m := range s.Messages() {
 		if strings.Contains(m.Data, token) {
@@ -82,23 +82,23 @@ func (s *smtpSink) Containing(token string) []sunkMessage {
 	return out
 }
 
-type sinkSession struct {
-	s    *smtpSink
+type gwSinkSession struct {
+	s    *gwSink
 	from string
 	to   []string
 }
 
-func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
-func (ss *sinkSession) Logout() error { return nil }
-func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *gwSinkSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *gwSinkSession) Logout() error { return nil }
+func (ss *gwSinkSession) Mail(from string, _ *smtp.MailOptions) error {
 	ss.from = from
 	return nil
 }
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (ss *gwSinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.to = append(ss.to, to)
 	return nil
 }
-func (ss *sinkSession) Data(r io.Reader) error {
+func (ss *gwSinkSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
