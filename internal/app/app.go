@@ -147,6 +147,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	// PublishToSns actions go to the events service, built further down
 	// (it mounts on the HTTP mux); no job runs before both exist.
 	gwPublisher := &gatewayPublisher{}
+	gwSender := &gatewaySender{} // Send actions, once the send pipeline exists
 	gw, err := gateway.New(gateway.Config{
 		Store:        db.Gateway(),
 		Blobs:        blobs,
@@ -162,6 +163,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		Retry:        delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp},
 		NodeID:       cfg.Node(),
 		Publisher:    gwPublisher,
+		Sender:       gwSender,
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -186,6 +188,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	gwSender.s = sender
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
 		KeyLookup:        db.KeyLookup(),

@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/model/sesv2"
 	"io"
 	"log/slog"
 	"net/http"
@@ -71,3 +75,27 @@ func (b sendingBlobs) Get(ctx context.Context, key string) (io.ReadCloser, error
 }
 
 func (b sendingBlobs) Delete(ctx context.Context, key string) error { return b.s.Delete(ctx, key) }
+
+// gatewaySender is the gateway's Send action through the send pipeline,
+// as a SendEmail with Raw content by the message's account; a refusal
+// (unverified sender, paused account, …) becomes fault.Invalid, which
+// fails the step with its reason instead of retrying it.
+type gatewaySender struct{ s *sending.Service }
+
+func (g *gatewaySender) SendRaw(ctx context.Context, accountID string, recipients []string, raw []byte) (string, error) {
+	ctx = iam.WithPrincipal(ctx, iam.Principal{AccountID: accountID, ARN: "arn:aws:iam::" + accountID + ":root"})
+	out, err := g.s.SendEmail(ctx, &sesv2.SendEmailRequest{
+		Content:     &sesv2.EmailContent{Raw: &sesv2.RawMessage{Data: raw}},
+		Destination: &sesv2.Destination{BccAddresses: recipients},
+	})
+	var rej *sending.Rejection
+	switch {
+	case errors.As(err, &rej):
+		return "", fault.Invalidf("%s: %s", rej.Reason, rej.Message)
+	case err != nil:
+		return "", err
+	case out.MessageId == nil:
+		return "", errors.New("the send pipeline answered no MessageId")
+	}
+	return *out.MessageId, nil
+}

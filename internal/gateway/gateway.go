@@ -83,6 +83,8 @@ type Config struct {
 	Lease time.Duration
 	// Publisher carries out PublishToSns actions (nil: they fail).
 	Publisher Publisher
+	// Sender carries out Send actions (nil: they fail).
+	Sender Sender
 	// NodeID marks this node's claims (config.Node: stable across
 	// restarts, unique among nodes), so that Recover can tell them.
 	NodeID string

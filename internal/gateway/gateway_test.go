@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/gateway"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
 )
@@ -568,4 +569,35 @@ func TestPublishToSns(t *testing.T) {
 			require.Equal(t, "BASE64", n.Receipt.Action["encoding"])
 		}
 	}
+}
+
+// TestSendAction: Send hands the message, with the headers added before
+// it, to the send pipeline for the step's recipients; a refusal fails the
+// step with its reason and does not retry.
+func TestSendAction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rs := b.ruleSet("rs", `[{"Actions":[
+		{"AddHeader":{"HeaderName":"X-Outbound","HeaderValue":"yes"}},
+		{"Send":{"RoleArn":"arn:aws:iam::`+acct+`:role/r"}}]}]`)
+	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
+	qid, err := send(t, addr, "alice@sender.test", []string{"bob@corp.test", "carol@corp.test"}, body)
+	require.NoError(t, err)
+	d := b.waitState(qid, gateway.Done)
+	require.Equal(t, gateway.StepDone, d.Steps[1].State, d.Steps[1].Error)
+	require.Equal(t, "sent as msg-1", d.Steps[1].Detail)
+	got := b.sender.all()
+	require.Len(t, got, 1)
+	require.Equal(t, acct, got[0].account)
+	require.Equal(t, []string{"bob@corp.test", "carol@corp.test"}, got[0].rcpts)
+	require.Contains(t, string(got[0].raw), "X-Outbound: yes\r\n")
+
+	b.sender.mu.Lock()
+	b.sender.refuse = fault.Invalidf("MessageRejected: Email address is not verified")
+	b.sender.mu.Unlock()
+	qid, err = send(t, addr, "alice@sender.test", []string{"bob@corp.test"}, body)
+	require.NoError(t, err)
+	d = b.waitState(qid, gateway.Done)
+	require.Equal(t, gateway.StepFailed, d.Steps[1].State)
+	require.Contains(t, d.Steps[1].Error, "not verified")
 }

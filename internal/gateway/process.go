@@ -257,7 +257,7 @@ func (r *run) process(ctx context.Context, m *Message) error {
 // sideEffects reports whether an action acts outside the database, so
 // that it must run under the message's lease, alone in its transaction.
 func sideEffects(a mm.RuleAction) bool {
-	return a.Archive != nil || a.WriteToS3 != nil || a.DeliverToMailbox != nil || a.PublishToSns != nil
+	return a.Archive != nil || a.WriteToS3 != nil || a.DeliverToMailbox != nil || a.PublishToSns != nil || a.Send != nil
 }
 
 // flush records the steps run so far and takes the lease, unless this
@@ -562,7 +562,9 @@ func (g *Gateway) runStep(ctx context.Context, q *queued, s *Step, a mm.RuleActi
 		return g.bounce(q, s, a.Bounce)
 	case a.PublishToSns != nil:
 		return g.publishToSns(ctx, q, s, a.PublishToSns, added)
-	case a.Send != nil, a.InvokeLambda != nil, a.DeliverToQBusiness != nil:
+	case a.Send != nil:
+		return g.send(ctx, q, s, added)
+	case a.InvokeLambda != nil, a.DeliverToQBusiness != nil:
 		return failed("%s is not supported yet by Tidings; the message was not handed to it", s.Action), nil
 	}
 	return failed("unknown action"), nil

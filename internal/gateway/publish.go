@@ -238,3 +238,43 @@ func commonHeaders(h []snsHeader) map[string]any {
 	}
 	return c
 }
+
+// Sender hands a message to the outbound pipeline (internal/sending): the
+// Send action. recipients are the envelope recipients; the sender's
+// identity must be verified, as for SendRawEmail.
+type Sender interface {
+	SendRaw(ctx context.Context, accountID string, recipients []string, raw []byte) (messageID string, err error)
+}
+
+// MaxSendBytes is the largest message the Send action hands over, the
+// limit of SES's send operations.
+const MaxSendBytes = 40 << 20
+
+// send is the Send action: the message (with the headers added so far)
+// goes out through the send pipeline to the step's recipients. A refusal
+// (unverified sender, suppressed, paused) fails the step with its reason.
+func (g *Gateway) send(ctx context.Context, q *queued, s *Step, added [][2]string) (outcome, error) {
+	if g.cfg.Sender == nil {
+		return failed("Send: this server has no outbound pipeline (internal error: no sender)"), nil
+	}
+	rc, _, err := g.openMessage(ctx, q, added, "")
+	if err != nil {
+		return outcome{}, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, MaxSendBytes+1))
+	if err != nil {
+		return outcome{}, err
+	}
+	if len(raw) > MaxSendBytes {
+		return failed("Send: the message is over %d MB, the most the send pipeline takes", MaxSendBytes>>20), nil
+	}
+	id, err := g.cfg.Sender.SendRaw(ctx, q.AccountID, s.Recipients, raw)
+	if err != nil {
+		if k := fault.KindOf(err); k == fault.Unavailable || k == fault.Internal {
+			return outcome{}, err
+		}
+		return failed("Send: %v", err), nil
+	}
+	return done("sent as " + id), nil
+}

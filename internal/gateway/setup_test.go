@@ -56,6 +56,7 @@ type bundle struct {
 	dsnSink  *sink // MX of senderDomain
 	archiver *fakeArchiver
 	pub      *fakePublisher
+	sender   *fakeSender
 	mailbox  string
 }
 
@@ -86,6 +87,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		dsnSink: startSink(t),
 		mailbox: t.TempDir(),
 		pub:     &fakePublisher{},
+		sender:  &fakeSender{},
 	}
 	var err error
 	b.blobs, err = blobfs.New(t.TempDir())
@@ -134,6 +136,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		PollInterval: 50 * time.Millisecond,
 		NodeID:       o.nodeID,
 		Publisher:    b.pub,
+		Sender:       b.sender,
 		CacheTTL:     time.Millisecond,
 		Logger:       testLog(t),
 	})
@@ -533,4 +536,33 @@ func (p *fakePublisher) published() []published {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]published(nil), p.msgs...)
+}
+
+// fakeSender records Send actions; refuse, when set, answers a refusal.
+type fakeSender struct {
+	mu     sync.Mutex
+	refuse error
+	sent   []sentRaw
+}
+
+type sentRaw struct {
+	account string
+	rcpts   []string
+	raw     []byte
+}
+
+func (f *fakeSender) SendRaw(_ context.Context, account string, rcpts []string, raw []byte) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse != nil {
+		return "", f.refuse
+	}
+	f.sent = append(f.sent, sentRaw{account, rcpts, raw})
+	return fmt.Sprintf("msg-%d", len(f.sent)), nil
+}
+
+func (f *fakeSender) all() []sentRaw {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentRaw(nil), f.sent...)
 }
