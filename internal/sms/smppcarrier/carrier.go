@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
-	"github.com/tidings/tidings/internal/sms"
 	"github.com/tidings/tidings/internal/smpp"
+	"github.com/tidings/tidings/internal/sms"
 )
 
 // Type of number and numbering plan indicator values (SMPP 3.4 5.2.5-6).

@@ -1,14 +1,15 @@
 package smppcarrier
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tidings/tidings/internal/sms"
 	"github.com/tidings/tidings/internal/smpp"
+	"github.com/tidings/tidings/internal/sms"
 )
 
 func TestMessageAddresses(t *testing.T) {
@@ -110,4 +111,19 @@ func TestE164(t *testing.T) {
 	require.Equal(t, "12345", e164("12345", 3))
 	require.Equal(t, "2065550100", e164("2065550100", 2)) // national: kept
 	require.Equal(t, "Tidings", e164("Tidings", 5))
+}
+
+func TestReceiptForUnknownID(t *testing.T) {
+	t.Parallel()
+	c := New(smpp.Config{}, nil)
+	c.sink = &sink{known: map[string]bool{"known": true}}
+	// NotFound from the sink is not an error to the SMSC (no redelivery)...
+	require.NoError(t, c.onReceipt(context.Background(), smpp.Receipt{MessageID: "part-2", State: smpp.StateDelivered}))
+	// ...a known one is recorded...
+	require.NoError(t, c.onReceipt(context.Background(), smpp.Receipt{MessageID: "known", State: smpp.StateDelivered}))
+	require.Len(t, c.sink.(*sink).receipts, 1)
+	// ...and after Close the sink is not called: the SMSC redelivers later.
+	require.NoError(t, c.Close())
+	require.Error(t, c.onReceipt(context.Background(), smpp.Receipt{MessageID: "known", State: smpp.StateDelivered}))
+	require.Len(t, c.sink.(*sink).receipts, 1)
 }
