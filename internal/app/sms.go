@@ -8,11 +8,11 @@ import (
 	"github.com/tidings/tidings/internal/apiroutes"
 	"github.com/tidings/tidings/internal/awsapi"
 	"github.com/tidings/tidings/internal/config"
+	"github.com/tidings/tidings/internal/smpp"
 	"github.com/tidings/tidings/internal/sms"
 	"github.com/tidings/tidings/internal/sms/simulator"
 	"github.com/tidings/tidings/internal/sms/smppcarrier"
 	"github.com/tidings/tidings/internal/sms/tts"
-	"github.com/tidings/tidings/internal/smpp"
 	"github.com/tidings/tidings/internal/store"
 )
 
