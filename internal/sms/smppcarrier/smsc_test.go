@@ -1,16 +1,7 @@
 package smppcarrier
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -19,79 +10,22 @@ import (
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/smpp"
+	"github.com/tidings/tidings/internal/smpp/smsctest"
 	"github.com/tidings/tidings/internal/sms"
 	"github.com/tidings/tidings/internal/sms/providertest"
 )
 
 // These tests run the carrier against the independent SMSC of
-// tests/smsc/smsc.mjs (npm smpp). Without node or its packages they skip,
-// unless CI is set.
+// tests/smsc/smsc.mjs (npm smpp), started by smsctest.
 
-type smsc struct{ addr, control string }
+type smsc struct{ *smsctest.SMSC }
 
-func startSMSC(t *testing.T) *smsc {
+func startSMSC(t *testing.T) smsc { return smsc{smsctest.Start(t)} }
+
+func (s smsc) post(t *testing.T, path string, body any) map[string]any {
 	t.Helper()
-	dir, err := filepath.Abs("../../../tests/smsc")
-	require.NoError(t, err)
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "smpp", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("the SMSC needs node and its npm packages (npm ci --prefix tests/smsc): %v", err)
-		}
-		t.Fatalf("the SMSC needs node and its npm packages (npm ci --prefix tests/smsc): %v", err)
-	}
-	cmd := exec.Command(node, "smsc.mjs", "--system-id", "tidings", "--password", "secret")
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return stderr.Write(p) })
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = stdin.Close() // the SMSC exits when its stdin ends
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("SMSC stderr:\n%s", stderr.String())
-			mu.Unlock()
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "SMSC did not start")
-	var ports struct{ SMPP, Control int }
-	require.NoError(t, json.Unmarshal([]byte(line), &ports))
-	return &smsc{addr: fmt.Sprintf("127.0.0.1:%d", ports.SMPP), control: fmt.Sprintf("http://127.0.0.1:%d", ports.Control)}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-func (s *smsc) post(t *testing.T, path string, body any) map[string]any {
-	t.Helper()
-	b, err := json.Marshal(body)
-	require.NoError(t, err)
-	resp, err := http.Post(s.control+path, "application/json", bytes.NewReader(b))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
 	var out map[string]any
-	require.NoError(t, json.Unmarshal(data, &out))
+	s.Post(t, path, body, &out)
 	return out
 }
 
@@ -115,19 +49,16 @@ type smscState struct {
 	} `json:"messages"`
 }
 
-func (s *smsc) state(t *testing.T) smscState {
+func (s smsc) state(t *testing.T) smscState {
 	t.Helper()
-	resp, err := http.Get(s.control + "/state")
-	require.NoError(t, err)
-	defer resp.Body.Close()
 	var st smscState
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	s.State(t, &st)
 	return st
 }
 
-func (s *smsc) config() smpp.Config {
+func (s smsc) config() smpp.Config {
 	return smpp.Config{
-		Addr: s.addr, SystemID: "tidings", Password: "secret",
+		Addr: s.Addr, SystemID: smsctest.SystemID, Password: smsctest.Password,
 		Timeouts: smpp.Timeouts{Connect: 5 * time.Second, Response: 5 * time.Second},
 		Backoff:  smpp.Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 	}
@@ -246,10 +177,7 @@ func TestCarrierAgainstSMSC(t *testing.T) {
 		var n struct {
 			ReceiptsSent int `json:"receiptsSent"`
 		}
-		resp, err := http.Get(sc.control + "/state")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&n))
+		sc.State(t, &n)
 		return n.ReceiptsSent == 2+split.Segments
 	})
 	st = sc.state(t)
