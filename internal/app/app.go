@@ -220,7 +220,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err := mountConsole(mux, cfg, db, mail, arch, blobs, log); err != nil {
 		return err
 	}
-	smsSvc, err := newSMS(db, api, mux, cfg.Region, cfg.DataDir, evs, regs, log)
+	smsSvc, err := newSMS(db, api, mux, cfg, evs, regs, log)
 	if err != nil {
 		return err
 	}

@@ -7,21 +7,32 @@ import (
 
 	"github.com/tidings/tidings/internal/apiroutes"
 	"github.com/tidings/tidings/internal/awsapi"
+	"github.com/tidings/tidings/internal/config"
+	"github.com/tidings/tidings/internal/smpp"
 	"github.com/tidings/tidings/internal/sms"
 	"github.com/tidings/tidings/internal/sms/simulator"
+	"github.com/tidings/tidings/internal/sms/smppcarrier"
 	"github.com/tidings/tidings/internal/sms/tts"
 	"github.com/tidings/tidings/internal/store"
 )
 
 // newSMS builds End User Messaging SMS and voice: the service over the
-// simulator (no carrier yet), its jobs, its API operations and its native
+// simulator and, when TIDINGS_SMPP_ADDR is set, an SMPP carrier for the
+// messages the simulator does not take; its jobs, its API operations and its native
 // endpoints. regs, when not nil, holds numbers tied to a registration
 // until it is COMPLETE. publisher may be nil (events are then only logged). The
 // caller starts it (Start) and closes it when draining.
-func newSMS(db *store.DB, api *awsapi.Server, mux *http.ServeMux, region, dataDir string, publisher sms.Publisher, regs sms.Registrations, log *slog.Logger) (*sms.Service, error) {
+func newSMS(db *store.DB, api *awsapi.Server, mux *http.ServeMux, conf *config.Config, publisher sms.Publisher, regs sms.Registrations, log *slog.Logger) (*sms.Service, error) {
 	log = log.With("component", "sms")
-	sim := simulator.New(filepath.Join(dataDir, "sms-simulator"), log)
-	cfg := sms.Config{Region: region, Simulator: sim, Publisher: publisher, Registrations: regs}
+	sim := simulator.New(filepath.Join(conf.DataDir, "sms-simulator"), log)
+	cfg := sms.Config{Region: conf.Region, Simulator: sim, Publisher: publisher, Registrations: regs}
+	if conf.SMPPAddr != "" {
+		rate, _ := conf.SMPPRateValue() // checked by Validate
+		cfg.Carrier = smppcarrier.New(smpp.Config{
+			Addr: conf.SMPPAddr, SystemID: conf.SMPPSystemID, Password: conf.SMPPPassword,
+			SystemType: conf.SMPPSystemType, Rate: float64(rate),
+		}, log)
+	}
 	if e := (tts.Espeak{}); e.Available() {
 		cfg.Synthesizer = e
 	} else {

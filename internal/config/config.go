@@ -67,6 +67,14 @@ type Config struct {
 	Smarthost         string // TIDINGS_SMARTHOST: host:port receiving all outbound mail; "" ⇒ direct to the MX hosts
 	SmarthostUser     string // TIDINGS_SMARTHOST_USER: AUTH user name at the smarthost (optional)
 	SmarthostPassword string // TIDINGS_SMARTHOST_PASSWORD
+
+	// The SMS carrier: an SMPP 3.4 SMSC. SMPPAddr "" ⇒ no carrier (the
+	// simulator carries every message).
+	SMPPAddr       string // TIDINGS_SMPP_ADDR: host:port of the SMSC
+	SMPPSystemID   string // TIDINGS_SMPP_SYSTEM_ID
+	SMPPPassword   string // TIDINGS_SMPP_PASSWORD
+	SMPPSystemType string // TIDINGS_SMPP_SYSTEM_TYPE
+	SMPPRate       string // TIDINGS_SMPP_RATE: submit_sm per second; "" ⇒ no limit
 }
 
 // Var describes one setting, for flags and documentation.
@@ -104,6 +112,11 @@ func (c *Config) Vars() []Var {
 		{"smarthost", "TIDINGS_SMARTHOST", "", "host:port that receives all mail sent through the send APIs (default: deliver to the recipients' MX hosts)", &c.Smarthost},
 		{"smarthost-user", "TIDINGS_SMARTHOST_USER", "", "user name for SMTP AUTH at --smarthost (optional)", &c.SmarthostUser},
 		{"smarthost-password", "TIDINGS_SMARTHOST_PASSWORD", "", "password for SMTP AUTH at --smarthost", &c.SmarthostPassword},
+		{"smpp-addr", "TIDINGS_SMPP_ADDR", "", "host:port of the SMPP 3.4 SMSC carrying SMS (empty: no carrier, the simulator carries every message)", &c.SMPPAddr},
+		{"smpp-system-id", "TIDINGS_SMPP_SYSTEM_ID", "", "system_id tidings binds to the SMSC with", &c.SMPPSystemID},
+		{"smpp-password", "TIDINGS_SMPP_PASSWORD", "", "password of the SMPP bind (at most 8 characters); prefer the environment variable", &c.SMPPPassword},
+		{"smpp-system-type", "TIDINGS_SMPP_SYSTEM_TYPE", "", "system_type of the SMPP bind, if the SMSC wants one", &c.SMPPSystemType},
+		{"smpp-rate", "TIDINGS_SMPP_RATE", "", "most submit_sm PDUs per second sent to the SMSC (empty: no limit)", &c.SMPPRate},
 	}
 }
 
@@ -215,7 +228,44 @@ func (c *Config) Validate() error {
 	if (c.SmarthostUser == "") != (c.SmarthostPassword == "") {
 		return fmt.Errorf("TIDINGS_SMARTHOST_USER and TIDINGS_SMARTHOST_PASSWORD: set both or neither")
 	}
+	if _, err := c.SMPPRateValue(); err != nil {
+		return err
+	}
+	if c.SMPPAddr == "" {
+		if c.SMPPSystemID != "" || c.SMPPPassword != "" || c.SMPPSystemType != "" || c.SMPPRate != "" {
+			return fmt.Errorf("TIDINGS_SMPP_ADDR: set it (host:port of the SMSC) to use the other TIDINGS_SMPP_* settings")
+		}
+		return nil
+	}
+	if host, port, err := net.SplitHostPort(c.SMPPAddr); err != nil || host == "" || port == "" {
+		return fmt.Errorf("TIDINGS_SMPP_ADDR %q: want host:port of the SMSC, such as smsc.example.com:2775", c.SMPPAddr)
+	}
+	// The bind's C-Octet Strings (SMPP 3.4 4.1.1), without their NUL.
+	for _, f := range []struct {
+		env, v string
+		max    int
+	}{{"TIDINGS_SMPP_SYSTEM_ID", c.SMPPSystemID, 15}, {"TIDINGS_SMPP_PASSWORD", c.SMPPPassword, 8}, {"TIDINGS_SMPP_SYSTEM_TYPE", c.SMPPSystemType, 12}} {
+		if len(f.v) > f.max || strings.ContainsRune(f.v, 0) {
+			return fmt.Errorf("%s: want at most %d characters (SMPP 3.4 bind)", f.env, f.max)
+		}
+	}
+	if c.SMPPSystemID == "" {
+		return fmt.Errorf("TIDINGS_SMPP_SYSTEM_ID: required with TIDINGS_SMPP_ADDR")
+	}
 	return nil
+}
+
+// SMPPRateValue parses SMPPRate: a whole number of submits per second
+// from 1 to 100000; empty is 0 (no limit).
+func (c *Config) SMPPRateValue() (int, error) {
+	if c.SMPPRate == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(c.SMPPRate)
+	if err != nil || n < 1 || n > 100000 {
+		return 0, fmt.Errorf("TIDINGS_SMPP_RATE %q: want a whole number of submits per second from 1 to 100000", c.SMPPRate)
+	}
+	return n, nil
 }
 
 // ConsoleSessions parses ConsoleSessionTTL (idle) and ConsoleSessionMax

@@ -72,3 +72,41 @@ func TestMasterKey(t *testing.T) {
 		require.ErrorContains(t, c.Validate(), "TIDINGS_MASTER_KEY", bad)
 	}
 }
+
+func TestSMPP(t *testing.T) {
+	t.Parallel()
+	c := defaults()
+	require.NoError(t, c.Validate())
+	n, err := c.SMPPRateValue()
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	c.SMPPAddr, c.SMPPSystemID, c.SMPPPassword, c.SMPPSystemType, c.SMPPRate = "smsc.example.com:2775", "tidings", "secret", "VMA", "50"
+	require.NoError(t, c.Validate())
+	n, err = c.SMPPRateValue()
+	require.NoError(t, err)
+	require.Equal(t, 50, n)
+
+	for name, bad := range map[string]struct {
+		mod  func(*Config)
+		want string
+	}{
+		"no port":           {func(c *Config) { c.SMPPAddr = "smsc.example.com" }, "TIDINGS_SMPP_ADDR"},
+		"no host":           {func(c *Config) { c.SMPPAddr = ":2775" }, "TIDINGS_SMPP_ADDR"},
+		"no system id":      {func(c *Config) { c.SMPPSystemID = "" }, "TIDINGS_SMPP_SYSTEM_ID"},
+		"long system id":    {func(c *Config) { c.SMPPSystemID = strings.Repeat("s", 16) }, "TIDINGS_SMPP_SYSTEM_ID"},
+		"long password":     {func(c *Config) { c.SMPPPassword = "123456789" }, "TIDINGS_SMPP_PASSWORD"},
+		"long type":         {func(c *Config) { c.SMPPSystemType = strings.Repeat("t", 13) }, "TIDINGS_SMPP_SYSTEM_TYPE"},
+		"zero rate":         {func(c *Config) { c.SMPPRate = "0" }, "TIDINGS_SMPP_RATE"},
+		"fraction rate":     {func(c *Config) { c.SMPPRate = "2.5" }, "TIDINGS_SMPP_RATE"},
+		"words rate":        {func(c *Config) { c.SMPPRate = "fast" }, "TIDINGS_SMPP_RATE"},
+		"settings, no addr": {func(c *Config) { c.SMPPAddr = "" }, "TIDINGS_SMPP_ADDR"},
+	} {
+		c := defaults()
+		c.SMPPAddr, c.SMPPSystemID, c.SMPPPassword = "127.0.0.1:2775", "tidings", "secret"
+		bad.mod(c)
+		err := c.Validate()
+		require.Error(t, err, name)
+		require.True(t, strings.HasPrefix(err.Error(), bad.want), "%s: %v", name, err)
+	}
+}

@@ -1,7 +1,6 @@
 package smpp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,20 +8,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tidings/tidings/internal/smpp/smsctest"
 )
 
 // The conformance tests run the client against an independent SMSC:
-// tests/smsc/smsc.mjs, built on the npm smpp package. It needs node and
-// `npm ci --prefix tests/smsc`; without them the tests skip, unless CI is set.
+// tests/smsc/smsc.mjs, built on the npm smpp package, started by smsctest.
+// It needs node and `npm ci --prefix tests/smsc`; without them the tests
+// skip, unless CI is set.
 
 type smsc struct {
 	addr    string // SMPP host:port
@@ -75,70 +74,8 @@ type smscState struct {
 
 func startSMSC(t *testing.T) *smsc {
 	t.Helper()
-	dir, err := filepath.Abs("../../tests/smsc")
-	require.NoError(t, err)
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "smpp", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("the SMSC needs node and its npm packages (npm ci --prefix tests/smsc): %v", err)
-		}
-		t.Fatalf("the SMSC needs node and its npm packages (npm ci --prefix tests/smsc): %v", err)
-	}
-	cmd := exec.Command(node, "smsc.mjs", "--system-id", "tidings", "--password", "secret")
-	cmd.Dir = dir
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = stdin.Close() // the SMSC exits when its stdin ends
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("SMSC stderr:\n%s", stderr.String())
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("SMSC did not start: %v: %s", err, stderr.String())
-	}
-	var ports struct{ SMPP, Control int }
-	require.NoError(t, json.Unmarshal([]byte(line), &ports))
-	return &smsc{
-		addr:    fmt.Sprintf("127.0.0.1:%d", ports.SMPP),
-		control: fmt.Sprintf("http://127.0.0.1:%d", ports.Control),
-	}
-}
-
-// lockedBuffer collects the SMSC's stderr, which os/exec writes from its
-// own goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	sc := smsctest.Start(t)
+	return &smsc{addr: sc.Addr, control: sc.Control}
 }
 
 func (s *smsc) post(t *testing.T, path string, body any) map[string]any {
