@@ -144,16 +144,18 @@ func freshDatabase(t testing.TB) string {
 		t.Fatalf("CREATE DATABASE %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// A database left behind costs disk, not correctness: a slow drop
+		// on a loaded machine is reported, not failed.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, base)
 		if err != nil {
-			t.Errorf("dropping %s: %v", name, err)
+			t.Logf("not dropped: %s: %v", name, err)
 			return
 		}
 		defer conn.Close(context.Background())
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
+			t.Logf("not dropped: DROP DATABASE %s: %v", name, err)
 		}
 	})
 	u, err := url.Parse(base)
