@@ -601,13 +601,39 @@ func (g *Gateway) openMessage(ctx context.Context, q *queued, added [][2]string,
 	}{io.MultiReader(bytes.NewReader(prefix), filter), rc}, int64(len(prefix)) + q.Size, nil
 }
 
+// openReceived opens the message as the client sent it, for the archive:
+// without the Received field the SMTP server put first and without this
+// gateway's Authentication-Results (the archive keeps both as metadata:
+// sender, TLS, verdicts), with only the fields AddHeader steps added so
+// far on top. A download from the archive is then, byte for byte, what
+// was sent (and what the rules added).
+func (g *Gateway) openReceived(ctx context.Context, q *queued, added [][2]string) (io.ReadCloser, error) {
+	rc, _, err := g.cfg.Blobs.Get(ctx, q.BlobKey)
+	if err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return nil, permanent{fmt.Errorf("spooled copy %s is missing", q.BlobKey)}
+		}
+		return nil, err
+	}
+	first := true
+	filter := newHeaderFilter(rc, func(name string, field []byte) bool {
+		own := first && strings.EqualFold(name, "Received") && bytes.Contains(field, []byte(" (Tidings) with "))
+		first = false
+		return own
+	})
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(headerLines(added)), filter), rc}, nil
+}
+
 func (g *Gateway) archive(ctx context.Context, q *queued, s *Step, a *mm.ArchiveAction, added [][2]string) (outcome, error) {
 	arch := g.currentArchiver()
 	if arch == nil {
 		return failed("archive not available: this node runs no archive service"), nil
 	}
 	id := deref(a.TargetArchive)
-	rc, _, err := g.openMessage(ctx, q, added, "")
+	rc, err := g.openReceived(ctx, q, added)
 	if err != nil {
 		return outcome{}, err
 	}
