@@ -77,6 +77,8 @@ func benchDirect(o options, dataDir string, s *tidingsSetup, corpus Corpus) erro
 		return first
 	}
 	took := time.Since(start)
-	ingest{n: o.n, bytes: total.Load(), accepted: took, ready: took}.print("tidings direct")
+	r := ingest{n: o.n, bytes: total.Load(), accepted: took, ready: took}
+	fmt.Printf("%-14s ingest %7.0f msgs/s %6.1f MB/s  (%d msgs, %.1f MB in %.1fs, %d writers, no SMTP)\n",
+		"tidings direct", r.rate(), r.mbps(), r.n, float64(r.bytes)/1e6, took.Seconds(), o.clients)
 	return nil
 }

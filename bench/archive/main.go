@@ -50,7 +50,12 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "tidings binary (default: build ./cmd/tidings)")
 	flag.StringVar(&o.work, "work", "", "work directory, kept (default: a temporary one, removed)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Hour, "give up waiting for ingest after this")
+	dump := flag.Int("dump", -1, "write message i of the corpus to stdout and exit")
 	flag.Parse()
+	if *dump >= 0 {
+		os.Stdout.Write(Corpus{Seed: o.seed}.Message(*dump).Raw)
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "archive:", err)
 		os.Exit(1)

@@ -122,7 +122,7 @@ func benchTidings(o options, bin, work string, corpus Corpus, queries []query) (
 		return ingest{}, nil, 0, err
 	}
 	defer stopDNS()
-	dataDir := filepath.Join(work, "tidings")
+	dataDir := filepath.Join(work, "data")
 	t, err := benchkit.StartTidings(bin, dataDir, dnsAddr)
 	if err != nil {
 		return ingest{}, nil, 0, err
