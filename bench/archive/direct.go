@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,39 +41,21 @@ func benchDirect(o options, dataDir string, s *tidingsSetup, corpus Corpus) erro
 	if err != nil {
 		return err
 	}
-	var (
-		next, total atomic.Int64
-		wg          sync.WaitGroup
-		mu          sync.Mutex
-		first       error
-	)
+	var total atomic.Int64
 	start := time.Now()
-	for range o.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= o.n {
-					return
-				}
-				m := corpus.Message(i)
-				env := &message.Envelope{AccountID: s.accountID, MailFrom: m.From, Recipients: m.To, Size: int64(len(m.Raw)), ReceivedAt: time.Now()}
-				if _, err := svc.Store(ctx, s.accountID, s.directID, env, message.Auth{}, bytes.NewReader(m.Raw)); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("message %d: %w", i, err)
-					}
-					mu.Unlock()
-					return
-				}
-				total.Add(int64(len(m.Raw)))
+	err = parallel(o.n, o.clients, func() (func(int) error, func()) {
+		return func(i int) error {
+			m := corpus.Message(i)
+			env := &message.Envelope{AccountID: s.accountID, MailFrom: m.From, Recipients: m.To, Size: int64(len(m.Raw)), ReceivedAt: time.Now()}
+			if _, err := svc.Store(ctx, s.accountID, s.directID, env, message.Auth{}, bytes.NewReader(m.Raw)); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return first
+			total.Add(int64(len(m.Raw)))
+			return nil
+		}, func() {}
+	})
+	if err != nil {
+		return err
 	}
 	took := time.Since(start)
 	r := ingest{n: o.n, bytes: total.Load(), accepted: took, ready: took}

@@ -143,53 +143,28 @@ func lookPath(p string) (string, error) {
 	return execLookPath(p)
 }
 
-// send sends messages 0..n-1 of the corpus to addr over clients
-// concurrent SMTP sessions and returns the bytes sent and the time taken.
-func send(addr string, corpus Corpus, n, clients int) (int64, time.Duration, error) {
+// parallel runs do(i) for i in 0..n-1 on workers goroutines, each with
+// the do its newWorker gives (and its done called at the end), and
+// returns the first error (that worker stops at it).
+func parallel(n, workers int, newWorker func() (do func(i int) error, done func())) error {
 	var (
 		next  atomic.Int64
-		bytes atomic.Int64
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
 	)
-	start := time.Now()
-	for range clients {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var c *smtp.Client
-			defer func() {
-				if c != nil {
-					c.Quit()
-				}
-			}()
+			do, done := newWorker()
+			defer done()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					return
 				}
-				m := corpus.Message(i)
-				var err error
-				for attempt := 0; attempt < 3; attempt++ {
-					if c == nil {
-						if c, err = smtp.Dial(addr); err != nil {
-							c = nil
-							continue
-						}
-						if err = c.Hello("client.bench.example"); err != nil {
-							c.Close()
-							c = nil
-							continue
-						}
-					}
-					if err = deliver(c, m); err == nil {
-						break
-					}
-					c.Close()
-					c = nil
-				}
-				if err != nil {
+				if err := do(i); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = fmt.Errorf("message %d: %w", i, err)
@@ -197,12 +172,51 @@ func send(addr string, corpus Corpus, n, clients int) (int64, time.Duration, err
 					mu.Unlock()
 					return
 				}
-				bytes.Add(int64(len(m.Raw)))
 			}
 		}()
 	}
 	wg.Wait()
-	return bytes.Load(), time.Since(start), first
+	return first
+}
+
+// send sends messages 0..n-1 of the corpus to addr over clients
+// concurrent SMTP sessions and returns the bytes sent and the time taken.
+func send(addr string, corpus Corpus, n, clients int) (int64, time.Duration, error) {
+	var bytes atomic.Int64
+	start := time.Now()
+	err := parallel(n, clients, func() (func(int) error, func()) {
+		var c *smtp.Client
+		do := func(i int) error {
+			m := corpus.Message(i)
+			var err error
+			for attempt := 0; attempt < 3; attempt++ {
+				if c == nil {
+					if c, err = smtp.Dial(addr); err != nil {
+						c = nil
+						continue
+					}
+					if err = c.Hello("client.bench.example"); err != nil {
+						c.Close()
+						c = nil
+						continue
+					}
+				}
+				if err = deliver(c, m); err == nil {
+					bytes.Add(int64(len(m.Raw)))
+					return nil
+				}
+				c.Close()
+				c = nil
+			}
+			return err
+		}
+		return do, func() {
+			if c != nil {
+				c.Quit()
+			}
+		}
+	})
+	return bytes.Load(), time.Since(start), err
 }
 
 func deliver(c *smtp.Client, m Message) error {
