@@ -3,7 +3,7 @@
 # Installs Mailpit v1.33.1 into a temporary directory (never committed).
 # Usage: bench/archive/run.sh [-n 20000] [-c 8] [-direct] [-q 200]
 #   bench/archive/run.sh -n 100000 -direct
-#   bench/archive/run.sh -n 1000000 -c 16 -direct -timeout 6h   (hours; ~25 GB of disk)
+#   bench/archive/run.sh -n 1000000 -c 16 -direct -timeout 12h -work /big/disk/dir   (hours; ~45 GB of disk)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
