@@ -26,7 +26,6 @@ import (
 	"fmt"
 
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,8 +36,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/miekg/dns"
-
+	"github.com/tidings/tidings/bench/internal/benchkit"
 	"github.com/tidings/tidings/internal/client"
 )
 
@@ -100,7 +98,7 @@ func run(msgs, sessions, size int, bin string, archive, skipPF bool, timeout tim
 	// SPF, DKIM and DMARC look-ups go to a stub that answers at once (no
 	// record), as a local resolver would: this machine has no network, and
 	// the system resolver would time out on every message.
-	dnsAddr, stopDNS, err := startDNSStub()
+	dnsAddr, stopDNS, err := benchkit.StartDNSStub()
 	if err != nil {
 		return err
 	}
@@ -162,35 +160,12 @@ type tidings struct {
 	stop     func()
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func startDNSStub() (string, func(), error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetRcode(r, dns.RcodeNameError)
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	return pc.LocalAddr().String(), func() { _ = srv.Shutdown() }, nil
-}
-
 func startTidings(bin, work, sinkAddr, dnsAddr string, archive bool) (*tidings, error) {
-	httpPort, err := freePort()
+	httpPort, err := benchkit.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	smtpPort, err := freePort()
+	smtpPort, err := benchkit.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +191,7 @@ func startTidings(bin, work, sinkAddr, dnsAddr string, archive bool) (*tidings, 
 		logf.Close()
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	if err := waitHTTP(base+"/healthz", 30*time.Second); err != nil {
+	if err := benchkit.WaitHTTP(base+"/healthz", 30*time.Second); err != nil {
 		stop()
 		return nil, err
 	}
@@ -263,48 +238,17 @@ func startTidings(bin, work, sinkAddr, dnsAddr string, archive bool) (*tidings, 
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(smtpPort)
-	if err := waitSMTP(addr, 30*time.Second); err != nil {
+	if err := benchkit.WaitSMTP(addr, 30*time.Second); err != nil {
 		stop()
 		return nil, fmt.Errorf("the ingress point never listened: %w (log: %s)", err, filepath.Join(work, "tidings.log"))
 	}
 	return &tidings{smtpAddr: addr, stop: stop}, nil
 }
 
-func waitHTTP(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready after %s", url, d)
-}
-
-func waitSMTP(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "220") {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no 220 greeting on %s after %s", addr, d)
-}
-
 // startPostfix configures the local Postfix as a relay to the sink on a
 // spare port, as TESTING.md describes, and starts it.
 func startPostfix(sinkAddr string) (string, func(), error) {
-	port, err := freePort()
+	port, err := benchkit.FreePort()
 	if err != nil {
 		return "", nil, err
 	}
@@ -349,7 +293,7 @@ func startPostfix(sinkAddr string) (string, func(), error) {
 		_ = exec.Command("postconf", "-MX", fmt.Sprintf("%d/inet", port)).Run()
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := waitSMTP(addr, 30*time.Second); err != nil {
+	if err := benchkit.WaitSMTP(addr, 30*time.Second); err != nil {
 		stop()
 		return "", nil, err
 	}

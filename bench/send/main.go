@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/emersion/go-smtp"
-	"github.com/miekg/dns"
+
+	"github.com/tidings/tidings/bench/internal/benchkit"
 )
 
 func main() {
@@ -66,7 +66,7 @@ func run(n, c int, bin, dbURL string, timeout time.Duration) error {
 		return err
 	}
 	defer sink.srv.Close()
-	dnsAddr, stopDNS, err := startDNSStub()
+	dnsAddr, stopDNS, err := benchkit.StartDNSStub()
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func run(n, c int, bin, dbURL string, timeout time.Duration) error {
 		_ = cmd.Wait()
 		logf.Close()
 	}()
-	if err := waitHTTP("http://"+httpAddr+"/healthz", 30*time.Second); err != nil {
+	if err := benchkit.WaitHTTP("http://"+httpAddr+"/healthz", 30*time.Second); err != nil {
 		return err
 	}
 
@@ -207,33 +207,3 @@ func (ss *session) Data(r io.Reader) error {
 }
 func (*session) Reset()        {}
 func (*session) Logout() error { return nil }
-
-// startDNSStub answers every query "no such name" at once, as a local
-// resolver would for names that do not exist.
-func startDNSStub() (string, func(), error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetRcode(r, dns.RcodeNameError)
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	return pc.LocalAddr().String(), func() { _ = srv.Shutdown() }, nil
-}
-
-func waitHTTP(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("tidings did not become healthy at " + url)
-}
