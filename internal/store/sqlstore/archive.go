@@ -375,11 +375,19 @@ func (a ArchiveStore) SearchMessages(ctx context.Context, q *archive.Query) ([]a
 	if q.HasAttachments != nil {
 		where, args = append(where, "m.has_attachments = ?"), append(args, *q.HasAttachments)
 	}
+	// With words to match, the unary + keeps SQLite from driving the query
+	// by the time index and re-running the full-text match per row: a word
+	// with after:/before: took 1.9 s over 5,000 messages, 40 ms this way
+	// (bench/archive). On PostgreSQL it is a no-op.
+	at := "m.received_at"
+	if ranked {
+		at = "+m.received_at"
+	}
 	if !q.Since.IsZero() {
-		where, args = append(where, "m.received_at >= ?"), append(args, ms(q.Since))
+		where, args = append(where, at+" >= ?"), append(args, ms(q.Since))
 	}
 	if !q.Until.IsZero() {
-		where, args = append(where, "m.received_at < ?"), append(args, ms(q.Until))
+		where, args = append(where, at+" < ?"), append(args, ms(q.Until))
 	}
 	if len(q.Not) > 0 {
 		if a.pg() {
