@@ -40,7 +40,10 @@ const (
 // Options tune a Queue. The zero value is fine.
 type Options struct {
 	// MaxWorkers is how many jobs of the default queue run at once
-	// (default 20).
+	// (default 60: a relay job spends most of its time waiting on the
+	// remote SMTP server and on fsyncs, so more of them overlap; with 20,
+	// bench/relay processed 160–195 msgs/s while accepting more, with 60
+	// 220–260, keeping up with what SMTP accepts).
 	MaxWorkers int
 	// ListenPool, for PostgreSQL only, carries LISTEN/NOTIFY so that a
 	// committed job is picked up at once instead of at the next poll. It
@@ -113,7 +116,7 @@ func New(db *sql.DB, kind Driver, log *slog.Logger, opts ...Options) (*Queue, er
 		o = opts[0]
 	}
 	if o.MaxWorkers <= 0 {
-		o.MaxWorkers = 20
+		o.MaxWorkers = 60
 	}
 	if kind != Postgres && o.ListenPool != nil {
 		return nil, errors.New("jobs: a listen pool is for PostgreSQL only")
