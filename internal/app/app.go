@@ -63,6 +63,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	defer db.Close()
+	if cfg.DebugAddr != "" {
+		if err := serveDebug(ctx, cfg.DebugAddr, log); err != nil {
+			return err
+		}
+	}
 
 	rootKey, generated, err := ensureRoot(ctx, db.IAM(), cfg)
 	if err != nil {

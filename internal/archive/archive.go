@@ -38,6 +38,7 @@ import (
 
 	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/mailmanager"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
@@ -123,6 +124,7 @@ type Config struct {
 // Service is the archive.
 type Service struct {
 	store    Store
+	inserts  *groupcommit.Group[Insert]
 	blobs    blob.Store
 	archives Archives
 	cfg      Config
@@ -169,7 +171,9 @@ func New(store Store, blobs blob.Store, archives Archives, cfg Config, log *slog
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, blobs: blobs, archives: archives, cfg: cfg, log: log}, nil
+	s := &Service{store: store, blobs: blobs, archives: archives, cfg: cfg, log: log}
+	s.inserts = groupcommit.New(0, s.insertBatch)
+	return s, nil
 }
 
 // now is the clock in UTC to the millisecond, the precision stored.

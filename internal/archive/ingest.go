@@ -152,7 +152,7 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		append([]string{m.Meta.From}, m.Meta.SearchEnvelopeFrom()...),
 		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.SearchEnvelopeTo()...),
 		m.Meta.Attachments, body)
-	if err := s.store.InsertMessage(ctx, m, doc); err != nil {
+	if err := s.inserts.Do(Insert{Message: m, Doc: doc}); err != nil {
 		s.deleteBlob(ctx, key)
 		return "", err
 	}
@@ -162,6 +162,17 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 			"message", id, "problems", m.Meta.Problems)
 	}
 	return id, nil
+}
+
+// insertBatch is the transaction of s.inserts: messages stored while
+// another transaction was committing are inserted together, so that one
+// fsync of the database serves many (group commit; see
+// internal/groupcommit). It finishes even when the caller goes away: the
+// blob is removed only when this fails.
+func (s *Service) insertBatch(batch []Insert) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.store.InsertMessages(ctx, batch)
 }
 
 var errPutEnded = errors.New("archive: blob store stopped reading")

@@ -218,6 +218,12 @@ type Task struct {
 	Total, Done int64
 }
 
+// Insert is a message to store and its index entries.
+type Insert struct {
+	Message *Message
+	Doc     *Document
+}
+
 // ArchiveRef names an archive.
 type ArchiveRef struct{ AccountID, ArchiveID string }
 
@@ -233,6 +239,9 @@ type Store interface {
 	// InsertMessage stores the metadata row and the index entries of m in
 	// one transaction. Times are kept to the millisecond.
 	InsertMessage(ctx context.Context, m *Message, doc *Document) error
+	// InsertMessages stores several messages in one transaction: all or
+	// none.
+	InsertMessages(ctx context.Context, batch []Insert) error
 	GetMessage(ctx context.Context, accountID, id string) (*Message, error)
 	// FilterMessages lists messages the Mail Manager way.
 	FilterMessages(ctx context.Context, f *Filter) ([]*Message, error)

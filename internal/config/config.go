@@ -40,6 +40,9 @@ type Config struct {
 	// takes back at once the work it held when it died. "" ⇒ derived from
 	// the host name and the data directory (see Node).
 	NodeID string // TIDINGS_NODE_ID
+	// DebugAddr serves Go's profiles (net/http/pprof) when set; keep it
+	// on loopback. "" ⇒ off.
+	DebugAddr string // TIDINGS_DEBUG_ADDR
 
 	// The gateway.
 	Hostname string // TIDINGS_HOSTNAME: name in SMTP greetings, Received, DSNs; "" ⇒ os.Hostname()
@@ -96,6 +99,7 @@ func (c *Config) Vars() []Var {
 		{"root-access-key-id", "TIDINGS_ROOT_ACCESS_KEY_ID", "", "root access key id (generated at first start when empty)", &c.RootAccessKeyID},
 		{"root-secret-access-key", "TIDINGS_ROOT_SECRET_ACCESS_KEY", "", "root secret access key", &c.RootSecretAccessKey},
 		{"node-id", "TIDINGS_NODE_ID", "", "name of this node, stable across restarts, unique among the nodes sharing a database (default: host name and a hash of the data dir)", &c.NodeID},
+		{"debug-addr", "TIDINGS_DEBUG_ADDR", "", "address serving Go's profiles at /debug/pprof/ (empty: off); keep it on loopback", &c.DebugAddr},
 		{"log-level", "TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "TIDINGS_LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"hostname", "TIDINGS_HOSTNAME", "", "host name in SMTP greetings, Received headers and DSNs (default: the system's)", &c.Hostname},
@@ -178,6 +182,11 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeID != "" && !nodeIDRe.MatchString(c.NodeID) {
 		return fmt.Errorf("TIDINGS_NODE_ID %q: want 1 to 64 letters, digits, '.', '_' or '-'", c.NodeID)
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			return fmt.Errorf("TIDINGS_DEBUG_ADDR %q: want host:port, such as 127.0.0.1:6060: %v", c.DebugAddr, err)
+		}
 	}
 	if c.Hostname != "" && !hostnameRe.MatchString(c.Hostname) {
 		return fmt.Errorf("TIDINGS_HOSTNAME %q: want a host name such as mx.example.com", c.Hostname)

@@ -20,6 +20,7 @@ import (
 	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/delivery"
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/jobs"
 	"github.com/tidings/tidings/internal/mailauth"
 	"github.com/tidings/tidings/internal/mailmanager"
@@ -110,7 +111,7 @@ type Gateway struct {
 
 	listeners *listenerManager
 	queue     *Queue
-	commits   *groupCommit
+	commits   *groupcommit.Group[*Message]
 	archiver  atomic.Pointer[archiverBox]
 	jobs      *jobs.Queue // set by Register
 }
@@ -195,7 +196,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.lookups = newLookupCache(cfg.Control, cfg.CacheTTL, cfg.Now)
 	g.queue = NewQueue(cfg.Store, cfg.Blobs)
-	g.commits = newGroupCommit(cfg.Store, cfg.Logger)
+	g.commits = groupcommit.New(0, g.commitBatch)
 	if cfg.Archiver != nil {
 		g.UseArchiver(cfg.Archiver)
 	}
@@ -237,9 +238,7 @@ func (g *Gateway) Kick() { g.listeners.kick() }
 // Stop closes the listeners: sessions in DATA finish their message, the
 // others are told 421. It returns when they are gone or ctx ends.
 func (g *Gateway) Stop(ctx context.Context) error {
-	err := g.listeners.stop(ctx)
-	g.commits.stop()
-	return err
+	return g.listeners.stop(ctx)
 }
 
 // Addr returns the address an ingress point listens on, "" when it does

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/tidings/tidings/internal/message"
@@ -84,7 +82,7 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 		ReceivedAt:     received,
 		UpdatedAt:      now,
 	}
-	err := g.commits.commit(m)
+	err := g.commits.Do(m)
 	if err != nil {
 		// Not committed: no job will ever read the blob.
 		if derr := g.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil {
@@ -143,116 +141,22 @@ func isASCII(s string) bool {
 	return true
 }
 
-// groupCommit commits the rows and jobs of spooled messages. Sessions
-// that finish DATA while a commit is in flight are committed together in
-// the next transaction, so that one fsync of the database serves many
-// messages (group commit, as database logs do): on the embedded store every
+// commitBatch is the transaction of g.commits: the rows and process jobs
+// of spooled messages. Sessions that finish DATA while a commit is in
+// flight are committed together in the next transaction, so that one
+// fsync of the database serves many messages: on the embedded store every
 // commit is serialized on one writer, and one per message would cap the
 // rate at what the disk fsyncs per second. No message waits for another
 // to arrive: a lone message is committed at once.
-type groupCommit struct {
-	st   Store
-	log  *slog.Logger
-	reqs chan *commitReq
-	quit chan struct{}
-	done chan struct{}
-	once sync.Once
-
-	mu      sync.RWMutex
-	stopped bool
-}
-
-type commitReq struct {
-	m    *Message
-	errc chan error
-}
-
-// maxGroup bounds the messages of one transaction.
-const maxGroup = 256
-
-func newGroupCommit(st Store, log *slog.Logger) *groupCommit {
-	c := &groupCommit{st: st, log: log, reqs: make(chan *commitReq, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
-	return c
-}
-
-// commit inserts the message and its gateway.process job, durably, or
-// reports why not. It waits for the commit whatever happens to the SMTP
-// session meanwhile: a row committed must keep its blob.
-func (c *groupCommit) commit(m *Message) error {
-	r := &commitReq{m: m, errc: make(chan error, 1)}
-	c.mu.RLock()
-	if c.stopped {
-		// The listeners are closed before; this is a straggler.
-		c.mu.RUnlock()
-		return c.tx([]*commitReq{r})
-	}
-	c.reqs <- r
-	c.mu.RUnlock()
-	return <-r.errc
-}
-
-func (c *groupCommit) stop() {
-	c.once.Do(func() {
-		c.mu.Lock() // waits for senders in flight
-		c.stopped = true
-		c.mu.Unlock()
-		close(c.quit)
-	})
-	<-c.done
-}
-
-func (c *groupCommit) run() {
-	defer close(c.done)
-	batch := make([]*commitReq, 0, maxGroup)
-	for {
-		select {
-		case r := <-c.reqs:
-			batch = append(batch[:0], r)
-		case <-c.quit:
-			// Serve what was queued before the stop.
-			for {
-				select {
-				case r := <-c.reqs:
-					r.errc <- c.tx([]*commitReq{r})
-				default:
-					return
-				}
-			}
-		}
-	more:
-		for len(batch) < maxGroup {
-			select {
-			case r := <-c.reqs:
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
-		err := c.tx(batch)
-		if err != nil && len(batch) > 1 {
-			// One bad row must not fail the others: commit them one by one.
-			c.log.Warn("group commit failed; committing one by one", "messages", len(batch), "err", err)
-			for _, r := range batch {
-				r.errc <- c.tx([]*commitReq{r})
-			}
-			continue
-		}
-		for _, r := range batch {
-			r.errc <- err
-		}
-	}
-}
-
-func (c *groupCommit) tx(batch []*commitReq) error {
+func (g *Gateway) commitBatch(batch []*Message) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return c.st.InTx(ctx, func(tx Tx) error {
-		for _, r := range batch {
-			if err := tx.InsertMessage(ctx, r.m); err != nil {
+	return g.cfg.Store.InTx(ctx, func(tx Tx) error {
+		for _, m := range batch {
+			if err := tx.InsertMessage(ctx, m); err != nil {
 				return err
 			}
-			if err := tx.Enqueue(ctx, ProcessArgs{QueueID: r.m.QueueID}); err != nil {
+			if err := tx.Enqueue(ctx, ProcessArgs{QueueID: m.QueueID}); err != nil {
 				return err
 			}
 		}

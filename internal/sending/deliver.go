@@ -9,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -96,64 +95,21 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 // rate at what the disk syncs per second. A lone message is committed at
 // once; no send waits for another to arrive.
 func (s *Service) commit(ctx context.Context, m *Message, rcpts []Recipient) error {
-	return s.commits.commit(&commitReq{m: m, rcpts: rcpts, errc: make(chan error, 1)})
+	return s.commits.Do(commitReq{m: m, rcpts: rcpts})
 }
 
 type commitReq struct {
 	m     *Message
 	rcpts []Recipient
-	errc  chan error
 }
 
-// groupCommit batches commits without a goroutine of its own: the first
-// sender to find no commit running runs them, taking what arrived
-// meanwhile, until none is left.
-type groupCommit struct {
-	st      Store
-	mu      sync.Mutex
-	pending []*commitReq
-	running bool
-}
-
-const maxGroup = 256
-
-func (g *groupCommit) commit(r *commitReq) error {
-	g.mu.Lock()
-	g.pending = append(g.pending, r)
-	if g.running {
-		g.mu.Unlock()
-		return <-r.errc
-	}
-	g.running = true
-	for len(g.pending) > 0 {
-		n := min(len(g.pending), maxGroup)
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
-		g.mu.Unlock()
-		err := g.tx(batch)
-		if err != nil && len(batch) > 1 {
-			// One bad row must not fail the others.
-			for _, b := range batch {
-				b.errc <- g.tx([]*commitReq{b})
-			}
-		} else {
-			for _, b := range batch {
-				b.errc <- err
-			}
-		}
-		g.mu.Lock()
-	}
-	g.running = false
-	g.mu.Unlock()
-	return <-r.errc
-}
-
-func (g *groupCommit) tx(batch []*commitReq) error {
+// commitBatch is the transaction of s.commits.
+func (s *Service) commitBatch(batch []commitReq) error {
 	// The commit finishes even when the client goes away: a committed row
 	// must keep its blob, and the blob is removed only when this fails.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return g.st.InTx(ctx, func(tx Tx) error {
+	return s.st.InTx(ctx, func(tx Tx) error {
 		for _, r := range batch {
 			if err := tx.InsertMessage(ctx, r.m, r.rcpts); err != nil {
 				return err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tidings/tidings/internal/delivery"
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/iam"
 )
 
@@ -104,7 +105,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	limit   *rateLimiter
-	commits *groupCommit
+	commits *groupcommit.Group[commitReq]
 }
 
 // New returns a Service.
@@ -137,7 +138,9 @@ func New(cfg Config) (*Service, error) {
 		cfg.LinkKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.LinkKey)
 	}
-	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter(), commits: &groupCommit{st: cfg.Store}}, nil
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter()}
+	s.commits = groupcommit.New(0, s.commitBatch)
+	return s, nil
 }
 
 // account returns the caller's account id.

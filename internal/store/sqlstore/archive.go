@@ -73,9 +73,26 @@ func arcFolded(m *archive.Message) []any {
 }
 
 func (a ArchiveStore) InsertMessage(ctx context.Context, m *archive.Message, doc *archive.Document) error {
-	if m.AccountID == "" || m.ArchiveID == "" || m.ID == "" {
-		return fault.Invalidf("an archived message needs an account, an archive and an ID")
+	return a.InsertMessages(ctx, []archive.Insert{{Message: m, Doc: doc}})
+}
+
+func (a ArchiveStore) InsertMessages(ctx context.Context, batch []archive.Insert) error {
+	for _, in := range batch {
+		if m := in.Message; m == nil || m.AccountID == "" || m.ArchiveID == "" || m.ID == "" {
+			return fault.Invalidf("an archived message needs an account, an archive and an ID")
+		}
 	}
+	return a.inTx(ctx, "insert archived message", func(tx *sql.Tx) error {
+		for _, in := range batch {
+			if err := a.insertMessage(ctx, tx, in.Message, in.Doc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (a ArchiveStore) insertMessage(ctx context.Context, tx *sql.Tx, m *archive.Message, doc *archive.Document) error {
 	if doc == nil {
 		doc = &archive.Document{}
 	}
@@ -89,27 +106,25 @@ func (a ArchiveStore) InsertMessage(ctx context.Context, m *archive.Message, doc
 	args = append(args, string(meta), m.DataKeyID)
 	const cols = `account_id, archive_id, id, received_at, blob_key, size, stored_size, sha256, compression,
 		malformed, has_attachments, f_subject, f_from, f_to, f_cc, f_env_from, f_env_to, meta, data_key_id`
-	return a.inTx(ctx, "insert archived message", func(tx *sql.Tx) error {
-		if a.pg() {
-			_, err := tx.ExecContext(ctx, a.s.q(`INSERT INTO archive_messages (`+cols+`, tsv)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS tsvector))`),
-				append(args, arcTsvector(doc))...)
-			return a.insertErr(err, m)
-		}
-		res, err := tx.ExecContext(ctx, a.s.q(`INSERT INTO archive_messages (`+cols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
-		if err != nil {
-			return a.insertErr(err, m)
-		}
-		seq, err := res.LastInsertId()
-		if err != nil {
-			return a.s.wrap(err, "insert archived message")
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO archive_fts (rowid, subject, sender, recipients, body) VALUES (?, ?, ?, ?, ?)`,
-			seq, strings.Join(doc.Subject, " "), strings.Join(doc.Sender, " "),
-			strings.Join(doc.Recipients, " "), strings.Join(doc.Body, " "))
-		return a.s.wrap(err, "index archived message")
-	})
+	if a.pg() {
+		_, err := tx.ExecContext(ctx, a.s.q(`INSERT INTO archive_messages (`+cols+`, tsv)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS tsvector))`),
+			append(args, arcTsvector(doc))...)
+		return a.insertErr(err, m)
+	}
+	res, err := tx.ExecContext(ctx, a.s.q(`INSERT INTO archive_messages (`+cols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+	if err != nil {
+		return a.insertErr(err, m)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return a.s.wrap(err, "insert archived message")
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO archive_fts (rowid, subject, sender, recipients, body) VALUES (?, ?, ?, ?, ?)`,
+		seq, strings.Join(doc.Subject, " "), strings.Join(doc.Sender, " "),
+		strings.Join(doc.Recipients, " "), strings.Join(doc.Body, " "))
+	return a.s.wrap(err, "index archived message")
 }
 
 func (a ArchiveStore) insertErr(err error, m *archive.Message) error {

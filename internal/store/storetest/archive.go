@@ -24,6 +24,7 @@ func RunArchive(t *testing.T, open func(t *testing.T) *store.DB) {
 		fn   func(t *testing.T, b *archiveBundle)
 	}{
 		{"InsertGet", testArchiveInsertGet},
+		{"InsertBatch", testArchiveInsertBatch},
 		{"Filter", testArchiveFilter},
 		{"FilterPagination", testArchiveFilterPagination},
 		{"Search", testArchiveSearch},
@@ -172,6 +173,31 @@ func testArchiveInsertGet(t *testing.T, b *archiveBundle) {
 	requireKind(t, err, fault.NotFound)
 	err = b.st.InsertMessage(b.ctx, m, nil)
 	requireKind(t, err, fault.Conflict)
+}
+
+// testArchiveInsertBatch: InsertMessages stores a batch in one
+// transaction, and a batch with one taken ID stores none of it.
+func testArchiveInsertBatch(t *testing.T, b *archiveBundle) {
+	msg := func(id, subject string) archive.Insert {
+		return archive.Insert{
+			Message: &archive.Message{AccountID: acctA, ArchiveID: arcA, ID: id, ReceivedAt: day0, BlobKey: "k/" + id,
+				Compression: archive.Compression, Meta: archive.Meta{Subject: subject}},
+			Doc: archive.NewDocument(subject, nil, nil, nil, "batch body "+id),
+		}
+	}
+	require.NoError(t, b.st.InsertMessages(b.ctx, []archive.Insert{msg("b1", "one"), msg("b2", "two"), msg("b3", "three")}))
+	for _, id := range []string{"b1", "b2", "b3"} {
+		_, err := b.st.GetMessage(b.ctx, acctA, id)
+		require.NoError(t, err, id)
+	}
+	err := b.st.InsertMessages(b.ctx, []archive.Insert{msg("b4", "four"), msg("b2", "again")})
+	requireKind(t, err, fault.Conflict)
+	_, err = b.st.GetMessage(b.ctx, acctA, "b4")
+	requireKind(t, err, fault.NotFound)
+	hits, err := b.st.SearchMessages(b.ctx, &archive.Query{AccountID: acctA, ArchiveID: arcA, Limit: 10,
+		Must: []archive.Term{{Tokens: []string{"batch"}}}})
+	require.NoError(t, err)
+	require.Len(t, hits, 3, "the failed batch indexed nothing")
 }
 
 func testArchiveFilter(t *testing.T, b *archiveBundle) {
