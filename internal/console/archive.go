@@ -332,8 +332,12 @@ func (c *Console) searchPage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	}
 	if token == "" {
-		c.history.add(s.AccountID, a.ID, searchRecord{At: c.cfg.Now(), Query: d.Query, URL: r.URL.RequestURI(),
-			Found: len(res.Messages), More: res.NextPageToken != ""})
+		rec := &SearchRecord{AccountID: s.AccountID, ArchiveID: a.ID, At: c.cfg.Now(), Query: d.Query,
+			URL: r.URL.RequestURI(), Found: len(res.Messages), More: res.NextPageToken != ""}
+		if err := c.cfg.Sessions.AddSearch(r.Context(), rec, HistoryLen); err != nil {
+			// The search itself worked: show it, and say why history lacks it.
+			c.log.Warn("could not record a console search", "account", s.AccountID, "archive", a.ID, "err", err)
+		}
 	}
 	c.render(w, r, http.StatusOK, "search", a.Name, s, d)
 }
@@ -691,7 +695,7 @@ func (c *Console) zipBlob(ctx context.Context, zw *zip.Writer, key, name string)
 
 type historyData struct {
 	Archive  archiveRef
-	Console  []searchRecord
+	Console  []SearchRecord
 	Searches []taskRow
 	Exports  []taskRow
 }
@@ -708,7 +712,12 @@ func (c *Console) historyPage(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, err)
 		return
 	}
-	d := historyData{Archive: a, Console: c.history.list(s.AccountID, a.ID)}
+	console, err := c.cfg.Sessions.ListSearches(r.Context(), s.AccountID, a.ID, HistoryLen)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := historyData{Archive: a, Console: console}
 	searches, err := c.cfg.Archive.ListArchiveSearches(r.Context(), &mm.ListArchiveSearchesRequest{ArchiveId: &a.ID, PageSize: ptr(int64(50))})
 	if err != nil {
 		c.fail(w, r, err)

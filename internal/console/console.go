@@ -92,7 +92,6 @@ type Console struct {
 	mux      *http.ServeMux
 	sessions *sessions
 	throttle *throttle
-	history  *history
 	hashing  chan struct{} // bounds concurrent password hashing (memory)
 	sections []section
 }
@@ -154,7 +153,6 @@ func New(cfg Config) (*Console, error) {
 		pages:    pages,
 		sessions: newSessions(cfg.Sessions, cfg.Now, cfg.IdleTimeout, cfg.MaxAge, cfg.Logger),
 		throttle: newThrottle(cfg.Now, cfg.FailureDelay),
-		history:  newHistory(),
 		hashing:  make(chan struct{}, 2),
 		sections: sections(),
 	}

@@ -18,8 +18,9 @@ type Session struct {
 	SeenAt      time.Time
 }
 
-// SessionStore keeps console sessions in the database, so that they
-// survive a restart and every node of a cluster knows them. Errors:
+// SessionStore keeps console sessions and the history of console
+// searches in the database, so that they survive a restart and every node
+// of a cluster knows them. Errors:
 // fault.NotFound for a missing session.
 type SessionStore interface {
 	CreateSession(ctx context.Context, s *Session) error
@@ -31,4 +32,10 @@ type SessionStore interface {
 	// DeleteExpiredSessions deletes the sessions seen before seenBefore or
 	// created before createdBefore, and says how many.
 	DeleteExpiredSessions(ctx context.Context, seenBefore, createdBefore time.Time) (int64, error)
+
+	// AddSearch records a console search and forgets the oldest of its
+	// archive's beyond keep.
+	AddSearch(ctx context.Context, r *SearchRecord, keep int) error
+	// ListSearches returns an archive's console searches, newest first.
+	ListSearches(ctx context.Context, accountID, archiveID string, limit int) ([]SearchRecord, error)
 }

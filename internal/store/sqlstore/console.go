@@ -60,3 +60,37 @@ func (m ConsoleSessions) DeleteExpiredSessions(ctx context.Context, seenBefore, 
 	n, err := res.RowsAffected()
 	return n, m.s.wrap(err, "delete expired console sessions")
 }
+
+func (m ConsoleSessions) AddSearch(ctx context.Context, r *console.SearchRecord, keep int) error {
+	return m.s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, m.s.q(`INSERT INTO console_searches
+			(account_id, archive_id, at, query, url, found, more) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			r.AccountID, r.ArchiveID, ms(r.At), r.Query, r.URL, r.Found, r.More); err != nil {
+			return m.s.wrap(err, "add console search")
+		}
+		_, err := tx.ExecContext(ctx, m.s.q(`DELETE FROM console_searches WHERE account_id = ? AND archive_id = ? AND seq <=
+			(SELECT seq FROM console_searches WHERE account_id = ? AND archive_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`),
+			r.AccountID, r.ArchiveID, r.AccountID, r.ArchiveID, keep)
+		return m.s.wrap(err, "forget old console searches")
+	})
+}
+
+func (m ConsoleSessions) ListSearches(ctx context.Context, accountID, archiveID string, limit int) ([]console.SearchRecord, error) {
+	rows, err := m.s.rdb.QueryContext(ctx, m.s.q(`SELECT at, query, url, found, more FROM console_searches
+		WHERE account_id = ? AND archive_id = ? ORDER BY seq DESC LIMIT ?`), accountID, archiveID, limit)
+	if err != nil {
+		return nil, m.s.wrap(err, "list console searches")
+	}
+	defer rows.Close()
+	var out []console.SearchRecord
+	for rows.Next() {
+		r := console.SearchRecord{AccountID: accountID, ArchiveID: archiveID}
+		var at int64
+		if err := rows.Scan(&at, &r.Query, &r.URL, &r.Found, &r.More); err != nil {
+			return nil, m.s.wrap(err, "list console searches")
+		}
+		r.At = fromMS(at)
+		out = append(out, r)
+	}
+	return out, m.s.wrap(rows.Err(), "list console searches")
+}

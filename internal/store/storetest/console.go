@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,6 +16,38 @@ import (
 // RunConsole runs the conformance suite of console.SessionStore; open
 // returns a fresh, empty database.
 func RunConsole(t *testing.T, open func(t *testing.T) *store.DB) {
+	t.Run("Searches", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st := open(t).ConsoleSessions()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		got, err := st.ListSearches(ctx, "111122223333", "a-1", 10)
+		require.NoError(t, err)
+		require.Empty(t, got)
+		for i := range 5 {
+			require.NoError(t, st.AddSearch(ctx, &console.SearchRecord{AccountID: "111122223333", ArchiveID: "a-1",
+				At: t0.Add(time.Duration(i) * time.Minute), Query: fmt.Sprintf("q%d", i), URL: fmt.Sprintf("/u%d", i),
+				Found: i, More: i%2 == 1}, 3))
+		}
+		require.NoError(t, st.AddSearch(ctx, &console.SearchRecord{AccountID: "111122223333", ArchiveID: "a-2", At: t0, Query: "other"}, 3))
+		require.NoError(t, st.AddSearch(ctx, &console.SearchRecord{AccountID: "444455556666", ArchiveID: "a-1", At: t0, Query: "theirs"}, 3))
+		got, err = st.ListSearches(ctx, "111122223333", "a-1", 10)
+		require.NoError(t, err)
+		require.Equal(t, []console.SearchRecord{
+			{AccountID: "111122223333", ArchiveID: "a-1", At: t0.Add(4 * time.Minute), Query: "q4", URL: "/u4", Found: 4},
+			{AccountID: "111122223333", ArchiveID: "a-1", At: t0.Add(3 * time.Minute), Query: "q3", URL: "/u3", Found: 3, More: true},
+			{AccountID: "111122223333", ArchiveID: "a-1", At: t0.Add(2 * time.Minute), Query: "q2", URL: "/u2", Found: 2},
+		}, got, "newest first, the oldest beyond 3 forgotten")
+		got, err = st.ListSearches(ctx, "111122223333", "a-1", 1)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		got, err = st.ListSearches(ctx, "444455556666", "a-1", 10)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, "theirs", got[0].Query)
+	})
+
 	t.Run("Sessions", func(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
