@@ -17,6 +17,7 @@
 //	go run ./bench/archive                        # 20,000 messages, Tidings only
 //	bench/archive/run.sh -n 100000                # with Mailpit (installed by run.sh)
 //	bench/archive/run.sh -n 1000000 -c 16 -direct -timeout 12h # the full size
+//	go run ./bench/archive -n 2000 -preload 98000  # searches over 100,000 messages, 2,000 of them by SMTP
 //
 // Disk: the corpus averages about 27 KB a message; a run keeps Tidings'
 // blobs (~15 KB/msg) and database (~5 KB/msg), twice with -direct, and
@@ -52,6 +53,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "corpus seed")
 	flag.IntVar(&o.queries, "q", 200, "search queries per system")
 	flag.BoolVar(&o.direct, "direct", false, "also fill a second archive in-process, without SMTP")
+	flag.IntVar(&o.preload, "preload", 0, "store this many more messages directly into the archive before the SMTP run, so that searches run over preload+n messages (Tidings alone)")
 	flag.BoolVar(&o.mailpit, "mailpit", false, "run Mailpit side by side")
 	flag.StringVar(&o.mailpitBin, "mailpit-bin", "mailpit", "the mailpit binary")
 	flag.StringVar(&o.bin, "bin", "", "tidings binary (default: build ./cmd/tidings)")
@@ -71,6 +73,7 @@ func main() {
 
 type options struct {
 	n, clients, queries int
+	preload             int
 	seed                uint64
 	direct, mailpit     bool
 	mailpitBin, bin     string
@@ -104,6 +107,9 @@ func run(o options) error {
 		work = dir
 	} else if err := os.MkdirAll(work, 0o700); err != nil {
 		return err
+	}
+	if o.mailpit && o.preload > 0 {
+		return fmt.Errorf("-preload measures Tidings alone: Mailpit would search a smaller corpus")
 	}
 	if o.mailpit {
 		if _, err := lookPath(o.mailpitBin); err != nil {
