@@ -6,7 +6,7 @@ CREATE TABLE console_searches (
     seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     account_id TEXT    NOT NULL,
     archive_id TEXT    NOT NULL,
-    at         INTEGER NOT NULL,
+    at         BIGINT  NOT NULL,
     query      TEXT    NOT NULL,
     url        TEXT    NOT NULL,
     found      INTEGER NOT NULL,
