@@ -147,7 +147,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	// PublishToSns actions go to the events service, built further down
 	// (it mounts on the HTTP mux); no job runs before both exist.
 	gwPublisher := &gatewayPublisher{}
-	gwSender := &gatewaySender{} // Send actions, once the send pipeline exists
+	gwSender := &gatewaySender{}     // Send actions, once the send pipeline exists
+	gwFeedback := &gatewayFeedback{} // bounces and complaints to return paths, likewise
 	gw, err := gateway.New(gateway.Config{
 		Store:        db.Gateway(),
 		Blobs:        blobs,
@@ -164,6 +165,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		NodeID:       cfg.Node(),
 		Publisher:    gwPublisher,
 		Sender:       gwSender,
+		Feedback:     gwFeedback,
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -188,7 +190,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
-	gwSender.s = sender
+	gwSender.s, gwFeedback.s = sender, sender
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
 		KeyLookup:        db.KeyLookup(),

@@ -99,3 +99,22 @@ func (g *gatewaySender) SendRaw(ctx context.Context, accountID string, recipient
 	}
 	return *out.MessageId, nil
 }
+
+// gatewayFeedback hands the mail that arrives at an ingress point for the
+// VERP return path of a sent message (a bounce or a complaint) to the
+// send pipeline, which records it as SES does.
+type gatewayFeedback struct{ s *sending.Service }
+
+func (g *gatewayFeedback) IsReturnPath(ctx context.Context, rcpt string) (bool, error) {
+	if g.s == nil {
+		return false, nil
+	}
+	return g.s.IsReturnPath(ctx, rcpt)
+}
+
+func (g *gatewayFeedback) HandleReport(ctx context.Context, rcpt string, raw io.Reader) (string, error) {
+	if g.s == nil {
+		return "", fault.Unavailablef("the send pipeline is not running")
+	}
+	return g.s.HandleReport(ctx, rcpt, raw)
+}
