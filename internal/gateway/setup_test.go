@@ -24,8 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
-	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/gateway"
 	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/mailauth"
