@@ -181,11 +181,15 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	trackKey, err := secretSetting(ctx, db.IAM(), "tracking-link-signing-key")
+	if err != nil {
+		return err
+	}
 	tpls := templates.New(db.Templates(), templates.Config{Hostname: hostname}, log.With("component", "templates"))
 	// SES events go to the events service, built further down (it mounts
 	// on the HTTP mux); no job runs before both exist.
 	sendPublisher := &lazyPublisher{}
-	sender, err := newSending(cfg, db, blobs, deliverer, resolver, hostname, baseURL, linkKey,
+	sender, err := newSending(cfg, db, blobs, deliverer, resolver, hostname, baseURL, linkKey, trackKey,
 		delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp}, log, tpls, sendPublisher)
 	if err != nil {
 		return err

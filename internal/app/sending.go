@@ -24,8 +24,12 @@ import (
 // template renderer and the event publisher are set by the caller on the
 // returned Config before New when those packages are wired (nil: off).
 func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery.Deliverer, resolver sending.TXTResolver,
-	hostname, baseURL string, linkKey []byte, retry delivery.RetryPolicy, log *slog.Logger,
+	hostname, baseURL string, linkKey, trackKey []byte, retry delivery.RetryPolicy, log *slog.Logger,
 	renderer sending.TemplateRenderer, publisher sending.Publisher) (*sending.Service, error) {
+	trackURL, err := cfg.TrackingBase()
+	if err != nil {
+		return nil, err
+	}
 	s, err := sending.New(sending.Config{
 		Store:             db.Sending(),
 		Blobs:             sendingBlobs{blobs},
@@ -35,6 +39,8 @@ func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery
 		Hostname:          hostname,
 		BaseURL:           baseURL,
 		LinkKey:           linkKey,
+		TrackingURL:       trackURL,
+		TrackingKey:       trackKey,
 		Smarthost:         cfg.Smarthost,
 		SmarthostUser:     cfg.SmarthostUser,
 		SmarthostPassword: cfg.SmarthostPassword,
@@ -59,6 +65,7 @@ func mountSending(s *sending.Service, api *awsapi.Server, mux *http.ServeMux) {
 	apiroutes.SES(api, s)
 	mux.Handle("GET "+sending.VerifyPrefix, s.VerifyHandler())
 	mux.Handle("GET "+sending.DKIMPrefix, s.DKIMHandler())
+	mux.Handle("GET "+sending.TrackPrefix, s.TrackingHandler())
 }
 
 // sendingBlobs adapts the blob store to what the sending spool uses.

@@ -326,7 +326,12 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 	}
 	var msg []byte
 	if o.Simple != nil {
-		if msg, err = composeSimple(o.Simple, extra); err != nil {
+		sm := *o.Simple
+		if sm.HTML != "" && sc.configSet != nil {
+			// Open and click tracking, before signing.
+			sm.HTML = s.track(sc.configSet, id, sm.HTML)
+		}
+		if msg, err = composeSimple(&sm, extra); err != nil {
 			return "", err
 		}
 	} else {

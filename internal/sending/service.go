@@ -76,6 +76,12 @@ type Config struct {
 	BaseURL string
 	// LinkKey signs confirmation links (32 random bytes, kept).
 	LinkKey []byte
+	// TrackingURL, when set, is the public address of Tidings' HTTP
+	// listener in open and click tracking URLs (default BaseURL);
+	// TrackingKey signs their tokens (32 random bytes, kept and shared by
+	// every node).
+	TrackingURL string
+	TrackingKey []byte
 	// Smarthost, when set (host:port), receives every outbound message
 	// instead of the recipients' MX hosts; SmarthostUser/Password
 	// authenticate when set.
@@ -136,6 +142,10 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.LinkKey) == 0 {
 		cfg.LinkKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.LinkKey)
+	}
+	if len(cfg.TrackingKey) == 0 {
+		cfg.TrackingKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.TrackingKey)
 	}
 	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter(), commits: &groupCommit{st: cfg.Store}}, nil
 }
