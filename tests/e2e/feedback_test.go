@@ -39,18 +39,12 @@ func setupFeedback(t *testing.T, opts serverOpts, domain string, types ...string
 		time.Sleep(500 * time.Millisecond)
 	}
 
-	topic := "ses-events"
-	if out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, "topics", "create", topic); code != 0 {
-		t.Fatalf("tidings topics create: %s%s", out, errOut)
-	}
-	if out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, "topics", "subscribe", topic, f.hooks.url+"/ses", "--secret", webhookSecret); code != 0 {
-		t.Fatalf("tidings topics subscribe: %s%s", out, errOut)
-	}
+	topicARN := webhookTopic(t, s, "ses-events", f.hooks.url+"/ses")
 	s.AWS(t, "sesv2", "create-configuration-set", "--configuration-set-name", "app")
 	s.AWS(t, "sesv2", "create-configuration-set-event-destination", "--configuration-set-name", "app",
 		"--event-destination-name", "to-topic", "--event-destination", jsonArg(map[string]any{
 			"Enabled": true, "MatchingEventTypes": types,
-			"SnsDestination": map[string]any{"TopicArn": "arn:aws:sns:" + region + ":" + s.Account + ":" + topic},
+			"SnsDestination": map[string]any{"TopicArn": topicARN},
 		}))
 
 	// The MX of the MAIL FROM domain: an open ingress point; its rule set
@@ -65,6 +59,38 @@ func setupFeedback(t *testing.T, opts serverOpts, domain string, types ...string
 		"--rule-set-id", str(t, rs, "RuleSetId"), "--traffic-policy-id", str(t, tp, "TrafficPolicyId")), "IngressPointId")
 	f.ingress = gw.waitListening(t)
 	return f
+}
+
+// webhookTopic creates a topic with `tidings topics` and subscribes the
+// webhook url to it; it returns the topic's SNS ARN.
+func webhookTopic(t *testing.T, s *Server, topic, url string) string {
+	t.Helper()
+	if out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, "topics", "create", topic); code != 0 {
+		t.Fatalf("tidings topics create: %s%s", out, errOut)
+	}
+	if out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, "topics", "subscribe", topic, url, "--secret", webhookSecret); code != 0 {
+		t.Fatalf("tidings topics subscribe: %s%s", out, errOut)
+	}
+	return "arn:aws:sns:" + region + ":" + s.Account + ":" + topic
+}
+
+// nextEvent returns the next SES event of that type at path of the
+// webhook receiver, skipping others.
+func nextEvent(t *testing.T, rc *receiver, path, typ string) map[string]any {
+	t.Helper()
+	for {
+		h := rc.wait(t, path)
+		if !h.sigOK {
+			t.Errorf("webhook signature does not verify: %+v", h)
+		}
+		var ev map[string]any
+		if err := json.Unmarshal(h.body, &ev); err != nil {
+			t.Fatalf("event is not JSON: %v\n%s", err, h.body)
+		}
+		if ev["eventType"] == typ {
+			return ev
+		}
+	}
 }
 
 // mailReport mails a report to the ingress point with swaks, from the
@@ -85,19 +111,7 @@ func (f *feedbackFixture) mailReport(t *testing.T, rcpt, report string) {
 // waitEvent returns the next SES event of that type at the webhook.
 func (f *feedbackFixture) waitEvent(t *testing.T, typ string) map[string]any {
 	t.Helper()
-	for {
-		h := f.hooks.wait(t, "/ses")
-		if !h.sigOK {
-			t.Errorf("webhook signature does not verify: %+v", h)
-		}
-		var ev map[string]any
-		if err := json.Unmarshal(h.body, &ev); err != nil {
-			t.Fatalf("event is not JSON: %v\n%s", err, h.body)
-		}
-		if ev["eventType"] == typ {
-			return ev
-		}
-	}
+	return nextEvent(t, f.hooks, "/ses", typ)
 }
 
 // suppressed reads an address of the suppression list with the AWS CLI.
