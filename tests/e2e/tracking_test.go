@@ -41,7 +41,7 @@ func TestTracking(t *testing.T) {
 	}
 	html := decodedHTML(t, m.Data)
 	pixel := regexp.MustCompile(`<img alt="" src="(` + regexp.QuoteMeta(s.URL) + `/_tidings/t/o/[^"]+)"`).FindStringSubmatch(html)
-	links := regexp.MustCompile(`href="(` + regexp.QuoteMeta(s.URL) + `/_tidings/t/c/[^"]+)"`).FindAllStringSubmatch(html, -1)
+	links := regexp.MustCompile(`href="(`+regexp.QuoteMeta(s.URL)+`/_tidings/t/c/[^"]+)"`).FindAllStringSubmatch(html, -1)
 	if pixel == nil || len(links) != 1 {
 		t.Fatalf("want a pixel and one tracked link at %s:\n%s", s.URL, html)
 	}
