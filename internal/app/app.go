@@ -190,7 +190,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	// on the HTTP mux); no job runs before both exist.
 	sendPublisher := &lazyPublisher{}
 	sender, err := newSending(cfg, db, blobs, deliverer, resolver, hostname, baseURL, linkKey, trackKey,
-		delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp}, log, tpls, sendPublisher)
+		delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp}, log, tpls, sendPublisher,
+		sendingArchiver{arch: arch, mail: mail})
 	if err != nil {
 		return err
 	}

@@ -10,12 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tidings/tidings/internal/apiroutes"
+	"github.com/tidings/tidings/internal/archive"
 	"github.com/tidings/tidings/internal/awsapi"
 	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/config"
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/mailmanager"
+	"github.com/tidings/tidings/internal/message"
 	"github.com/tidings/tidings/internal/sending"
 	"github.com/tidings/tidings/internal/store"
 )
@@ -25,7 +29,7 @@ import (
 // returned Config before New when those packages are wired (nil: off).
 func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery.Deliverer, resolver sending.TXTResolver,
 	hostname, baseURL string, linkKey, trackKey []byte, retry delivery.RetryPolicy, log *slog.Logger,
-	renderer sending.TemplateRenderer, publisher sending.Publisher) (*sending.Service, error) {
+	renderer sending.TemplateRenderer, publisher sending.Publisher, archiver sending.Archiver) (*sending.Service, error) {
 	trackURL, err := cfg.TrackingBase()
 	if err != nil {
 		return nil, err
@@ -47,6 +51,7 @@ func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery
 		Retry:             retry,
 		Renderer:          renderer,
 		Publisher:         publisher,
+		Archiver:          archiver,
 		Logger:            log.With("component", "sending"),
 	})
 	if err != nil {
@@ -124,4 +129,22 @@ func (g *gatewayFeedback) HandleReport(ctx context.Context, rcpt string, raw io.
 		return "", fault.Unavailablef("the send pipeline is not running")
 	}
 	return g.s.HandleReport(ctx, rcpt, raw)
+}
+
+// sendingArchiver archives sent mail (ArchivingOptions of configuration
+// sets) into the Mail Manager archives, as the gateway's Archive action
+// does for received mail.
+type sendingArchiver struct {
+	arch *archive.Service
+	mail *mailmanager.Service
+}
+
+func (a sendingArchiver) CheckArchive(ctx context.Context, accountID, archiveID string) error {
+	_, err := a.mail.Lookup(ctx, accountID, mailmanager.KindArchive, archiveID)
+	return err
+}
+
+func (a sendingArchiver) ArchiveSent(ctx context.Context, accountID, archiveID, mailFrom string, recipients []string, sentAt time.Time, raw io.Reader) (string, error) {
+	env := &message.Envelope{AccountID: accountID, MailFrom: mailFrom, Recipients: recipients, ReceivedAt: sentAt}
+	return a.arch.Store(ctx, accountID, archiveID, env, message.Auth{}, raw)
 }

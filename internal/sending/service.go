@@ -99,6 +99,9 @@ type Config struct {
 	// off (events are logged only).
 	Renderer  TemplateRenderer
 	Publisher Publisher
+	// Archiver archives the mail of configuration sets with
+	// ArchivingOptions (nil: such sets cannot be made).
+	Archiver Archiver
 	Now       func() time.Time
 	Logger    *slog.Logger
 }
