@@ -102,8 +102,8 @@ type Config struct {
 	// Archiver archives the mail of configuration sets with
 	// ArchivingOptions (nil: such sets cannot be made).
 	Archiver Archiver
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Service is the outbound email service.
