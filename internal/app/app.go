@@ -152,7 +152,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	// PublishToSns actions go to the events service, built further down
 	// (it mounts on the HTTP mux); no job runs before both exist.
 	gwPublisher := &gatewayPublisher{}
-	gwSender := &gatewaySender{} // Send actions, once the send pipeline exists
+	gwSender := &gatewaySender{}     // Send actions, once the send pipeline exists
+	gwFeedback := &gatewayFeedback{} // bounces and complaints to return paths, likewise
 	gw, err := gateway.New(gateway.Config{
 		Store:        db.Gateway(),
 		Blobs:        blobs,
@@ -169,6 +170,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		NodeID:       cfg.Node(),
 		Publisher:    gwPublisher,
 		Sender:       gwSender,
+		Feedback:     gwFeedback,
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -184,16 +186,21 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	trackKey, err := secretSetting(ctx, db.IAM(), "tracking-link-signing-key")
+	if err != nil {
+		return err
+	}
 	tpls := templates.New(db.Templates(), templates.Config{Hostname: hostname}, log.With("component", "templates"))
 	// SES events go to the events service, built further down (it mounts
 	// on the HTTP mux); no job runs before both exist.
 	sendPublisher := &lazyPublisher{}
-	sender, err := newSending(cfg, db, blobs, deliverer, resolver, hostname, baseURL, linkKey,
-		delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp}, log, tpls, sendPublisher)
+	sender, err := newSending(cfg, db, blobs, deliverer, resolver, hostname, baseURL, linkKey, trackKey,
+		delivery.RetryPolicy{First: retry.First, Max: retry.Max, GiveUpAfter: retry.GiveUp}, log, tpls, sendPublisher,
+		sendingArchiver{arch: arch, mail: mail})
 	if err != nil {
 		return err
 	}
-	gwSender.s = sender
+	gwSender.s, gwFeedback.s = sender, sender
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
 		KeyLookup:        db.KeyLookup(),

@@ -10,12 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tidings/tidings/internal/apiroutes"
+	"github.com/tidings/tidings/internal/archive"
 	"github.com/tidings/tidings/internal/awsapi"
 	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/config"
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/mailmanager"
+	"github.com/tidings/tidings/internal/message"
 	"github.com/tidings/tidings/internal/sending"
 	"github.com/tidings/tidings/internal/store"
 )
@@ -24,8 +28,12 @@ import (
 // template renderer and the event publisher are set by the caller on the
 // returned Config before New when those packages are wired (nil: off).
 func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery.Deliverer, resolver sending.TXTResolver,
-	hostname, baseURL string, linkKey []byte, retry delivery.RetryPolicy, log *slog.Logger,
-	renderer sending.TemplateRenderer, publisher sending.Publisher) (*sending.Service, error) {
+	hostname, baseURL string, linkKey, trackKey []byte, retry delivery.RetryPolicy, log *slog.Logger,
+	renderer sending.TemplateRenderer, publisher sending.Publisher, archiver sending.Archiver) (*sending.Service, error) {
+	trackURL, err := cfg.TrackingBase()
+	if err != nil {
+		return nil, err
+	}
 	s, err := sending.New(sending.Config{
 		Store:             db.Sending(),
 		Blobs:             sendingBlobs{blobs},
@@ -35,12 +43,15 @@ func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery
 		Hostname:          hostname,
 		BaseURL:           baseURL,
 		LinkKey:           linkKey,
+		TrackingURL:       trackURL,
+		TrackingKey:       trackKey,
 		Smarthost:         cfg.Smarthost,
 		SmarthostUser:     cfg.SmarthostUser,
 		SmarthostPassword: cfg.SmarthostPassword,
 		Retry:             retry,
 		Renderer:          renderer,
 		Publisher:         publisher,
+		Archiver:          archiver,
 		Logger:            log.With("component", "sending"),
 	})
 	if err != nil {
@@ -59,6 +70,7 @@ func mountSending(s *sending.Service, api *awsapi.Server, mux *http.ServeMux) {
 	apiroutes.SES(api, s)
 	mux.Handle("GET "+sending.VerifyPrefix, s.VerifyHandler())
 	mux.Handle("GET "+sending.DKIMPrefix, s.DKIMHandler())
+	mux.Handle("GET "+sending.TrackPrefix, s.TrackingHandler())
 }
 
 // sendingBlobs adapts the blob store to what the sending spool uses.
@@ -98,4 +110,41 @@ func (g *gatewaySender) SendRaw(ctx context.Context, accountID string, recipient
 		return "", errors.New("the send pipeline answered no MessageId")
 	}
 	return *out.MessageId, nil
+}
+
+// gatewayFeedback hands the mail that arrives at an ingress point for the
+// VERP return path of a sent message (a bounce or a complaint) to the
+// send pipeline, which records it as SES does.
+type gatewayFeedback struct{ s *sending.Service }
+
+func (g *gatewayFeedback) IsReturnPath(ctx context.Context, rcpt string) (bool, error) {
+	if g.s == nil {
+		return false, nil
+	}
+	return g.s.IsReturnPath(ctx, rcpt)
+}
+
+func (g *gatewayFeedback) HandleReport(ctx context.Context, rcpt string, raw io.Reader) (string, error) {
+	if g.s == nil {
+		return "", fault.Unavailablef("the send pipeline is not running")
+	}
+	return g.s.HandleReport(ctx, rcpt, raw)
+}
+
+// sendingArchiver archives sent mail (ArchivingOptions of configuration
+// sets) into the Mail Manager archives, as the gateway's Archive action
+// does for received mail.
+type sendingArchiver struct {
+	arch *archive.Service
+	mail *mailmanager.Service
+}
+
+func (a sendingArchiver) CheckArchive(ctx context.Context, accountID, archiveID string) error {
+	_, err := a.mail.Lookup(ctx, accountID, mailmanager.KindArchive, archiveID)
+	return err
+}
+
+func (a sendingArchiver) ArchiveSent(ctx context.Context, accountID, archiveID, mailFrom string, recipients []string, sentAt time.Time, raw io.Reader) (string, error) {
+	env := &message.Envelope{AccountID: accountID, MailFrom: mailFrom, Recipients: recipients, ReceivedAt: sentAt}
+	return a.arch.Store(ctx, accountID, archiveID, env, message.Auth{}, raw)
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -70,6 +71,11 @@ type Config struct {
 	Smarthost         string // TIDINGS_SMARTHOST: host:port receiving all outbound mail; "" ⇒ direct to the MX hosts
 	SmarthostUser     string // TIDINGS_SMARTHOST_USER: AUTH user name at the smarthost (optional)
 	SmarthostPassword string // TIDINGS_SMARTHOST_PASSWORD
+	// TrackingURL is the public address (http(s)://host[:port][/path])
+	// where recipients' mail clients reach Tidings' HTTP listener, for
+	// the open pixel and click links of configuration sets with open or
+	// click tracking and no CustomRedirectDomain. "" ⇒ the HTTP address.
+	TrackingURL string // TIDINGS_TRACKING_URL
 
 	// The SMS carrier: an SMPP 3.4 SMSC. SMPPAddr "" ⇒ no carrier (the
 	// simulator carries every message).
@@ -116,6 +122,7 @@ func (c *Config) Vars() []Var {
 		{"smarthost", "TIDINGS_SMARTHOST", "", "host:port that receives all mail sent through the send APIs (default: deliver to the recipients' MX hosts)", &c.Smarthost},
 		{"smarthost-user", "TIDINGS_SMARTHOST_USER", "", "user name for SMTP AUTH at --smarthost (optional)", &c.SmarthostUser},
 		{"smarthost-password", "TIDINGS_SMARTHOST_PASSWORD", "", "password for SMTP AUTH at --smarthost", &c.SmarthostPassword},
+		{"tracking-url", "TIDINGS_TRACKING_URL", "", "public http(s) URL of this server's HTTP listener, for open and click tracking links in sent mail (default: the HTTP address)", &c.TrackingURL},
 		{"smpp-addr", "TIDINGS_SMPP_ADDR", "", "host:port of the SMPP 3.4 SMSC carrying SMS (empty: no carrier, the simulator carries every message)", &c.SMPPAddr},
 		{"smpp-system-id", "TIDINGS_SMPP_SYSTEM_ID", "", "system_id tidings binds to the SMSC with", &c.SMPPSystemID},
 		{"smpp-password", "TIDINGS_SMPP_PASSWORD", "", "password of the SMPP bind (at most 8 characters); prefer the environment variable", &c.SMPPPassword},
@@ -236,6 +243,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.SmarthostUser == "") != (c.SmarthostPassword == "") {
 		return fmt.Errorf("TIDINGS_SMARTHOST_USER and TIDINGS_SMARTHOST_PASSWORD: set both or neither")
+	}
+	if _, err := c.TrackingBase(); err != nil {
+		return err
 	}
 	if _, err := c.SMPPRateValue(); err != nil {
 		return err
@@ -404,4 +414,21 @@ func (c *Config) Node() string {
 	}
 	sum := sha256.Sum256([]byte(dir))
 	return host + "-" + hex.EncodeToString(sum[:4])
+}
+
+// TrackingBase parses TrackingURL: an absolute http or https URL with a
+// host and no query or fragment, returned without a trailing slash; ""
+// when unset.
+func (c *Config) TrackingBase() (string, error) {
+	if c.TrackingURL == "" {
+		return "", nil
+	}
+	u, err := url.Parse(c.TrackingURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("TIDINGS_TRACKING_URL %q: want an http:// or https:// URL such as https://track.example.com", c.TrackingURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", fmt.Errorf("TIDINGS_TRACKING_URL %q: must have no query or fragment", c.TrackingURL)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
 }

@@ -86,6 +86,10 @@ type Config struct {
 	Publisher Publisher
 	// Sender carries out Send actions (nil: they fail).
 	Sender Sender
+	// Feedback takes the bounces and complaints that arrive for the
+	// return paths of sent mail (nil: such mail goes through the rule set
+	// like any other).
+	Feedback Feedback
 	// NodeID marks this node's claims (config.Node: stable across
 	// restarts, unique among nodes), so that Recover can tell them.
 	NodeID string

@@ -600,3 +600,39 @@ func TestSendAction(t *testing.T) {
 	require.Equal(t, gateway.StepFailed, d.Steps[1].State)
 	require.Contains(t, d.Steps[1].Error, "not verified")
 }
+
+// TestFeedbackReturnPath: mail for a return path of sent mail goes to the
+// sending side as a Feedback step, with no rule for it, and the rule set
+// sees only the other recipients; a message that is no report fails the
+// step.
+func TestFeedbackReturnPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.archive("all")
+	rs := b.ruleSet("rs", `[{"Name":"archive-all","Actions":[{"Archive":{"TargetArchive":"all"}}]}]`)
+	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
+	dsn := "Subject: Undelivered\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B--\r\n"
+	rp := "bounce-0100abc@mail.corp.test"
+	qid, err := send(t, addr, "", []string{rp, "bob@corp.test"}, dsn)
+	require.NoError(t, err)
+	d := b.waitState(qid, gateway.Done)
+	require.Len(t, d.Steps, 2)
+	require.Equal(t, gateway.FeedbackAction, d.Steps[0].Action)
+	require.Equal(t, gateway.StepDone, d.Steps[0].State, d.Steps[0].Error)
+	require.Equal(t, []string{rp}, d.Steps[0].Recipients)
+	require.Equal(t, "bounce recorded", d.Steps[0].Detail)
+	require.Equal(t, "Archive", d.Steps[1].Action)
+	require.Equal(t, []string{"bob@corp.test"}, d.Steps[1].Recipients)
+	got := b.feedback.all()
+	require.Len(t, got, 1)
+	require.Equal(t, dsn, string(got[0].raw), "the report as received")
+
+	// Only return paths: the rule set is not evaluated.
+	qid, err = send(t, addr, "", []string{rp}, "Subject: not a report\r\n\r\nhi\r\n")
+	require.NoError(t, err)
+	d = b.waitState(qid, gateway.Done)
+	require.Len(t, d.Steps, 1)
+	require.Equal(t, gateway.StepFailed, d.Steps[0].State)
+	require.Contains(t, d.Steps[0].Error, "not a report")
+	require.Len(t, b.archiver.archived(), 1)
+}

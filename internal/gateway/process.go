@@ -217,7 +217,7 @@ func (r *run) process(ctx context.Context, m *Message) error {
 			return permanent{fmt.Errorf("step %d: bad action: %w", s.Index, err)}
 		}
 		if s.State == StepPending {
-			if sideEffects(a) {
+			if sideEffects(a, s.Action) {
 				// Commit what comes before, with the lease, first.
 				if err := r.flush(ctx, false); err != nil {
 					return err
@@ -256,7 +256,10 @@ func (r *run) process(ctx context.Context, m *Message) error {
 
 // sideEffects reports whether an action acts outside the database, so
 // that it must run under the message's lease, alone in its transaction.
-func sideEffects(a mm.RuleAction) bool {
+func sideEffects(a mm.RuleAction, action string) bool {
+	if action == FeedbackAction {
+		return true
+	}
 	return a.Archive != nil || a.WriteToS3 != nil || a.DeliverToMailbox != nil || a.PublishToSns != nil || a.Send != nil
 }
 
@@ -382,7 +385,27 @@ func (g *Gateway) verify(ctx context.Context, q *queued) (message.Auth, error) {
 // commit). References in the actions (archive, relay) are recorded as the
 // IDs they resolved to, so the plan means the same whatever happens to the
 // rule set afterwards.
+//
+// Recipients that are return paths of sent mail (Config.Feedback) get a
+// Feedback step first and are left out of the rule set: bounces and
+// complaints need no rule.
 func (g *Gateway) plan(ctx context.Context, log *slog.Logger, q *queued) ([]Step, error) {
+	now := ms(g.cfg.Now())
+	var steps []Step
+	fb, others, err := g.feedbackRecipients(ctx, q.env.Recipients)
+	if err != nil {
+		return nil, err
+	}
+	if len(fb) > 0 {
+		steps = append(steps, Step{QueueID: q.QueueID, Rule: -1, RuleName: "(return path)", Action: FeedbackAction,
+			Spec: []byte("{}"), Recipients: fb, State: StepPending, UpdatedAt: now})
+		log.Info("bounce or complaint for a return path", "rcpts", len(fb))
+		if len(others) == 0 {
+			return steps, nil
+		}
+	}
+	env := q.env
+	env.Recipients = others
 	crs, err := g.ruleSet(ctx, q.AccountID, q.RuleSetID)
 	if fault.Is(err, fault.NotFound) {
 		return nil, permanent{fmt.Errorf("rule set %s of ingress point %s no longer exists", q.RuleSetID, q.IngressPointID)}
@@ -402,12 +425,10 @@ func (g *Gateway) plan(ctx context.Context, log *slog.Logger, q *queued) ([]Step
 	if err != nil {
 		return nil, err
 	}
-	out, err := crs.rs.Outcome(ctx, &rules.Facts{Envelope: q.env, Auth: *q.auth, Header: hdr})
+	out, err := crs.rs.Outcome(ctx, &rules.Facts{Envelope: env, Auth: *q.auth, Header: hdr})
 	if err != nil {
 		return nil, err // an address list lookup: try again
 	}
-	now := ms(g.cfg.Now())
-	var steps []Step
 	for _, match := range out.Matches {
 		for _, s := range match.Steps {
 			a := resolveAction(s.Action, crs.resolved)
@@ -532,6 +553,8 @@ func (g *Gateway) runStep(ctx context.Context, q *queued, s *Step, a mm.RuleActi
 	}
 	s.Recipients = rcpts
 	switch {
+	case s.Action == FeedbackAction:
+		return g.feedback(ctx, q, s)
 	case a.AddHeader != nil:
 		name, value := deref(a.AddHeader.HeaderName), deref(a.AddHeader.HeaderValue)
 		if err := rules.ValidateHeaderName(name); err != nil {

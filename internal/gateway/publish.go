@@ -278,3 +278,75 @@ func (g *Gateway) send(ctx context.Context, q *queued, s *Step, added [][2]strin
 	}
 	return done("sent as " + id), nil
 }
+
+// Feedback is the sending side's intake of bounces and complaints
+// (internal/sending). Mail for a return path it recognizes — the VERP
+// address a sent message went out with, on its custom MAIL FROM domain,
+// whose MX points at an ingress point — is handed to it instead of the
+// rule set, so that a user needs no rule for it: a "Feedback" step of the
+// message's plan.
+type Feedback interface {
+	// IsReturnPath reports whether rcpt is the return path of a message
+	// the sending side knows.
+	IsReturnPath(ctx context.Context, rcpt string) (bool, error)
+	// HandleReport parses raw (a DSN or an ARF report) and records it
+	// against the message of rcpt; it says what it did. fault.Invalid or
+	// fault.NotFound when the message is no report or names no recipient
+	// of the sent message.
+	HandleReport(ctx context.Context, rcpt string, raw io.Reader) (string, error)
+}
+
+// FeedbackAction is the Action of the step that hands a message to
+// Config.Feedback (no rule of the rule set has it).
+const FeedbackAction = "Feedback"
+
+// feedbackRecipients splits the recipients of a message into the return
+// paths Config.Feedback recognizes and the others.
+func (g *Gateway) feedbackRecipients(ctx context.Context, rcpts []string) (fb, others []string, err error) {
+	if g.cfg.Feedback == nil {
+		return nil, rcpts, nil
+	}
+	for _, r := range rcpts {
+		ok, err := g.cfg.Feedback.IsReturnPath(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			fb = append(fb, r)
+		} else {
+			others = append(others, r)
+		}
+	}
+	return fb, others, nil
+}
+
+// feedback is the Feedback step: the message as received, once per
+// return path it was sent to.
+func (g *Gateway) feedback(ctx context.Context, q *queued, s *Step) (outcome, error) {
+	if g.cfg.Feedback == nil {
+		return failed("Feedback: this server has no sending service"), nil
+	}
+	var details, errs []string
+	for _, rcpt := range s.Recipients {
+		rc, err := g.openReceived(ctx, q, nil)
+		if err != nil {
+			return outcome{}, err
+		}
+		d, err := g.cfg.Feedback.HandleReport(ctx, rcpt, rc)
+		rc.Close()
+		switch k := fault.KindOf(err); {
+		case err == nil:
+			details = append(details, d)
+		case k == fault.Unavailable || k == fault.Internal:
+			return outcome{}, err
+		default:
+			errs = append(errs, rcpt+": "+err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		o := failed("%s", strings.Join(errs, "; "))
+		o.detail = strings.Join(details, "; ")
+		return o, nil
+	}
+	return done(strings.Join(details, "; ")), nil
+}

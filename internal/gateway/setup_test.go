@@ -25,6 +25,7 @@ import (
 
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/gateway"
 	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/mailauth"
@@ -57,6 +58,7 @@ type bundle struct {
 	archiver *fakeArchiver
 	pub      *fakePublisher
 	sender   *fakeSender
+	feedback *fakeFeedback
 	mailbox  string
 }
 
@@ -80,14 +82,15 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		db = storetest.OpenSQLite(t)
 	}
 	b := &bundle{
-		t:       t,
-		ctx:     iam.WithPrincipal(context.Background(), iam.Principal{AccountID: acct}),
-		db:      db,
-		sink:    startSink(t),
-		dsnSink: startSink(t),
-		mailbox: t.TempDir(),
-		pub:     &fakePublisher{},
-		sender:  &fakeSender{},
+		t:        t,
+		ctx:      iam.WithPrincipal(context.Background(), iam.Principal{AccountID: acct}),
+		db:       db,
+		sink:     startSink(t),
+		dsnSink:  startSink(t),
+		mailbox:  t.TempDir(),
+		pub:      &fakePublisher{},
+		sender:   &fakeSender{},
+		feedback: &fakeFeedback{},
 	}
 	var err error
 	b.blobs, err = blobfs.New(t.TempDir())
@@ -137,6 +140,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		NodeID:       o.nodeID,
 		Publisher:    b.pub,
 		Sender:       b.sender,
+		Feedback:     b.feedback,
 		CacheTTL:     time.Millisecond,
 		Logger:       testLog(t),
 	})
@@ -565,4 +569,35 @@ func (f *fakeSender) all() []sentRaw {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]sentRaw(nil), f.sent...)
+}
+
+// fakeFeedback takes return paths whose local part starts with
+// "bounce-0100"; it records the reports handed to it.
+type fakeFeedback struct {
+	mu      sync.Mutex
+	reports []sentRaw
+}
+
+func (f *fakeFeedback) IsReturnPath(_ context.Context, rcpt string) (bool, error) {
+	return strings.HasPrefix(rcpt, "bounce-0100"), nil
+}
+
+func (f *fakeFeedback) HandleReport(_ context.Context, rcpt string, raw io.Reader) (string, error) {
+	b, err := io.ReadAll(raw)
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Contains(b, []byte("multipart/report")) {
+		return "", fault.Invalidf("not a report")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reports = append(f.reports, sentRaw{rcpts: []string{rcpt}, raw: b})
+	return "bounce recorded", nil
+}
+
+func (f *fakeFeedback) all() []sentRaw {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentRaw(nil), f.reports...)
 }

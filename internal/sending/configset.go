@@ -73,6 +73,11 @@ func (s *Service) CreateConfigurationSet(ctx context.Context, in *sesv2.CreateCo
 	if err := checkDeliveryOptions(c.DeliveryOptions); err != nil {
 		return nil, err
 	}
+	if c.ArchivingOptions != nil {
+		if err := s.checkArchiving(ctx, acct, str(c.ArchivingOptions.ArchiveArn)); err != nil {
+			return nil, err
+		}
+	}
 	body, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
@@ -244,7 +249,14 @@ func (s *Service) PutConfigurationSetTrackingOptions(ctx context.Context, in *se
 
 // PutConfigurationSetArchivingOptions records the archive of a set.
 func (s *Service) PutConfigurationSetArchivingOptions(ctx context.Context, in *sesv2.PutConfigurationSetArchivingOptionsRequest) (*sesv2.PutConfigurationSetArchivingOptionsResponse, error) {
-	err := s.updateConfigSet(ctx, str(in.ConfigurationSetName), func(c *configSetRecord) error {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkArchiving(ctx, acct, str(in.ArchiveArn)); err != nil {
+		return nil, err
+	}
+	err = s.updateConfigSet(ctx, str(in.ConfigurationSetName), func(c *configSetRecord) error {
 		if in.ArchiveArn == nil {
 			c.ArchivingOptions = nil
 		} else {

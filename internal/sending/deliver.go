@@ -163,6 +163,9 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 	}
 	now := s.now()
 	if m.State == MessageQueued {
+		if err := s.archiveSent(ctx, m, &meta, rcpts); err != nil {
+			return err
+		}
 		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Send", Mail: meta.Mail, Send: &struct{}{}})
 		var bounced []bouncedRecipient
 		for _, r := range rcpts {

@@ -128,6 +128,8 @@ type Event struct {
 	DeliveryDelay *delayEvent     `json:"deliveryDelay,omitempty"`
 	Reject        *rejectEvent    `json:"reject,omitempty"`
 	Failure       *failureEvent   `json:"failure,omitempty"`
+	Open          *openEvent      `json:"open,omitempty"`
+	Click         *clickEvent     `json:"click,omitempty"`
 }
 
 type deliveryEvent struct {
@@ -198,7 +200,7 @@ type failureEvent struct {
 var matchType = map[string]sesv2.EventType{
 	"Send": sesv2.EventTypeSend, "Delivery": sesv2.EventTypeDelivery, "Bounce": sesv2.EventTypeBounce,
 	"Complaint": sesv2.EventTypeComplaint, "DeliveryDelay": sesv2.EventTypeDeliveryDelay, "Reject": sesv2.EventTypeReject,
-	"Rendering Failure": sesv2.EventTypeRenderingFailure,
+	"Rendering Failure": sesv2.EventTypeRenderingFailure, "Open": sesv2.EventTypeOpen, "Click": sesv2.EventTypeClick,
 }
 
 // publish sends an event to every enabled destination of the

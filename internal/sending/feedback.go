@@ -3,10 +3,14 @@ package sending
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/feedback"
 )
 
 // Feedback is a bounce or complaint about a sent message, as the feedback
@@ -74,8 +78,29 @@ func (s *Service) RecordFeedback(ctx context.Context, f Feedback) error {
 	if err := json.Unmarshal(m.Meta, &meta); err != nil {
 		return err
 	}
+	// Only recipients of the message count: a report cannot put another
+	// address on the suppression list. A complaint whose reporter
+	// redacted the recipients is about all of them (as SES reports it).
+	dest := map[string]bool{}
+	for _, d := range meta.Mail.Destination {
+		dest[normalizeAddress(d)] = true
+	}
+	var rcpts []FeedbackRecipient
+	for _, r := range f.Recipients {
+		if dest[normalizeAddress(r.Email)] {
+			rcpts = append(rcpts, r)
+		} else {
+			s.log.Warn("feedback names an address the message was not sent to; ignored", "message_id", f.MessageID, "address", r.Email)
+		}
+	}
+	if len(f.Recipients) == 0 && f.Complaint {
+		for _, d := range meta.Mail.Destination {
+			rcpts = append(rcpts, FeedbackRecipient{Email: d})
+		}
+	}
+	f.Recipients = rcpts
 	if len(f.Recipients) == 0 {
-		return fault.Invalidf("feedback about message %s names no recipient", f.MessageID)
+		return fault.Invalidf("feedback about message %s names no recipient of it", f.MessageID)
 	}
 	now := s.now()
 	fid := feedbackEventID(m.MessageID, now)
@@ -134,4 +159,97 @@ func (s *Service) RecordFeedback(ctx context.Context, f Feedback) error {
 		}
 		return nil
 	})
+}
+
+// IsReturnPath reports whether addr is the VERP return path of a message
+// this service sent and still knows (KeepDone): mail to it is a bounce or
+// a complaint about that message, for HandleReport.
+func (s *Service) IsReturnPath(ctx context.Context, addr string) (bool, error) {
+	id, ok := MessageIDFromReturnPath(addr)
+	if !ok {
+		return false, nil
+	}
+	m, err := s.st.GetMessage(ctx, id)
+	if fault.Is(err, fault.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var meta messageMeta
+	if err := json.Unmarshal(m.Meta, &meta); err != nil {
+		return false, nil
+	}
+	// The whole address must be the one the message went out with: the
+	// id alone, on another domain, proves nothing.
+	return strings.EqualFold(meta.MailFrom, addr), nil
+}
+
+// HandleReport reads a message that arrived for the return path rcpt (see
+// IsReturnPath) — a delivery status notification (RFC 3464, or a common
+// non-standard bounce) or an abuse report (ARF, RFC 5965) — and records it
+// with RecordFeedback: Bounce events by bounce type and subtype (and
+// suppression of hard bounces), or a Complaint event (and suppression).
+// A delay warning records nothing. It returns what it did, for the
+// operator; fault.Invalid when the message is no report.
+func (s *Service) HandleReport(ctx context.Context, rcpt string, raw io.Reader) (string, error) {
+	id, ok := MessageIDFromReturnPath(rcpt)
+	if !ok {
+		return "", fault.Invalidf("%s is not a return path of Tidings", rcpt)
+	}
+	rep, err := feedback.Parse(raw)
+	switch {
+	case errors.Is(err, feedback.ErrNotBounce):
+		return "", fault.Invalidf("the message to %s is neither a delivery status notification nor an ARF report", rcpt)
+	case err != nil:
+		return "", err
+	}
+	if c := rep.Complaint; c != nil {
+		f := Feedback{MessageID: id, Complaint: true, ComplaintFeedbackType: c.FeedbackType, UserAgent: c.UserAgent,
+			ReportingMTA: c.ReportingMTA, ArrivalDate: c.ArrivalDate}
+		for _, a := range c.ComplainedRecipients {
+			f.Recipients = append(f.Recipients, FeedbackRecipient{Email: a})
+		}
+		if err := s.RecordFeedback(ctx, f); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("complaint (%s) about %s", c.FeedbackType, id), nil
+	}
+	b := rep.Bounce
+	if b.Delayed {
+		return fmt.Sprintf("delay warning about %s: no event", id), nil
+	}
+	// One Bounce event per kind of failure, so that a transient failure
+	// beside a permanent one is not suppressed with it.
+	type kind struct{ typ, sub string }
+	groups := map[kind][]FeedbackRecipient{}
+	var order []kind
+	for _, r := range b.Recipients {
+		if a := strings.ToLower(r.Action); a != "" && a != "failed" {
+			continue // delivered, relayed, expanded, delayed
+		}
+		k := kind{string(r.Type), string(r.SubType)}
+		if k.typ == "" || k.typ == string(feedback.Undetermined) {
+			k = kind{string(b.Type), string(b.SubType)}
+		}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], FeedbackRecipient{Email: r.EmailAddress, Status: r.Status, DiagnosticCode: r.DiagnosticCode, Action: "failed"})
+	}
+	if len(order) == 0 {
+		return "", fault.Invalidf("the notification about %s reports no failed recipient", id)
+	}
+	var done []string
+	for _, k := range order {
+		f := Feedback{MessageID: id, BounceType: k.typ, BounceSubType: k.sub, Recipients: groups[k], ArrivalDate: b.ArrivalDate}
+		if b.ReportingMTA != "" {
+			f.ReportingMTA = "dns; " + b.ReportingMTA
+		}
+		if err := s.RecordFeedback(ctx, f); err != nil {
+			return "", err
+		}
+		done = append(done, fmt.Sprintf("%s/%s bounce of %d recipient(s)", k.typ, k.sub, len(groups[k])))
+	}
+	return strings.Join(done, ", ") + " about " + id, nil
 }

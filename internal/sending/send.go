@@ -71,6 +71,8 @@ type messageMeta struct {
 	GiveUp     int64      `json:"give_up_seconds,omitempty"`
 	RequireTLS bool       `json:"require_tls,omitempty"`
 	Suppressed []string   `json:"suppressed,omitempty"`
+	// ArchiveID is the archive of the set's ArchivingOptions.
+	ArchiveID string `json:"archive_id,omitempty"`
 }
 
 // sendContext is what the checks of a send find out.
@@ -326,7 +328,12 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 	}
 	var msg []byte
 	if o.Simple != nil {
-		if msg, err = composeSimple(o.Simple, extra); err != nil {
+		sm := *o.Simple
+		if sm.HTML != "" && sc.configSet != nil {
+			// Open and click tracking, before signing.
+			sm.HTML = s.track(sc.configSet, id, sm.HTML)
+		}
+		if msg, err = composeSimple(&sm, extra); err != nil {
 			return "", err
 		}
 	} else {
@@ -386,6 +393,11 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 		Reasons:    reasons,
 		Suppressed: suppressed,
 		Mail:       s.mailObject(ctx, acct, id, now, o, headers, sc),
+	}
+	if a := deref(sc.configSet).ArchivingOptions; a != nil && str(a.ArchiveArn) != "" {
+		if meta.ArchiveID, err = archiveID(str(a.ArchiveArn), acct); err != nil {
+			return "", err
+		}
 	}
 	if d := deref(sc.configSet).DeliveryOptions; d != nil {
 		meta.GiveUp = deref(d.MaxDeliverySeconds)

@@ -77,6 +77,12 @@ type Config struct {
 	BaseURL string
 	// LinkKey signs confirmation links (32 random bytes, kept).
 	LinkKey []byte
+	// TrackingURL, when set, is the public address of Tidings' HTTP
+	// listener in open and click tracking URLs (default BaseURL);
+	// TrackingKey signs their tokens (32 random bytes, kept and shared by
+	// every node).
+	TrackingURL string
+	TrackingKey []byte
 	// Smarthost, when set (host:port), receives every outbound message
 	// instead of the recipients' MX hosts; SmarthostUser/Password
 	// authenticate when set.
@@ -94,8 +100,11 @@ type Config struct {
 	// off (events are logged only).
 	Renderer  TemplateRenderer
 	Publisher Publisher
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Archiver archives the mail of configuration sets with
+	// ArchivingOptions (nil: such sets cannot be made).
+	Archiver Archiver
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Service is the outbound email service.
@@ -137,6 +146,10 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.LinkKey) == 0 {
 		cfg.LinkKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.LinkKey)
+	}
+	if len(cfg.TrackingKey) == 0 {
+		cfg.TrackingKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.TrackingKey)
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter()}
 	s.commits = groupcommit.New(0, s.commitBatch)

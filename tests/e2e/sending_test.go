@@ -148,13 +148,14 @@ type testDNS struct {
 	Port53 bool
 	mu     sync.Mutex
 	txt    map[string][]string
+	mx     map[string]string // name → exchange
 }
 
 // startTestDNS listens on port 53 of a random 127.53.x.y address when it
 // may (as root), else on a free port of 127.0.0.1.
 func startTestDNS(t testing.TB) *testDNS {
 	t.Helper()
-	z := &testDNS{txt: map[string][]string{}}
+	z := &testDNS{txt: map[string][]string{}, mx: map[string]string{}}
 	var pc net.PacketConn
 	for i := 0; i < 5 && pc == nil; i++ {
 		x, _ := rand.Int(rand.Reader, big.NewInt(250))
@@ -185,8 +186,12 @@ func (z *testDNS) serve(w dns.ResponseWriter, r *dns.Msg) {
 	name := strings.TrimSuffix(strings.ToLower(q.Name), ".")
 	z.mu.Lock()
 	vals, ok := z.txt[name]
+	mx, hasMX := z.mx[name]
 	z.mu.Unlock()
 	switch {
+	case hasMX && q.Qtype == dns.TypeMX:
+		m.Answer = append(m.Answer, &dns.MX{Hdr: dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: 5, Rrtype: dns.TypeMX}, Preference: 10, Mx: dns.Fqdn(mx)})
+	case hasMX:
 	case ok && q.Qtype == dns.TypeTXT:
 		for _, v := range vals {
 			m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: 5, Rrtype: dns.TypeTXT}, Txt: splitTXT(v)})
@@ -205,6 +210,13 @@ func splitTXT(v string) []string {
 		v = v[255:]
 	}
 	return append(out, v)
+}
+
+// setMX publishes an MX record (a custom MAIL FROM domain's).
+func (z *testDNS) setMX(name, exchange string) {
+	z.mu.Lock()
+	z.mx[strings.ToLower(strings.TrimSuffix(name, "."))] = exchange
+	z.mu.Unlock()
 }
 
 func (z *testDNS) setTXT(name, value string) {

@@ -1,0 +1,165 @@
+package sending_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/model/sesv2"
+	"github.com/tidings/tidings/internal/sending"
+)
+
+// dsnFor is an RFC 3464 report about rcpt (status, diagnostic) of the
+// message with Message-ID msgID.
+func dsnFor(rcpt, status, diag, msgID string) string {
+	return strings.ReplaceAll(`From: MAILER-DAEMON@mx.dest.example
+To: <bounce@x>
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.dest.example
+Arrival-Date: Mon, 2 Jun 2025 10:00:00 +0000
+
+Final-Recipient: rfc822; `+rcpt+`
+Action: failed
+Status: `+status+`
+Diagnostic-Code: smtp; `+diag+`
+
+--B
+Content-Type: text/rfc822-headers
+
+Message-ID: <`+msgID+`>
+Subject: Your code
+
+--B--
+`, "\n", "\r\n")
+}
+
+// arfFor is an ARF abuse report about the message to rcpt.
+func arfFor(rcpt, msgID string) string {
+	return strings.ReplaceAll(`From: fbl@isp.example
+To: <bounce@x>
+Subject: FW: Your code
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="F"
+
+--F
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--F
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: ISP-FBL/1.0
+Version: 1
+Original-Rcpt-To: `+rcpt+`
+Arrival-Date: Mon, 2 Jun 2025 10:00:00 +0000
+
+--F
+Content-Type: message/rfc822
+
+Message-ID: <`+msgID+`>
+To: `+rcpt+`
+Subject: Your code
+
+body
+--F--
+`, "\n", "\r\n")
+}
+
+// TestHandleReport: a DSN and an ARF report mailed to the VERP return
+// path of a message sent with a custom MAIL FROM domain become Bounce and
+// Complaint events and suppress the addresses; reports naming another
+// address, or not reports at all, are refused.
+func TestHandleReport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: ptr("example.com")})
+	require.NoError(t, err)
+	_, err = b.svc.PutEmailIdentityMailFromAttributes(b.ctx, &sesv2.PutEmailIdentityMailFromAttributesRequest{
+		EmailIdentity: ptr("example.com"), MailFromDomain: ptr("bounce.example.com")})
+	require.NoError(t, err)
+	require.NoError(t, sending.MarkVerified(b.ctx, b.db.Sending(), acct, "example.com", time.Now()))
+	b.configSetWithEvents(t, "fb")
+	in := simple("a@example.com", "gone@dest.example", "full@dest.example", "angry@dest.example")
+	in.ConfigurationSetName = ptr("fb")
+	out, err := b.svc.SendEmail(b.ctx, in)
+	require.NoError(t, err)
+	id := *out.MessageId
+	b.waitEvents(t, 2) // Send, Delivery
+	b.dl.mu.Lock()
+	rp := b.dl.envs[0].MailFrom
+	b.dl.mu.Unlock()
+	require.Equal(t, "bounce-"+id+"@bounce.example.com", rp)
+
+	ok, err := b.svc.IsReturnPath(b.ctx, rp)
+	require.NoError(t, err)
+	require.True(t, ok)
+	for _, a := range []string{"bounce-" + id + "@elsewhere.example", "bounce-0100aaaa@bounce.example.com", "someone@bounce.example.com"} {
+		ok, err := b.svc.IsReturnPath(b.ctx, a)
+		require.NoError(t, err)
+		require.False(t, ok, a)
+	}
+
+	msgID := id + "@tidings.test"
+	did, err := b.svc.HandleReport(b.ctx, rp, strings.NewReader(dsnFor("gone@dest.example", "5.1.1", "550 5.1.1 user unknown", msgID)))
+	require.NoError(t, err)
+	require.Contains(t, did, "Permanent/NoEmail")
+	_, err = b.svc.HandleReport(b.ctx, rp, strings.NewReader(dsnFor("full@dest.example", "4.2.2", "452 4.2.2 mailbox full", msgID)))
+	require.NoError(t, err)
+	_, err = b.svc.HandleReport(b.ctx, rp, strings.NewReader(arfFor("angry@dest.example", msgID)))
+	require.NoError(t, err)
+
+	evs := b.waitEvents(t, 5)
+	bo := byType(evs, "Bounce")
+	require.Len(t, bo, 2)
+	perm := bo[0]["bounce"].(map[string]any)
+	require.Equal(t, "Permanent", perm["bounceType"])
+	require.Equal(t, "NoEmail", perm["bounceSubType"])
+	require.Equal(t, "dns; mx.dest.example", perm["reportingMTA"])
+	r0 := perm["bouncedRecipients"].([]any)[0].(map[string]any)
+	require.Equal(t, "gone@dest.example", r0["emailAddress"])
+	require.Equal(t, "5.1.1", r0["status"])
+	trans := bo[1]["bounce"].(map[string]any)
+	require.Equal(t, "Transient", trans["bounceType"])
+	require.Equal(t, "MailboxFull", trans["bounceSubType"])
+	co := byType(evs, "Complaint")
+	require.Len(t, co, 1)
+	c := co[0]["complaint"].(map[string]any)
+	require.Equal(t, "abuse", c["complaintFeedbackType"])
+	require.Equal(t, "ISP-FBL/1.0", c["userAgent"])
+	require.Equal(t, "angry@dest.example", c["complainedRecipients"].([]any)[0].(map[string]any)["emailAddress"])
+	require.Equal(t, id, co[0]["mail"].(map[string]any)["messageId"])
+
+	for addr, reason := range map[string]string{"gone@dest.example": "BOUNCE", "angry@dest.example": "COMPLAINT"} {
+		sp, err := b.db.Sending().GetSuppressed(b.ctx, acct, addr)
+		require.NoError(t, err, addr)
+		require.Equal(t, reason, sp.Reason)
+		require.Equal(t, id, sp.MessageID)
+	}
+	_, err = b.db.Sending().GetSuppressed(b.ctx, acct, "full@dest.example")
+	require.True(t, fault.Is(err, fault.NotFound), "a soft bounce does not suppress: %v", err)
+
+	// A report naming an address the message did not go to suppresses
+	// nothing; a message that is no report is refused.
+	_, err = b.svc.HandleReport(b.ctx, rp, strings.NewReader(dsnFor("victim@dest.example", "5.1.1", "550 5.1.1 user unknown", msgID)))
+	require.True(t, fault.Is(err, fault.Invalid), "%v", err)
+	_, err = b.db.Sending().GetSuppressed(b.ctx, acct, "victim@dest.example")
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+	_, err = b.svc.HandleReport(b.ctx, rp, strings.NewReader("Subject: hello\r\n\r\nhow are you\r\n"))
+	require.True(t, fault.Is(err, fault.Invalid), "%v", err)
+}
