@@ -72,6 +72,9 @@ type Outbound struct {
 	ExpiresAt time.Time
 	// Simulator is true when Origination is a SIMULATOR number.
 	Simulator bool
+	// Context is the send's Context (a provider may read its own keys
+	// there: the WhatsApp template of a message).
+	Context map[string]string
 }
 
 // Status is what a receipt says of a message. With the channel it gives

@@ -396,6 +396,11 @@ func (s *Service) SendVoiceMessage(ctx context.Context, in *sv.SendVoiceMessageR
 
 // provider picks the provider of a message.
 func (s *Service) provider(m *messageRec) Provider {
+	for _, d := range s.cfg.Dedicated {
+		if d.Number == m.Origination {
+			return d.Provider
+		}
+	}
 	if _, sim := SimulatorDestinations[m.Destination]; sim || m.Simulator || s.cfg.Carrier == nil {
 		return s.cfg.Simulator
 	}
@@ -428,7 +433,7 @@ func (s *Service) submit(ctx context.Context, id string) error {
 	}
 	out := &Outbound{MessageID: m.ID, Channel: m.Channel, Origination: m.Origination, Destination: m.Destination, IsoCountryCode: m.Country,
 		MessageType: m.MessageType, Body: m.Body, Encoding: m.Encoding, Segments: m.Segments, MediaURLs: m.MediaURLs,
-		ExpiresAt: m.ExpiresAt, Simulator: m.Simulator}
+		ExpiresAt: m.ExpiresAt, Simulator: m.Simulator, Context: m.Context}
 	if m.Channel == ChannelVoice {
 		wav, err := s.cfg.Synthesizer.Synthesize(ctx, m.Body, m.SSML, m.VoiceID)
 		if err != nil {
