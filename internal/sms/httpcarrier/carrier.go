@@ -200,8 +200,9 @@ func decodeJSON(b []byte) (any, error) {
 //	GET|POST {WebhookPath}inbound    a message a person sent to one of our numbers
 //
 // with the parameters in the query (GET) or a JSON or form body (POST).
-// 200 means taken (or ignored for good); 4xx a callback that retrying
-// cannot fix; 503 try again later.
+// 200 means taken (or ignored for good); 503 and 404 (a receipt for a
+// message not recorded yet) try again later; other 4xx a callback that
+// retrying cannot fix.
 func (c *Carrier) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, m := range []string{"GET ", "POST "} {
@@ -318,9 +319,12 @@ func (c *Carrier) serveReceipt(w http.ResponseWriter, r *http.Request) {
 	err = sink.Receipt(r.Context(), rec)
 	switch {
 	case fault.Is(err, fault.NotFound):
-		// Redelivery would not change that: 200, so the gateway stops.
-		c.log.Warn("HTTP gateway receipt for a message this database does not know", "provider_id", rec.ProviderID, "message", rec.MessageID)
-		ok(w, "unknown message")
+		// A gateway may call back before its answer to the send is
+		// recorded: 404 asks it to try again (gateways retry a non-2xx
+		// callback for a while), and a message that never existed stops
+		// at the gateway's own retry limit.
+		c.log.Warn("HTTP gateway receipt for a message this database does not know (yet)", "provider_id", rec.ProviderID, "message", rec.MessageID)
+		httpError(w, http.StatusNotFound, "unknown message")
 	case err != nil:
 		c.log.Error("HTTP gateway receipt not recorded", "provider_id", rec.ProviderID, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "try again later")

@@ -105,7 +105,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 				res, err := http.DefaultClient.Do(req.Clone(context.Background()))
 				if err == nil {
 					res.Body.Close()
-					if res.StatusCode < 500 {
+					if res.StatusCode == http.StatusOK {
 						break
 					}
 				}
@@ -275,8 +275,8 @@ func TestWebhook(t *testing.T) {
 	require.Equal(t, sms.Inbound{ID: "fakegw-abc", Origination: deliverable, Destination: ourNumber, Body: "STOP", At: sk.inbound[0].At}, sk.inbound[0])
 	sk.mu.Unlock()
 
-	// The sink failing: 503 (the gateway retries); not knowing the
-	// message: 200 (it stops).
+	// The sink failing: 503; not knowing the message (yet): 404. The
+	// gateway retries both.
 	sk.mu.Lock()
 	sk.fail = fault.Unavailablef("database busy")
 	sk.mu.Unlock()
@@ -290,7 +290,7 @@ func TestWebhook(t *testing.T) {
 	res, err = http.PostForm(base+"receipts?token="+webhookToken, url.Values{"message_uuid": {"gw-8"}, "status": {"delivered"}})
 	require.NoError(t, err)
 	res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
 
 	// Closed: 503.
 	require.NoError(t, c.Close())

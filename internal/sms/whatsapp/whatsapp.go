@@ -55,6 +55,11 @@ const (
 
 const maxBody = 1 << 20
 
+// UnknownStatusRetry is how long after its timestamp a status naming a
+// wamid Tidings does not know is answered 503 (Meta retries it) rather
+// than dropped.
+const UnknownStatusRetry = 2 * time.Minute
+
 // Provider is an sms.Provider over the Cloud API.
 type Provider struct {
 	cfg    *Config
@@ -463,6 +468,12 @@ func (p *Provider) change(ctx context.Context, v value) error {
 		}
 		err := p.sink.Receipt(ctx, rc)
 		if fault.Is(err, fault.NotFound) {
+			// A status may cross the answer to the send (its wamid not
+			// recorded yet): a recent one is retried (Meta redelivers on
+			// a non-200), an old one is a message sent by other means.
+			if time.Since(rc.At) < UnknownStatusRetry {
+				return err
+			}
 			p.log.Warn("WhatsApp status for a message this database does not know", "wamid", st.ID, "status", st.Status)
 			continue
 		}

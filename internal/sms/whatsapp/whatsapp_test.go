@@ -3,8 +3,6 @@ package whatsapp
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/tidings/tidings/internal/sms"
 	"github.com/tidings/tidings/internal/sms/providertest"
+	"github.com/tidings/tidings/internal/sms/whatsapp/cloudapitest"
 )
 
 const (
@@ -29,136 +28,6 @@ const (
 	undeliver   = "+16315559999"
 )
 
-// CloudAPI is a fake of the WhatsApp Cloud API on loopback: it checks
-// requests as Graph does (token, JSON, messaging_product, a known phone
-// number id, a well-formed text or template message), answers with a
-// wamid, and posts signed status notifications to Hook.
-type CloudAPI struct {
-	*httptest.Server
-	Hook string // the webhook URL to notify
-
-	mu   sync.Mutex
-	got  []map[string]any
-	n    int
-	wg   sync.WaitGroup
-	fail int // error code to answer with
-}
-
-func StartCloudAPI(t *testing.T) *CloudAPI {
-	f := &CloudAPI{}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(func() { f.Close(); f.wg.Wait() })
-	return f
-}
-
-func graphError(w http.ResponseWriter, status, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": "OAuthException", "code": code, "fbtrace_id": "Axyz"}})
-}
-
-func (f *CloudAPI) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v21.0/"+phoneID+"/messages" {
-		graphError(w, http.StatusBadRequest, 100, "Unsupported post request. Object with ID does not exist")
-		return
-	}
-	if r.Header.Get("Authorization") != "Bearer "+token {
-		graphError(w, http.StatusUnauthorized, 190, "Invalid OAuth access token")
-		return
-	}
-	var m map[string]any
-	if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&m) != nil {
-		graphError(w, http.StatusBadRequest, 100, "Invalid parameter")
-		return
-	}
-	to, _ := m["to"].(string)
-	if m["messaging_product"] != "whatsapp" || to == "" || strings.HasPrefix(to, "+") {
-		graphError(w, http.StatusBadRequest, 100, "Invalid parameter")
-		return
-	}
-	switch m["type"] {
-	case "text":
-		t, _ := m["text"].(map[string]any)
-		if b, _ := t["body"].(string); b == "" {
-			graphError(w, http.StatusBadRequest, 100, "Param text['body'] is required")
-			return
-		}
-	case "template":
-		t, _ := m["template"].(map[string]any)
-		lang, _ := t["language"].(map[string]any)
-		if t["name"] == nil || lang["code"] == nil {
-			graphError(w, http.StatusBadRequest, 132000, "Number of parameters does not match the expected number of params")
-			return
-		}
-	case "image", "document", "video", "audio":
-		md, _ := m[m["type"].(string)].(map[string]any)
-		if l, _ := md["link"].(string); !strings.HasPrefix(l, "https://") {
-			graphError(w, http.StatusBadRequest, 131053, "Media upload error")
-			return
-		}
-	default:
-		graphError(w, http.StatusBadRequest, 131051, "Unsupported message type")
-		return
-	}
-	f.mu.Lock()
-	if f.fail != 0 {
-		code := f.fail
-		f.mu.Unlock()
-		graphError(w, http.StatusBadRequest, code, "as told")
-		return
-	}
-	f.got = append(f.got, m)
-	f.n++
-	wamid := fmt.Sprintf("wamid.HBgL%08d", f.n)
-	hook := f.Hook
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"messaging_product": "whatsapp",
-		"contacts": []any{map[string]any{"input": to, "wa_id": to}}, "messages": []any{map[string]any{"id": wamid}}})
-
-	statuses := []map[string]any{{"id": wamid, "status": "sent", "timestamp": "1700000000", "recipient_id": to}}
-	if "+"+to == undeliver {
-		statuses = append(statuses, map[string]any{"id": wamid, "status": "failed", "timestamp": "1700000001", "recipient_id": to,
-			"errors": []any{map[string]any{"code": 131026, "title": "Message undeliverable"}}})
-	} else {
-		statuses = append(statuses, map[string]any{"id": wamid, "status": "delivered", "timestamp": "1700000001", "recipient_id": to},
-			map[string]any{"id": wamid, "status": "read", "timestamp": "1700000002", "recipient_id": to})
-	}
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for _, st := range statuses {
-			f.Notify(hook, map[string]any{"statuses": []any{st}})
-		}
-	}()
-}
-
-// Notify posts a signed notification with one change value, retrying
-// until it is taken as Meta does.
-func (f *CloudAPI) Notify(hook string, v map[string]any) int {
-	v["messaging_product"] = "whatsapp"
-	v["metadata"] = map[string]any{"display_phone_number": strings.TrimPrefix(business, "+"), "phone_number_id": phoneID}
-	body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
-		"id": "102290129340398", "changes": []any{map[string]any{"field": "messages", "value": v}}}}})
-	status := 0
-	for range 50 {
-		req, _ := http.NewRequest(http.MethodPost, hook, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Hub-Signature-256", Sign(appSecret, body))
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			status = res.StatusCode
-			if status < 500 {
-				return status
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return status
-}
-
 func testConfig(t *testing.T, base string) *Config {
 	c, err := Parse([]byte(`{"baseUrl": "` + base + `", "accessToken": "` + token + `", "appSecret": "` + appSecret + `",
 		"verifyToken": "` + verifyToken + `", "numbers": [{"phoneNumberId": "` + phoneID + `", "phoneNumber": "` + business + `", "accountId": "000000000000"}]}`))
@@ -166,14 +35,12 @@ func testConfig(t *testing.T, base string) *Config {
 	return c
 }
 
-func newProvider(t *testing.T) (*Provider, *CloudAPI, string) {
-	api := StartCloudAPI(t)
+func newProvider(t *testing.T) (*Provider, *cloudapitest.API, string) {
+	api := cloudapitest.Start(t, "v21.0", token, appSecret, phoneID, business, undeliver)
 	p := New(testConfig(t, api.URL), nil, nil)
 	hook := httptest.NewServer(p.Handler())
 	t.Cleanup(hook.Close)
-	api.mu.Lock()
-	api.Hook = hook.URL + WebhookPath
-	api.mu.Unlock()
+	api.SetHook(hook.URL + WebhookPath)
 	return p, api, hook.URL + WebhookPath
 }
 
@@ -220,9 +87,7 @@ func TestMessages(t *testing.T) {
 	require.NoError(t, err)
 	_, err = send(&sms.Outbound{MessageID: "img", Channel: sms.ChannelMedia, Body: "a cat", MediaURLs: []string{"https://cdn.example/cat.JPG"}})
 	require.NoError(t, err)
-	api.mu.Lock()
-	got := api.got
-	api.mu.Unlock()
+	got := api.Messages()
 	require.Len(t, got, 3)
 	require.Equal(t, map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": "16315551234", "type": "text",
 		"text": map[string]any{"body": "Your code is 424242", "preview_url": false}}, got[0])
@@ -244,9 +109,7 @@ func TestMessages(t *testing.T) {
 	_, err = p.Submit(context.Background(), &sms.Outbound{Channel: sms.ChannelText, Body: "x", Origination: "+15550000000", Destination: deliverable})
 	require.ErrorIs(t, err, sms.ErrRejected)
 	for code, permanent := range map[int]bool{131009: true, 130429: false, 131056: false} {
-		api.mu.Lock()
-		api.fail = code
-		api.mu.Unlock()
+		api.Fail(code)
 		_, err = send(&sms.Outbound{Channel: sms.ChannelText, Body: "x"})
 		require.Error(t, err)
 		require.Equal(t, permanent, errorsIs(err, sms.ErrRejected), "%d: %v", code, err)
