@@ -307,6 +307,9 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 				return err
 			}
 		}
+		if err := s.spend(ctx, tx, m, req.dryRun); err != nil {
+			return err
+		}
 		if req.dryRun {
 			return nil
 		}

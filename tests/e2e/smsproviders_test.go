@@ -248,3 +248,44 @@ func TestWhatsApp(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
 }
+
+// TestSpendLimit: a text spend limit of 0 USD refuses sends with the
+// exception and reason AWS uses (boto3 reads Reason), and removing the
+// override lets them through.
+func TestSpendLimit(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{})
+	env := s.clientEnv("", "")
+	script := `
+import boto3, json, sys
+c = boto3.client("pinpoint-sms-voice-v2")
+n = c.request_phone_number(IsoCountryCode="US", MessageType="TRANSACTIONAL", NumberCapabilities=["SMS"], NumberType="SIMULATOR")
+c.set_text_message_spend_limit_override(MonthlyLimit=0)
+try:
+    c.send_text_message(DestinationPhoneNumber="+14254147755", OriginationIdentity=n["PhoneNumberId"], MessageBody="hi")
+    print(json.dumps({"refused": False}))
+except c.exceptions.ServiceQuotaExceededException as e:
+    print(json.dumps({"refused": True, "reason": e.response.get("Reason"), "code": e.response["Error"]["Code"]}))
+c.delete_text_message_spend_limit_override()
+c.send_text_message(DestinationPhoneNumber="+14254147755", OriginationIdentity=n["PhoneNumberId"], MessageBody="hi")
+limits = {l["Name"]: l for l in c.describe_spend_limits()["SpendLimits"]}
+print(json.dumps({"enforced": limits["TEXT_MESSAGE_MONTHLY_SPEND_LIMIT"]["EnforcedLimit"]}))
+`
+	out, errOut, code := run(t, env, nil, pythonBin, "-c", script)
+	require.Equal(t, 0, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2, out)
+	require.JSONEq(t, `{"refused": true, "reason": "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT", "code": "ServiceQuotaExceededException"}`, lines[0])
+	require.JSONEq(t, `{"enforced": 1000000}`, lines[1])
+
+	// The AWS CLI shows the exception too.
+	_, errOut, code = run(t, env, nil, awsBin, "pinpoint-sms-voice-v2", "set-media-message-spend-limit-override", "--monthly-limit", "0")
+	require.Equal(t, 0, code, errOut)
+	var n struct{ PhoneNumberId string }
+	cliJSON(t, env, &n, "pinpoint-sms-voice-v2", "request-phone-number", "--iso-country-code", "US", "--message-type", "TRANSACTIONAL",
+		"--number-capabilities", "MMS", "--number-type", "SIMULATOR")
+	_, errOut, code = run(t, env, nil, awsBin, "pinpoint-sms-voice-v2", "send-media-message", "--destination-phone-number", "+14254147755",
+		"--origination-identity", n.PhoneNumberId, "--message-body", "pic")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "ServiceQuotaExceededException")
+}
