@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -8,11 +9,14 @@ import (
 	"github.com/tidings/tidings/internal/apiroutes"
 	"github.com/tidings/tidings/internal/awsapi"
 	"github.com/tidings/tidings/internal/config"
+	"github.com/tidings/tidings/internal/model/smsvoice"
 	"github.com/tidings/tidings/internal/smpp"
 	"github.com/tidings/tidings/internal/sms"
+	"github.com/tidings/tidings/internal/sms/httpcarrier"
 	"github.com/tidings/tidings/internal/sms/simulator"
 	"github.com/tidings/tidings/internal/sms/smppcarrier"
 	"github.com/tidings/tidings/internal/sms/tts"
+	"github.com/tidings/tidings/internal/sms/whatsapp"
 	"github.com/tidings/tidings/internal/store"
 )
 
@@ -32,6 +36,28 @@ func newSMS(db *store.DB, api *awsapi.Server, mux *http.ServeMux, conf *config.C
 			Addr: conf.SMPPAddr, SystemID: conf.SMPPSystemID, Password: conf.SMPPPassword,
 			SystemType: conf.SMPPSystemType, Rate: float64(rate),
 		}, log)
+	}
+	if conf.SMSHTTPProvider != "" {
+		gw, err := httpcarrier.Load(conf.SMSHTTPProvider)
+		if err != nil {
+			return nil, fmt.Errorf("TIDINGS_SMS_HTTP_PROVIDER %s: %w", conf.SMSHTTPProvider, err)
+		}
+		c := httpcarrier.New(gw, nil, log)
+		cfg.Carrier = c
+		mux.Handle(c.WebhookPath(), c.Handler())
+	}
+	if conf.WhatsAppConfig != "" {
+		wc, err := whatsapp.Load(conf.WhatsAppConfig)
+		if err != nil {
+			return nil, fmt.Errorf("TIDINGS_WHATSAPP_CONFIG %s: %w", conf.WhatsAppConfig, err)
+		}
+		wa := whatsapp.New(wc, nil, log)
+		for _, n := range wc.Numbers {
+			cfg.Dedicated = append(cfg.Dedicated, sms.DedicatedNumber{AccountID: n.AccountID, Number: n.PhoneNumber, Provider: wa,
+				Capabilities: []smsvoice.NumberCapability{smsvoice.NumberCapabilitySms, smsvoice.NumberCapabilityMms},
+				Tags:         map[string]string{"tidings:channel": "WHATSAPP", "tidings:whatsapp-phone-number-id": n.PhoneNumberID}})
+		}
+		mux.Handle(whatsapp.WebhookPath, wa.Handler())
 	}
 	if e := (tts.Espeak{}); e.Available() {
 		cfg.Synthesizer = e

@@ -84,6 +84,11 @@ type Config struct {
 	SMPPPassword   string // TIDINGS_SMPP_PASSWORD
 	SMPPSystemType string // TIDINGS_SMPP_SYSTEM_TYPE
 	SMPPRate       string // TIDINGS_SMPP_RATE: submit_sm per second; "" ⇒ no limit
+	// Or an HTTP SMS gateway, described by a JSON file (internal/sms/httpcarrier).
+	SMSHTTPProvider string // TIDINGS_SMS_HTTP_PROVIDER: path of the gateway description
+	// WhatsApp business numbers over the Cloud API, described by a JSON
+	// file (internal/sms/whatsapp).
+	WhatsAppConfig string // TIDINGS_WHATSAPP_CONFIG: path of the WhatsApp configuration
 }
 
 // Var describes one setting, for flags and documentation.
@@ -128,6 +133,8 @@ func (c *Config) Vars() []Var {
 		{"smpp-password", "TIDINGS_SMPP_PASSWORD", "", "password of the SMPP bind (at most 8 characters); prefer the environment variable", &c.SMPPPassword},
 		{"smpp-system-type", "TIDINGS_SMPP_SYSTEM_TYPE", "", "system_type of the SMPP bind, if the SMSC wants one", &c.SMPPSystemType},
 		{"smpp-rate", "TIDINGS_SMPP_RATE", "", "most submit_sm PDUs per second sent to the SMSC (empty: no limit)", &c.SMPPRate},
+		{"sms-http-provider", "TIDINGS_SMS_HTTP_PROVIDER", "", "JSON file describing an HTTP SMS gateway carrying SMS instead of an SMSC (empty: none)", &c.SMSHTTPProvider},
+		{"whatsapp-config", "TIDINGS_WHATSAPP_CONFIG", "", "JSON file with the WhatsApp Cloud API token, app secret and business numbers (empty: no WhatsApp)", &c.WhatsAppConfig},
 	}
 }
 
@@ -246,6 +253,19 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.TrackingBase(); err != nil {
 		return err
+	}
+	for _, f := range []struct{ env, path string }{{"TIDINGS_SMS_HTTP_PROVIDER", c.SMSHTTPProvider}, {"TIDINGS_WHATSAPP_CONFIG", c.WhatsAppConfig}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s: %v", f.env, err)
+		} else if st.IsDir() {
+			return fmt.Errorf("%s %q: want a JSON file, not a directory", f.env, f.path)
+		}
+	}
+	if c.SMSHTTPProvider != "" && c.SMPPAddr != "" {
+		return fmt.Errorf("TIDINGS_SMS_HTTP_PROVIDER and TIDINGS_SMPP_ADDR: set one carrier, not both")
 	}
 	if _, err := c.SMPPRateValue(); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,34 @@ func TestSMPP(t *testing.T) {
 	} {
 		c := defaults()
 		c.SMPPAddr, c.SMPPSystemID, c.SMPPPassword = "127.0.0.1:2775", "tidings", "secret"
+		bad.mod(c)
+		err := c.Validate()
+		require.Error(t, err, name)
+		require.True(t, strings.HasPrefix(err.Error(), bad.want), "%s: %v", name, err)
+	}
+}
+
+func TestSMSProviderFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gw.json")
+	require.NoError(t, os.WriteFile(file, []byte("{}"), 0o600))
+	c := defaults()
+	c.SMSHTTPProvider, c.WhatsAppConfig = file, file
+	require.NoError(t, c.Validate())
+	for name, bad := range map[string]struct {
+		mod  func(*Config)
+		want string
+	}{
+		"missing gateway":  {func(c *Config) { c.SMSHTTPProvider = filepath.Join(dir, "nope.json") }, "TIDINGS_SMS_HTTP_PROVIDER"},
+		"gateway dir":      {func(c *Config) { c.SMSHTTPProvider = dir }, "TIDINGS_SMS_HTTP_PROVIDER"},
+		"missing whatsapp": {func(c *Config) { c.WhatsAppConfig = filepath.Join(dir, "nope.json") }, "TIDINGS_WHATSAPP_CONFIG"},
+		"two carriers": {func(c *Config) {
+			c.SMPPAddr, c.SMPPSystemID = "127.0.0.1:2775", "tidings"
+		}, "TIDINGS_SMS_HTTP_PROVIDER and TIDINGS_SMPP_ADDR"},
+	} {
+		c := defaults()
+		c.SMSHTTPProvider = file
 		bad.mod(c)
 		err := c.Validate()
 		require.Error(t, err, name)

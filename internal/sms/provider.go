@@ -37,6 +37,16 @@ type Provider interface {
 	Close() error
 }
 
+// PartsProvider is a Provider whose carrier acknowledges each part of a
+// concatenated message with its own id (SMPP: one submit_sm per part).
+// The service calls SubmitParts instead of Submit: it returns every
+// part's id, the first part's first, and receipts may name any of them;
+// the message is DELIVERED once every part is, and fails when one does.
+type PartsProvider interface {
+	Provider
+	SubmitParts(ctx context.Context, m *Outbound) (partIDs []string, err error)
+}
+
 // Sink receives what carriers report. Its methods commit before they
 // return; a provider that gets an error may retry the call later (both are
 // idempotent per receipt status and per inbound ID).
@@ -72,6 +82,9 @@ type Outbound struct {
 	ExpiresAt time.Time
 	// Simulator is true when Origination is a SIMULATOR number.
 	Simulator bool
+	// Context is the send's Context (a provider may read its own keys
+	// there: the WhatsApp template of a message).
+	Context map[string]string
 }
 
 // Status is what a receipt says of a message. With the channel it gives

@@ -76,6 +76,11 @@ type messageRec struct {
 	SSML             bool              `json:"ssml,omitempty"`
 	MediaURLs        []string          `json:"mediaUrls,omitempty"`
 	Status           Status            `json:"status,omitempty"`
+	// Parts are the carrier's ids of the parts of a message it took in
+	// several (a PartsProvider), first part first; PartStatus the final
+	// status each has had.
+	Parts      []string          `json:"parts,omitempty"`
+	PartStatus map[string]Status `json:"partStatus,omitempty"`
 	// Events are the event records made for the message, oldest first.
 	Events []json.RawMessage `json:"events,omitempty"`
 }
@@ -307,6 +312,9 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 				return err
 			}
 		}
+		if err := s.spend(ctx, tx, m, req.dryRun); err != nil {
+			return err
+		}
 		if req.dryRun {
 			return nil
 		}
@@ -396,6 +404,11 @@ func (s *Service) SendVoiceMessage(ctx context.Context, in *sv.SendVoiceMessageR
 
 // provider picks the provider of a message.
 func (s *Service) provider(m *messageRec) Provider {
+	for _, d := range s.cfg.Dedicated {
+		if d.Number == m.Origination {
+			return d.Provider
+		}
+	}
 	if _, sim := SimulatorDestinations[m.Destination]; sim || m.Simulator || s.cfg.Carrier == nil {
 		return s.cfg.Simulator
 	}
@@ -428,7 +441,7 @@ func (s *Service) submit(ctx context.Context, id string) error {
 	}
 	out := &Outbound{MessageID: m.ID, Channel: m.Channel, Origination: m.Origination, Destination: m.Destination, IsoCountryCode: m.Country,
 		MessageType: m.MessageType, Body: m.Body, Encoding: m.Encoding, Segments: m.Segments, MediaURLs: m.MediaURLs,
-		ExpiresAt: m.ExpiresAt, Simulator: m.Simulator}
+		ExpiresAt: m.ExpiresAt, Simulator: m.Simulator, Context: m.Context}
 	if m.Channel == ChannelVoice {
 		wav, err := s.cfg.Synthesizer.Synthesize(ctx, m.Body, m.SSML, m.VoiceID)
 		if err != nil {
@@ -436,7 +449,18 @@ func (s *Service) submit(ctx context.Context, id string) error {
 		}
 		out.Audio = wav
 	}
-	pid, err := s.provider(&m).Submit(ctx, out)
+	var (
+		pid   string
+		parts []string
+	)
+	if pp, ok := s.provider(&m).(PartsProvider); ok {
+		parts, err = pp.SubmitParts(ctx, out)
+		if err == nil {
+			pid = parts[0]
+		}
+	} else {
+		pid, err = s.provider(&m).Submit(ctx, out)
+	}
 	if errors.Is(err, ErrRejected) {
 		return s.Receipt(ctx, Receipt{MessageID: m.ID, Status: StatusInvalid, Description: err.Error()})
 	}
@@ -448,12 +472,53 @@ func (s *Service) submit(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if rec.ProviderID == "" {
-			rec.ProviderID = pid
-			return tx.UpdateMessage(ctx, rec)
+		if rec.ProviderID != "" {
+			return nil
 		}
-		return nil
+		rec.ProviderID = pid
+		if len(parts) > 1 {
+			var cur messageRec
+			if err := json.Unmarshal(rec.Body, &cur); err != nil {
+				return err
+			}
+			cur.Parts = parts
+			rec.Body = encode(&cur)
+			if err := tx.InsertMessageParts(ctx, m.ID, parts[1:]); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateMessage(ctx, rec)
 	})
+}
+
+// settleParts records a receipt naming one part of a message sent in
+// several parts (m.Parts), and returns the receipt to report for the
+// message: ok is false while the message's status does not change. A
+// non-final receipt (SUCCESSFUL) is reported as it comes; a final one
+// waits for every part's: DELIVERED when all are, else the first part's
+// failure in part order.
+func settleParts(m *messageRec, r Receipt) (Receipt, bool) {
+	if len(m.Parts) < 2 || r.ProviderID == "" || !slices.Contains(m.Parts, r.ProviderID) || !r.Status.Final() {
+		return r, true
+	}
+	if m.PartStatus == nil {
+		m.PartStatus = map[string]Status{}
+	}
+	m.PartStatus[r.ProviderID] = r.Status
+	for _, p := range m.Parts {
+		if _, done := m.PartStatus[p]; !done {
+			return r, false
+		}
+	}
+	for i, p := range m.Parts {
+		if st := m.PartStatus[p]; st != StatusDelivered {
+			r.Status = st
+			r.Description = fmt.Sprintf("Part %d of %d: %s", i+1, len(m.Parts), finalStatusText[st])
+			return r, true
+		}
+	}
+	r.Status, r.Description = StatusDelivered, fmt.Sprintf("All %d parts have been accepted by phone", len(m.Parts))
+	return r, true
 }
 
 var finalStatusText = map[Status]string{
@@ -539,7 +604,17 @@ func (s *Service) Receipt(ctx context.Context, r Receipt) error {
 		if err := json.Unmarshal(rec.Body, &m); err != nil {
 			return err
 		}
-		if rec.Final || m.Status == r.Status {
+		if rec.Final {
+			return nil
+		}
+		r, report := settleParts(&m, r)
+		if !report {
+			// A part's final receipt before the others': kept on the
+			// message, nothing to report yet.
+			rec.Body = encode(&m)
+			return tx.UpdateMessage(ctx, rec)
+		}
+		if m.Status == r.Status {
 			return nil
 		}
 		if r.PriceUSD > 0 {

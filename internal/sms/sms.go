@@ -54,6 +54,11 @@ type Config struct {
 	// Carrier carries the other messages. Nil: the simulator carries them
 	// too (it accepts and delivers them, keeping them in its outbox).
 	Carrier Provider
+	// Dedicated are numbers with a provider of their own (WhatsApp
+	// business numbers): every message from one goes to its provider,
+	// whatever Carrier is. Start adds each number to its account as an
+	// ACTIVE phone number when it has none by that number.
+	Dedicated []DedicatedNumber
 	// Publisher publishes event records and two-way messages. Nil: they
 	// are only logged.
 	Publisher Publisher
@@ -101,8 +106,14 @@ func New(store Store, cfg Config, log *slog.Logger) (*Service, error) {
 	return &Service{store: store, cfg: cfg, log: log}, nil
 }
 
-// Start starts the providers with the service as their sink.
+// Start adds the dedicated numbers to their accounts and starts the
+// providers with the service as their sink.
 func (s *Service) Start(ctx context.Context) error {
+	for _, d := range s.cfg.Dedicated {
+		if err := s.provision(ctx, d); err != nil {
+			return fmt.Errorf("sms: number %s: %w", d.Number, err)
+		}
+	}
 	if err := s.cfg.Simulator.Start(ctx, s); err != nil {
 		return fmt.Errorf("sms: simulator: %w", err)
 	}
@@ -111,12 +122,20 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("sms: carrier: %w", err)
 		}
 	}
+	for _, p := range s.dedicatedProviders() {
+		if err := p.Start(ctx, s); err != nil {
+			return fmt.Errorf("sms: provider of dedicated numbers: %w", err)
+		}
+	}
 	return nil
 }
 
 // Close stops the providers.
 func (s *Service) Close() error {
 	var errs []error
+	for _, p := range s.dedicatedProviders() {
+		errs = append(errs, p.Close())
+	}
 	if s.cfg.Carrier != nil {
 		errs = append(errs, s.cfg.Carrier.Close())
 	}

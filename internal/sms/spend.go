@@ -2,14 +2,19 @@ package sms
 
 import (
 	"context"
+	"fmt"
+	"math"
 
 	"github.com/tidings/tidings/internal/fault"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
 )
 
 // DefaultSpendLimitUSD is the MaxLimit of every monthly spend limit: the
-// most an override may set. Tidings reports the limits and keeps the
-// overrides; it does not stop sends at them (see the package notes).
+// most an override may set, and the limit without one. A send whose
+// nominal price (PricePerSegmentUSD a segment or a voice/media message)
+// would take the month's spend of its channel over the limit is refused
+// with ServiceQuotaExceededException, Reason
+// MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT (_VOICE, _MEDIA), as AWS does.
 const DefaultSpendLimitUSD = 1_000_000
 
 // accountRec holds an account's settings (the KindAccount resource "settings").
@@ -33,6 +38,69 @@ func (s *Service) accountSettings(ctx context.Context, tx Tx, accountID string) 
 
 func (s *Service) putAccountSettings(ctx context.Context, tx Tx, accountID string, a *accountRec) error {
 	return tx.Put(ctx, &Resource{AccountID: accountID, Kind: KindAccount, ID: settingsID, Body: encode(a)})
+}
+
+// spendRec is an account's spend of one calendar month (UTC) per
+// channel, in USD (the KindAccount resource "spend-YYYY-MM").
+type spendRec struct {
+	USD map[Channel]float64 `json:"usd"`
+}
+
+var spendLimitOf = map[Channel]sv.SpendLimitName{
+	ChannelText:  sv.SpendLimitNameTextMessageMonthlySpendLimit,
+	ChannelVoice: sv.SpendLimitNameVoiceMessageMonthlySpendLimit,
+	ChannelMedia: sv.SpendLimitNameMediaMessageMonthlySpendLimit,
+}
+
+var spendReason = map[Channel]sv.ServiceQuotaExceededExceptionReason{
+	ChannelText:  sv.ServiceQuotaExceededExceptionReasonMonthlySpendLimitReachedForText,
+	ChannelVoice: sv.ServiceQuotaExceededExceptionReasonMonthlySpendLimitReachedForVoice,
+	ChannelMedia: sv.ServiceQuotaExceededExceptionReasonMonthlySpendLimitReachedForMedia,
+}
+
+// spend checks that m fits under its channel's monthly spend limit and,
+// unless dryRun, adds its price to the month's spend, in tx (the send's
+// transaction: on SQLite the one writer serializes sends; on PostgreSQL
+// two concurrent sends of one account may both read the same total, so
+// the limit can be passed by the price of the messages in flight).
+func (s *Service) spend(ctx context.Context, tx Tx, m *messageRec, dryRun bool) error {
+	name, ok := spendLimitOf[m.Channel]
+	if !ok {
+		return nil
+	}
+	a, err := s.accountSettings(ctx, tx, m.AccountID)
+	if err != nil {
+		return err
+	}
+	limit, over := a.SpendOverrides[string(name)]
+	if !over {
+		limit = DefaultSpendLimitUSD
+	}
+	id := "spend-" + m.RequestedAt.UTC().Format("2006-01")
+	var sp spendRec
+	r, err := tx.Get(ctx, m.AccountID, KindAccount, id)
+	switch {
+	case err == nil:
+		if err := decode(r, &sp); err != nil {
+			return err
+		}
+	case !fault.Is(err, fault.NotFound):
+		return err
+	}
+	if sp.USD == nil {
+		sp.USD = map[Channel]float64{}
+	}
+	// Compared in micro-dollars: float sums of prices drift.
+	if math.Round((sp.USD[m.Channel]+m.PriceUSD)*1e6) > float64(limit)*1e6 {
+		return &fault.Error{Kind: fault.QuotaExceeded, Reason: string(spendReason[m.Channel]),
+			Message: fmt.Sprintf("The %s of this account is %d USD; %.5f USD spent this month, and this message costs %.5f USD",
+				name, limit, sp.USD[m.Channel], m.PriceUSD)}
+	}
+	if dryRun {
+		return nil
+	}
+	sp.USD[m.Channel] += m.PriceUSD
+	return tx.Put(ctx, &Resource{AccountID: m.AccountID, Kind: KindAccount, ID: id, Body: encode(&sp), CreatedAt: s.now()})
 }
 
 var spendLimitNames = []sv.SpendLimitName{sv.SpendLimitNameTextMessageMonthlySpendLimit, sv.SpendLimitNameVoiceMessageMonthlySpendLimit,

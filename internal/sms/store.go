@@ -95,9 +95,13 @@ type Tx interface {
 	// GetMessage finds a message by ID, whatever its account, and locks it
 	// until the transaction ends (receipts read, change and write it back).
 	GetMessage(ctx context.Context, id string) (*MessageRecord, error)
-	// GetMessageByProvider finds a message by the carrier's identifier, and
-	// locks it as GetMessage does.
+	// GetMessageByProvider finds a message by the carrier's identifier of
+	// it or of one of its parts (InsertMessageParts), the newest when
+	// several have it, and locks it as GetMessage does.
 	GetMessageByProvider(ctx context.Context, providerID string) (*MessageRecord, error)
+	// InsertMessageParts records the carrier's ids of the parts of a
+	// concatenated message after the first (which is ProviderID).
+	InsertMessageParts(ctx context.Context, messageID string, providerIDs []string) error
 	// UpdateMessage replaces ProviderID, Final, Body and UpdatedAt.
 	UpdateMessage(ctx context.Context, m *MessageRecord) error
 	// PendingMessages returns up to limit messages without a final receipt

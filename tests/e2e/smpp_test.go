@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,15 @@ func TestSMPPCarrier(t *testing.T) {
 	}
 	require.Equal(t, "DELIVERED", m.Status)
 	require.Contains(t, string(m.Events[len(m.Events)-1]), "TEXT_DELIVERED")
+
+	// A long message goes in parts, each with its receipt: DELIVERED
+	// once all are.
+	var long struct{ MessageId string }
+	cliJSON(t, env, &long, "pinpoint-sms-voice-v2", "send-text-message", "--destination-phone-number", "+12065550123",
+		"--origination-identity", n.PhoneNumberId, "--message-body", strings.Repeat("ten chars ", 40))
+	status, events := waitFinal(t, s, long.MessageId)
+	require.Equal(t, "DELIVERED", status, s.Log())
+	require.Equal(t, "TEXT_DELIVERED", events[len(events)-1])
 
 	// The handset answers STOP through the SMSC: the number's opt-out list
 	// gets it.

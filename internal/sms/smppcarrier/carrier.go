@@ -1,9 +1,9 @@
 // Package smppcarrier connects the SMS service to a carrier over SMPP 3.4:
 // an sms.Provider over an internal/smpp Client. Text messages go out as
 // submit_sm (concatenated when long) asking for delivery receipts; the
-// receipts come back to the service as sms.Receipts naming the provider id
-// (the first part's message_id), and mobile-originated deliver_sm as
-// sms.Inbound.
+// receipts come back to the service as sms.Receipts naming the message_id
+// of their part (SubmitParts gives the service every part's), and
+// mobile-originated deliver_sm as sms.Inbound.
 package smppcarrier
 
 import (
@@ -32,6 +32,8 @@ const (
 	npiISDN          byte = 1
 )
 
+var _ sms.PartsProvider = (*Carrier)(nil)
+
 // Carrier is an sms.Provider over one SMPP bind. Its zero value is not
 // usable: call New.
 type Carrier struct {
@@ -42,6 +44,13 @@ type Carrier struct {
 	client *smpp.Client
 	sink   sms.Sink
 	closed bool
+
+	// Receipts that cross the service's recording of their ids (an SMSC
+	// may send a part's receipt before the last part is even submitted)
+	// are retried in the background for a while: early.
+	early     sync.WaitGroup
+	stopEarly chan struct{}
+	stopOnce  sync.Once
 }
 
 // New returns a carrier binding with cfg once started. cfg.OnReceipt and
@@ -54,8 +63,12 @@ func New(cfg smpp.Config, log *slog.Logger) *Carrier {
 	if cfg.Logger == nil {
 		cfg.Logger = log
 	}
-	return &Carrier{cfg: cfg, log: log}
+	return &Carrier{cfg: cfg, log: log, stopEarly: make(chan struct{})}
 }
+
+// EarlyReceiptWait bounds how long a receipt naming an id the service does
+// not know yet is retried before it is dropped.
+const EarlyReceiptWait = 30 * time.Second
 
 // Start binds in the background (Submit waits for the bind; the client
 // reconnects when the connection is lost) and delivers receipts and
@@ -84,6 +97,8 @@ func (c *Carrier) Start(_ context.Context, sink sms.Sink) error {
 
 // Close unbinds. No sink call starts after it returns.
 func (c *Carrier) Close() error {
+	c.stopOnce.Do(func() { close(c.stopEarly) })
+	c.early.Wait()
 	c.mu.Lock() // waits for sink calls in progress
 	c.closed = true
 	client := c.client
@@ -98,33 +113,43 @@ func (c *Carrier) Close() error {
 // first part. A final refusal (by this carrier or the SMSC) wraps
 // sms.ErrRejected; other errors are transient.
 func (c *Carrier) Submit(ctx context.Context, m *sms.Outbound) (string, error) {
+	ids, err := c.SubmitParts(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// SubmitParts is Submit returning the SMSC's message_id of every part
+// (one submit_sm each), first part first: each part has its own receipt.
+func (c *Carrier) SubmitParts(ctx context.Context, m *sms.Outbound) ([]string, error) {
 	c.mu.RLock()
 	client, closed := c.client, c.closed
 	c.mu.RUnlock()
 	if closed {
-		return "", smpp.ErrClosed
+		return nil, smpp.ErrClosed
 	}
 	if client == nil {
-		return "", errors.New("smppcarrier: Submit before Start")
+		return nil, errors.New("smppcarrier: Submit before Start")
 	}
 	msg, err := message(m, time.Now())
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	res, err := client.Submit(ctx, msg)
 	if err != nil {
 		if ctx.Err() == nil && !smpp.IsRetryable(err) && !errors.Is(err, smpp.ErrClosed) {
-			return "", fmt.Errorf("%w: the SMSC refused the message: %w", sms.ErrRejected, err)
+			return nil, fmt.Errorf("%w: the SMSC refused the message: %w", sms.ErrRejected, err)
 		}
-		return "", err
+		return nil, err
 	}
 	if len(res.MessageIDs) == 0 || res.MessageIDs[0] == "" {
-		return "", fmt.Errorf("%w: the SMSC accepted the message without a message_id", sms.ErrRejected)
+		return nil, fmt.Errorf("%w: the SMSC accepted the message without a message_id", sms.ErrRejected)
 	}
 	if len(res.MessageIDs) > 1 {
 		c.log.Debug("SMPP message submitted in parts", "message_id", m.MessageID, "part_ids", res.MessageIDs)
 	}
-	return res.MessageIDs[0], nil
+	return res.MessageIDs, nil
 }
 
 // message turns an outbound message into an SMPP one.
@@ -299,12 +324,42 @@ func (c *Carrier) onReceipt(ctx context.Context, r smpp.Receipt) error {
 	rc := receipt(r)
 	err = sink.Receipt(ctx, rc)
 	if fault.Is(err, fault.NotFound) {
-		// Another part of a concatenated message, or a message this
-		// database does not know: redelivery would not change that.
-		c.log.Debug("SMPP receipt for an unknown message id", "message_id", r.MessageID, "status", rc.Status)
+		// Either the service has not recorded the id yet (the receipt
+		// crossed the submit_sm_resp of a later part, or the commit) or
+		// the message is not this database's: retried here a while,
+		// the SMSC is answered at once.
+		c.early.Add(1)
+		go c.retryEarly(rc)
 		return nil
 	}
 	return err
+}
+
+func (c *Carrier) retryEarly(rc sms.Receipt) {
+	defer c.early.Done()
+	deadline := time.Now().Add(EarlyReceiptWait)
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		select {
+		case <-c.stopEarly:
+			return
+		case <-time.After(delay):
+		}
+		sink, release, err := c.sinkFor()
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = sink.Receipt(ctx, rc)
+		cancel()
+		release()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.log.Debug("SMPP receipt for an unknown message id dropped", "message_id", rc.ProviderID, "status", rc.Status, "err", err)
+			return
+		}
+	}
 }
 
 func (c *Carrier) onMessage(ctx context.Context, in smpp.Incoming) error {

@@ -158,37 +158,34 @@ func TestCarrierAgainstSMSC(t *testing.T) {
 	require.Equal(t, sms.StatusUnreachable, r.Status)
 	require.Contains(t, r.Description, "err:034")
 
-	// A long message goes in parts; the receipts of the parts the sink does
-	// not know (NotFound) are acknowledged, not redelivered.
+	// A long message goes in parts, each with its id and its receipt.
 	body := ""
 	for range 40 {
 		body += "ten chars "
 	}
 	split := sms.Segment(body)
 	snk.mu.Lock()
-	pid3, err := c.Submit(ctx, &sms.Outbound{MessageID: "m3", Channel: sms.ChannelText, Origination: "+12065550100",
+	parts, err := c.SubmitParts(ctx, &sms.Outbound{MessageID: "m3", Channel: sms.ChannelText, Origination: "+12065550100",
 		Destination: "+12065550123", Body: body, Encoding: split.Encoding, Segments: split.Segments})
-	if err == nil {
-		snk.known[pid3] = true
+	for _, p := range parts {
+		snk.known[p] = true
 	}
 	snk.mu.Unlock()
 	require.NoError(t, err)
-	eventually(t, "every part's receipt", func() bool {
-		var n struct {
-			ReceiptsSent int `json:"receiptsSent"`
-		}
-		sc.State(t, &n)
-		return n.ReceiptsSent == 2+split.Segments
-	})
+	require.Len(t, parts, split.Segments)
+	eventually(t, "every part's receipt", func() bool { snk.mu.Lock(); defer snk.mu.Unlock(); return len(snk.receipts) == 2+split.Segments })
 	st = sc.state(t)
 	last := st.Messages[len(st.Messages)-1]
 	require.Equal(t, body, last.Text)
-	require.Len(t, last.IDs, split.Segments)
-	require.Equal(t, pid3, last.IDs[0])
+	require.Equal(t, parts, last.IDs)
 	snk.mu.Lock()
-	require.Len(t, snk.receipts, 3)
-	require.Equal(t, pid3, snk.receipts[2].ProviderID)
+	var got []string
+	for _, r := range snk.receipts[2:] {
+		require.Equal(t, sms.StatusDelivered, r.Status)
+		got = append(got, r.ProviderID)
+	}
 	snk.mu.Unlock()
+	require.ElementsMatch(t, parts, got)
 
 	// A mobile-originated message reaches the sink in E.164.
 	out := sc.post(t, "/mo", map[string]any{"source": "12065550123", "dest": "12065550100", "parts": []string{"STOP"}})

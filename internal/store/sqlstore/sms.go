@@ -339,7 +339,28 @@ func (t *smsTx) GetMessageByProvider(ctx context.Context, providerID string) (*s
 	if providerID == "" {
 		return nil, notFound("message", "", "message with an empty provider ID not found")
 	}
-	return t.getMessage(ctx, providerID, `provider_id = ? ORDER BY created_at DESC LIMIT 1`, providerID)
+	// The newest message whose first part or another part has the id
+	// (carriers reuse ids in time).
+	return t.getMessage(ctx, providerID, `id = (SELECT id FROM (
+		SELECT id, created_at FROM sms_messages WHERE provider_id = ?
+		UNION ALL
+		SELECT m.id, m.created_at FROM sms_message_parts p JOIN sms_messages m ON m.id = p.message_id WHERE p.provider_id = ?
+	) AS c ORDER BY created_at DESC LIMIT 1)`, providerID, providerID)
+}
+
+func (t *smsTx) InsertMessageParts(ctx context.Context, messageID string, providerIDs []string) error {
+	now := ms(time.Now())
+	for _, p := range providerIDs {
+		if p == "" {
+			continue
+		}
+		if _, err := t.exec(ctx, "insert sms message part",
+			`INSERT INTO sms_message_parts (provider_id, message_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			p, messageID, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *smsTx) UpdateMessage(ctx context.Context, m *sms.MessageRecord) error {

@@ -216,6 +216,14 @@ func testSMSMessages(t *testing.T, b *smsBundle) {
 		got, err = tx.GetMessageByProvider(b.ctx, "p1")
 		require.NoError(t, err)
 		require.Equal(t, m, got)
+		// The other parts of a concatenated message find it too.
+		_, err = tx.GetMessageByProvider(b.ctx, "p1-2")
+		require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+		require.NoError(t, tx.InsertMessageParts(b.ctx, "m1", []string{"p1-2", "p1-3"}))
+		require.NoError(t, tx.InsertMessageParts(b.ctx, "m1", []string{"p1-3"}), "idempotent")
+		got, err = tx.GetMessageByProvider(b.ctx, "p1-3")
+		require.NoError(t, err)
+		require.Equal(t, m, got)
 
 		pending, err := tx.PendingMessages(b.ctx, smsT0.Add(time.Second), 10)
 		require.NoError(t, err)
