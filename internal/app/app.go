@@ -91,6 +91,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	stand, err := newStandins(db, keys, cfg.Region, log)
+	if err != nil {
+		return err
+	}
 	purger := &archivePurger{}
 	mail, err := mailmanager.New(db.MailManager(), signer, blobReader{blobs}, mailmanager.Config{
 		Region:   cfg.Region,
@@ -102,6 +106,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		DefaultTLSPolicy: mm.TlsPolicyOptional,
 		PurgeArchive:     purger.purge,
 		CheckKmsKey:      keys.CheckKey,
+		CheckSecret:      stand.CheckSecret,
+		CheckFunction:    stand.CheckFunction,
 	}, log.With("component", "mailmanager"))
 	if err != nil {
 		return err
@@ -148,6 +154,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	// (it mounts on the HTTP mux); no job runs before both exist.
 	gwPublisher := &gatewayPublisher{}
 	gwSender := &gatewaySender{} // Send actions, once the send pipeline exists
+	gwInvoker := &lazyInvoker{}  // InvokeLambda REQUEST_RESPONSE, once the events service exists
 	gw, err := gateway.New(gateway.Config{
 		Store:        db.Gateway(),
 		Blobs:        blobs,
@@ -164,6 +171,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		NodeID:       cfg.Node(),
 		Publisher:    gwPublisher,
 		Sender:       gwSender,
+		StandIns:     stand,
+		Invoker:      gwInvoker,
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -212,7 +221,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
-	gwPublisher.evs, sendPublisher.evs = evs, evs
+	gwPublisher.evs, sendPublisher.evs, gwInvoker.evs = evs, evs, evs
+	mountStandins(stand, api, mux)
 	regs, err := mountRegistrations(db, blobs, api, mux, cfg.Region, cfg.AccountID, log)
 	if err != nil {
 		return err

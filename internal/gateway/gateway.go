@@ -85,6 +85,12 @@ type Config struct {
 	Publisher Publisher
 	// Sender carries out Send actions (nil: they fail).
 	Sender Sender
+	// StandIns resolves SecretArn (relays, AUTH ingress points),
+	// FunctionArn (InvokeLambda) and MailboxArn (DeliverToMailbox); nil
+	// makes the first two fail and DeliverToMailbox use MailboxDir.
+	StandIns StandIns
+	// Invoker makes REQUEST_RESPONSE invocations (nil: they fail).
+	Invoker Invoker
 	// NodeID marks this node's claims (config.Node: stable across
 	// restarts, unique among nodes), so that Recover can tell them.
 	NodeID string
