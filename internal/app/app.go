@@ -146,7 +146,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		log.Info("generated a self-signed TLS certificate for STARTTLS; set TIDINGS_TLS_CERT and TIDINGS_TLS_KEY for one of your own",
 			"dir", filepath.Join(cfg.DataDir, "tls"), "hostname", hostname)
 	}
-	deliverer := delivery.New(delivery.Config{LocalName: hostname, Resolver: resolver, Logger: log.With("component", "delivery")})
+	relayRoots, err := cfg.RelayRoots() // checked by Validate
+	if err != nil {
+		return err
+	}
+	deliverer := delivery.New(delivery.Config{LocalName: hostname, Resolver: resolver, RootCAs: relayRoots, Logger: log.With("component", "delivery")})
 	defer deliverer.Close()
 	retry, _ := cfg.Retry() // checked by Validate
 	gwMetrics := newGatewayMetrics(reg)

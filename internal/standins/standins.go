@@ -23,13 +23,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/tidings/tidings/internal/events"
 	"github.com/tidings/tidings/internal/fault"
 )
 
@@ -367,21 +367,13 @@ func functionAD(accountID, name string) []byte {
 	return fmt.Appendf(nil, "tidings-function\x00%s\x00%s", accountID, name)
 }
 
-// ValidateURL checks the URL of a function: absolute http or https.
-func ValidateURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fault.Invalidf("URL %q: want an absolute http:// or https:// URL", raw)
-	}
-	return nil
-}
-
 // PutFunction creates or replaces a function.
 func (s *Service) PutFunction(ctx context.Context, accountID, name, rawURL, secret string) (Info, error) {
 	if !functionNameRe.MatchString(name) {
 		return Info{}, fault.Invalidf("function name %q: want 1–64 letters, digits, '-' or '_'", name)
 	}
-	if err := ValidateURL(rawURL); err != nil {
+	// The invocations go out as webhooks do, with the same rules.
+	if err := events.ValidateWebhookURL(rawURL); err != nil {
 		return Info{}, err
 	}
 	b := functionBody{URL: rawURL}
