@@ -49,7 +49,11 @@ type sinkAuth struct {
 	tls        *tls.Config
 }
 
-func startGatewaySink(t testing.TB) *gwSink { return startGwSink(t, nil) }
+func startGatewaySink(t testing.TB) *gwSink { return startGwSink(t, nil, false) }
+
+// startLMTPSink starts a sink that speaks LMTP (RFC 2033): the mail store
+// (Dovecot, Cyrus) a mailbox's LMTP server stands for.
+func startLMTPSink(t testing.TB) *gwSink { return startGwSink(t, nil, true) }
 
 // startGatewaySinkAuth starts a sink that takes mail only from a client
 // that authenticated as user/pass over TLS, with a certificate for
@@ -62,16 +66,19 @@ func startGatewaySinkAuth(t testing.TB, user, pass string) (s *gwSink, caFile st
 	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startGwSink(t, &sinkAuth{user: user, pass: pass, tls: cfg}), caFile
+	return startGwSink(t, &sinkAuth{user: user, pass: pass, tls: cfg}, false), caFile
 }
 
-func startGwSink(t testing.TB, auth *sinkAuth) *gwSink {
+func startGwSink(t testing.TB, auth *sinkAuth, lmtp bool) *gwSink {
 	t.Helper()
 	s := &gwSink{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &gwSinkSession{s: s, auth: auth}, nil }))
 	if auth != nil {
 		srv.TLSConfig = auth.tls
 	}
+	// LMTP: go-smtp answers after DATA once per recipient, with Data's
+	// result.
+	srv.LMTP = lmtp
 	srv.Domain = "sink.test"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.MaxMessageBytes = 64 << 20

@@ -3,16 +3,11 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log"
 	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 )
 
 // TestGatewayStandIns drives what stands in for the AWS services Mail
@@ -21,13 +16,13 @@ import (
 // them, an AUTH ingress point checking swaks' password against one),
 // functions with `tidings functions` (InvokeLambda, both invocation
 // types, to an HTTP receiver) and mailboxes with `tidings mailboxes`
-// (DeliverToMailbox over LMTP to go-smtp's LMTP server).
+// (DeliverToMailbox over LMTP to the sink in LMTP mode).
 func TestGatewayStandIns(t *testing.T) {
 	t.Parallel()
 	sink, caFile := startGatewaySinkAuth(t, "relayuser", "relay-Secret-1")
 	s := startServer(t, serverOpts{Env: []string{"TIDINGS_RELAY_CA=" + caFile}})
 	rc := startReceiver(t, map[string][]int{"/sync-fails": {500}})
-	lmtp := startE2ELMTP(t)
+	lmtp := startLMTPSink(t)
 	arn := func(out string) string {
 		t.Helper()
 		a := strings.TrimSpace(out)
@@ -50,8 +45,8 @@ func TestGatewayStandIns(t *testing.T) {
 	fnEvent := arn(s.tidings(t, "functions", "put", "on-mail", "--url", rc.url+"/event", "--secret", webhookSecret))
 	fnSync := arn(s.tidings(t, "functions", "put", "classify", "--url", rc.url+"/sync", "--secret", webhookSecret))
 	fnFails := arn(s.tidings(t, "functions", "put", "broken", "--url", rc.url+"/sync-fails"))
-	box := arn(s.tidings(t, "mailboxes", "put", "corp-box", "--lmtp", lmtp.addr))
-	if out := s.tidings(t, "mailboxes", "list"); !strings.Contains(out, "lmtp:"+lmtp.addr) {
+	box := arn(s.tidings(t, "mailboxes", "put", "corp-box", "--lmtp", lmtp.Addr))
+	if out := s.tidings(t, "mailboxes", "list"); !strings.Contains(out, "lmtp:"+lmtp.Addr) {
 		t.Errorf("mailboxes list:\n%s", out)
 	}
 
@@ -198,9 +193,9 @@ func TestGatewayStandIns(t *testing.T) {
 	t.Run("DeliverToMailboxLMTP", func(t *testing.T) {
 		token := "box-" + randomSuffix()
 		send(t, "carol@box.test", token)
-		m := lmtp.wait(t, token)
-		if m.from != "alice@sender.test" || strings.Join(m.to, ",") != "carol@box.test" {
-			t.Errorf("LMTP envelope: %q %v", m.from, m.to)
+		m := waitFor(t, lmtp, token, 1)[0]
+		if m.From != "alice@sender.test" || strings.Join(m.To, ",") != "carol@box.test" {
+			t.Errorf("LMTP envelope: %q %v", m.From, m.To)
 		}
 		waitLog(t, s, regexp.MustCompile(`action=DeliverToMailbox state=DONE[^\n]*carol@box.test[^\n]*250`))
 	})
@@ -267,84 +262,4 @@ func waitLog(t *testing.T, s *Server, re *regexp.Regexp) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// e2eLMTP is go-smtp in LMTP mode (RFC 2033) on loopback: the mail store
-// (Dovecot, Cyrus) a mailbox's LMTP server stands for.
-type e2eLMTP struct {
-	addr string
-	mu   sync.Mutex
-	msgs []lmtpMsg
-}
-
-type lmtpMsg struct {
-	from string
-	to   []string
-	data string
-}
-
-func startE2ELMTP(t *testing.T) *e2eLMTP {
-	t.Helper()
-	l := &e2eLMTP{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &e2eLMTPSession{l: l}, nil }))
-	srv.LMTP = true
-	srv.Domain = "lmtp.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return l
-}
-
-func (l *e2eLMTP) wait(t *testing.T, token string) lmtpMsg {
-	t.Helper()
-	end := time.Now().Add(time.Minute)
-	for {
-		l.mu.Lock()
-		for _, m := range l.msgs {
-			if strings.Contains(m.data, token) {
-				l.mu.Unlock()
-				return m
-			}
-		}
-		l.mu.Unlock()
-		if time.Now().After(end) {
-			t.Fatalf("no message with %s at the LMTP server", token)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-type e2eLMTPSession struct {
-	l    *e2eLMTP
-	from string
-	to   []string
-}
-
-func (ss *e2eLMTPSession) Reset()        { ss.from, ss.to = "", nil }
-func (ss *e2eLMTPSession) Logout() error { return nil }
-func (ss *e2eLMTPSession) Mail(from string, _ *smtp.MailOptions) error {
-	ss.from = from
-	return nil
-}
-func (ss *e2eLMTPSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = append(ss.to, to)
-	return nil
-}
-
-// Data is the whole-message status (go-smtp answers it for every
-// recipient in LMTP mode).
-func (ss *e2eLMTPSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.l.mu.Lock()
-	ss.l.msgs = append(ss.l.msgs, lmtpMsg{from: ss.from, to: append([]string(nil), ss.to...), data: string(b)})
-	ss.l.mu.Unlock()
-	return nil
 }
