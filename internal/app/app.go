@@ -96,6 +96,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	stand, err := newStandins(db, keys, cfg.Region, log)
+	if err != nil {
+		return err
+	}
 	purger := &archivePurger{}
 	mail, err := mailmanager.New(db.MailManager(), signer, blobReader{blobs}, mailmanager.Config{
 		Region:   cfg.Region,
@@ -107,6 +111,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		DefaultTLSPolicy: mm.TlsPolicyOptional,
 		PurgeArchive:     purger.purge,
 		CheckKmsKey:      keys.CheckKey,
+		CheckSecret:      stand.CheckSecret,
+		CheckFunction:    stand.CheckFunction,
 	}, log.With("component", "mailmanager"))
 	if err != nil {
 		return err
@@ -145,7 +151,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		log.Info("generated a self-signed TLS certificate for STARTTLS; set TIDINGS_TLS_CERT and TIDINGS_TLS_KEY for one of your own",
 			"dir", filepath.Join(cfg.DataDir, "tls"), "hostname", hostname)
 	}
-	deliverer := delivery.New(delivery.Config{LocalName: hostname, Resolver: resolver, Logger: log.With("component", "delivery")})
+	relayRoots, err := cfg.RelayRoots() // checked by Validate
+	if err != nil {
+		return err
+	}
+	deliverer := delivery.New(delivery.Config{LocalName: hostname, Resolver: resolver, RootCAs: relayRoots, Logger: log.With("component", "delivery")})
 	defer deliverer.Close()
 	retry, _ := cfg.Retry() // checked by Validate
 	gwMetrics := newGatewayMetrics(reg)
@@ -154,6 +164,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	gwPublisher := &gatewayPublisher{}
 	gwSender := &gatewaySender{}     // Send actions, once the send pipeline exists
 	gwFeedback := &gatewayFeedback{} // bounces and complaints to return paths, likewise
+	gwInvoker := &lazyInvoker{}      // InvokeLambda REQUEST_RESPONSE, once the events service exists
 	gw, err := gateway.New(gateway.Config{
 		Store:        db.Gateway(),
 		Blobs:        blobs,
@@ -171,6 +182,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		Publisher:    gwPublisher,
 		Sender:       gwSender,
 		Feedback:     gwFeedback,
+		StandIns:     stand,
+		Invoker:      gwInvoker,
 		Observer:     gwMetrics,
 		Logger:       log.With("component", "gateway"),
 	})
@@ -224,7 +237,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
-	gwPublisher.evs, sendPublisher.evs = evs, evs
+	gwPublisher.evs, sendPublisher.evs, gwInvoker.evs = evs, evs, evs
+	mountStandins(stand, api, mux)
 	regs, err := mountRegistrations(db, blobs, api, mux, cfg.Region, cfg.AccountID, log)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ package config
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -50,6 +51,10 @@ type Config struct {
 	TLSCert  string // TIDINGS_TLS_CERT: PEM certificate (chain) STARTTLS offers; "" ⇒ self-signed in <data dir>/tls
 	TLSKey   string // TIDINGS_TLS_KEY: its PEM private key
 	DNS      string // TIDINGS_DNS: host:port of the DNS resolver for SPF/DKIM/DMARC and MX; "" ⇒ the system's
+	// RelayCA is a PEM file of CA certificates that relays' and the
+	// smarthost's certificates may chain to, besides the system's roots
+	// (an internal CA of the organisation's mail servers).
+	RelayCA string // TIDINGS_RELAY_CA
 	// Relay retry schedule: first wait, doubling up to max, give up after.
 	RetryFirst  string // TIDINGS_RETRY_FIRST
 	RetryMax    string // TIDINGS_RETRY_MAX
@@ -117,6 +122,7 @@ func (c *Config) Vars() []Var {
 		{"tls-cert", "TIDINGS_TLS_CERT", "", "PEM certificate for STARTTLS (default: self-signed, kept in <data dir>/tls)", &c.TLSCert},
 		{"tls-key", "TIDINGS_TLS_KEY", "", "PEM private key of --tls-cert", &c.TLSKey},
 		{"dns", "TIDINGS_DNS", "", "host:port of the DNS resolver for SPF, DKIM, DMARC and MX lookups (default: the system's)", &c.DNS},
+		{"relay-ca", "TIDINGS_RELAY_CA", "", "PEM file of CA certificates trusted, besides the system's, for the TLS certificates of relays and the smarthost", &c.RelayCA},
 		{"retry-first", "TIDINGS_RETRY_FIRST", "5m", "wait before the second delivery attempt to a relay; doubles each time", &c.RetryFirst},
 		{"retry-max", "TIDINGS_RETRY_MAX", "1h", "longest wait between delivery attempts", &c.RetryMax},
 		{"retry-give-up", "TIDINGS_RETRY_GIVE_UP", "120h", "age at which an undeliverable message is returned to its sender", &c.RetryGiveUp},
@@ -233,6 +239,9 @@ func (c *Config) Validate() error {
 	if _, err := c.MasterKeyBytes(); err != nil {
 		return err
 	}
+	if _, err := c.RelayRoots(); err != nil {
+		return err
+	}
 	if c.Smarthost != "" {
 		host, port, err := net.SplitHostPort(c.Smarthost)
 		if err != nil || host == "" {
@@ -344,6 +353,26 @@ func (c *Config) WebhookGiveUpDuration() (time.Duration, error) {
 		return 0, fmt.Errorf("TIDINGS_WEBHOOK_GIVE_UP %q: want a duration from 1s to 168h, such as 24h", c.WebhookGiveUp)
 	}
 	return d, nil
+}
+
+// RelayRoots returns the system's roots with the certificates of RelayCA
+// added; nil (the system's roots) when RelayCA is unset.
+func (c *Config) RelayRoots() (*x509.CertPool, error) {
+	if c.RelayCA == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.RelayCA)
+	if err != nil {
+		return nil, fmt.Errorf("TIDINGS_RELAY_CA: %v", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("TIDINGS_RELAY_CA %s: no PEM certificate in it", c.RelayCA)
+	}
+	return pool, nil
 }
 
 // MasterKeyBytes decodes MasterKey; nil when it is unset.

@@ -1,6 +1,13 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,4 +146,33 @@ func TestSMSProviderFiles(t *testing.T) {
 		require.Error(t, err, name)
 		require.True(t, strings.HasPrefix(err.Error(), bad.want), "%s: %v", name, err)
 	}
+}
+
+func TestRelayCA(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := defaults()
+	c.RelayCA = dir + "/missing.pem"
+	err := c.Validate()
+	require.ErrorContains(t, err, "TIDINGS_RELAY_CA")
+
+	empty := dir + "/empty.pem"
+	require.NoError(t, os.WriteFile(empty, []byte("not a certificate\n"), 0o600))
+	c.RelayCA = empty
+	require.ErrorContains(t, c.Validate(), "no PEM certificate")
+
+	// A real certificate, self-signed for the test.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		BasicConstraintsValid: true, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	good := dir + "/ca.pem"
+	require.NoError(t, os.WriteFile(good, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	c.RelayCA = good
+	require.NoError(t, c.Validate())
+	pool, err := c.RelayRoots()
+	require.NoError(t, err)
+	require.NotNil(t, pool)
 }

@@ -90,6 +90,12 @@ type Config struct {
 	// return paths of sent mail (nil: such mail goes through the rule set
 	// like any other).
 	Feedback Feedback
+	// StandIns resolves SecretArn (relays, AUTH ingress points),
+	// FunctionArn (InvokeLambda) and MailboxArn (DeliverToMailbox); nil
+	// makes the first two fail and DeliverToMailbox use MailboxDir.
+	StandIns StandIns
+	// Invoker makes REQUEST_RESPONSE invocations (nil: they fail).
+	Invoker Invoker
 	// NodeID marks this node's claims (config.Node: stable across
 	// restarts, unique among nodes), so that Recover can tell them.
 	NodeID string

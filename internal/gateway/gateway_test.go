@@ -147,7 +147,7 @@ func TestArchiveUnavailable(t *testing.T) {
 		 "Actions":[{"Archive":{"TargetArchive":"a1","ActionFailurePolicy":"DROP"}}]},
 		{"Name":"continue","Conditions":[{"StringExpression":{"Evaluate":{"Attribute":"RECIPIENT"},"Operator":"STARTS_WITH","Values":["lax"]}}],
 		 "Actions":[{"Archive":{"TargetArchive":"a1"}}]},
-		{"Name":"relay","Actions":[{"Relay":{"Relay":%q}}, {"InvokeLambda":{"FunctionArn":"arn:aws:lambda:us-east-1:111122223333:function:f","InvocationType":"EVENT","RoleArn":"arn:aws:iam::111122223333:role/x"}}]}]`, relay))
+		{"Name":"relay","Actions":[{"Relay":{"Relay":%q}}, {"DeliverToQBusiness":{"ApplicationId":"a1b2c3d4-0000-0000-0000-000000000000","IndexId":"a1b2c3d4-0000-0000-0000-000000000000","RoleArn":"arn:aws:iam::111122223333:role/x"}}]}]`, relay))
 	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
 
 	qid, err := send(t, addr, "alice@sender.test", []string{"strict@corp.test", "lax@corp.test"}, body)
@@ -164,8 +164,8 @@ func TestArchiveUnavailable(t *testing.T) {
 	require.Equal(t, gateway.StepFailed, states["continue/Archive"].State)
 	require.Equal(t, gateway.StepDone, states["relay/Relay"].State)
 	require.Equal(t, []string{"lax@corp.test"}, states["relay/Relay"].Recipients)
-	require.Equal(t, gateway.StepFailed, states["relay/InvokeLambda"].State)
-	require.Contains(t, states["relay/InvokeLambda"].Error, "not supported yet")
+	require.Equal(t, gateway.StepFailed, states["relay/DeliverToQBusiness"].State)
+	require.Contains(t, states["relay/DeliverToQBusiness"].Error, "cannot run on Tidings")
 }
 
 // TestRelayRetry: the relay target answers 451 to the first attempt; the

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -388,14 +389,30 @@ func (l *listener) setClosed(closed bool) {
 // checkPassword is the AUTH check of an AUTH ingress point. The user name is
 // recorded (Received, Authentication-Results, the auth_user of rules) but
 // not checked: the ingress point has one password, as in AWS, where the
-// secret holds a password and no user name.
-func (l *listener) checkPassword(_ context.Context, user, pass string) (bool, error) {
+// secret holds a password (key "password") and no user name. The secret
+// is read at each AUTH, so a new value applies at once.
+func (l *listener) checkPassword(ctx context.Context, user, pass string) (bool, error) {
 	ip := l.record.Load()
-	if ip.Record.SecretArn != "" {
-		// Tidings has no secrets manager to read the ARN from.
-		return false, fmt.Errorf("ingress point %s authenticates with SecretArn %s, which Tidings cannot resolve; configure SmtpPassword instead", ip.ID, ip.Record.SecretArn)
+	arn := ip.Record.SecretArn
+	if arn == "" {
+		return ip.Record.CheckPassword(pass, l.lm.g.cfg.Now()), nil
 	}
-	return ip.Record.CheckPassword(pass, l.lm.g.cfg.Now()), nil
+	st := l.lm.g.cfg.StandIns
+	if st == nil {
+		return false, fmt.Errorf("ingress point %s authenticates with SecretArn %s, but this server has no secrets (internal error)", ip.ID, arn)
+	}
+	v, err := st.Secret(ctx, ip.AccountID, arn)
+	if fault.Is(err, fault.NotFound) {
+		return false, fmt.Errorf("ingress point %s: secret %s does not exist (create it with `tidings secrets put`)", ip.ID, arn)
+	}
+	if err != nil {
+		return false, fmt.Errorf("ingress point %s: reading secret %s: %w", ip.ID, arn, err)
+	}
+	want, ok := v["password"]
+	if !ok || want == "" {
+		return false, fmt.Errorf("ingress point %s: secret %s has no key \"password\"", ip.ID, arn)
+	}
+	return subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1, nil
 }
 
 // acceptLoop hands each connection to the current generation.

@@ -8,24 +8,35 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tidings/tidings/internal/fault"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
 )
 
-// deliverToMailbox writes the message into a Maildir
-// (https://cr.yp.to/proto/maildir.html) under MailboxDir:
-// <MailboxDir>/<account>/<mailbox>/{tmp,new,cur}, where <mailbox> is the
-// last segment of the action's MailboxArn (a WorkMail organization or
-// mailbox id in AWS). Any IMAP server that reads Maildir (Dovecot) can
-// serve it.
-//
-// The file is written in tmp, fsynced, and renamed into new under a name
-// made of the queue id and the step, so that a step repeated after a
-// crash replaces its own file instead of delivering twice.
+// deliverToMailbox delivers the message to the mailbox the action's
+// MailboxArn names (a WorkMail organization or mailbox in AWS): the LMTP
+// server or Maildir of a mailbox set up with `tidings mailboxes put`
+// (internal/standins), else the Maildir <MailboxDir>/<account>/<name>,
+// where <name> is the ARN's last segment. Any IMAP server that reads
+// Maildir (Dovecot) can serve those.
 func (g *Gateway) deliverToMailbox(ctx context.Context, q *queued, s *Step, a *mm.DeliverToMailboxAction, added [][2]string) (outcome, error) {
-	if g.cfg.MailboxDir == "" {
-		return failed("DeliverToMailbox is not available: no mailbox directory is configured"), nil
-	}
 	arn := deref(a.MailboxArn)
+	if g.cfg.StandIns != nil {
+		mb, err := g.cfg.StandIns.Mailbox(ctx, q.AccountID, arn)
+		switch {
+		case err == nil && mb.LMTP != "":
+			return g.deliverLMTP(ctx, q, s, mb, added)
+		case err == nil:
+			return g.deliverMaildir(ctx, q, s, mb.Maildir, added)
+		case !fault.Is(err, fault.NotFound):
+			if transient(err) {
+				return outcome{}, err
+			}
+			return failed("DeliverToMailbox: %v", err), nil
+		}
+	}
+	if g.cfg.MailboxDir == "" {
+		return failed("DeliverToMailbox: mailbox %s is not set up (`tidings mailboxes put`) and no mailbox directory is configured", arn), nil
+	}
 	box := arn
 	if i := strings.LastIndexAny(box, "/:"); i >= 0 {
 		box = box[i+1:]
@@ -33,7 +44,15 @@ func (g *Gateway) deliverToMailbox(ctx context.Context, q *queued, s *Step, a *m
 	if !safeName(box) {
 		return failed("DeliverToMailbox: MailboxArn %q does not end in a usable mailbox name", arn), nil
 	}
-	dir := filepath.Join(g.cfg.MailboxDir, q.AccountID, box)
+	return g.deliverMaildir(ctx, q, s, filepath.Join(g.cfg.MailboxDir, q.AccountID, box), added)
+}
+
+// deliverMaildir writes the message into the Maildir dir
+// (https://cr.yp.to/proto/maildir.html), creating it as needed. The file
+// is written in tmp, fsynced, and renamed into new under a name made of
+// the queue id and the step, so that a step repeated after a crash
+// replaces its own file instead of delivering twice.
+func (g *Gateway) deliverMaildir(ctx context.Context, q *queued, s *Step, dir string, added [][2]string) (outcome, error) {
 	for _, sub := range []string{"tmp", "new", "cur"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return outcome{}, fmt.Errorf("mailbox: %w", err)

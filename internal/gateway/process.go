@@ -260,7 +260,8 @@ func sideEffects(a mm.RuleAction, action string) bool {
 	if action == FeedbackAction {
 		return true
 	}
-	return a.Archive != nil || a.WriteToS3 != nil || a.DeliverToMailbox != nil || a.PublishToSns != nil || a.Send != nil
+	return a.Archive != nil || a.WriteToS3 != nil || a.DeliverToMailbox != nil || a.PublishToSns != nil || a.Send != nil ||
+		a.InvokeLambda != nil
 }
 
 // flush records the steps run so far and takes the lease, unless this
@@ -587,8 +588,13 @@ func (g *Gateway) runStep(ctx context.Context, q *queued, s *Step, a mm.RuleActi
 		return g.publishToSns(ctx, q, s, a.PublishToSns, added)
 	case a.Send != nil:
 		return g.send(ctx, q, s, added)
-	case a.InvokeLambda != nil, a.DeliverToQBusiness != nil:
-		return failed("%s is not supported yet by Tidings; the message was not handed to it", s.Action), nil
+	case a.InvokeLambda != nil:
+		return g.invokeLambda(ctx, q, s, a.InvokeLambda, added)
+	case a.DeliverToQBusiness != nil:
+		// Amazon Q Business is a cloud service with nothing to stand in
+		// for it here: the step fails, visibly, and its
+		// ActionFailurePolicy applies.
+		return failed("DeliverToQBusiness cannot run on Tidings: Amazon Q Business is an AWS service with no local stand-in; the message was not handed to it"), nil
 	}
 	return failed("unknown action"), nil
 }
@@ -686,9 +692,6 @@ func (g *Gateway) planRelay(ctx context.Context, q *queued, s *Step, a *mm.Relay
 	rec, err := mailmanager.DecodeRelay(r)
 	if err != nil {
 		return failed("relay %s: %v", id, err), nil
-	}
-	if rec.Authentication.SecretArn != nil {
-		return failed("relay %s authenticates with SecretArn %s, which Tidings cannot resolve", id, *rec.Authentication.SecretArn), nil
 	}
 	mailFrom := mm.MailFromPreserve
 	if a.MailFrom != nil && *a.MailFrom != "" {

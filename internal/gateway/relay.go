@@ -204,10 +204,16 @@ func (g *Gateway) deliverRelay(ctx context.Context, log *slog.Logger, q *queued,
 	if err != nil {
 		return all(delivery.Deferred, "4.3.5", "relay "+det.RelayID+": "+err.Error()), false
 	}
-	if rec.Authentication.SecretArn != nil {
-		// A configuration problem an operator can fix: defer, as the
-		// delivery package does for authentication failures.
-		return all(delivery.Deferred, "4.7.0", "relay "+det.RelayID+" authenticates with SecretArn, which Tidings cannot resolve"), false
+	dest := delivery.Relay(rec.ServerName, rec.ServerPort)
+	if arn := deref(rec.Authentication.SecretArn); arn != "" {
+		user, pass, err := g.relayCredentials(ctx, q.AccountID, arn)
+		if err != nil {
+			// A configuration problem an operator can fix (or a database
+			// hiccup): defer, as the delivery package does for
+			// authentication failures.
+			return all(delivery.Deferred, "4.7.0", "relay "+det.RelayID+": "+err.Error()), ctx.Err() != nil
+		}
+		dest.Username, dest.Password = user, pass
 	}
 	mailFrom := q.env.MailFrom
 	if det.MailFrom == mm.MailFromReplace {
@@ -219,7 +225,6 @@ func (g *Gateway) deliverRelay(ctx context.Context, log *slog.Logger, q *queued,
 	}
 	// The size declared (RFC 1870) is an upper bound: fields may be removed.
 	env := delivery.Envelope{MailFrom: mailFrom, Recipients: rcpts, SMTPUTF8: q.utf8, EightBit: q.eightBit, Size: g.relaySize(q, det)}
-	dest := delivery.Relay(rec.ServerName, rec.ServerPort)
 	var openErr error
 	res := g.cfg.Deliverer.Deliver(ctx, dest, env, func() (io.ReadCloser, error) {
 		rc, _, err := g.openMessage(ctx, q, det.Headers, det.RelayID)
@@ -232,6 +237,25 @@ func (g *Gateway) deliverRelay(ctx context.Context, log *slog.Logger, q *queued,
 		log.Error("cannot read the spooled copy", "err", openErr)
 	}
 	return res.Recipients, ctx.Err() != nil
+}
+
+// relayCredentials reads the SMTP credentials of a relay from its secret:
+// the keys "username" and "password", as Mail Manager wants them.
+func (g *Gateway) relayCredentials(ctx context.Context, accountID, arn string) (user, pass string, err error) {
+	if g.cfg.StandIns == nil {
+		return "", "", fmt.Errorf("secret %s cannot be read: this server has no secrets (internal error)", arn)
+	}
+	v, err := g.cfg.StandIns.Secret(ctx, accountID, arn)
+	if fault.Is(err, fault.NotFound) {
+		return "", "", fmt.Errorf("secret %s does not exist (create it with `tidings secrets put`)", arn)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("reading secret %s: %v", arn, err)
+	}
+	if v["username"] == "" || v["password"] == "" {
+		return "", "", fmt.Errorf("secret %s lacks the keys \"username\" and \"password\" a relay authenticates with", arn)
+	}
+	return v["username"], v["password"], nil
 }
 
 // relaySize is the size of the relayed message, an upper bound.

@@ -28,10 +28,12 @@ import (
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/gateway"
 	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/kms"
 	"github.com/tidings/tidings/internal/mailauth"
 	"github.com/tidings/tidings/internal/mailmanager"
 	"github.com/tidings/tidings/internal/message"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
+	"github.com/tidings/tidings/internal/standins"
 	"github.com/tidings/tidings/internal/store"
 	"github.com/tidings/tidings/internal/store/storetest"
 )
@@ -60,6 +62,7 @@ type bundle struct {
 	sender   *fakeSender
 	feedback *fakeFeedback
 	mailbox  string
+	stand    *standins.Service
 }
 
 type setupOpts struct {
@@ -95,8 +98,13 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 	var err error
 	b.blobs, err = blobfs.New(t.TempDir())
 	require.NoError(t, err)
+	keys, err := kms.New(db.KMS(), kms.Config{MasterKey: bytes.Repeat([]byte{1}, kms.KeySize)}, nil)
+	require.NoError(t, err)
+	b.stand, err = standins.New(db.Standins(), keys, standins.Config{Region: "us-east-1"}, nil)
+	require.NoError(t, err)
 	b.mail, err = mailmanager.New(db.MailManager(), nil, nil, mailmanager.Config{
 		Region: "us-east-1", SMTPHost: "127.0.0.1", DefaultTLSPolicy: mm.TlsPolicyOptional,
+		CheckSecret: b.stand.CheckSecret, CheckFunction: b.stand.CheckFunction,
 	}, nil)
 	require.NoError(t, err)
 
@@ -141,6 +149,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		Publisher:    b.pub,
 		Sender:       b.sender,
 		Feedback:     b.feedback,
+		StandIns:     b.stand,
 		CacheTTL:     time.Millisecond,
 		Logger:       testLog(t),
 	})

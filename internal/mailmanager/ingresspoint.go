@@ -134,6 +134,14 @@ func requireRef(ctx context.Context, tx Tx, acct string, k Kind, id string) erro
 	return err
 }
 
+// checkSecret checks the SecretArn of c, if any, before a transaction.
+func (s *Service) checkSecret(ctx context.Context, acct string, c *mm.IngressPointConfiguration) error {
+	if c == nil || c.SecretArn == nil || s.cfg.CheckSecret == nil {
+		return nil
+	}
+	return s.cfg.CheckSecret(ctx, acct, *c.SecretArn)
+}
+
 // passwordHash hashes the SmtpPassword of c, if any, before a transaction:
 // PBKDF2 is slow on purpose.
 func passwordHash(c *mm.IngressPointConfiguration) (string, error) {
@@ -307,6 +315,9 @@ func (s *Service) CreateIngressPoint(ctx context.Context, in *mm.CreateIngressPo
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkSecret(ctx, acct, in.IngressPointConfiguration); err != nil {
+		return nil, err
+	}
 	if err := s.applyAuthConfig(&rec, in.IngressPointConfiguration, hash, true); err != nil {
 		return nil, err
 	}
@@ -429,6 +440,9 @@ func (s *Service) UpdateIngressPoint(ctx context.Context, in *mm.UpdateIngressPo
 	}
 	hash, err := passwordHash(in.IngressPointConfiguration)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSecret(ctx, acct, in.IngressPointConfiguration); err != nil {
 		return nil, err
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error {

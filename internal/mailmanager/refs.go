@@ -209,6 +209,11 @@ func (r *refs) ruleAction(ctx context.Context, a mm.RuleAction) error {
 			return err
 		}
 	}
+	if l := a.InvokeLambda; l != nil && r.s.cfg.CheckFunction != nil {
+		if err := r.s.cfg.CheckFunction(ctx, r.acct, str(l.FunctionArn)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

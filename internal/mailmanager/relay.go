@@ -17,6 +17,9 @@ func (s *Service) CreateRelay(ctx context.Context, in *mm.CreateRelayRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkRelayAuth(ctx, acct, in.Authentication); err != nil {
+		return nil, err
+	}
 	id, name, now := newID(KindRelay), str(in.RelayName), s.now()
 	rec := RelayRecord{
 		ServerName:     str(in.ServerName),
@@ -41,6 +44,15 @@ func (s *Service) CreateRelay(ctx context.Context, in *mm.CreateRelayRequest) (*
 		return nil, err
 	}
 	return &mm.CreateRelayResponse{RelayId: ptr(id)}, nil
+}
+
+// checkRelayAuth checks the SecretArn of a relay's authentication, when it
+// has one: a secret of the account must hold the credentials.
+func (s *Service) checkRelayAuth(ctx context.Context, acct string, a *mm.RelayAuthentication) error {
+	if a == nil || a.SecretArn == nil || s.cfg.CheckSecret == nil {
+		return nil
+	}
+	return s.cfg.CheckSecret(ctx, acct, *a.SecretArn)
 }
 
 // GetRelay returns a relay.
@@ -78,6 +90,9 @@ func (s *Service) GetRelay(ctx context.Context, in *mm.GetRelayRequest) (*mm.Get
 func (s *Service) UpdateRelay(ctx context.Context, in *mm.UpdateRelayRequest) (*mm.UpdateRelayResponse, error) {
 	acct, err := account(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRelayAuth(ctx, acct, in.Authentication); err != nil {
 		return nil, err
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error {

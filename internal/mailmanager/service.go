@@ -89,6 +89,14 @@ type Config struct {
 	// the account (internal/kms plugs in here). Unset, any ARN the model
 	// allows is taken.
 	CheckKmsKey func(ctx context.Context, accountID, arn string) error
+	// CheckSecret, when set, checks the SecretArn of a relay or an AUTH
+	// ingress point, and CheckFunction the FunctionArn of an InvokeLambda
+	// action: a fault.Invalid error (ValidationException) naming the ARN
+	// when it names nothing of the account (internal/standins plugs in
+	// here). Unset, any ARN the model allows is taken. They must not
+	// write: rule sets call CheckFunction inside their transaction.
+	CheckSecret   func(ctx context.Context, accountID, arn string) error
+	CheckFunction func(ctx context.Context, accountID, arn string) error
 }
 
 // Service implements the Mail Manager control-plane operations.
