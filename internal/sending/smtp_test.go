@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tidings/tidings/internal/sending"
+	"github.com/tidings/tidings/internal/store"
 )
 
 const smtpRaw = "Received: from client.example ([127.0.0.1])\r\n\tby tidings.test (Tidings) with ESMTPSA; Mon, 2 Jun 2025 10:00:00 +0000\r\n" +
@@ -25,7 +26,11 @@ const smtpRaw = "Received: from client.example ([127.0.0.1])\r\n\tby tidings.tes
 // and removed.
 func TestSendSMTP(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	eachDB(t, testSendSMTP)
+}
+
+func testSendSMTP(t *testing.T, db *store.DB) {
+	b := setupDB(t, db)
 	b.verifiedDomain(t, "example.com")
 	b.configSetWithEvents(t, "otp")
 	id, err := b.svc.SendSMTP(b.ctx, "bounces@example.com", []string{"user@dest.example", "hidden@dest.example"}, []byte(smtpRaw))
