@@ -15,8 +15,8 @@ import (
 // returns the user name and password it prints.
 func smtpCredentials(t *testing.T, s *Server, args ...string) (user, pass string) {
 	t.Helper()
-	env := append(cleanEnv("TIDINGS_", "AWS_"), "TIDINGS_DATA_DIR="+s.DataDir, "TIDINGS_REGION="+region,
-		"TIDINGS_ROOT_ACCESS_KEY_ID="+s.KeyID)
+	env := append(cleanEnv("TIDINGS_", "AWS_"), "TIDINGS_DATA_DIR="+s.DataDir, "TIDINGS_DATABASE_URL="+s.Opts.DatabaseURL,
+		"TIDINGS_REGION="+region, "TIDINGS_ROOT_ACCESS_KEY_ID="+s.KeyID)
 	out, errOut, code := run(t, env, nil, tidingsBin, append([]string{"smtp-credentials"}, args...)...)
 	if code != 0 {
 		t.Fatalf("tidings smtp-credentials: exit %d: %s", code, errOut)
@@ -132,7 +132,17 @@ func TestSubmissionSwaks(t *testing.T) {
 // smtplib examples and the refusals, then checks what reached the sink.
 func TestSubmissionSmtplib(t *testing.T) {
 	t.Parallel()
-	s, sink, z := startSendingServer(t, serverOpts{})
+	testSubmissionSmtplib(t, serverOpts{})
+}
+
+// TestSubmissionSmtplibPostgres is TestSubmissionSmtplib on PostgreSQL.
+func TestSubmissionSmtplibPostgres(t *testing.T) {
+	t.Parallel()
+	testSubmissionSmtplib(t, serverOpts{DatabaseURL: freshDatabase(t)})
+}
+
+func testSubmissionSmtplib(t *testing.T, opts serverOpts) {
+	s, sink, z := startSendingServer(t, opts)
 	domain := "py.example.test"
 	verifyDomainByDNS(t, s, z, domain)
 	user, pass := smtpCredentials(t, s, s.KeyID)
