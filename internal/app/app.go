@@ -189,7 +189,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	gwSender.s = sender
-	sub, err := newSubmission(cfg, db, sender, cert, hostname, log)
+	sub, err := newSubmission(cfg, db, sender, cert, hostname, reg, log)
 	if err != nil {
 		return err
 	}

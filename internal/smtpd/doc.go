@@ -1,4 +1,6 @@
-// Package smtpd is the SMTP server of one ingress point of the gateway.
+// Package smtpd is the SMTP server of one ingress point of the gateway,
+// and of the SMTP submission listeners of outbound email
+// (internal/submission).
 //
 // A [Server] answers SMTP (RFC 5321) on one listener for one [Endpoint]: the
 // ingress point's address, TLS certificate and policy, its authentication

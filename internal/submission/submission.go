@@ -61,9 +61,21 @@ type Config struct {
 	// the client's address in the last 15 minutes (default 1 s, at most
 	// 30 s in all).
 	AuthFailureDelay time.Duration
-	MaxMessageBytes  int64 // default sending.MaxMessageBytes
-	MaxRecipients    int   // default sending.MaxRecipients
+	MaxMessageBytes  int64    // default sending.MaxMessageBytes
+	MaxRecipients    int      // default sending.MaxRecipients
+	Observer         Observer // nil observes nothing
 	Logger           *slog.Logger
+}
+
+// Observer is told what the listeners do, for metrics. Its methods must
+// not block.
+type Observer interface {
+	Accepted(bytes int64)
+	// Rejected is called for every refused connection, command or
+	// message, with smtpd's reason ("policy" for a send the pipeline
+	// refused).
+	Rejected(reason string)
+	AuthFailed()
 }
 
 // Listener names, as logged.
@@ -143,7 +155,7 @@ func (s *Server) Start() error {
 			MaxMessageBytes:  s.cfg.MaxMessageBytes,
 			MaxRecipients:    s.cfg.MaxRecipients,
 			Spool:            spooler{s},
-			Observer:         observer{s.log.With("listener", l.name)},
+			Observer:         observer{s.log.With("listener", l.name), s.cfg.Observer},
 			Logger:           s.log,
 		})
 		if err != nil {
@@ -290,14 +302,24 @@ func Reply(err error) *smtpd.Reject {
 	return nil
 }
 
-// observer logs what the listeners refuse. smtpd logs each failed AUTH
-// attempt itself (address, user name, failures and delay), so AuthFailed
-// adds nothing.
-type observer struct{ log *slog.Logger }
+// observer logs what the listeners refuse and forwards to the Observer.
+// smtpd logs each failed AUTH attempt itself (address, user name,
+// failures and delay).
+type observer struct {
+	log *slog.Logger
+	o   Observer
+}
 
-func (observer) Accepted(*message.Envelope) {}
+func (o observer) Accepted(env *message.Envelope) {
+	if o.o != nil {
+		o.o.Accepted(env.Size)
+	}
+}
 
 func (o observer) Rejected(c *message.Conn, reason smtpd.Reason, r smtpd.Reject) {
+	if o.o != nil {
+		o.o.Rejected(string(reason))
+	}
 	switch reason {
 	case smtpd.ReasonPolicy, smtpd.ReasonAuthRequired, smtpd.ReasonTLSRequired:
 		// Refused sends are logged by the spooler; the others are the
@@ -307,4 +329,8 @@ func (o observer) Rejected(c *message.Conn, reason smtpd.Reason, r smtpd.Reject)
 	o.log.Debug("SMTP submission refused", "ip", c.RemoteIP, "reason", reason, "reply", r.Error())
 }
 
-func (observer) AuthFailed(*message.Conn, string) {}
+func (o observer) AuthFailed(*message.Conn, string) {
+	if o.o != nil {
+		o.o.AuthFailed()
+	}
+}

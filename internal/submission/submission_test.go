@@ -96,10 +96,36 @@ func (f *fakeSender) all() []sent {
 	return append([]sent(nil), f.msgs...)
 }
 
+// recObserver counts what the listeners report.
+type recObserver struct {
+	mu                   sync.Mutex
+	accepted, authFailed int
+	rejected             map[string]int
+}
+
+func (o *recObserver) Accepted(int64) { o.mu.Lock(); o.accepted++; o.mu.Unlock() }
+func (o *recObserver) AuthFailed()    { o.mu.Lock(); o.authFailed++; o.mu.Unlock() }
+func (o *recObserver) Rejected(reason string) {
+	o.mu.Lock()
+	o.rejected[reason]++
+	o.mu.Unlock()
+}
+
+func (o *recObserver) counts() (accepted, authFailed int, rejected map[string]int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := map[string]int{}
+	for k, v := range o.rejected {
+		r[k] = v
+	}
+	return o.accepted, o.authFailed, r
+}
+
 type bundle struct {
 	srv      *Server
 	keys     *fakeKeys
 	sender   *fakeSender
+	obs      *recObserver
 	startTLS string
 	implicit string
 }
@@ -111,9 +137,11 @@ func setup(t *testing.T) *bundle {
 	b := &bundle{
 		keys:   &fakeKeys{keys: map[string]string{keyID: secret, inactive: ""}},
 		sender: &fakeSender{},
+		obs:    &recObserver{rejected: map[string]int{}},
 	}
 	b.srv, err = New(Config{
-		Addr: "127.0.0.1:0", ImplicitAddr: "127.0.0.1:0", Hostname: "smtp.test",
+		Observer: b.obs,
+		Addr:     "127.0.0.1:0", ImplicitAddr: "127.0.0.1:0", Hostname: "smtp.test",
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 		Region:    region, Keys: b.keys, Sender: b.sender,
 		AuthFailureDelay: time.Millisecond,
@@ -240,6 +268,8 @@ func TestSubmitSTARTTLS(t *testing.T) {
 	code, _ = send(t, c, "app@example.com", []string{"user@dest.test"}, msg)
 	require.Equal(t, 250, code)
 	require.NoError(t, c.Quit())
+	accepted, _, _ := b.obs.counts()
+	require.Equal(t, 2, accepted)
 }
 
 func TestSubmitImplicitTLS(t *testing.T) {
@@ -272,6 +302,8 @@ func TestAuthRefused(t *testing.T) {
 		require.ErrorContains(t, err, "5.7.8 Authentication Credentials Invalid", c.name)
 	}
 	require.Empty(t, b.sender.all())
+	_, failed, _ := b.obs.counts()
+	require.Equal(t, 5, failed)
 
 	// The key store failing is a temporary failure, not a wrong password.
 	b.keys.mu.Lock()
@@ -330,6 +362,9 @@ func TestRefusedSends(t *testing.T) {
 		require.Equal(t, tc.code, code, "%v: %s", tc.err, text)
 		require.Contains(t, text, tc.text)
 	}
+	_, _, rejected := b.obs.counts()
+	require.Equal(t, 6, rejected["policy"], "the pipeline's refusals")
+	require.Equal(t, 1, rejected["spool"], "the failure of its own")
 	b.sender.setErr(nil)
 	code, _ := send(t, c, "app@example.com", []string{"user@dest.test"}, msg)
 	require.Equal(t, 250, code, "the session goes on after refusals")

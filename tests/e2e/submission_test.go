@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -125,6 +127,24 @@ func TestSubmissionSwaks(t *testing.T) {
 	})
 	if n := sink.count(containing("unverified.test")); n != 0 {
 		t.Errorf("%d messages from the unverified sender reached the sink", n)
+	}
+
+	// What happened is counted on /metrics.
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		"tidings_submission_accepted_total 2",
+		"tidings_submission_auth_failures_total 1",
+		`tidings_submission_rejected_total{reason="policy"} 1`,
+		`tidings_submission_rejected_total{reason="tls_required"} 1`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 
