@@ -172,7 +172,8 @@ const (
 	maxThrottled = 1 << 16
 )
 
-// AuthThrottle counts recent AUTH failures by client IP address. The delay
+// AuthThrottle counts recent AUTH failures by client IP address (by /64 for
+// IPv6). The delay
 // before a "535" is AuthFailureDelay times the failures of the address
 // within the window (at most 30 s), so a client that reconnects after each
 // failure does not start afresh. It is in memory, per process: on a
@@ -201,6 +202,7 @@ func NewAuthThrottle(window time.Duration) *AuthThrottle {
 // fail records a failure of ip at now and returns the failures of ip
 // within the window, this one included.
 func (t *AuthThrottle) fail(ip netip.Addr, now time.Time) int {
+	ip = throttleKey(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := t.m[ip]
@@ -220,12 +222,26 @@ func (t *AuthThrottle) fail(ip netip.Addr, now time.Time) int {
 
 // Failures returns the failures of ip within the window.
 func (t *AuthThrottle) Failures(ip netip.Addr, now time.Time) int {
+	ip = throttleKey(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if f := t.m[ip]; f != nil && now.Sub(f.last) <= t.window {
 		return f.n
 	}
 	return 0
+}
+
+// throttleKey is the address failures are counted under: an IPv4
+// address, or the /64 of an IPv6 one (one site's subnet: a client there
+// can use any of its addresses).
+func throttleKey(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return ip
 }
 
 // evict forgets the addresses whose failures are past the window and, if

@@ -136,6 +136,10 @@ func TestAuthThrottleWindow(t *testing.T) {
 	require.Equal(t, 3, th.Failures(a, t0.Add(149*time.Second)))
 	require.Equal(t, 0, th.Failures(a, t0.Add(150*time.Second)))
 	require.Equal(t, 1, th.fail(a, t0.Add(150*time.Second)))
+	// IPv6 by /64: the other addresses of the subnet count together.
+	require.Equal(t, 2, th.fail(netip.MustParseAddr("2001:db8::ffff:1"), t0.Add(31*time.Second)))
+	require.Equal(t, 1, th.fail(netip.MustParseAddr("2001:db8:0:1::1"), t0.Add(31*time.Second)))
+	require.Equal(t, 1, th.Failures(netip.MustParseAddr("::ffff:192.0.2.1"), t0.Add(151*time.Second)), "IPv4-mapped is IPv4")
 
 	// The memory is bounded: the oldest addresses go first.
 	th = NewAuthThrottle(time.Hour)
