@@ -214,6 +214,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	gwSender.s, gwFeedback.s = sender, sender
+	sub, err := newSubmission(cfg, db, sender, cert, hostname, reg, log)
+	if err != nil {
+		return err
+	}
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
 		KeyLookup:        db.KeyLookup(),
@@ -276,6 +280,12 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if sub != nil {
+		if err := sub.Start(); err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("%w (set TIDINGS_SUBMISSION_ADDR / TIDINGS_SUBMISSIONS_ADDR to another address, or off)", err)
+		}
+	}
 
 	{
 		// Claims still held, and gateway jobs still marked running, by this
@@ -302,7 +312,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		return fmt.Errorf("gateway: %w", err)
 	}
 	ready.Store(true)
-	banner(out, version, cfg, baseURL, rootKey, generated, db.Dialect(), time.Since(start))
+	banner(out, version, cfg, baseURL, rootKey, generated, db.Dialect(), time.Since(start), submissionBanner(sub))
 	log.Info("ready", "http", baseURL, "database", db.Dialect(), "startup", time.Since(start).Round(time.Millisecond))
 
 	select {
@@ -318,6 +328,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	// SMTP first: no message is accepted that the workers would not see.
 	if err := gw.Stop(drain); err != nil {
 		errs = append(errs, fmt.Errorf("SMTP shutdown: %w", err))
+	}
+	if sub != nil {
+		if err := sub.Shutdown(drain); err != nil {
+			errs = append(errs, fmt.Errorf("SMTP submission shutdown: %w", err))
+		}
 	}
 	if err := srv.Shutdown(drain); err != nil {
 		errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))

@@ -11,12 +11,15 @@ import (
 
 // banner tells the operator where Tidings is and how to point the AWS CLI
 // at it. The root secret appears only when it was just generated.
-func banner(w io.Writer, version string, cfg *config.Config, baseURL string, root iam.AccessKey, generated bool, database string, took time.Duration) {
+func banner(w io.Writer, version string, cfg *config.Config, baseURL string, root iam.AccessKey, generated bool, database string, took time.Duration, smtp string) {
 	fmt.Fprintf(w, "Tidings %s ready in %s\n", version, took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  API:       %s  (health %s/healthz, metrics %s/metrics)\n", baseURL, baseURL, baseURL)
 	fmt.Fprintf(w, "  Console:   %s/console/  (an access key pair, or \"tidings console set-password\")\n", baseURL)
 	fmt.Fprintf(w, "  Database:  %s   Data dir: %s\n", database, cfg.DataDir)
 	fmt.Fprintf(w, "  Account:   %s   Region: %s\n", cfg.AccountID, cfg.Region)
+	if smtp != "" {
+		fmt.Fprintf(w, "  SMTP:      %s\n", smtp)
+	}
 	switch {
 	case generated:
 		fmt.Fprintf(w, "\nA root access key was generated. It is shown this once; keep it:\n\n")

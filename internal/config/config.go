@@ -82,6 +82,11 @@ type Config struct {
 	// click tracking and no CustomRedirectDomain. "" ⇒ the HTTP address.
 	TrackingURL string // TIDINGS_TRACKING_URL
 
+	// SMTP submission of outbound email (SES's SMTP interface): host:port
+	// of the STARTTLS and the implicit TLS listener, or "off".
+	SubmissionAddr  string // TIDINGS_SUBMISSION_ADDR
+	SubmissionsAddr string // TIDINGS_SUBMISSIONS_ADDR
+
 	// The SMS carrier: an SMPP 3.4 SMSC. SMPPAddr "" ⇒ no carrier (the
 	// simulator carries every message).
 	SMPPAddr       string // TIDINGS_SMPP_ADDR: host:port of the SMSC
@@ -134,6 +139,8 @@ func (c *Config) Vars() []Var {
 		{"smarthost-user", "TIDINGS_SMARTHOST_USER", "", "user name for SMTP AUTH at --smarthost (optional)", &c.SmarthostUser},
 		{"smarthost-password", "TIDINGS_SMARTHOST_PASSWORD", "", "password for SMTP AUTH at --smarthost", &c.SmarthostPassword},
 		{"tracking-url", "TIDINGS_TRACKING_URL", "", "public http(s) URL of this server's HTTP listener, for open and click tracking links in sent mail (default: the HTTP address)", &c.TrackingURL},
+		{"submission-addr", "TIDINGS_SUBMISSION_ADDR", "127.0.0.1:2587", "host:port of the SMTP submission listener with STARTTLS (like SES's port 587/2587), or off", &c.SubmissionAddr},
+		{"submissions-addr", "TIDINGS_SUBMISSIONS_ADDR", "127.0.0.1:2465", "host:port of the SMTP submission listener with implicit TLS (like SES's port 465/2465), or off", &c.SubmissionsAddr},
 		{"smpp-addr", "TIDINGS_SMPP_ADDR", "", "host:port of the SMPP 3.4 SMSC carrying SMS (empty: no carrier, the simulator carries every message)", &c.SMPPAddr},
 		{"smpp-system-id", "TIDINGS_SMPP_SYSTEM_ID", "", "system_id tidings binds to the SMSC with", &c.SMPPSystemID},
 		{"smpp-password", "TIDINGS_SMPP_PASSWORD", "", "password of the SMPP bind (at most 8 characters); prefer the environment variable", &c.SMPPPassword},
@@ -276,6 +283,9 @@ func (c *Config) Validate() error {
 	if c.SMSHTTPProvider != "" && c.SMPPAddr != "" {
 		return fmt.Errorf("TIDINGS_SMS_HTTP_PROVIDER and TIDINGS_SMPP_ADDR: set one carrier, not both")
 	}
+	if _, _, err := c.Submission(); err != nil {
+		return err
+	}
 	if _, err := c.SMPPRateValue(); err != nil {
 		return err
 	}
@@ -301,6 +311,32 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("TIDINGS_SMPP_SYSTEM_ID: required with TIDINGS_SMPP_ADDR")
 	}
 	return nil
+}
+
+// Submission returns the addresses of the SMTP submission listeners:
+// STARTTLS and implicit TLS, "" for one that is off.
+func (c *Config) Submission() (startTLS, implicit string, err error) {
+	addrs := [2]string{}
+	for i, f := range []struct{ env, v string }{{"TIDINGS_SUBMISSION_ADDR", c.SubmissionAddr}, {"TIDINGS_SUBMISSIONS_ADDR", c.SubmissionsAddr}} {
+		if strings.EqualFold(f.v, "off") {
+			continue
+		}
+		host, port, err := net.SplitHostPort(f.v)
+		p, perr := strconv.Atoi(port)
+		switch {
+		case err != nil || perr != nil:
+			return "", "", fmt.Errorf("%s %q: want host:port, such as 127.0.0.1:2587, or off", f.env, f.v)
+		case p < 0 || p > 65535:
+			return "", "", fmt.Errorf("%s %q: the port must be within 0-65535", f.env, f.v)
+		case host != "" && net.ParseIP(host) == nil && !hostnameRe.MatchString(host):
+			return "", "", fmt.Errorf("%s %q: want a host name or IP address before the port (or none, for every address)", f.env, f.v)
+		}
+		addrs[i] = f.v
+	}
+	if addrs[0] != "" && addrs[0] == addrs[1] && !strings.HasSuffix(addrs[0], ":0") {
+		return "", "", fmt.Errorf("TIDINGS_SUBMISSION_ADDR and TIDINGS_SUBMISSIONS_ADDR are both %q: STARTTLS and implicit TLS need a port each", addrs[0])
+	}
+	return addrs[0], addrs[1], nil
 }
 
 // SMPPRateValue parses SMPPRate: a whole number of submits per second

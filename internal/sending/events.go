@@ -102,7 +102,11 @@ func (s *Service) mailObject(ctx context.Context, acct, id string, now time.Time
 		m.Tags["ses:from-domain"] = []string{strings.ToLower(o.From.Address[at+1:])}
 	}
 	m.Tags["ses:caller-identity"] = []string{callerName(ctx)}
-	m.Tags["ses:operation"] = []string{"SendEmail"}
+	op := o.Operation
+	if op == "" {
+		op = "SendEmail"
+	}
+	m.Tags["ses:operation"] = []string{op}
 	return m
 }
 

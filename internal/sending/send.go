@@ -59,6 +59,13 @@ type Outgoing struct {
 	Raw    *rawMessage
 	// TemplateName, for RenderingFailure events.
 	TemplateName string
+	// EnvelopeFrom is the MAIL FROM of a message submitted over SMTP:
+	// it must be a verified identity too, and is the return path unless
+	// a custom MAIL FROM domain says otherwise.
+	EnvelopeFrom string
+	// Operation names the way the message came for the ses:operation tag
+	// of its events; "" is SendEmail.
+	Operation string
 }
 
 // messageMeta is the JSON Meta of a stored message.
@@ -468,9 +475,23 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 	if err != nil {
 		return nil, err
 	}
+	var unverified []string
 	if rec == nil {
+		unverified = append(unverified, from)
+	}
+	if ef := o.EnvelopeFrom; ef != "" && !strings.EqualFold(ef, from) {
+		if i := strings.LastIndexByte(ef, '@'); i <= 0 || i == len(ef)-1 {
+			return nil, reject(ReasonMessageRejected, "Illegal address: %q", ef)
+		}
+		if _, r, err := s.verifiedIdentity(ctx, acct, ef); err != nil {
+			return nil, err
+		} else if r == nil {
+			unverified = append(unverified, ef)
+		}
+	}
+	if len(unverified) > 0 {
 		return nil, reject(ReasonMessageRejected, "Email address is not verified. The following identities failed the check in region %s: %s",
-			strings.ToUpper(s.cfg.Region), from)
+			strings.ToUpper(s.cfg.Region), strings.Join(unverified, ", "))
 	}
 	// The configuration set: the request's, else the identity's default.
 	sc.csName = o.ConfigSet
@@ -532,6 +553,9 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 	}
 	if sc.mailFrom == "" {
 		sc.mailFrom = from
+		if o.EnvelopeFrom != "" {
+			sc.mailFrom = o.EnvelopeFrom
+		}
 	}
 	if !s.limit.take(acct, n, s.cfg.MaxSendRate, s.now()) {
 		return nil, &fault.Error{Kind: fault.Throttled, Message: "Maximum sending rate exceeded."}

@@ -313,6 +313,24 @@ func (s *Service) SendRawEmail(ctx context.Context, in *ses.SendRawEmailRequest)
 	return &ses.SendRawEmailResponse{MessageId: &id}, nil
 }
 
+// SendSMTP sends a message submitted over SMTP (SES's SMTP interface) as
+// a SendRawEmail: the envelope recipients are the RCPT TO addresses; the
+// From header and the envelope sender (MAIL FROM, "" for the null path)
+// must both be verified identities; X-SES-CONFIGURATION-SET and
+// X-SES-MESSAGE-TAGS are honoured and removed. The caller's account is
+// the principal of ctx.
+func (s *Service) SendSMTP(ctx context.Context, mailFrom string, recipients []string, raw []byte) (string, error) {
+	o, err := s.Outgoing(ctx, &sesv2.SendEmailRequest{
+		Content:     &sesv2.EmailContent{Raw: &sesv2.RawMessage{Data: raw}},
+		Destination: &sesv2.Destination{BccAddresses: recipients},
+	})
+	if err != nil {
+		return "", err
+	}
+	o.EnvelopeFrom, o.Operation = mailFrom, "SendSmtpEmail"
+	return s.Accept(ctx, o)
+}
+
 // SendTemplatedEmail is the SES v1 SendTemplatedEmail (rendered by the
 // TemplateRenderer).
 func (s *Service) SendTemplatedEmail(ctx context.Context, in *ses.SendTemplatedEmailRequest) (*ses.SendTemplatedEmailResponse, error) {

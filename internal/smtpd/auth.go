@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -66,19 +69,22 @@ func (s *session) cmdAuth(arg string) bool {
 		return true
 	}
 	if !ok {
-		// Slow down guessing: each failure waits longer, and the session
-		// ends after a few.
+		// Slow down guessing: each failure of the client's address waits
+		// longer, across its connections, and the session ends after a
+		// few.
 		s.authFailures++
+		recent := ep.AuthThrottle.fail(s.conn.RemoteIP, time.Now())
+		delay := min(time.Duration(max(recent, s.authFailures))*ep.AuthFailureDelay, maxAuthFailureDelay)
 		s.srv.obs.AuthFailed(&s.conn, user)
-		s.log.Warn("authentication failed", "user", user, "failures", s.authFailures)
-		t := time.NewTimer(time.Duration(s.authFailures) * ep.AuthFailureDelay)
+		s.log.Warn("authentication failed", "user", user, "failures", s.authFailures, "ip_failures", recent, "delay", delay)
+		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
 		case <-s.srv.ctx.Done():
 			t.Stop()
 			return false
 		}
-		s.reply(535, [3]int{5, 7, 8}, "Authentication credentials invalid")
+		s.reply(535, [3]int{5, 7, 8}, "Authentication Credentials Invalid")
 		if s.authFailures >= maxAuthFailures {
 			s.reply(421, [3]int{4, 7, 0}, "Too many authentication failures, closing connection")
 			s.hangUp()
@@ -152,4 +158,112 @@ func (s *session) saslResponse(ir string, hasIR bool, challenge string) ([]byte,
 		return nil, errAuthSyntax
 	}
 	return out, nil
+}
+
+// Limits of the AUTH failure memory.
+const (
+	// DefaultAuthThrottleWindow is how long a failure counts against its
+	// address.
+	DefaultAuthThrottleWindow = 15 * time.Minute
+	// maxAuthFailureDelay caps the wait before a "535".
+	maxAuthFailureDelay = 30 * time.Second
+	// maxThrottled bounds the addresses remembered; past it the oldest
+	// are forgotten first.
+	maxThrottled = 1 << 16
+)
+
+// AuthThrottle counts recent AUTH failures by client IP address (by /64 for
+// IPv6). The delay
+// before a "535" is AuthFailureDelay times the failures of the address
+// within the window (at most 30 s), so a client that reconnects after each
+// failure does not start afresh. It is in memory, per process: on a
+// cluster each node slows the guesses it sees. Safe for concurrent use.
+type AuthThrottle struct {
+	window time.Duration
+
+	mu sync.Mutex
+	m  map[netip.Addr]*ipFailures
+}
+
+type ipFailures struct {
+	n    int
+	last time.Time
+}
+
+// NewAuthThrottle returns a throttle that forgets an address's failures
+// window after its last one (DefaultAuthThrottleWindow for 0).
+func NewAuthThrottle(window time.Duration) *AuthThrottle {
+	if window <= 0 {
+		window = DefaultAuthThrottleWindow
+	}
+	return &AuthThrottle{window: window, m: map[netip.Addr]*ipFailures{}}
+}
+
+// fail records a failure of ip at now and returns the failures of ip
+// within the window, this one included.
+func (t *AuthThrottle) fail(ip netip.Addr, now time.Time) int {
+	ip = throttleKey(ip)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.m[ip]
+	if f == nil {
+		if len(t.m) >= maxThrottled {
+			t.evict(now)
+		}
+		f = &ipFailures{}
+		t.m[ip] = f
+	} else if now.Sub(f.last) > t.window {
+		f.n = 0
+	}
+	f.n++
+	f.last = now
+	return f.n
+}
+
+// Failures returns the failures of ip within the window.
+func (t *AuthThrottle) Failures(ip netip.Addr, now time.Time) int {
+	ip = throttleKey(ip)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.m[ip]; f != nil && now.Sub(f.last) <= t.window {
+		return f.n
+	}
+	return 0
+}
+
+// throttleKey is the address failures are counted under: an IPv4
+// address, or the /64 of an IPv6 one (one site's subnet: a client there
+// can use any of its addresses).
+func throttleKey(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return ip
+}
+
+// evict forgets the addresses whose failures are past the window and, if
+// that frees nothing, the quarter least recently seen.
+func (t *AuthThrottle) evict(now time.Time) {
+	for ip, f := range t.m {
+		if now.Sub(f.last) > t.window {
+			delete(t.m, ip)
+		}
+	}
+	if len(t.m) < maxThrottled {
+		return
+	}
+	lasts := make([]time.Time, 0, len(t.m))
+	for _, f := range t.m {
+		lasts = append(lasts, f.last)
+	}
+	slices.SortFunc(lasts, func(a, b time.Time) int { return a.Compare(b) })
+	cut := lasts[len(lasts)/4]
+	for ip, f := range t.m {
+		if !f.last.After(cut) {
+			delete(t.m, ip)
+		}
+	}
 }

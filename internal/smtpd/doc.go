@@ -1,4 +1,6 @@
-// Package smtpd is the SMTP server of one ingress point of the gateway.
+// Package smtpd is the SMTP server of one ingress point of the gateway,
+// and of the SMTP submission listeners of outbound email
+// (internal/submission).
 //
 // A [Server] answers SMTP (RFC 5321) on one listener for one [Endpoint]: the
 // ingress point's address, TLS certificate and policy, its authentication
@@ -12,7 +14,13 @@
 // EHLO advertises PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC
 // 6152), SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034 and 3463),
 // STARTTLS (RFC 3207) when a certificate is configured, and AUTH PLAIN LOGIN
-// (RFC 4954) only inside TLS on an AUTH ingress point. CHUNKING (RFC 3030) is
+// (RFC 4954) only inside TLS on an AUTH ingress point. With ImplicitTLS the
+// TLS handshake comes first and SMTP runs inside it (RFC 8314, port 465).
+// Where TLS is required, every command but EHLO, HELO, STARTTLS, NOOP, RSET
+// and QUIT, AUTH included, is answered "530 5.7.0" before TLS; where it is
+// optional, AUTH in clear text gets "538 5.7.11". A failed AUTH is answered
+// after a delay that grows with the failures of the client's address within
+// the last minutes, across its connections ([AuthThrottle]). CHUNKING (RFC 3030) is
 // not offered; a client that sends BDAT anyway is answered and disconnected,
 // because the chunk that follows the command would otherwise be read as
 // commands.

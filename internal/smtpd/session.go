@@ -174,7 +174,13 @@ func (s *session) serve() {
 		}
 	}()
 
-	if s.srv.tlsConf == nil {
+	if s.srv.ep.ImplicitTLS {
+		// RFC 8314 3.3: TLS first, then SMTP inside it.
+		if !s.handshake() {
+			return
+		}
+	}
+	if s.srv.tlsConf == nil || s.tlsOn {
 		// Without STARTTLS the connection's facts are final now: judge
 		// them before the greeting (RFC 5321 3.1 lets a server refuse
 		// there).
@@ -330,9 +336,11 @@ func (s *session) command(line []byte) bool {
 		return false
 	}
 	if !s.tlsOn && s.srv.tlsRequired() {
+		// AUTH too (RFC 3207 4: 530 to every other command), like any
+		// server that requires TLS; where TLS is optional, AUTH in clear
+		// text gets 538 5.7.11 below.
 		switch verb {
 		case "EHLO", "HELO", "STARTTLS", "NOOP", "RSET", "QUIT":
-		case "AUTH": // refused with 538 5.7.11 below, which says more
 		default:
 			s.rejectWith(ReasonTLSRequired, rejectNeedTLS)
 			return true
@@ -650,7 +658,7 @@ func (s *session) cmdData(arg string) bool {
 	env.Size = int64(len(hdr)) + dr.size
 	s.srv.obs.Accepted(env)
 	s.log.Info("message accepted", "queue_id", qid, "from", env.MailFrom, "rcpts", len(env.Recipients), "size", env.Size)
-	s.reply(250, [3]int{2, 0, 0}, "Ok: queued as "+sanitizeReply(qid))
+	s.reply(250, [3]int{2, 0, 0}, sanitizeReply(s.srv.acceptedText(qid)))
 	return true
 }
 
@@ -727,6 +735,22 @@ func (s *session) cmdStartTLS(arg string) bool {
 		// dropped with the buffer below.
 		s.log.Warn("discarding commands pipelined after STARTTLS", "octets", pipelined)
 	}
+	if !s.handshake() {
+		return false
+	}
+	// RFC 3207 4.2: forget what the client said before TLS.
+	s.greeted, s.esmtp = false, false
+	s.conn.Helo = ""
+	s.authed, s.conn.AuthUser = false, ""
+	s.connectDone, s.connectReject = false, nil
+	s.resetTx()
+	return true
+}
+
+// handshake runs the server side of TLS on the raw connection (after
+// STARTTLS, or at once with ImplicitTLS) and reports whether the session
+// goes on.
+func (s *session) handshake() bool {
 	tc := tls.Server(s.raw, s.srv.tlsConf)
 	s.mu.Lock()
 	s.raw.SetDeadline(time.Now().Add(s.srv.ep.CommandTimeout))
@@ -756,12 +780,6 @@ func (s *session) cmdStartTLS(arg string) bool {
 			s.conn.ClientCert = leaf
 		}
 	}
-	// RFC 3207 4.2: forget what the client said before TLS.
-	s.greeted, s.esmtp = false, false
-	s.conn.Helo = ""
-	s.authed, s.conn.AuthUser = false, ""
-	s.connectDone, s.connectReject = false, nil
-	s.resetTx()
 	return true
 }
 

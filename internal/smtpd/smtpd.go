@@ -48,6 +48,10 @@ type Endpoint struct {
 	TLSConfig *tls.Config
 	// TLSPolicy is TLSOptional (the default for ""), TLSRequired or TLSFIPS.
 	TLSPolicy string
+	// ImplicitTLS makes the server handshake TLS as soon as a client
+	// connects, before the greeting (RFC 8314 3.3, "submissions" on port
+	// 465), instead of offering STARTTLS. It needs TLSConfig.
+	ImplicitTLS bool
 
 	// Auth, when set, makes this an AUTH ingress point: AUTH PLAIN and
 	// LOGIN are offered inside TLS only and required before MAIL. It
@@ -57,6 +61,10 @@ type Endpoint struct {
 	// third failure ends the session.
 	Auth             func(ctx context.Context, user, pass string) (bool, error)
 	AuthFailureDelay time.Duration
+	// AuthThrottle remembers failures by client IP across sessions, so
+	// that the delay keeps growing for an address that reconnects to guess
+	// again; servers may share one. nil gives each Server its own.
+	AuthThrottle *AuthThrottle
 
 	// RequireClientCert, when set, makes this an MTLS ingress point: MAIL
 	// needs a TLS session whose client certificate verifies against this
@@ -70,6 +78,11 @@ type Endpoint struct {
 	// whole DATA phase.
 	CommandTimeout time.Duration
 	DataTimeout    time.Duration
+
+	// AcceptedReply, when set, is the text of the "250 2.0.0" answer to a
+	// message spooled with the given queue id; the default is
+	// "Ok: queued as <id>".
+	AcceptedReply func(queueID string) string
 
 	Policy   Policy   // nil allows everything
 	Spool    Spooler  // required
@@ -205,6 +218,8 @@ func New(ep Endpoint) (*Server, error) {
 			return nil, errors.New("smtpd: Auth needs a TLSConfig (AUTH is offered only inside TLS)")
 		case ep.RequireClientCert != nil:
 			return nil, errors.New("smtpd: RequireClientCert needs a TLSConfig")
+		case ep.ImplicitTLS:
+			return nil, errors.New("smtpd: ImplicitTLS needs a TLSConfig")
 		}
 	}
 	if ep.MaxMessageBytes < 0 || ep.MaxRecipients < 0 || ep.MaxConnections < 0 {
@@ -227,6 +242,9 @@ func New(ep Endpoint) (*Server, error) {
 	}
 	if ep.AuthFailureDelay <= 0 {
 		ep.AuthFailureDelay = DefaultAuthFailureDelay
+	}
+	if ep.AuthThrottle == nil {
+		ep.AuthThrottle = NewAuthThrottle(0)
 	}
 	s := &Server{
 		ep:        ep,
@@ -397,6 +415,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // QUIT need TLS: TLSPolicy REQUIRED or FIPS, or an MTLS ingress point.
 func (s *Server) tlsRequired() bool {
 	return s.ep.TLSPolicy != TLSOptional || s.ep.RequireClientCert != nil
+}
+
+// acceptedText is the text of the "250" that accepts a message.
+func (s *Server) acceptedText(qid string) string {
+	if s.ep.AcceptedReply != nil {
+		return s.ep.AcceptedReply(qid)
+	}
+	return "Ok: queued as " + qid
 }
 
 type nopObserver struct{}

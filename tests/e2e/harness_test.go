@@ -140,6 +140,9 @@ type Server struct {
 
 	// SMTPFirst and SMTPLast bound the ports ingress points get.
 	SMTPFirst, SMTPLast int
+	// Submission (STARTTLS) and Submissions (implicit TLS) are the SMTP
+	// submission listeners, on free ports.
+	Submission, Submissions string
 
 	cmd     *exec.Cmd
 	log     *logBuffer
@@ -197,6 +200,10 @@ func tryStart(t testing.TB, opts serverOpts) (*Server, error) {
 		"TIDINGS_ACCOUNT_ID="+accountID,
 		"TIDINGS_LOG_LEVEL=debug",
 	)
+	// Free ports for the SMTP submission listeners: their defaults are
+	// fixed, and tests run servers in parallel.
+	s.Submission, s.Submissions = freeAddr(t), freeAddr(t)
+	env = append(env, "TIDINGS_SUBMISSION_ADDR="+s.Submission, "TIDINGS_SUBMISSIONS_ADDR="+s.Submissions)
 	if !opts.NoRootKey {
 		s.KeyID, s.Secret = rootKeyID, rootSecret
 		env = append(env, "TIDINGS_ROOT_ACCESS_KEY_ID="+rootKeyID, "TIDINGS_ROOT_SECRET_ACCESS_KEY="+rootSecret)
