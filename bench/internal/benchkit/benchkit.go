@@ -94,6 +94,9 @@ func StartTidings(bin, dataDir, dnsAddr string, env ...string) (*Tidings, error)
 		"TIDINGS_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(httpPort),
 		"TIDINGS_ROOT_ACCESS_KEY_ID="+AccessKeyID, "TIDINGS_ROOT_SECRET_ACCESS_KEY="+Secret,
 		"TIDINGS_DNS="+dnsAddr,
+		// No SMTP submission listeners: a server already on this host
+		// holds their default ports, and no bench submits by SMTP.
+		"TIDINGS_SUBMISSION_ADDR=off", "TIDINGS_SUBMISSIONS_ADDR=off",
 		"TIDINGS_LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, env...)
 	logPath := dataDir + ".log"
