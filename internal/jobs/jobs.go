@@ -49,26 +49,13 @@ type Options struct {
 	// committed job is picked up at once instead of at the next poll. It
 	// must reach the same database and schema (search_path) as the *sql.DB.
 	ListenPool *pgxpool.Pool
-	// FetchPollInterval is the poll for new jobs: River's default (1s)
-	// on PostgreSQL, where LISTEN/NOTIFY wakes workers at once, and
-	// SQLitePollInterval on SQLite, which has no such channel: River
-	// wakes its workers only for jobs its own client inserted outside a
-	// transaction, so a job committed with our rows waits for the poll —
-	// a second per hop of a message's life at River's default.
+	// FetchPollInterval is the fallback poll for new jobs (default 1s).
 	FetchPollInterval time.Duration
 	// ID names this client among the nodes (default: random).
 	ID string
 	// TestOnly removes River's start-up jitter; for tests only.
 	TestOnly bool
 }
-
-// SQLitePollInterval is how often workers look for jobs on SQLite, and
-// sqliteFetchCooldown the least time between two looks. A look that finds
-// nothing changes nothing, so SQLite writes (and fsyncs) nothing for it.
-const (
-	SQLitePollInterval  = 50 * time.Millisecond
-	sqliteFetchCooldown = 20 * time.Millisecond
-)
 
 // Queue wraps River's client. It is safe for concurrent use; Register and
 // AddPeriodic must happen before Start.
@@ -263,14 +250,6 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	poll, cooldown := q.opts.FetchPollInterval, time.Duration(0)
-	if q.kind != Postgres {
-		cooldown = sqliteFetchCooldown
-		if poll == 0 {
-			poll = SQLitePollInterval
-		}
-		cooldown = min(cooldown, poll)
-	}
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.opts.MaxWorkers}}
 	for name, n := range q.queues {
 		queues[name] = river.QueueConfig{MaxWorkers: n}
@@ -281,8 +260,7 @@ func (q *Queue) Start(ctx context.Context) error {
 		Queues:            queues,
 		Workers:           q.workers,
 		PeriodicJobs:      q.periodic,
-		FetchPollInterval: poll,
-		FetchCooldown:     cooldown,
+		FetchPollInterval: q.opts.FetchPollInterval,
 		TestOnly:          q.opts.TestOnly,
 		// Nodes of one deployment may run different roles (and versions);
 		// a job kind unknown here is inserted for another node to work.
