@@ -136,7 +136,7 @@ fi
 # ---------------------------------------------------------------------------
 if [ "${SKIP_E2E:-}" != 1 ]; then
 	section "go test ./tests/e2e (end to end: AWS CLI, boto3, AWS SDK for JavaScript, tidings apply)"
-	if ! TIDINGS_E2E_RACE="${TIDINGS_E2E_RACE:-1}" go test -count=1 -timeout 20m ./tests/e2e/; then
+	if ! TIDINGS_E2E_RACE="${TIDINGS_E2E_RACE:-1}" go test -count=1 -timeout 45m ./tests/e2e/; then
 		failed+=("end-to-end tests")
 	fi
 fi

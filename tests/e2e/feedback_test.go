@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,16 @@ func webhookTopic(t *testing.T, s *Server, topic, url string) string {
 // webhook receiver, skipping others.
 func nextEvent(t *testing.T, rc *receiver, path, typ string) map[string]any {
 	t.Helper()
-	for {
+	return eventsOf(t, rc, path, typ)[typ]
+}
+
+// eventsOf waits for one SES event of each type at path of the webhook
+// receiver, in whatever order they come (deliveries run concurrently),
+// and returns them by type; others are skipped.
+func eventsOf(t *testing.T, rc *receiver, path string, types ...string) map[string]map[string]any {
+	t.Helper()
+	got := map[string]map[string]any{}
+	for len(got) < len(types) {
 		h := rc.wait(t, path)
 		if !h.sigOK {
 			t.Errorf("webhook signature does not verify: %+v", h)
@@ -87,10 +97,12 @@ func nextEvent(t *testing.T, rc *receiver, path, typ string) map[string]any {
 		if err := json.Unmarshal(h.body, &ev); err != nil {
 			t.Fatalf("event is not JSON: %v\n%s", err, h.body)
 		}
-		if ev["eventType"] == typ {
-			return ev
+		typ, _ := ev["eventType"].(string)
+		if slices.Contains(types, typ) && got[typ] == nil {
+			got[typ] = ev
 		}
 	}
+	return got
 }
 
 // mailReport mails a report to the ingress point with swaks, from the

@@ -64,12 +64,13 @@ func TestTracking(t *testing.T) {
 	eqAt(t, got, "click.location", "https://shop.example.test/sale?ref=mail&n=1")
 	eqAt(t, got, "forged", 404)
 
-	open := nextEvent(t, hooks, "/engagement", "Open")
+	evs := eventsOf(t, hooks, "/engagement", "Open", "Click")
+	open := evs["Open"]
 	eqAt(t, open, "mail.messageId", sent.MessageId)
 	eqAt(t, open, "mail.tags.campaign.0", "spring")
 	eqAt(t, open, "open.userAgent", "Tidings-E2E-Mail/1.0")
 	eqAt(t, open, "open.ipAddress", "127.0.0.1")
-	click := nextEvent(t, hooks, "/engagement", "Click")
+	click := evs["Click"]
 	eqAt(t, click, "mail.messageId", sent.MessageId)
 	eqAt(t, click, "click.link", "https://shop.example.test/sale?ref=mail&n=1")
 	eqAt(t, click, "click.linkTags.campaign.0", "spring")

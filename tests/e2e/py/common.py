@@ -66,7 +66,8 @@ def client(service="mailmanager", validate=True, key=None, secret=None):
         parameter_validation=validate,
         retries={"max_attempts": 1, "mode": "standard"},
         connect_timeout=10,
-        read_timeout=60,
+        # Generous: CI runs many race-built servers at once on 2 cores.
+        read_timeout=180,
     )
     return boto3.client(
         service,
