@@ -34,7 +34,7 @@ account ID and the console password set here.`,
 	for _, v := range cfg.Vars() {
 		switch v.Env {
 		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL":
-			cmd.PersistentFlags().StringVar(v.Ptr, v.Flag, v.EnvDefault(), v.Usage+" ($"+v.Env+")")
+			bindFlag(cmd.PersistentFlags(), v)
 		case "TIDINGS_ACCOUNT_ID":
 			*v.Ptr = v.EnvDefault()
 		default:

@@ -23,7 +23,7 @@ func newIdentities() *cobra.Command {
 	for _, v := range cfg.Vars() {
 		switch v.Env {
 		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL", "TIDINGS_ACCOUNT_ID":
-			cmd.PersistentFlags().StringVar(v.Ptr, v.Flag, v.EnvDefault(), v.Usage+" ($"+v.Env+")")
+			bindFlag(cmd.PersistentFlags(), v)
 		default:
 			*v.Ptr = v.Default
 		}

@@ -27,7 +27,7 @@ func newKeys() *cobra.Command {
 	for _, v := range cfg.Vars() {
 		switch v.Env {
 		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL", "TIDINGS_ACCOUNT_ID":
-			keys.PersistentFlags().StringVar(v.Ptr, v.Flag, v.EnvDefault(), v.Usage+" ($"+v.Env+")")
+			bindFlag(keys.PersistentFlags(), v)
 		default:
 			*v.Ptr = v.Default
 		}

@@ -36,7 +36,7 @@ archives cannot be read.`,
 	for _, v := range cfg.Vars() {
 		switch v.Env {
 		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL", "TIDINGS_ACCOUNT_ID", "TIDINGS_REGION", "TIDINGS_MASTER_KEY":
-			cmd.PersistentFlags().StringVar(v.Ptr, v.Flag, v.EnvDefault(), v.Usage+" ($"+v.Env+")")
+			bindFlag(cmd.PersistentFlags(), v)
 		default:
 			*v.Ptr = v.Default
 		}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tidings/tidings/internal/config"
 )
@@ -50,7 +51,17 @@ variable (see "tidings serve --help").`,
 // its environment variable.
 func bindConfig(cmd *cobra.Command, cfg *config.Config) {
 	for _, v := range cfg.Vars() {
-		cmd.Flags().StringVar(v.Ptr, v.Flag, v.EnvDefault(), v.Usage+" ($"+v.Env+")")
+		bindFlag(cmd.Flags(), v)
+	}
+}
+
+// bindFlag registers v as a flag of fs defaulting to its environment
+// variable. --help shows that default, except a secret's: a password or
+// key taken from the environment must not land in a terminal or a log.
+func bindFlag(fs *pflag.FlagSet, v config.Var) {
+	fs.StringVar(v.Ptr, v.Flag, v.EnvDefault(), v.Usage+" ($"+v.Env+")")
+	if f := fs.Lookup(v.Flag); f != nil && v.Secret() && f.DefValue != v.Default {
+		f.DefValue = v.Default
 	}
 }
 

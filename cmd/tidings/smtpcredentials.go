@@ -77,7 +77,7 @@ one generated at first start.`,
 	for _, v := range cfg.Vars() {
 		switch v.Env {
 		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL", "TIDINGS_REGION":
-			cmd.Flags().StringVar(v.Ptr, v.Flag, v.EnvDefault(), v.Usage+" ($"+v.Env+")")
+			bindFlag(cmd.Flags(), v)
 		default:
 			*v.Ptr = v.Default
 		}

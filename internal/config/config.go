@@ -107,6 +107,18 @@ type Var struct {
 	Ptr                       *string
 }
 
+// Secret reports whether v holds a credential (a password, secret key,
+// master key, or a database URL, which may carry a password): its value is
+// never shown in --help.
+func (v Var) Secret() bool {
+	for _, w := range []string{"PASSWORD", "SECRET", "MASTER_KEY", "DATABASE_URL", "TOKEN"} {
+		if strings.Contains(v.Env, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // Vars lists every setting of c, bound to its fields.
 func (c *Config) Vars() []Var {
 	return []Var{
