@@ -125,7 +125,16 @@ func cliRelay(t *testing.T, s *Server) {
 	checkARN(t, "relay", str(t, got, "RelayArn"), id)
 	checkTimestamp(t, got, "CreatedTimestamp")
 
+	// A SecretArn must name a secret Tidings keeps (tidings secrets put).
 	secret := "arn:aws:secretsmanager:us-east-1:" + accountID + ":secret:relay-creds-AbCdEf"
+	if msg := s.AWSFail(t, "ValidationException", "mailmanager", "update-relay", "--relay-id", id,
+		"--server-port", "2525", "--authentication", jsonArg(map[string]any{"SecretArn": secret})); !strings.Contains(msg, secret) {
+		t.Errorf("update-relay with an unknown secret: the message does not name it: %s", msg)
+	}
+	if out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, "secrets", "put", "relay-creds-AbCdEf",
+		"--username", "relay", "--password", "relay-password"); code != 0 || !strings.Contains(out, secret) {
+		t.Fatalf("tidings secrets put: exit %d\n%s%s", code, out, errOut)
+	}
 	s.AWS(t, "mailmanager", "update-relay", "--relay-id", id,
 		"--server-port", "2525", "--authentication", jsonArg(map[string]any{"SecretArn": secret}))
 	got = s.AWS(t, "mailmanager", "get-relay", "--relay-id", id)
