@@ -134,20 +134,7 @@ func (s *Service) NativeHandler(auth Authenticator) http.Handler {
 	mux := http.NewServeMux()
 	// handle registers an operation: fn gets the caller's account and
 	// answers, or returns an error to answer instead.
-	handle := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, acct string) error) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			r, p, ok := nativeapi.Authenticate(w, r, auth)
-			if !ok {
-				return
-			}
-			if err := fn(w, r, p.AccountID); err != nil {
-				if fault.KindOf(err) == fault.Internal {
-					s.log.Error("topics API failed", "method", r.Method, "path", r.URL.Path, "account", p.AccountID, "err", err)
-				}
-				nativeapi.WriteError(w, err, 0)
-			}
-		})
-	}
+	handle := nativeapi.Router{Mux: mux, Auth: auth, Log: s.log, Name: "topics"}.Handle
 
 	handle("POST "+NativePrefix, func(w http.ResponseWriter, r *http.Request, acct string) error {
 		var in struct {
@@ -339,21 +326,7 @@ func (s *Service) NativeHandler(auth Authenticator) http.Handler {
 
 // decodeBody decodes a JSON request body into v, refusing unknown fields;
 // an empty body is an empty object.
-func decodeBody(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return fault.Invalidf("reading the request: %v", err)
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fault.Invalidf("request body: %v", err)
-	}
-	return nil
-}
+func decodeBody(r *http.Request, v any) error { return nativeapi.Decode(r, v, 1<<20, true) }
 
 func limitParam(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("limit")

@@ -1,11 +1,8 @@
 package standins
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 
-	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/nativeapi"
 )
 
@@ -43,33 +40,8 @@ const maxBody = MaxSecretBytes + 4096
 // NativeHandler serves the API for the callers auth accepts.
 func (s *Service) NativeHandler(auth nativeapi.Authenticator) http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, acct string) error) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			r, p, ok := nativeapi.Authenticate(w, r, auth)
-			if !ok {
-				return
-			}
-			if err := fn(w, r, p.AccountID); err != nil {
-				if fault.KindOf(err) == fault.Internal {
-					s.log.Error("stand-ins API failed", "method", r.Method, "path", r.URL.Path, "account", p.AccountID, "err", err)
-				}
-				nativeapi.WriteError(w, err, 0)
-			}
-		})
-	}
-	decode := func(r *http.Request, v any) error {
-		b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			return fault.Invalidf("reading the request: %v", err)
-		}
-		if len(b) > maxBody {
-			return fault.Invalidf("request body over %d bytes", maxBody)
-		}
-		if err := json.Unmarshal(b, v); err != nil {
-			return fault.Invalidf("request body: %v", err)
-		}
-		return nil
-	}
+	handle := nativeapi.Router{Mux: mux, Auth: auth, Log: s.log, Name: "stand-ins"}.Handle
+	decode := func(r *http.Request, v any) error { return nativeapi.Decode(r, v, maxBody, false) }
 	lists := []struct {
 		path, key string
 		list      func(*Service) func(r *http.Request, acct string) ([]Info, error)

@@ -272,19 +272,30 @@ func ok(w http.ResponseWriter, note string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"result": note})
 }
 
-func (c *Carrier) serveReceipt(w http.ResponseWriter, r *http.Request) {
-	rc := c.cfg.Webhook.Receipt
-	if rc == nil {
-		httpError(w, http.StatusNotFound, "this gateway has no receipt mapping (webhook.receipt)")
-		return
+// callback checks a webhook call of the gateway — the description maps
+// this kind of call (mapped; kind names it: "receipt", "inbound"), the
+// token is right — and returns its parameters; otherwise it answers.
+func (c *Carrier) callback(w http.ResponseWriter, r *http.Request, mapped bool, kind string) (doc any, ok bool) {
+	if !mapped {
+		httpError(w, http.StatusNotFound, "this gateway has no "+kind+" mapping (webhook."+kind+")")
+		return nil, false
 	}
 	if !c.authorized(r) {
 		httpError(w, http.StatusUnauthorized, "missing or wrong webhook token")
-		return
+		return nil, false
 	}
 	doc, err := params(r)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "unreadable callback: "+err.Error())
+		return nil, false
+	}
+	return doc, true
+}
+
+func (c *Carrier) serveReceipt(w http.ResponseWriter, r *http.Request) {
+	rc := c.cfg.Webhook.Receipt
+	doc, valid := c.callback(w, r, rc != nil, "receipt")
+	if !valid {
 		return
 	}
 	rec := sms.Receipt{ProviderID: lookupString(doc, rc.MessageIDPath), MessageID: lookupString(doc, rc.ReferencePath),
@@ -316,7 +327,7 @@ func (c *Carrier) serveReceipt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	err = sink.Receipt(r.Context(), rec)
+	err := sink.Receipt(r.Context(), rec)
 	switch {
 	case fault.Is(err, fault.NotFound):
 		// A gateway may call back before its answer to the send is
@@ -335,17 +346,8 @@ func (c *Carrier) serveReceipt(w http.ResponseWriter, r *http.Request) {
 
 func (c *Carrier) serveInbound(w http.ResponseWriter, r *http.Request) {
 	ic := c.cfg.Webhook.Inbound
-	if ic == nil {
-		httpError(w, http.StatusNotFound, "this gateway has no inbound mapping (webhook.inbound)")
-		return
-	}
-	if !c.authorized(r) {
-		httpError(w, http.StatusUnauthorized, "missing or wrong webhook token")
-		return
-	}
-	doc, err := params(r)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "unreadable callback: "+err.Error())
+	doc, valid := c.callback(w, r, ic != nil, "inbound")
+	if !valid {
 		return
 	}
 	in := sms.Inbound{ID: lookupString(doc, ic.IDPath), Origination: E164(lookupString(doc, ic.FromPath)),
