@@ -77,3 +77,11 @@ func ValidateKey(key string) error {
 	}
 	return nil
 }
+
+// InlineMax is the size up to which a spooled message (the gateway's
+// spool, the send queue) is kept in the database, written in the
+// transaction that queues it, instead of in a file of its own: a group
+// commit then makes many messages durable with one fsync, where each file
+// costs an fsync of itself and one of its directory. Larger messages are
+// streamed to the blob store, so no connection holds more than this.
+const InlineMax = 128 << 10

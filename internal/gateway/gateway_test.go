@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/delivery"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/gateway"
@@ -635,4 +636,76 @@ func TestFeedbackReturnPath(t *testing.T) {
 	require.Equal(t, gateway.StepFailed, d.Steps[0].State)
 	require.Contains(t, d.Steps[0].Error, "not a report")
 	require.Len(t, b.archiver.archived(), 1)
+}
+
+// TestSpoolInlineOrBlob: a message up to blob.InlineMax is spooled into the
+// database with its row (no file), a larger one to the blob store; both are
+// relayed byte for byte, and neither copy outlives its message.
+func TestSpoolInlineOrBlob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var held atomic.Bool
+	held.Store(true)
+	b.sink.setRcpt(func(string) error {
+		if held.Load() {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "not yet"}
+		}
+		return nil
+	})
+	relay := b.relay("onprem", b.sink)
+	rs := b.ruleSet("rs", fmt.Sprintf(`[{"Actions":[{"Relay":{"Relay":%q}}]}]`, relay))
+	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
+
+	line := strings.Repeat("0123456789abcdef", 4) + "\r\n" // 66 octets
+	large := "Subject: large\r\n\r\n" + strings.Repeat(line, blob.InlineMax/len(line)+10)
+	small := "Subject: small\r\n\r\n" + line
+	qSmall, err := send(t, addr, "alice@sender.test", []string{"bob@corp.test"}, small)
+	require.NoError(t, err)
+	qLarge, err := send(t, addr, "alice@sender.test", []string{"bob@corp.test"}, large)
+	require.NoError(t, err)
+
+	st := b.db.Gateway()
+	for _, q := range []string{qSmall, qLarge} {
+		eventually(t, 30*time.Second, func() bool {
+			d, err := b.gw.Queue().Show(context.Background(), q)
+			require.NoError(t, err)
+			return len(d.Deliveries) == 1 && d.Deliveries[0].Attempts >= 1
+		}, "first attempt of "+q)
+	}
+	ms, err := st.GetMessage(b.ctx, qSmall)
+	require.NoError(t, err)
+	_, _, err = b.blobs.Get(b.ctx, ms.BlobKey)
+	require.True(t, fault.Is(err, fault.NotFound), "no file for the small message: %v", err)
+	inline, err := st.SpooledContent(b.ctx, ms.BlobKey)
+	require.NoError(t, err)
+	require.Contains(t, string(inline), small)
+
+	ml, err := st.GetMessage(b.ctx, qLarge)
+	require.NoError(t, err)
+	require.Greater(t, ml.Size, int64(blob.InlineMax))
+	_, err = st.SpooledContent(b.ctx, ml.BlobKey)
+	require.True(t, fault.Is(err, fault.NotFound), "the large message is not in the database: %v", err)
+	rc, _, err := b.blobs.Get(b.ctx, ml.BlobKey)
+	require.NoError(t, err, "the large message is a file")
+	rc.Close()
+
+	held.Store(false)
+	for _, q := range []string{qSmall, qLarge} {
+		_, err := b.gw.Queue().Retry(context.Background(), q)
+		require.NoError(t, err)
+	}
+	got := b.sink.wait(t, 2)
+	var bodies []string
+	for _, m := range got {
+		_, bd, ok := strings.Cut(string(m.data), "\r\n\r\n")
+		require.True(t, ok)
+		bodies = append(bodies, bd)
+	}
+	require.ElementsMatch(t, []string{line, large[len("Subject: large\r\n\r\n"):]}, bodies)
+	b.waitState(qSmall, gateway.Done)
+	b.waitState(qLarge, gateway.Done)
+	_, err = st.SpooledContent(b.ctx, ms.BlobKey)
+	require.True(t, fault.Is(err, fault.NotFound), "database copy removed: %v", err)
+	_, _, err = b.blobs.Get(b.ctx, ml.BlobKey)
+	require.True(t, fault.Is(err, fault.NotFound), "file removed: %v", err)
 }

@@ -371,7 +371,7 @@ func (r *run) commit(ctx context.Context, final bool) (bool, error) {
 
 // verify runs SPF, DKIM and DMARC on the spooled copy.
 func (g *Gateway) verify(ctx context.Context, q *queued) (message.Auth, error) {
-	rc, _, err := g.cfg.Blobs.Get(ctx, q.BlobKey)
+	rc, err := g.openSpooled(ctx, q.Message)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return message.Auth{}, permanent{fmt.Errorf("spooled copy %s is missing", q.BlobKey)}
@@ -414,7 +414,7 @@ func (g *Gateway) plan(ctx context.Context, log *slog.Logger, q *queued) ([]Step
 	if err != nil {
 		return nil, err
 	}
-	rc, _, err := g.cfg.Blobs.Get(ctx, q.BlobKey)
+	rc, err := g.openSpooled(ctx, q.Message)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return nil, permanent{fmt.Errorf("spooled copy %s is missing", q.BlobKey)}
@@ -616,7 +616,7 @@ func (g *Gateway) openMessage(ctx context.Context, q *queued, added [][2]string,
 		fields = append(fields, [2]string{"Authentication-Results", q.auth.ResultsHeader})
 	}
 	prefix := headerLines(fields)
-	rc, _, err := g.cfg.Blobs.Get(ctx, q.BlobKey)
+	rc, err := g.openSpooled(ctx, q.Message)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return nil, 0, permanent{fmt.Errorf("spooled copy %s is missing", q.BlobKey)}
@@ -637,7 +637,7 @@ func (g *Gateway) openMessage(ctx context.Context, q *queued, added [][2]string,
 // far on top. A download from the archive is then, byte for byte, what
 // was sent (and what the rules added).
 func (g *Gateway) openReceived(ctx context.Context, q *queued, added [][2]string) (io.ReadCloser, error) {
-	rc, _, err := g.cfg.Blobs.Get(ctx, q.BlobKey)
+	rc, err := g.openSpooled(ctx, q.Message)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return nil, permanent{fmt.Errorf("spooled copy %s is missing", q.BlobKey)}
@@ -844,6 +844,13 @@ func (g *Gateway) endProcess(ctx context.Context, queueID, owner, errText string
 // removeSpooled deletes the spooled copy of a finished message. A failure
 // only leaks the file until the purge job; it is logged.
 func (g *Gateway) removeSpooled(ctx context.Context, m *Message) {
+	if m.Size <= blob.InlineMax {
+		// Kept in the database, and deleted with the update that ended
+		// it. (A copy spooled to a file before that was so is deleted
+		// by the purge.)
+		g.log.Info("message done", "queue_id", m.QueueID)
+		return
+	}
 	key := blobKey(m.ReceivedAt, m.QueueID)
 	if err := g.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); err != nil && !fault.Is(err, fault.NotFound) {
 		g.log.Warn("could not delete the spooled copy", "queue_id", m.QueueID, "key", key, "err", err)

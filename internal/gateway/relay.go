@@ -426,7 +426,7 @@ func (g *Gateway) sendNotification(ctx context.Context, log *slog.Logger, q *que
 	}
 	var header []byte
 	if q.BlobKey != "" {
-		rc, _, err := g.cfg.Blobs.Get(ctx, q.BlobKey)
+		rc, err := g.openSpooled(ctx, q.Message)
 		switch {
 		case err == nil:
 			header, err = delivery.ReadHeader(rc, 64<<10)

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/tidings/tidings/internal/blob"
+	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/message"
 )
 
@@ -29,9 +32,10 @@ func (g *Gateway) Spooler(ruleSetID func() string) *Spooler {
 	return &Spooler{g: g, ruleSetID: ruleSetID}
 }
 
-// Spool streams the message to the blob store (Put fsyncs the file and its
-// directory), then inserts the message row and its gateway.process job in
-// one transaction (shared with the messages of other sessions that are at
+// Spool keeps the message in the database with its row when it is small
+// (blob.InlineMax), else streams it to the blob store (Put fsyncs the file
+// and its directory); it inserts the message row, the small message's
+// copy and its gateway.process job in one transaction (shared with the messages of other sessions that are at
 // the same point: groupCommit), and only then returns the queue id: smtpd
 // answers "250" after that. A failure leaves nothing behind (the blob is removed) and is
 // answered 451 4.3.0.
@@ -51,19 +55,33 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 	qid := NewQueueID(received)
 	key := blobKey(received, qid)
 
+	// A message up to blob.InlineMax goes into the database with its row;
+	// a larger one is streamed to the blob store (what was read so far,
+	// then the rest).
 	sc := &scanner{r: body}
-	for attempt := 1; ; attempt++ {
-		_, err := g.cfg.Blobs.Put(ctx, key, sc)
-		if err == nil {
-			break
+	var head bytes.Buffer
+	if _, err := io.CopyN(&head, sc, blob.InlineMax+1); err != nil && err != io.EOF {
+		return "", fmt.Errorf("gateway: spool %s: %w", qid, err)
+	}
+	var content []byte
+	if head.Len() <= blob.InlineMax {
+		content = head.Bytes()
+	} else {
+		rest := io.MultiReader(&head, sc)
+		for attempt := 1; ; attempt++ {
+			_, err := g.cfg.Blobs.Put(ctx, key, rest)
+			if err == nil {
+				break
+			}
+			// A failure before the first read (making the directory, which
+			// a Delete of the last message of the day may be pruning at that
+			// moment) can be tried again with the same stream: head is
+			// then unread.
+			if head.Len() <= blob.InlineMax || attempt == 3 || ctx.Err() != nil {
+				return "", fmt.Errorf("gateway: spool %s: %w", qid, err)
+			}
+			g.log.Warn("spool: storing failed before reading the message; trying again", "queue_id", qid, "err", err)
 		}
-		// A failure before the first read (making the directory, which
-		// a Delete of the last message of the day may be pruning at that
-		// moment) can be tried again with the same stream.
-		if sc.reads > 0 || attempt == 3 || ctx.Err() != nil {
-			return "", fmt.Errorf("gateway: spool %s: %w", qid, err)
-		}
-		g.log.Warn("spool: storing failed before reading the message; trying again", "queue_id", qid, "err", err)
 	}
 	utf8 := sc.utf8 || !isASCII(env.MailFrom)
 	for _, r := range env.Recipients {
@@ -78,6 +96,7 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 		State:          Queued,
 		Envelope:       encodeEnvelope(env, sc.eightBit, utf8),
 		BlobKey:        key,
+		Content:        content,
 		Size:           sc.n,
 		ReceivedAt:     received,
 		UpdatedAt:      now,
@@ -85,6 +104,9 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 	err := g.commits.Do(m)
 	if err != nil {
 		// Not committed: no job will ever read the blob.
+		if content != nil {
+			return "", fmt.Errorf("gateway: spool %s: %w", qid, err)
+		}
 		if derr := g.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil {
 			g.log.Warn("could not remove the blob of a message not spooled", "queue_id", qid, "key", key, "err", derr)
 		}
@@ -102,7 +124,6 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 // 8-bit content and UTF-8 in its header section.
 type scanner struct {
 	r        io.Reader
-	reads    int
 	n        int64
 	eightBit bool
 	utf8     bool
@@ -111,7 +132,6 @@ type scanner struct {
 }
 
 func (s *scanner) Read(p []byte) (int, error) {
-	s.reads++
 	n, err := s.r.Read(p)
 	s.n += int64(n)
 	if s.body && s.eightBit {
@@ -162,4 +182,25 @@ func (g *Gateway) commitBatch(batch []*Message) error {
 		}
 		return nil
 	})
+}
+
+// openSpooled opens the spooled copy of m: from the database when it is
+// small enough to be kept there, else (or when a message spooled before
+// copies were kept there is read) from the blob store. fault.NotFound
+// when it is gone.
+func (g *Gateway) openSpooled(ctx context.Context, m *Message) (io.ReadCloser, error) {
+	if m.BlobKey == "" {
+		return nil, &fault.Error{Kind: fault.NotFound, Message: "the spooled copy of " + m.QueueID + " is deleted"}
+	}
+	if m.Size <= blob.InlineMax {
+		b, err := g.cfg.Store.SpooledContent(ctx, m.BlobKey)
+		if err == nil {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}
+		if !fault.Is(err, fault.NotFound) {
+			return nil, err
+		}
+	}
+	rc, _, err := g.cfg.Blobs.Get(ctx, m.BlobKey)
+	return rc, err
 }

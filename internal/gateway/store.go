@@ -60,10 +60,16 @@ type Message struct {
 	Envelope       []byte // JSON of storedEnvelope
 	Auth           []byte // JSON of message.Auth; empty until verified
 	BlobKey        string // "" once the spooled copy is deleted
-	Size           int64
-	Error          string // why processing stopped, when it did
-	ReceivedAt     time.Time
-	UpdatedAt      time.Time
+	// Content is the spooled copy itself when it is kept in the database
+	// (Size ≤ blob.InlineMax), set to insert it: InsertMessage stores it
+	// under BlobKey in the same transaction. Reads leave it nil (see
+	// Reader.SpooledContent). UpdateMessage with BlobKey "" and
+	// DeleteMessage remove the database's copy.
+	Content    []byte
+	Size       int64
+	Error      string // why processing stopped, when it did
+	ReceivedAt time.Time
+	UpdatedAt  time.Time
 	// LeaseOwner and LeaseUntil mark a process job working the message;
 	// another waits until the lease ends.
 	LeaseOwner string
@@ -146,6 +152,9 @@ type Reader interface {
 	// LeasedDeliveries returns the rows some worker holds a lease on, of
 	// every message.
 	LeasedDeliveries(ctx context.Context) ([]Delivery, error)
+	// SpooledContent returns the copy of a message kept in the database
+	// under its blob key; fault.NotFound when there is none.
+	SpooledContent(ctx context.Context, key string) ([]byte, error)
 }
 
 // Tx is a transaction over the queue tables.

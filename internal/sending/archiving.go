@@ -70,7 +70,7 @@ func (s *Service) archiveSent(ctx context.Context, m *Message, meta *messageMeta
 		log.Warn("not archived: this server has no archive service")
 		return nil
 	}
-	rc, err := s.cfg.Blobs.Get(ctx, m.BlobKey)
+	rc, err := s.openSpooled(ctx, m, meta)
 	if err != nil {
 		return fmt.Errorf("archiving %s: %w", m.MessageID, err)
 	}

@@ -1,6 +1,7 @@
 package sending
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -261,12 +262,25 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 	if err != nil {
 		return fmt.Errorf("recording deliveries of %s: %w", m.MessageID, err)
 	}
-	if finished && blobKey != "" {
+	if finished && blobKey != "" && !meta.Inline {
 		if err := s.cfg.Blobs.Delete(sctx, blobKey); err != nil {
 			log.Warn("could not remove the delivered message", "key", blobKey, "err", err)
 		}
 	}
 	return nil
+}
+
+// openSpooled opens the spooled copy of m: from the database when it is
+// kept there, else from the blob store.
+func (s *Service) openSpooled(ctx context.Context, m *Message, meta *messageMeta) (io.ReadCloser, error) {
+	if !meta.Inline {
+		return s.cfg.Blobs.Get(ctx, m.BlobKey)
+	}
+	b, err := s.st.SpooledContent(ctx, m.BlobKey)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
 // deliverGroup makes one attempt for the recipients of one destination
@@ -287,7 +301,7 @@ func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message
 		}
 	} else {
 		res = s.cfg.Deliverer.Deliver(ctx, dest, env, func() (io.ReadCloser, error) {
-			return s.cfg.Blobs.Get(ctx, m.BlobKey)
+			return s.openSpooled(ctx, m, meta)
 		})
 	}
 	var suppress []Suppressed

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
+	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/model/sesv2"
 )
@@ -80,6 +81,9 @@ type messageMeta struct {
 	Suppressed []string   `json:"suppressed,omitempty"`
 	// ArchiveID is the archive of the set's ArchivingOptions.
 	ArchiveID string `json:"archive_id,omitempty"`
+	// Inline: the spooled copy is in the database (Message.Content), not
+	// in the blob store.
+	Inline bool `json:"inline,omitempty"`
 }
 
 // sendContext is what the checks of a send find out.
@@ -410,16 +414,24 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 		meta.GiveUp = deref(d.MaxDeliverySeconds)
 		meta.RequireTLS = d.TlsPolicy != nil && string(*d.TlsPolicy) == "REQUIRE"
 	}
+	// A small message is kept in the database, committed with its row;
+	// a larger one goes to the blob store first.
+	meta.Inline = len(msg) <= blob.InlineMax
 	metaJSON, err := json.Marshal(meta)
 	if err != nil {
 		return "", err
 	}
 	key := "sending/" + now.UTC().Format("2006/01/02") + "/" + id
-	if err := s.cfg.Blobs.Put(ctx, key, bytes.NewReader(msg)); err != nil {
+	m := &Message{MessageID: id, AccountID: acct, State: MessageQueued, Meta: metaJSON, BlobKey: key, Recipients: len(rcpts), CreatedAt: now, UpdatedAt: now}
+	if meta.Inline {
+		m.Content = msg
+	} else if err := s.cfg.Blobs.Put(ctx, key, bytes.NewReader(msg)); err != nil {
 		return "", fmt.Errorf("sending: spool %s: %w", id, err)
 	}
-	m := &Message{MessageID: id, AccountID: acct, State: MessageQueued, Meta: metaJSON, BlobKey: key, Recipients: len(rcpts), CreatedAt: now, UpdatedAt: now}
 	err = s.commit(ctx, m, rcpts)
+	if err != nil && meta.Inline {
+		return "", fmt.Errorf("sending: spool %s: %w", id, err)
+	}
 	if err != nil {
 		if derr := s.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil {
 			s.log.Warn("could not remove the blob of a message not accepted", "message_id", id, "err", derr)

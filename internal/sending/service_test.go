@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/delivery"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/iam"
@@ -810,4 +811,55 @@ func TestRecordFeedback(t *testing.T) {
 	}
 	err = b.svc.RecordFeedback(b.ctx, sending.Feedback{MessageID: "0100nope", Recipients: []sending.FeedbackRecipient{{Email: "z@x"}}})
 	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+}
+
+// TestSpoolInlineOrBlob: a message up to blob.InlineMax is queued in the
+// database with its row (no blob), a larger one in the blob store; both
+// reach the deliverer whole, and neither copy outlives delivery.
+func TestSpoolInlineOrBlob(t *testing.T) {
+	b := setup(t)
+	b.verifiedDomain(t, "example.com")
+	line := strings.Repeat("0123456789abcdef", 4) + "\r\n"
+	raw := func(to, body string) *sesv2.SendEmailRequest {
+		data := "From: a@example.com\r\nTo: " + to + "\r\nSubject: s\r\n\r\n" + body
+		return &sesv2.SendEmailRequest{Content: &sesv2.EmailContent{Raw: &sesv2.RawMessage{Data: []byte(data)}}}
+	}
+	large := strings.Repeat(line, blob.InlineMax/len(line)+10)
+	for _, body := range []string{line, large} {
+		out, err := b.svc.SendEmail(b.ctx, raw("later@dest.example", body))
+		require.NoError(t, err)
+		st := b.db.Sending()
+		m, err := st.GetMessage(b.ctx, *out.MessageId)
+		require.NoError(t, err)
+		_, inDB := st.SpooledContent(b.ctx, m.BlobKey)
+		_, err = b.blobs.Get(b.ctx, m.BlobKey)
+		inBlobs := err == nil
+		if len(body) < blob.InlineMax {
+			require.NoError(t, inDB, "small: in the database")
+			require.False(t, inBlobs, "small: no blob")
+		} else {
+			require.True(t, fault.Is(inDB, fault.NotFound), "large: not in the database: %v", inDB)
+			require.True(t, inBlobs, "large: a blob")
+		}
+	}
+	require.Eventually(t, func() bool { return len(b.dl.sent()) >= 2 }, 10*time.Second, 20*time.Millisecond)
+	var bodies []string
+	for _, m := range b.dl.sent() {
+		_, bd, _ := strings.Cut(string(m), "\r\n\r\n")
+		bodies = append(bodies, bd)
+	}
+	require.ElementsMatch(t, []string{line, large}, bodies)
+
+	// Delivered: both copies go.
+	for _, body := range []string{line, large} {
+		out, err := b.svc.SendEmail(b.ctx, raw("user@dest.example", body))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			m, err := b.db.Sending().GetMessage(b.ctx, *out.MessageId)
+			return err == nil && m.State == sending.MessageDone
+		}, 10*time.Second, 20*time.Millisecond)
+		_, err = b.db.Sending().SpooledContent(b.ctx, "sending/"+time.Now().UTC().Format("2006/01/02")+"/"+*out.MessageId)
+		require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+	}
+	require.Eventually(t, func() bool { return b.blobs.len() == 1 }, 10*time.Second, 20*time.Millisecond, "only the deferred large message keeps its blob")
 }

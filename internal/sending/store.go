@@ -57,8 +57,13 @@ type Message struct {
 	State     MessageState
 	// Meta is JSON owned by this package: the envelope, the mail object of
 	// events, the configuration set and tags.
-	Meta       []byte
-	BlobKey    string // "" once delivered everywhere
+	Meta    []byte
+	BlobKey string // "" once delivered everywhere
+	// Content is the message itself when it is kept in the database
+	// (up to blob.InlineMax), set to insert it: InsertMessage stores it
+	// under BlobKey in the same transaction; UpdateMessage with BlobKey ""
+	// removes it. Reads leave it nil (see Reader.SpooledContent).
+	Content    []byte
 	Recipients int
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -120,6 +125,9 @@ type Reader interface {
 	ListSuppressed(ctx context.Context, accountID string, f SuppressedFilter) ([]Suppressed, error)
 
 	GetMessage(ctx context.Context, messageID string) (*Message, error)
+	// SpooledContent returns the copy of a message kept in the database
+	// under its blob key; fault.NotFound when there is none.
+	SpooledContent(ctx context.Context, key string) ([]byte, error)
 	Recipients(ctx context.Context, messageID string) ([]Recipient, error)
 	// CountRecipientsSince sums the recipients of the account's messages
 	// accepted at or after since.

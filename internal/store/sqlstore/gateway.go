@@ -170,6 +170,10 @@ func (g *Gateway) LeasedDeliveries(ctx context.Context) ([]gateway.Delivery, err
 	return g.reader().LeasedDeliveries(ctx)
 }
 
+func (g *Gateway) SpooledContent(ctx context.Context, key string) ([]byte, error) {
+	return g.reader().SpooledContent(ctx, key)
+}
+
 // gwMS and gwFromMS map the zero time to 0 and back.
 func gwMS(t time.Time) int64 {
 	if t.IsZero() {
@@ -391,10 +395,19 @@ func (t *gatewayTx) InsertMessage(ctx context.Context, m *gateway.Message) error
 	if affected(res) == 0 {
 		return conflict("gateway-message", m.QueueID, "message %s is already queued", m.QueueID)
 	}
+	if m.Content != nil {
+		return t.s.putSpoolContent(ctx, t.tx, m.BlobKey, m.Content)
+	}
 	return nil
 }
 
 func (t *gatewayTx) UpdateMessage(ctx context.Context, m *gateway.Message) error {
+	if m.BlobKey == "" {
+		// The spooled copy is no longer needed: the database's goes now.
+		if err := t.dropSpoolContent(ctx, m.QueueID); err != nil {
+			return err
+		}
+	}
 	res, err := t.exec(ctx, "update message", `UPDATE gateway_messages SET state = ?, auth = ?, blob_key = ?, error = ?,
 		updated_at = ?, lease_owner = ?, lease_until = ? WHERE queue_id = ?`,
 		string(m.State), gwBytes(m.Auth), m.BlobKey, m.Error, gwMS(m.UpdatedAt), m.LeaseOwner, gwMS(m.LeaseUntil), m.QueueID)
@@ -447,6 +460,9 @@ func (t *gatewayTx) DeleteMessage(ctx context.Context, id string) error {
 	if _, err := t.exec(ctx, "delete steps", `DELETE FROM gateway_steps WHERE queue_id = ?`, id); err != nil {
 		return err
 	}
+	if err := t.dropSpoolContent(ctx, id); err != nil {
+		return err
+	}
 	res, err := t.exec(ctx, "delete message", `DELETE FROM gateway_messages WHERE queue_id = ?`, id)
 	if err != nil {
 		return err
@@ -455,6 +471,21 @@ func (t *gatewayTx) DeleteMessage(ctx context.Context, id string) error {
 		return gwMessageNotFound(id)
 	}
 	return nil
+}
+
+// dropSpoolContent removes the database's copy of a message, if any.
+func (t *gatewayTx) dropSpoolContent(ctx context.Context, queueID string) error {
+	_, err := t.exec(ctx, "delete spooled copy", `DELETE FROM spool_content
+		WHERE key = (SELECT blob_key FROM gateway_messages WHERE queue_id = ?)`, queueID)
+	return err
+}
+
+// SpooledContent reads the database's copy of a spooled message.
+func (r gwReader) SpooledContent(ctx context.Context, key string) ([]byte, error) {
+	if r.tx != nil {
+		return r.s.spoolContent(ctx, r.tx, key)
+	}
+	return r.s.spoolContent(ctx, r.s.rdb, key)
 }
 
 func gwRecipients(rs []string) string {

@@ -83,6 +83,9 @@ func (g Sending) ListSuppressed(ctx context.Context, acct string, f sending.Supp
 func (g Sending) GetMessage(ctx context.Context, id string) (*sending.Message, error) {
 	return g.reader().GetMessage(ctx, id)
 }
+func (g Sending) SpooledContent(ctx context.Context, key string) ([]byte, error) {
+	return g.reader().SpooledContent(ctx, key)
+}
 func (g Sending) Recipients(ctx context.Context, id string) ([]sending.Recipient, error) {
 	return g.reader().Recipients(ctx, id)
 }
@@ -229,6 +232,10 @@ func (r sendingReader) ListSuppressed(ctx context.Context, acct string, f sendin
 	return out, r.s.wrap(rows.Err(), "list suppressed")
 }
 
+func (r sendingReader) SpooledContent(ctx context.Context, key string) ([]byte, error) {
+	return r.s.spoolContent(ctx, r.q, key)
+}
+
 func (r sendingReader) GetMessage(ctx context.Context, id string) (*sending.Message, error) {
 	var (
 		m            sending.Message
@@ -341,6 +348,11 @@ func (t sendingTx) InsertMessage(ctx context.Context, m *sending.Message, rcpts 
 	if err != nil {
 		return t.s.wrap(err, "insert message")
 	}
+	if m.Content != nil {
+		if err := t.s.putSpoolContent(ctx, t.tx, m.BlobKey, m.Content); err != nil {
+			return err
+		}
+	}
 	for _, r := range rcpts {
 		_, err := t.exec(ctx, "insert recipient", `INSERT INTO ses_recipients (message_id, recipient, state, attempts, next_attempt_at, last_reply, remote_mta, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, recipient) DO NOTHING`,
@@ -353,6 +365,13 @@ func (t sendingTx) InsertMessage(ctx context.Context, m *sending.Message, rcpts 
 }
 
 func (t sendingTx) UpdateMessage(ctx context.Context, m *sending.Message) error {
+	if m.BlobKey == "" {
+		// Delivered: the database's copy, if any, goes now.
+		if _, err := t.exec(ctx, "delete spooled copy", `DELETE FROM spool_content
+			WHERE key = (SELECT blob_key FROM ses_messages WHERE message_id = ?)`, m.MessageID); err != nil {
+			return err
+		}
+	}
 	res, err := t.exec(ctx, "update message", `UPDATE ses_messages SET state = ?, blob_key = ?, updated_at = ? WHERE message_id = ?`,
 		string(m.State), m.BlobKey, ms(stored(m.UpdatedAt, time.Now())), m.MessageID)
 	if err != nil {

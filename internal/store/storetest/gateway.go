@@ -35,6 +35,7 @@ func RunGateway(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Notifications", testGwNotifications},
 		{"DeleteMessage", testGwDeleteMessage},
 		{"EnqueueRollsBack", testGwEnqueueRollsBack},
+		{"SpooledContent", testGwSpooledContent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -432,4 +433,47 @@ func testGwEnqueueRollsBack(t *testing.T, b *gwBundle) {
 	var a gateway.ProcessArgs
 	require.NoError(t, json.Unmarshal(jobs[0].EncodedArgs, &a))
 	require.Equal(t, gwID(2), a.QueueID)
+}
+
+// testGwSpooledContent: a small message's copy is inserted with its row,
+// read back byte for byte, kept while the message needs it, and removed
+// when its blob key is cleared or the message is deleted; a failed insert
+// leaves none.
+func testGwSpooledContent(t *testing.T, b *gwBundle) {
+	body := []byte("Subject: hi\r\n\r\n\x00\xff binary-safe\r\n")
+	m1, m2 := gwMessage(gwID(1)), gwMessage(gwID(2))
+	m1.Content, m2.Content = body, []byte("second")
+	b.insert(t, m1, m2)
+	got, err := b.gw.SpooledContent(b.ctx, m1.BlobKey)
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+	stored, err := b.gw.GetMessage(b.ctx, m1.QueueID)
+	require.NoError(t, err)
+	require.Nil(t, stored.Content, "reads do not carry the copy")
+
+	stored.State = gateway.Active
+	b.tx(t, func(tx gateway.Tx) error { return tx.UpdateMessage(b.ctx, stored) })
+	_, err = b.gw.SpooledContent(b.ctx, m1.BlobKey)
+	require.NoError(t, err, "kept while the blob key is set")
+
+	stored.BlobKey = ""
+	b.tx(t, func(tx gateway.Tx) error { return tx.UpdateMessage(b.ctx, stored) })
+	_, err = b.gw.SpooledContent(b.ctx, m1.BlobKey)
+	require.True(t, fault.Is(err, fault.NotFound), "removed with the blob key: %v", err)
+
+	b.tx(t, func(tx gateway.Tx) error { return tx.DeleteMessage(b.ctx, m2.QueueID) })
+	_, err = b.gw.SpooledContent(b.ctx, m2.BlobKey)
+	require.True(t, fault.Is(err, fault.NotFound), "removed with the message: %v", err)
+
+	m3 := gwMessage(gwID(3))
+	m3.Content = []byte("rolled back")
+	err = b.gw.InTx(b.ctx, func(tx gateway.Tx) error {
+		if err := tx.InsertMessage(b.ctx, m3); err != nil {
+			return err
+		}
+		return errors.New("abort")
+	})
+	require.Error(t, err)
+	_, err = b.gw.SpooledContent(b.ctx, m3.BlobKey)
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
 }

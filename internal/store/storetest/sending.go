@@ -23,6 +23,7 @@ func RunSending(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Suppressed", testSesSuppressed},
 		{"Messages", testSesMessages},
 		{"EnqueueRollsBack", testSesRollback},
+		{"SpooledContent", testSesSpooledContent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,5 +206,31 @@ func testSesRollback(ctx context.Context, t *testing.T, st sending.Store) {
 	})
 	require.ErrorIs(t, err, boom)
 	_, err = st.GetMessage(ctx, "m1")
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+}
+
+// testSesSpooledContent: a small message's copy is inserted with its row,
+// read back byte for byte, kept until the message is delivered (blob key
+// cleared), then removed.
+func testSesSpooledContent(ctx context.Context, t *testing.T, st sending.Store) {
+	now := time.UnixMilli(1_700_000_000_000).UTC()
+	body := []byte("Subject: x\r\n\r\n\x00\xfe\r\n")
+	m := &sending.Message{MessageID: "m1", AccountID: "111", State: sending.MessageQueued, Meta: []byte(`{}`), BlobKey: "sending/k1",
+		Content: body, Recipients: 1, CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error { return tx.InsertMessage(ctx, m, nil) }))
+	got, err := st.SpooledContent(ctx, "sending/k1")
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+	stored, err := st.GetMessage(ctx, "m1")
+	require.NoError(t, err)
+	require.Nil(t, stored.Content)
+
+	stored.State = sending.MessageActive
+	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error { return tx.UpdateMessage(ctx, stored) }))
+	_, err = st.SpooledContent(ctx, "sending/k1")
+	require.NoError(t, err)
+	stored.State, stored.BlobKey = sending.MessageDone, ""
+	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error { return tx.UpdateMessage(ctx, stored) }))
+	_, err = st.SpooledContent(ctx, "sending/k1")
 	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
 }
