@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tidings/tidings/internal/blob"
+	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/mailauth"
 	"github.com/tidings/tidings/internal/mailmanager"
@@ -284,7 +285,9 @@ func (r *run) commit(ctx context.Context, final bool) (bool, error) {
 	g, q := r.g, r.q
 	now := ms(g.cfg.Now())
 	var finished bool
-	err := g.cfg.Store.InTx(ctx, func(tx Tx) error {
+	// Lazy: a power cut that lost this commit would have the job run the
+	// steps again (each is idempotent), never lose the message.
+	err := g.cfg.Store.InTx(durable.Lazy(ctx), func(tx Tx) error {
 		finished = false
 		cur, err := tx.LockMessage(ctx, q.QueueID)
 		if err != nil {

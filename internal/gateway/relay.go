@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/mailmanager"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
@@ -59,7 +60,9 @@ func (g *Gateway) relay(ctx context.Context, args RelayArgs) error {
 
 	owner, now := g.newOwner(), g.cfg.Now()
 	var rows []Delivery
-	err = st.InTx(ctx, func(tx Tx) error {
+	// Lazy, as the settling below: lost in a power cut, the claim is
+	// made again and the delivery attempted again.
+	err = st.InTx(durable.Lazy(ctx), func(tx Tx) error {
 		var err error
 		rows, err = tx.ClaimDeliveries(ctx, args.QueueID, args.Step, owner, ms(now), ms(now.Add(g.cfg.Lease)))
 		return err
@@ -131,7 +134,9 @@ func (g *Gateway) deliverAndSettle(ctx context.Context, log *slog.Logger, q *que
 		log.Log(ctx, levelOf(d.State), "delivery", attrs...)
 	}
 	var finished bool
-	err := g.cfg.Store.InTx(sctx, func(tx Tx) error {
+	// Lazy: an outcome a power cut lost means a delivery made again (a
+	// duplicate), never a message lost; it survives a crash of the process.
+	err := g.cfg.Store.InTx(durable.Lazy(sctx), func(tx Tx) error {
 		if err := lockFirst(sctx, tx, q.QueueID); err != nil {
 			return err
 		}

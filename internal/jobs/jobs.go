@@ -55,6 +55,9 @@ type Options struct {
 	ID string
 	// TestOnly removes River's start-up jitter; for tests only.
 	TestOnly bool
+	// Sync, when set, makes a commit durable (see sqlite.WALSync): Insert
+	// calls it after its own transaction commits.
+	Sync func() error
 }
 
 // Queue wraps River's client. It is safe for concurrent use; Register and
@@ -225,6 +228,11 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, op
 func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
 	if _, err := q.insert.Insert(ctx, args, opts); err != nil {
 		return fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
+	}
+	if q.opts.Sync != nil {
+		if err := q.opts.Sync(); err != nil {
+			return fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
+		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/jobs"
 )
@@ -230,7 +231,9 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 		}
 	}
 	finished, blobKey := false, ""
-	err = s.st.InTx(sctx, func(tx Tx) error {
+	// Lazy: outcomes a power cut lost mean a delivery made again (a
+	// duplicate), never a message lost; they survive a crash of the process.
+	err = s.st.InTx(durable.Lazy(sctx), func(tx Tx) error {
 		for i := range rcpts {
 			r := &rcpts[i]
 			if !r.UpdatedAt.Before(now) {

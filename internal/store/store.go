@@ -75,6 +75,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, op
 		d      sqlstore.Dialect
 		kind   jobs.Driver
 		listen *pgxpool.Pool
+		sync   func() error // SQLite: makes commits durable (sqlite.WALSync)
 		err    error
 	)
 	switch {
@@ -89,6 +90,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, op
 		if db, read, err = sqlite.Open(ctx, path); err != nil {
 			return nil, err
 		}
+		sync = sqlite.NewWALSync(path).Sync
 		d, kind = sqlite.Dialect{}, jobs.SQLite
 		log.Info("database", "dialect", "sqlite", "path", path)
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
@@ -122,15 +124,17 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, op
 	if err != nil {
 		return fail(fmt.Errorf("store: %w", err))
 	}
-	q, err := jobs.New(db, kind, log, jobs.Options{ListenPool: listen, ID: o.nodeID})
+	q, err := jobs.New(db, kind, log, jobs.Options{ListenPool: listen, ID: o.nodeID, Sync: sync})
 	if err != nil {
 		return fail(err)
 	}
+	st := sqlstore.New(db, read, d, q)
+	st.SetSync(sync)
 	return &DB{
 		sql:     db,
 		read:    read,
 		dialect: d,
-		store:   sqlstore.New(db, read, d, q),
+		store:   st,
 		queue:   q,
 		listen:  listen,
 		log:     log,

@@ -39,7 +39,7 @@ func (a ArchiveStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) e
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return a.s.wrap(tx.Commit(), op)
+	return a.s.wrap(a.s.commit(ctx, tx), op)
 }
 
 const arcMsgCols = `m.account_id, m.archive_id, m.id, m.received_at, m.blob_key, m.size, m.stored_size,

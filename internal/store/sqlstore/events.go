@@ -63,7 +63,7 @@ func (e Events) InTx(ctx context.Context, fn func(events.Tx) error) error {
 	if err := fn(&eventsTx{evDB: evDB{e.s, tx}, tx: tx}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := e.s.commit(ctx, tx); err != nil {
 		return e.s.wrap(err, "commit")
 	}
 	committed = true

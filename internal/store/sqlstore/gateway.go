@@ -142,7 +142,7 @@ func (g *Gateway) InTx(ctx context.Context, fn func(gateway.Tx) error) error {
 	if err := fn(&gatewayTx{gwReader: gwReader{s: s, tx: tx}, tx: tx}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(ctx, tx); err != nil {
 		return s.wrap(err, "commit")
 	}
 	committed = true

@@ -27,7 +27,7 @@ func (k KMS) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) err
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return k.s.wrap(tx.Commit(), op)
+	return k.s.wrap(k.s.commit(ctx, tx), op)
 }
 
 func (k KMS) CreateKey(ctx context.Context, key *kms.Key, material []byte) error {

@@ -43,7 +43,7 @@ func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 	if err := fn(&smsTx{txn{s: s, tx: tx}}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(ctx, tx); err != nil {
 		return s.wrap(err, "commit")
 	}
 	committed = true

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/jobs"
 	"github.com/tidings/tidings/internal/mailmanager"
@@ -20,6 +21,7 @@ type Store struct {
 	rdb   *sql.DB // reads outside transactions; may be db
 	d     Dialect
 	queue *jobs.Queue
+	sync  func() error // nil: every commit is durable by itself
 
 	rebound sync.Map // query text -> dialect's text
 }
@@ -91,13 +93,42 @@ func (s *Store) execWrite(ctx context.Context, op, query string, args ...any) (s
 	}
 	defer conn.Close()
 	res, err := conn.ExecContext(ctx, s.q(query), args...)
-	return res, s.wrap(err, op)
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	return res, s.durable(ctx)
 }
 
 // InTx runs fn in one transaction (mailmanager.Store).
 func (s *Store) InTx(ctx context.Context, fn func(mailmanager.Tx) error) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error { return fn(&txn{s: s, tx: tx}) })
 }
+
+// commit commits tx and, unless ctx is lazy (package durable), returns
+// once the commit is on disk.
+func (s *Store) commit(ctx context.Context, tx *sql.Tx) error {
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return s.durable(ctx)
+}
+
+// durable returns once what was committed is on disk, where the database
+// leaves that to the store (SetSync); at once for a lazy ctx.
+func (s *Store) durable(ctx context.Context) error {
+	if s.sync == nil || durable.IsLazy(ctx) {
+		return nil
+	}
+	if err := s.sync(); err != nil {
+		return &fault.Error{Kind: fault.Unavailable, Message: "storage could not make a write durable; retry later", Err: err}
+	}
+	return nil
+}
+
+// SetSync gives the store the function that makes commits durable, for
+// a database that does not do it at each commit (SQLite's writer runs
+// with synchronous=NORMAL: see sqlite.WALSync). Call it before use.
+func (s *Store) SetSync(sync func() error) { s.sync = sync }
 
 // writeTx runs fn in one transaction on a connection of the write pool
 // (waiting at most AcquireTimeout for it): committed when fn succeeds,
@@ -122,7 +153,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(ctx, tx); err != nil {
 		return s.wrap(err, "commit")
 	}
 	committed = true

@@ -62,7 +62,7 @@ func (ts TemplatesStore) CreateTemplate(ctx context.Context, t *templates.Templa
 		return &fault.Error{Kind: fault.QuotaExceeded, ResourceType: templates.ResourceType, ResourceID: t.Name,
 			Message: fmt.Sprintf("The account has %d templates, the most it may have.", n)}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(ctx, tx); err != nil {
 		return s.wrap(err, "commit")
 	}
 	t.CreatedAt, t.UpdatedAt = created, created
