@@ -69,7 +69,7 @@ func (g *Gateway) ruleSet(ctx context.Context, account, id string) (*compiledRul
 		return nil, permanent{err}
 	}
 	rs, err := rules.CompileRuleSet(rec.Rules, rules.WithAddressLists(g.listsFor(rec.Resolved)),
-		rules.WithLogger(g.log.With("rule_set", id)))
+		rules.WithAnalyzer(g.addonsFor(account, rec.Resolved)), rules.WithLogger(g.log.With("rule_set", id)))
 	if err != nil {
 		return nil, permanent{fmt.Errorf("rule set %s does not compile: %w", id, err)}
 	}
@@ -426,7 +426,17 @@ func (g *Gateway) plan(ctx context.Context, log *slog.Logger, q *queued) ([]Step
 	if err != nil {
 		return nil, err
 	}
-	out, err := crs.rs.Outcome(ctx, &rules.Facts{Envelope: env, Auth: *q.auth, Header: hdr})
+	msg := &rules.Message{Envelope: &env, Open: func(ctx context.Context) (io.ReadCloser, int64, error) {
+		rc, info, err := g.cfg.Blobs.Get(ctx, q.BlobKey)
+		if err != nil {
+			return nil, 0, err
+		}
+		if info.Size <= 0 {
+			return rc, -1, nil // not told: the client measures it
+		}
+		return rc, info.Size, nil
+	}}
+	out, err := crs.rs.Outcome(ctx, &rules.Facts{Envelope: env, Auth: *q.auth, Header: hdr, Message: msg})
 	if err != nil {
 		return nil, err // an address list lookup: try again
 	}
