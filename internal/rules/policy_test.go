@@ -286,15 +286,7 @@ func TestConnectDecisionAgreesWithRecipients(t *testing.T) {
 	ctx := context.Background()
 	decidedSeen := 0
 	for i := 0; i < 2000; i++ {
-		var statements []mm.PolicyStatement
-		for n := rng.IntN(4); n > 0; n-- {
-			var cs []mm.PolicyCondition
-			for k := 1 + rng.IntN(2); k > 0; k-- {
-				cs = append(cs, conds[rng.IntN(len(conds))])
-			}
-			statements = append(statements, stmt([]mm.AcceptAction{allow, deny}[rng.IntN(2)], cs...))
-		}
-		def := []mm.AcceptAction{allow, deny}[rng.IntN(2)]
+		statements, def := randomPolicy(rng, conds)
 		p, err := CompilePolicy(statements, def, nil, WithAddressLists(lists))
 		require.NoError(t, err)
 		for _, ip := range ips {
@@ -460,15 +452,7 @@ func TestRecipientDecisionAgreesWithMessage(t *testing.T) {
 	ctx := context.Background()
 	pending, decided := 0, 0
 	for i := 0; i < 2000; i++ {
-		var statements []mm.PolicyStatement
-		for n := rng.IntN(4); n > 0; n-- {
-			var cs []mm.PolicyCondition
-			for k := 1 + rng.IntN(2); k > 0; k-- {
-				cs = append(cs, conds[rng.IntN(len(conds))])
-			}
-			statements = append(statements, stmt([]mm.AcceptAction{allow, deny}[rng.IntN(2)], cs...))
-		}
-		def := []mm.AcceptAction{allow, deny}[rng.IntN(2)]
+		statements, def := randomPolicy(rng, conds)
 		p, err := CompilePolicy(statements, def, nil, WithAddressLists(lists), WithAnalyzer(an))
 		require.NoError(t, err)
 		for _, ip := range []string{"192.0.2.1", "198.51.100.1"} {
@@ -495,4 +479,18 @@ func TestRecipientDecisionAgreesWithMessage(t *testing.T) {
 	}
 	require.Greater(t, pending, 100)
 	require.Greater(t, decided, 100)
+}
+
+// randomPolicy draws up to three statements of one or two of conds, and a
+// default action.
+func randomPolicy(rng *rand.Rand, conds []mm.PolicyCondition) ([]mm.PolicyStatement, mm.AcceptAction) {
+	var statements []mm.PolicyStatement
+	for n := rng.IntN(4); n > 0; n-- {
+		var cs []mm.PolicyCondition
+		for k := 1 + rng.IntN(2); k > 0; k-- {
+			cs = append(cs, conds[rng.IntN(len(conds))])
+		}
+		statements = append(statements, stmt([]mm.AcceptAction{allow, deny}[rng.IntN(2)], cs...))
+	}
+	return statements, []mm.AcceptAction{allow, deny}[rng.IntN(2)]
 }
