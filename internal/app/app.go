@@ -42,6 +42,7 @@ import (
 	"github.com/tidings/tidings/internal/model/smithy"
 	"github.com/tidings/tidings/internal/model/smsvoice"
 	"github.com/tidings/tidings/internal/model/sts"
+	"github.com/tidings/tidings/internal/rspamd"
 	"github.com/tidings/tidings/internal/store"
 	"github.com/tidings/tidings/internal/templates"
 	"github.com/tidings/tidings/internal/uploads"
@@ -165,7 +166,12 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	gwSender := &gatewaySender{}     // Send actions, once the send pipeline exists
 	gwFeedback := &gatewayFeedback{} // bounces and complaints to return paths, likewise
 	gwInvoker := &lazyInvoker{}      // InvokeLambda REQUEST_RESPONSE, once the events service exists
+	rspamdURL, rspamdTimeout, err := cfg.Rspamd()
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Config{
+		Rspamd:       rspamd.New(rspamdURL, rspamdTimeout),
 		Store:        db.Gateway(),
 		Blobs:        blobs,
 		Control:      mail,

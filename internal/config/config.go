@@ -99,6 +99,12 @@ type Config struct {
 	// WhatsApp business numbers over the Cloud API, described by a JSON
 	// file (internal/sms/whatsapp).
 	WhatsAppConfig string // TIDINGS_WHATSAPP_CONFIG: path of the WhatsApp configuration
+
+	// The rspamd that runs the RSPAMD add-on of traffic policies and rules
+	// (internal/rspamd): its normal worker's HTTP address, and how long one
+	// check may take before the analysis counts as unavailable.
+	RspamdURL     string // TIDINGS_RSPAMD_URL
+	RspamdTimeout string // TIDINGS_RSPAMD_TIMEOUT
 }
 
 // Var describes one setting, for flags and documentation.
@@ -160,6 +166,8 @@ func (c *Config) Vars() []Var {
 		{"smpp-rate", "TIDINGS_SMPP_RATE", "", "most submit_sm PDUs per second sent to the SMSC (empty: no limit)", &c.SMPPRate},
 		{"sms-http-provider", "TIDINGS_SMS_HTTP_PROVIDER", "", "JSON file describing an HTTP SMS gateway carrying SMS instead of an SMSC (empty: none)", &c.SMSHTTPProvider},
 		{"whatsapp-config", "TIDINGS_WHATSAPP_CONFIG", "", "JSON file with the WhatsApp Cloud API token, app secret and business numbers (empty: no WhatsApp)", &c.WhatsAppConfig},
+		{"rspamd-url", "TIDINGS_RSPAMD_URL", "http://127.0.0.1:11333", "http:// URL of the rspamd normal worker that runs RSPAMD add-on analyses of traffic policies and rules", &c.RspamdURL},
+		{"rspamd-timeout", "TIDINGS_RSPAMD_TIMEOUT", "20s", "longest wait for one rspamd check; past it the analysis is unavailable", &c.RspamdTimeout},
 	}
 }
 
@@ -298,6 +306,9 @@ func (c *Config) Validate() error {
 	if _, _, err := c.Submission(); err != nil {
 		return err
 	}
+	if _, _, err := c.Rspamd(); err != nil {
+		return err
+	}
 	if _, err := c.SMPPRateValue(); err != nil {
 		return err
 	}
@@ -389,6 +400,24 @@ func (c *Config) ConsoleSessions() (idle, absolute time.Duration, err error) {
 // MaxWebhookGiveUp bounds TIDINGS_WEBHOOK_GIVE_UP: the event log keeps
 // events a week, and a delivery needs its event.
 const MaxWebhookGiveUp = 7 * 24 * time.Hour
+
+// Rspamd returns the base URL of rspamd's normal worker (no trailing
+// slash; the client appends /checkv2) and the timeout of one check, from
+// 1s to 10m.
+func (c *Config) Rspamd() (base string, timeout time.Duration, err error) {
+	u, err := url.Parse(c.RspamdURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", 0, fmt.Errorf("TIDINGS_RSPAMD_URL %q: want an http:// URL such as http://127.0.0.1:11333", c.RspamdURL)
+	}
+	if u.User != nil {
+		return "", 0, fmt.Errorf("TIDINGS_RSPAMD_URL %q: must not carry a user or password", redact(c.RspamdURL))
+	}
+	timeout, err = time.ParseDuration(c.RspamdTimeout)
+	if err != nil || timeout < time.Second || timeout > 10*time.Minute {
+		return "", 0, fmt.Errorf("TIDINGS_RSPAMD_TIMEOUT %q: want a duration from 1s to 10m, such as 20s", c.RspamdTimeout)
+	}
+	return strings.TrimSuffix(u.String(), "/"), timeout, nil
+}
 
 // WebhookGiveUpDuration parses WebhookGiveUp: a duration from 1s to 7
 // days; empty is 0 (the events package's default, 24h).

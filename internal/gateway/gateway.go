@@ -96,6 +96,9 @@ type Config struct {
 	StandIns StandIns
 	// Invoker makes REQUEST_RESPONSE invocations (nil: they fail).
 	Invoker Invoker
+	// Rspamd runs the analyses of RSPAMD add-on instances named by
+	// traffic policy and rule conditions (nil: they are unavailable).
+	Rspamd Rspamd
 	// NodeID marks this node's claims (config.Node: stable across
 	// restarts, unique among nodes), so that Recover can tell them.
 	NodeID string

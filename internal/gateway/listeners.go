@@ -244,7 +244,8 @@ func (lm *listenerManager) policy(ctx context.Context, ip *mailmanager.Listener)
 	var p *rules.Policy
 	if err == nil {
 		p, err = rules.CompilePolicy(rec.PolicyStatements, rec.DefaultAction, rec.MaxMessageSizeBytes,
-			rules.WithAddressLists(g.listsFor(rec.Resolved)), rules.WithLogger(g.log.With("traffic_policy", r.ID)))
+			rules.WithAddressLists(g.listsFor(rec.Resolved)), rules.WithAnalyzer(g.addonsFor(ip.AccountID, rec.Resolved)),
+			rules.WithLogger(g.log.With("traffic_policy", r.ID)))
 	}
 	if err != nil {
 		g.log.Error("traffic policy does not compile; mail is refused with 451", "traffic_policy", r.ID, "err", err)
@@ -339,7 +340,7 @@ func (l *listener) newGeneration(set serverSettings) (*generation, error) {
 		TLSPolicy:       string(set.tlsPolicy),
 		MaxMessageBytes: set.maxBytes,
 		Policy:          l.policy,
-		Spool:           g.Spooler(func() string { return l.record.Load().Record.RuleSetID }),
+		Spool:           g.Spooler(func() string { return l.record.Load().Record.RuleSetID }).WithPolicy(l.policy.p.Load),
 		Observer:        smtpObserver{g},
 		Logger:          g.log,
 	}

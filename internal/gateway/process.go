@@ -70,7 +70,7 @@ func (g *Gateway) ruleSet(ctx context.Context, account, id string) (*compiledRul
 		return nil, permanent{err}
 	}
 	rs, err := rules.CompileRuleSet(rec.Rules, rules.WithAddressLists(g.listsFor(rec.Resolved)),
-		rules.WithLogger(g.log.With("rule_set", id)))
+		rules.WithAnalyzer(g.addonsFor(account, rec.Resolved)), rules.WithLogger(g.log.With("rule_set", id)))
 	if err != nil {
 		return nil, permanent{fmt.Errorf("rule set %s does not compile: %w", id, err)}
 	}
@@ -429,7 +429,17 @@ func (g *Gateway) plan(ctx context.Context, log *slog.Logger, q *queued) ([]Step
 	if err != nil {
 		return nil, err
 	}
-	out, err := crs.rs.Outcome(ctx, &rules.Facts{Envelope: env, Auth: *q.auth, Header: hdr})
+	msg := &rules.Message{Envelope: &env, Open: func(ctx context.Context) (io.ReadCloser, int64, error) {
+		rc, err := g.openSpooled(ctx, q.Message)
+		if err != nil {
+			return nil, 0, err
+		}
+		if q.Size <= 0 {
+			return rc, -1, nil // not told: the client measures it
+		}
+		return rc, q.Size, nil
+	}}
+	out, err := crs.rs.Outcome(ctx, &rules.Facts{Envelope: env, Auth: *q.auth, Header: hdr, Message: msg})
 	if err != nil {
 		return nil, err // an address list lookup: try again
 	}

@@ -70,6 +70,7 @@ type setupOpts struct {
 	noJobs     bool // do not start the job queue (the test starts it)
 	retry      delivery.RetryPolicy
 	nodeID     string
+	rspamd     gateway.Rspamd
 }
 
 func setup(t *testing.T, opts ...setupOpts) *bundle {
@@ -151,6 +152,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		Feedback:     b.feedback,
 		StandIns:     b.stand,
 		CacheTTL:     time.Millisecond,
+		Rspamd:       o.rspamd,
 		Logger:       testLog(t),
 	})
 	require.NoError(t, err)

@@ -10,6 +10,8 @@ import (
 	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/message"
+	"github.com/tidings/tidings/internal/rules"
+	"github.com/tidings/tidings/internal/smtpd"
 )
 
 // blobKey is where the spooled copy of a message lives:
@@ -24,12 +26,20 @@ func blobKey(receivedAt time.Time, queueID string) string {
 type Spooler struct {
 	g         *Gateway
 	ruleSetID func() string
+	policy    func() *rules.Policy // nil: no judgment after DATA
 }
 
 // Spooler returns the spooler of an ingress point whose rule set ruleSetID
 // returns at the time a message is spooled.
 func (g *Gateway) Spooler(ruleSetID func() string) *Spooler {
 	return &Spooler{g: g, ruleSetID: ruleSetID}
+}
+
+// WithPolicy makes the spooler judge the add-on conditions of the traffic
+// policy that policy returns when a message is spooled (see judge).
+func (s *Spooler) WithPolicy(policy func() *rules.Policy) *Spooler {
+	s.policy = policy
+	return s
 }
 
 // Spool keeps the message in the database with its row when it is small
@@ -83,6 +93,21 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 			g.log.Warn("spool: storing failed before reading the message; trying again", "queue_id", qid, "err", err)
 		}
 	}
+	if s.policy != nil {
+		if p := s.policy(); p != nil && p.NeedsMessage() {
+			kept, rej := s.judge(ctx, p, env, qid, key, content, sc.n)
+			if rej != nil {
+				if content != nil {
+					return "", rej
+				}
+				if derr := g.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil {
+					g.log.Warn("could not remove the blob of a message not spooled", "queue_id", qid, "key", key, "err", derr)
+				}
+				return "", rej
+			}
+			env.Recipients = kept
+		}
+	}
 	utf8 := sc.utf8 || !isASCII(env.MailFrom)
 	for _, r := range env.Recipients {
 		utf8 = utf8 || !isASCII(r)
@@ -118,6 +143,67 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 		"rcpts", len(env.Recipients), "size", sc.n, "took", took.Round(time.Microsecond))
 	g.obs.Accepted(env, took)
 	return qid, nil
+}
+
+// judge applies the traffic policy's add-on conditions, which need the
+// message (rules.Policy.EvaluateMessage), once it is stored and before it
+// is committed: a DENY there is answered at the end of DATA, before any
+// "250", so no message is accepted and then lost. Each recipient accepted
+// at RCPT is judged again, with one analysis of the message for all.
+//
+// SMTP has one reply per message after DATA (RFC 5321 3.3), so:
+//   - every recipient denied: 550 5.7.1, nothing is kept;
+//   - a lookup failed (address list), or a deny may be an add-on outage's
+//     doing (the analysis was unavailable, so an ALLOW statement on it could
+//     not hold): 451 4.3.0, the client retries the whole message later;
+//   - some denied, some allowed: the message is accepted for the allowed
+//     ones only, and each recipient left out is logged, as a filter
+//     discarding for that recipient.
+//
+// An add-on outage with a DENY statement on the add-on lets mail through
+// (the condition does not hold, with a logged warning), as AWS documents
+// for conditions it cannot evaluate: traffic is not stopped by a failing
+// filter. A policy that must fail closed writes ALLOW statements on the
+// add-on and a default DENY: an outage then answers 451.
+func (s *Spooler) judge(ctx context.Context, p *rules.Policy, env *message.Envelope, qid, key string, content []byte, size int64) ([]string, *smtpd.Reject) {
+	g := s.g
+	e := *env
+	e.QueueID = qid
+	msg := &rules.Message{Envelope: &e, Open: func(ctx context.Context) (io.ReadCloser, int64, error) {
+		if content != nil {
+			return io.NopCloser(bytes.NewReader(content)), size, nil
+		}
+		rc, _, err := g.cfg.Blobs.Get(ctx, key)
+		return rc, size, err
+	}}
+	var kept, denied []string
+	retry := false
+	for _, r := range env.Recipients {
+		res, err := p.EvaluateMessage(ctx, &env.Conn, r, msg)
+		switch {
+		case err != nil:
+			g.log.Warn("traffic policy: lookup failed after DATA; the message is refused with 451", "queue_id", qid, "rcpt", r, "err", err)
+			retry = true
+		case res.Allow:
+			kept = append(kept, r)
+		case res.Unavailable:
+			g.log.Warn("traffic policy: denied while an add-on analysis was unavailable; the message is refused with 451", "queue_id", qid, "rcpt", r, "warnings", res.Warnings)
+			retry = true
+		default:
+			denied = append(denied, r)
+		}
+	}
+	switch {
+	case retry:
+		return nil, rejectPolicyTemp
+	case len(kept) == 0:
+		g.log.Info("traffic policy denied the message after DATA", "queue_id", qid, "ingress_point", env.IngressPointID, "from", env.MailFrom, "rcpts", len(denied))
+		return nil, rejectPolicy
+	}
+	for _, r := range denied {
+		g.log.Warn("traffic policy denied a recipient after DATA; the message is kept for the others", "queue_id", qid, "rcpt", r)
+	}
+	return kept, nil
 }
 
 // scanner passes the message through, counting its octets and noting

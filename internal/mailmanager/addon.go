@@ -6,14 +6,18 @@ import (
 
 	"github.com/tidings/tidings/internal/fault"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
+	"github.com/tidings/tidings/internal/rspamd"
 )
 
-// AddonNames are the add-ons a subscription may name, as AWS documents
-// them. Tidings stores subscriptions and instances so that rule sets and
-// traffic policies can name their analyzers; the analyses themselves come
-// with the rule engine.
+// AddonNames are the add-ons a subscription may name: AWS's, as AWS
+// documents them, and RSPAMD, Tidings's own (internal/rspamd). Tidings
+// stores subscriptions and instances of every one, so that configurations
+// written for AWS load; only RSPAMD instances can be analyzers of traffic
+// policy and rule conditions, as AWS's add-ons are third-party services
+// Tidings cannot reach (refs.analyzer refuses the others).
 var AddonNames = []string{
 	"ABUSIX_MAIL_INTELLIGENCE",
+	rspamd.AddonName,
 	"SPAMHAUS_DBL",
 	"TRENDMICRO_VSAPI",
 	"VADE_ADVANCED_EMAIL_SECURITY",

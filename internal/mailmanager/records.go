@@ -129,6 +129,9 @@ func DecodeArchive(r *Resource) (*ArchiveRecord, error) { return decodeBody[Arch
 func DecodeImportJob(r *Resource) (*ImportJobRecord, error) {
 	return decodeBody[ImportJobRecord](r)
 }
+func DecodeAddonInstance(r *Resource) (*AddonInstanceRecord, error) {
+	return decodeBody[AddonInstanceRecord](r)
+}
 
 // Listener is an ingress point as the SMTP server needs it.
 type Listener struct {

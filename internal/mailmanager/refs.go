@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidings/tidings/internal/fault"
 	mm "github.com/tidings/tidings/internal/model/mailmanager"
+	"github.com/tidings/tidings/internal/rspamd"
 )
 
 // refs collects the resources a traffic policy or rule set names, resolving
@@ -100,11 +101,27 @@ func (r *refs) addressLists(ctx context.Context, lists []string) error {
 	return nil
 }
 
-// analyzer checks the Analyzer of an Analysis: an add-on instance of the
-// account, by ARN (as AWS wants) or by ID.
-func (r *refs) analyzer(ctx context.Context, a string) error {
-	_, err := r.resolve(ctx, KindAddonInstance, a, false)
-	return err
+// analyzer checks an Analysis: its Analyzer is an add-on instance of the
+// account, by ARN (as AWS wants) or by ID, of an add-on Tidings runs
+// (RSPAMD), and its ResultField is one that add-on has, fit for the kind
+// of condition. A condition Tidings could not judge is refused here rather
+// than never holding in silence.
+func (r *refs) analyzer(ctx context.Context, a, field string, k rspamd.Kind) error {
+	res, err := r.resolve(ctx, KindAddonInstance, a, false)
+	if err != nil {
+		return err
+	}
+	rec, err := decodeBody[AddonInstanceRecord](res)
+	if err != nil {
+		return err
+	}
+	if rec.AddonName != rspamd.AddonName {
+		return fault.Invalidf("Add-on instance %s is an instance of %s, which Tidings cannot run; conditions can use instances of %s (rspamd)", a, rec.AddonName, rspamd.AddonName)
+	}
+	if err := rspamd.CheckField(field, k); err != nil {
+		return fault.Invalidf("%v", err)
+	}
+	return nil
 }
 
 // trafficPolicy walks the statements of a traffic policy.
@@ -122,7 +139,7 @@ func (r *refs) trafficPolicy(ctx context.Context, stmts []mm.PolicyStatement) er
 func (r *refs) policyCondition(ctx context.Context, c mm.PolicyCondition) error {
 	if b := c.BooleanExpression; b != nil && b.Evaluate != nil {
 		if a := b.Evaluate.Analysis; a != nil {
-			if err := r.analyzer(ctx, str(a.Analyzer)); err != nil {
+			if err := r.analyzer(ctx, str(a.Analyzer), str(a.ResultField), rspamd.KindBoolean); err != nil {
 				return err
 			}
 		}
@@ -133,7 +150,8 @@ func (r *refs) policyCondition(ctx context.Context, c mm.PolicyCondition) error 
 		}
 	}
 	if s := c.StringExpression; s != nil && s.Evaluate != nil && s.Evaluate.Analysis != nil {
-		if err := r.analyzer(ctx, str(s.Evaluate.Analysis.Analyzer)); err != nil {
+		a := s.Evaluate.Analysis
+		if err := r.analyzer(ctx, str(a.Analyzer), str(a.ResultField), rspamd.KindString); err != nil {
 			return err
 		}
 	}
@@ -165,7 +183,7 @@ func (r *refs) rules(ctx context.Context, rules []mm.Rule) error {
 func (r *refs) ruleCondition(ctx context.Context, c mm.RuleCondition) error {
 	if b := c.BooleanExpression; b != nil && b.Evaluate != nil {
 		if a := b.Evaluate.Analysis; a != nil {
-			if err := r.analyzer(ctx, str(a.Analyzer)); err != nil {
+			if err := r.analyzer(ctx, str(a.Analyzer), str(a.ResultField), rspamd.KindBoolean); err != nil {
 				return err
 			}
 		}
@@ -176,12 +194,14 @@ func (r *refs) ruleCondition(ctx context.Context, c mm.RuleCondition) error {
 		}
 	}
 	if s := c.StringExpression; s != nil && s.Evaluate != nil && s.Evaluate.Analysis != nil {
-		if err := r.analyzer(ctx, str(s.Evaluate.Analysis.Analyzer)); err != nil {
+		a := s.Evaluate.Analysis
+		if err := r.analyzer(ctx, str(a.Analyzer), str(a.ResultField), rspamd.KindString); err != nil {
 			return err
 		}
 	}
 	if v := c.VerdictExpression; v != nil && v.Evaluate != nil && v.Evaluate.Analysis != nil {
-		if err := r.analyzer(ctx, str(v.Evaluate.Analysis.Analyzer)); err != nil {
+		a := v.Evaluate.Analysis
+		if err := r.analyzer(ctx, str(a.Analyzer), str(a.ResultField), rspamd.KindVerdict); err != nil {
 			return err
 		}
 	}

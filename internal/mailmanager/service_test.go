@@ -277,18 +277,18 @@ func TestAddonReferences(t *testing.T) {
 	_, err := b.svc.CreateAddonInstance(b.ctx, &mm.CreateAddonInstanceRequest{AddonSubscriptionId: p("as-missing")})
 	requireFault(t, err, fault.NotFound, "as-missing")
 
-	sub, err := b.svc.CreateAddonSubscription(b.ctx, &mm.CreateAddonSubscriptionRequest{AddonName: p("TRENDMICRO_VSAPI")})
+	sub, err := b.svc.CreateAddonSubscription(b.ctx, &mm.CreateAddonSubscriptionRequest{AddonName: p("RSPAMD")})
 	require.NoError(t, err)
 	inst, err := b.svc.CreateAddonInstance(b.ctx, &mm.CreateAddonInstanceRequest{AddonSubscriptionId: sub.AddonSubscriptionId})
 	require.NoError(t, err)
 	gi, err := b.svc.GetAddonInstance(b.ctx, &mm.GetAddonInstanceRequest{AddonInstanceId: inst.AddonInstanceId})
 	require.NoError(t, err)
-	require.Equal(t, "TRENDMICRO_VSAPI", *gi.AddonName)
+	require.Equal(t, "RSPAMD", *gi.AddonName)
 	require.Equal(t, *sub.AddonSubscriptionId, *gi.AddonSubscriptionId)
 
 	in := ruleSetRequest("scan", "", "")
 	in.Rules[0].Conditions = []mm.RuleCondition{{BooleanExpression: &mm.RuleBooleanExpression{
-		Evaluate: &mm.RuleBooleanToEvaluate{Analysis: &mm.Analysis{Analyzer: gi.AddonInstanceArn, ResultField: p("addon.is_virus")}},
+		Evaluate: &mm.RuleBooleanToEvaluate{Analysis: &mm.Analysis{Analyzer: gi.AddonInstanceArn, ResultField: p("addon.is_spam")}},
 		Operator: p(mm.RuleBooleanOperatorIsTrue),
 	}}}
 	require.NoError(t, in.Validate())
@@ -304,6 +304,60 @@ func TestAddonReferences(t *testing.T) {
 	in.RuleSetName = p("scan2")
 	_, err = b.svc.CreateRuleSet(b.ctx, in)
 	requireFault(t, err, fault.Invalid, "ai-missing")
+
+	// Result fields must exist and fit the condition.
+	in.Rules[0].Conditions[0].BooleanExpression.Evaluate.Analysis = &mm.Analysis{Analyzer: inst.AddonInstanceId, ResultField: p("is_virus")}
+	_, err = b.svc.CreateRuleSet(b.ctx, in)
+	requireFault(t, err, fault.Invalid, `no result field "is_virus"`, "is_spam")
+	in.Rules[0].Conditions[0].BooleanExpression.Evaluate.Analysis.ResultField = p("action")
+	_, err = b.svc.CreateRuleSet(b.ctx, in)
+	requireFault(t, err, fault.Invalid, "cannot be used in a BooleanExpression")
+	in.Rules[0].Conditions = []mm.RuleCondition{{VerdictExpression: &mm.RuleVerdictExpression{
+		Evaluate: &mm.RuleVerdictToEvaluate{Analysis: &mm.Analysis{Analyzer: inst.AddonInstanceId, ResultField: p("verdict")}},
+		Operator: p(mm.RuleVerdictOperatorEquals), Values: []mm.RuleVerdict{mm.RuleVerdictFail},
+	}}}
+	_, err = b.svc.CreateRuleSet(b.ctx, in)
+	require.NoError(t, err)
+
+	// AWS's add-ons are accepted as subscriptions and instances (so AWS
+	// configurations load), but a condition on one is refused: Tidings
+	// cannot run it, and a condition that never holds would pass mail in
+	// silence.
+	for _, name := range []string{"TRENDMICRO_VSAPI", "SPAMHAUS_DBL"} {
+		sub, err := b.svc.CreateAddonSubscription(b.ctx, &mm.CreateAddonSubscriptionRequest{AddonName: p(name)})
+		require.NoError(t, err)
+		aws, err := b.svc.CreateAddonInstance(b.ctx, &mm.CreateAddonInstanceRequest{AddonSubscriptionId: sub.AddonSubscriptionId})
+		require.NoError(t, err)
+		in.RuleSetName = p("scan-" + name)
+		in.Rules[0].Conditions[0].VerdictExpression.Evaluate.Analysis.Analyzer = aws.AddonInstanceId
+		_, err = b.svc.CreateRuleSet(b.ctx, in)
+		requireFault(t, err, fault.Invalid, "is an instance of "+name+", which Tidings cannot run")
+
+		_, err = b.svc.CreateTrafficPolicy(b.ctx, &mm.CreateTrafficPolicyRequest{
+			TrafficPolicyName: p("tp-" + name),
+			DefaultAction:     p(mm.AcceptActionAllow),
+			PolicyStatements: []mm.PolicyStatement{{Action: p(mm.AcceptActionDeny), Conditions: []mm.PolicyCondition{{
+				BooleanExpression: &mm.IngressBooleanExpression{
+					Evaluate: &mm.IngressBooleanToEvaluate{Analysis: &mm.IngressAnalysis{Analyzer: aws.AddonInstanceId, ResultField: p("is_spam")}},
+					Operator: p(mm.IngressBooleanOperatorIsTrue),
+				},
+			}}}},
+		})
+		requireFault(t, err, fault.Invalid, "PolicyStatements[0].Conditions[0]", "which Tidings cannot run")
+	}
+
+	// A traffic policy on RSPAMD: string and boolean fields.
+	_, err = b.svc.CreateTrafficPolicy(b.ctx, &mm.CreateTrafficPolicyRequest{
+		TrafficPolicyName: p("no-spam"),
+		DefaultAction:     p(mm.AcceptActionAllow),
+		PolicyStatements: []mm.PolicyStatement{{Action: p(mm.AcceptActionDeny), Conditions: []mm.PolicyCondition{{
+			StringExpression: &mm.IngressStringExpression{
+				Evaluate: &mm.IngressStringToEvaluate{Analysis: &mm.IngressAnalysis{Analyzer: gi.AddonInstanceArn, ResultField: p("action")}},
+				Operator: p(mm.IngressStringOperatorEquals), Values: []string{"reject"},
+			},
+		}}}},
+	})
+	require.NoError(t, err)
 }
 
 func TestPagination(t *testing.T) {

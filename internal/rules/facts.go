@@ -23,6 +23,9 @@ type Facts struct {
 	// keys in canonical form (textproto.CanonicalMIMEHeaderKey; lookups
 	// rely on it), values unfolded, not yet RFC 2047-decoded.
 	Header textproto.MIMEHeader
+	// Message is the whole message, for add-on conditions; nil makes them
+	// fail (PROCESSING_FAILED) for add-ons that read the message.
+	Message *Message
 }
 
 // MaxHeaderBytes bounds how much of a message ReadHeader reads. Larger header

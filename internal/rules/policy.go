@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/tidings/tidings/internal/fault"
@@ -38,6 +39,7 @@ type Policy struct {
 	maxSize     int64
 	opts        options
 	warnings    []string
+	addons      int // add-on conditions
 }
 
 type policyStatement struct {
@@ -50,6 +52,8 @@ type stage struct {
 	conn   *message.Conn
 	rcpt   string
 	atRcpt bool // a recipient is known; so is the final TLS state
+	atData bool // the message is received: add-on conditions can be judged
+	msg    *Message
 }
 
 type policyCond interface {
@@ -65,6 +69,12 @@ type PolicyResult struct {
 	// Warnings name conditions that could not be judged (no add-on
 	// configured, add-on failure) and were taken as not holding.
 	Warnings []string
+	// Pending: the outcome depends on add-on conditions, judged after DATA
+	// (EvaluateMessage). Allow is true meanwhile.
+	Pending bool
+	// Unavailable: an add-on analysis failed (or none is configured) and its
+	// conditions were taken as not holding.
+	Unavailable bool
 }
 
 // CompilePolicy compiles a traffic policy from its model form.
@@ -124,52 +134,9 @@ func (p *Policy) Warnings() []string { return p.warnings }
 // decided, allow is the outcome for every recipient this connection could
 // name, so a DENY can be answered at once (554 at connect, RFC 5321 3.1).
 func (p *Policy) ConnectDecision(ctx context.Context, conn *message.Conn) (decided, allow bool) {
-	st := &stage{conn: connOrZero(conn)}
-	var res PolicyResult
-	// Outcome = deny if some DENY statement holds, else allow if some ALLOW
-	// statement holds, else the default. With three-valued statements the
-	// set of reachable outcomes is computed and the answer is decided only
-	// when that set has one member.
-	denyMaybe := false
-	for _, s := range p.deny {
-		switch v, _ := s.eval(ctx, p, st, &res); v {
-		case yes:
-			return true, false
-		case unknown:
-			denyMaybe = true
-		}
-	}
-	rest := map[bool]bool{} // reachable outcomes when no DENY holds
-	allowYes, allowMaybe := false, false
-	for _, s := range p.allow {
-		switch v, _ := s.eval(ctx, p, st, &res); v {
-		case yes:
-			allowYes = true
-		case unknown:
-			allowMaybe = true
-		}
-		if allowYes {
-			break
-		}
-	}
-	switch {
-	case allowYes:
-		rest[true] = true
-	case allowMaybe:
-		rest[true], rest[p.def] = true, true
-	default:
-		rest[p.def] = true
-	}
-	if denyMaybe {
-		rest[false] = true
-	}
-	if len(rest) != 1 {
-		return false, false
-	}
-	for a := range rest {
-		allow = a
-	}
-	return true, allow
+	res := PolicyResult{Statement: -1}
+	decided, _ = p.judge(ctx, &stage{conn: connOrZero(conn)}, &res)
+	return decided, decided && res.Allow
 }
 
 // RecipientDecision judges the policy for one recipient (RCPT TO), with every
@@ -184,41 +151,98 @@ func (p *Policy) RecipientDecision(ctx context.Context, conn *message.Conn, rcpt
 	return res.Allow
 }
 
-// Evaluate judges the policy for one recipient and says why. A non-nil error
-// means an address-list lookup failed: the result is then what the policy
-// decides with that condition taken as not holding, and an SMTP server
-// should rather answer 451 4.3.0 so the client retries. Add-on failures are
-// not errors: the condition does not hold and a warning is returned, so an
-// add-on outage does not stop mail.
+// Evaluate judges the policy for one recipient (RCPT TO) and says why. A
+// non-nil error means an address-list lookup failed: the result is then
+// what the policy decides with that condition taken as not holding, and an
+// SMTP server should rather answer 451 4.3.0 so the client retries.
+//
+// Add-on conditions are judged after DATA, with the message (the add-on
+// Tidings runs, rspamd, reads it): when the outcome depends on them, the
+// result is Pending (and Allow, so that the RCPT is accepted) and the
+// server judges again with EvaluateMessage once the message is received.
 func (p *Policy) Evaluate(ctx context.Context, conn *message.Conn, rcpt string) (PolicyResult, error) {
-	st := &stage{conn: connOrZero(conn), rcpt: rcpt, atRcpt: true}
 	res := PolicyResult{Statement: -1}
-	var firstErr error
-	try := func(list []policyStatement) bool {
-		for _, s := range list {
-			v, err := s.eval(ctx, p, st, &res)
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			if v == yes {
-				res.Statement = s.index
-				return true
-			}
-		}
-		return false
+	decided, err := p.judge(ctx, &stage{conn: connOrZero(conn), rcpt: rcpt, atRcpt: true}, &res)
+	if !decided {
+		res.Pending, res.Allow, res.Statement = true, true, -1
 	}
-	switch {
-	case try(p.deny):
-		res.Allow = false
-	case try(p.allow):
-		res.Allow = true
-	default:
-		res.Allow = p.def
+	p.logWarnings(ctx, rcpt, res.Warnings)
+	return res, err
+}
+
+// EvaluateMessage judges the policy for one recipient once the message is
+// received, add-on conditions included; msg is shared by every recipient
+// of the message, so each add-on analyses it once. Add-on failures are not
+// errors: the condition does not hold, a warning is returned and the
+// result is marked Unavailable, so an add-on outage does not stop mail
+// that a DENY statement on the add-on would have refused, and a deny that
+// may be the outage's doing (an ALLOW statement on the add-on that could
+// not be judged) can be answered with a temporary failure.
+func (p *Policy) EvaluateMessage(ctx context.Context, conn *message.Conn, rcpt string, msg *Message) (PolicyResult, error) {
+	if msg == nil {
+		msg = &Message{}
 	}
-	for _, w := range res.Warnings {
+	res := PolicyResult{Statement: -1}
+	_, err := p.judge(ctx, &stage{conn: connOrZero(conn), rcpt: rcpt, atRcpt: true, atData: true, msg: msg}, &res)
+	p.logWarnings(ctx, rcpt, res.Warnings)
+	return res, err
+}
+
+// NeedsMessage reports whether the policy has add-on conditions, which are
+// judged with EvaluateMessage after DATA.
+func (p *Policy) NeedsMessage() bool { return p.addons > 0 }
+
+func (p *Policy) logWarnings(ctx context.Context, rcpt string, ws []string) {
+	for _, w := range ws {
 		p.opts.log.WarnContext(ctx, "traffic policy: "+w, "rcpt", rcpt)
 	}
-	return res, firstErr
+}
+
+// judge evaluates the policy at stage st. Outcome = deny if some DENY
+// statement holds, else allow if some ALLOW statement holds, else the
+// default. With three-valued statements (a fact not known yet at st) the
+// reachable outcomes are worked out, and the policy is decided only when
+// one outcome is reachable; res.Allow and res.Statement are then set.
+func (p *Policy) judge(ctx context.Context, st *stage, res *PolicyResult) (decided bool, err error) {
+	note := func(e error) {
+		if e != nil && err == nil {
+			err = e
+		}
+	}
+	denyMaybe := false
+	for _, s := range p.deny {
+		v, e := s.eval(ctx, p, st, res)
+		note(e)
+		switch v {
+		case yes:
+			res.Allow, res.Statement = false, s.index
+			return true, err
+		case unknown:
+			denyMaybe = true
+		}
+	}
+	allowAt, allowMaybe := -1, false
+	for _, s := range p.allow {
+		v, e := s.eval(ctx, p, st, res)
+		note(e)
+		if v == yes {
+			allowAt = s.index
+			break
+		}
+		if v == unknown {
+			allowMaybe = true
+		}
+	}
+	canAllow := allowAt >= 0 || allowMaybe || p.def
+	canDeny := denyMaybe || allowAt < 0 && !p.def
+	if canAllow && canDeny {
+		return false, err
+	}
+	res.Allow, res.Statement = canAllow, -1
+	if canAllow && allowAt >= 0 {
+		res.Statement = allowAt
+	}
+	return true, err
 }
 
 func connOrZero(c *message.Conn) *message.Conn {
@@ -358,6 +382,7 @@ func (p *Policy) compileAnalysis(a *mm.IngressAnalysis) (analysisRef, error) {
 	if r.analyzer == "" || r.field == "" {
 		return r, fmt.Errorf("add-on analysis needs Analyzer and ResultField")
 	}
+	p.addons++
 	if p.opts.analyzer == nil {
 		p.warnings = append(p.warnings, fmt.Sprintf("add-on condition on %s/%s: no add-on analyzer configured; the condition never holds", r.analyzer, r.field))
 	}
@@ -451,19 +476,28 @@ func inAnyList(ctx context.Context, al AddressLists, lists []string, addr string
 }
 
 // analyze runs an add-on for a traffic policy. Add-on conditions are judged
-// at RCPT: the add-on may look at the recipient (Spamhaus DBL "listed on"
-// conditions do), so nothing is assumed at connect.
+// once the message is received (st.atData): the add-on may read the
+// message and the recipient, so nothing is assumed before.
 func (p *Policy) analyze(ctx context.Context, a analysisRef, st *stage, res *PolicyResult) (string, bool) {
 	if p.opts.analyzer == nil {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("add-on condition on %s/%s: no add-on analyzer configured; the condition does not hold", a.analyzer, a.field))
+		res.Unavailable = true
+		res.Warnings = appendOnce(res.Warnings, fmt.Sprintf("add-on condition on %s/%s: no add-on analyzer configured; the condition does not hold", a.analyzer, a.field))
 		return "", false
 	}
-	v, err := p.opts.analyzer.Analyze(ctx, AnalysisInput{Analyzer: a.analyzer, ResultField: a.field, Conn: st.conn, Recipient: st.rcpt})
+	v, err := p.opts.analyzer.Analyze(ctx, AnalysisInput{Analyzer: a.analyzer, ResultField: a.field, Conn: st.conn, Recipient: st.rcpt, Message: st.msg})
 	if err != nil {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("add-on condition on %s/%s: %v; the condition does not hold", a.analyzer, a.field, err))
+		res.Unavailable = true
+		res.Warnings = appendOnce(res.Warnings, fmt.Sprintf("add-on condition on %s/%s: %v; the condition does not hold", a.analyzer, a.field, err))
 		return "", false
 	}
 	return v, true
+}
+
+func appendOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 type analysisStringCond struct {
@@ -472,7 +506,7 @@ type analysisStringCond struct {
 }
 
 func (c analysisStringCond) eval(ctx context.Context, p *Policy, st *stage, res *PolicyResult) (tri, error) {
-	if !st.atRcpt {
+	if !st.atData {
 		return unknown, nil
 	}
 	v, ok := p.analyze(ctx, c.a, st, res)
@@ -488,7 +522,7 @@ type analysisBoolCond struct {
 }
 
 func (c analysisBoolCond) eval(ctx context.Context, p *Policy, st *stage, res *PolicyResult) (tri, error) {
-	if !st.atRcpt {
+	if !st.atData {
 		return unknown, nil
 	}
 	v, ok := p.analyze(ctx, c.a, st, res)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,12 +111,32 @@ func TestPolicyConditions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			an := &fakeAnalyzer{results: an.results}
 			p, err := CompilePolicy([]mm.PolicyStatement{stmt(allow, tc.cond)}, deny, nil, WithAddressLists(lists), WithAnalyzer(an))
 			require.NoError(t, err)
-			res, err := p.Evaluate(context.Background(), tc.conn, tc.rcpt)
+			ctx := context.Background()
+			res, err := p.Evaluate(ctx, tc.conn, tc.rcpt)
 			require.NoError(t, err)
+			if strings.HasPrefix(tc.name, "addon") {
+				// Add-on conditions are judged after DATA: at RCPT the
+				// outcome is pending and the recipient accepted.
+				require.True(t, res.Pending)
+				require.True(t, res.Allow)
+				require.True(t, p.NeedsMessage())
+				msg := &Message{}
+				res, err = p.EvaluateMessage(ctx, tc.conn, tc.rcpt, msg)
+				require.NoError(t, err)
+				require.Same(t, msg, an.last.Message)
+			} else {
+				require.False(t, res.Pending)
+				require.False(t, p.NeedsMessage())
+				require.Equal(t, tc.want, p.RecipientDecision(ctx, tc.conn, tc.rcpt))
+				again, err := p.EvaluateMessage(ctx, tc.conn, tc.rcpt, &Message{})
+				require.NoError(t, err)
+				require.Equal(t, res, again, "no add-on: after DATA as at RCPT")
+			}
+			require.False(t, res.Pending)
 			require.Equal(t, tc.want, res.Allow)
-			require.Equal(t, tc.want, p.RecipientDecision(context.Background(), tc.conn, tc.rcpt))
 			if tc.want {
 				require.Equal(t, 0, res.Statement)
 			} else {
@@ -224,6 +245,8 @@ func TestConnectDecision(t *testing.T) {
 		{"ip allow beats rcpt allow", []mm.PolicyStatement{stmt(allow, journal), stmt(allow, inNet)}, deny, conn("192.0.2.9", ""), true, true},
 		{"address list: undecided", []mm.PolicyStatement{stmt(allow, pList(mm.IngressBooleanOperatorIsTrue, "l"))}, deny, conn("192.0.2.9", ""), false, false},
 		{"add-on: undecided", []mm.PolicyStatement{stmt(deny, pAddonBool(mm.IngressBooleanOperatorIsTrue, "a", "b"))}, allow, conn("192.0.2.9", ""), false, false},
+		{"add-on allow, default allow", []mm.PolicyStatement{stmt(allow, pAddonBool(mm.IngressBooleanOperatorIsTrue, "a", "b"))}, allow, conn("192.0.2.9", ""), true, true},
+		{"ip deny beats add-on allow", []mm.PolicyStatement{stmt(allow, pAddonBool(mm.IngressBooleanOperatorIsTrue, "a", "b")), stmt(deny, inNet)}, allow, conn("192.0.2.9", ""), true, false},
 		{"tls before STARTTLS: undecided", []mm.PolicyStatement{stmt(allow, tls12)}, deny, conn("192.0.2.9", ""), false, false},
 		{"tls after STARTTLS", []mm.PolicyStatement{stmt(allow, tls12)}, deny, conn("192.0.2.9", "TLS1_3"), true, true},
 		{"old tls after STARTTLS", []mm.PolicyStatement{stmt(allow, tls12)}, deny, conn("192.0.2.9", "TLS1_0"), true, false},
@@ -263,15 +286,7 @@ func TestConnectDecisionAgreesWithRecipients(t *testing.T) {
 	ctx := context.Background()
 	decidedSeen := 0
 	for i := 0; i < 2000; i++ {
-		var statements []mm.PolicyStatement
-		for n := rng.IntN(4); n > 0; n-- {
-			var cs []mm.PolicyCondition
-			for k := 1 + rng.IntN(2); k > 0; k-- {
-				cs = append(cs, conds[rng.IntN(len(conds))])
-			}
-			statements = append(statements, stmt([]mm.AcceptAction{allow, deny}[rng.IntN(2)], cs...))
-		}
-		def := []mm.AcceptAction{allow, deny}[rng.IntN(2)]
+		statements, def := randomPolicy(rng, conds)
 		p, err := CompilePolicy(statements, def, nil, WithAddressLists(lists))
 		require.NoError(t, err)
 		for _, ip := range ips {
@@ -315,9 +330,10 @@ func TestPolicyUnjudgeableConditions(t *testing.T) {
 		p, err := CompilePolicy([]mm.PolicyStatement{stmt(allow, pAddonBool(op, "abusix", "listed"))}, deny, nil)
 		require.NoError(t, err)
 		require.Len(t, p.Warnings(), 1)
-		res, err := p.Evaluate(ctx, conn("192.0.2.1", ""), "a@b.example")
+		res, err := p.EvaluateMessage(ctx, conn("192.0.2.1", ""), "a@b.example", nil)
 		require.NoError(t, err)
 		require.False(t, res.Allow)
+		require.True(t, res.Unavailable, "a deny that may be the missing add-on's doing")
 		require.Len(t, res.Warnings, 1)
 		require.Contains(t, res.Warnings[0], "no add-on analyzer")
 	}
@@ -328,8 +344,14 @@ func TestPolicyUnjudgeableConditions(t *testing.T) {
 	require.Empty(t, p.Warnings())
 	res, err := p.Evaluate(ctx, conn("192.0.2.1", ""), "rcpt@b.example")
 	require.NoError(t, err)
+	require.True(t, res.Pending)
+	require.Zero(t, an.calls, "no add-on runs before DATA")
+	res, err = p.EvaluateMessage(ctx, conn("192.0.2.1", ""), "rcpt@b.example", &Message{})
+	require.NoError(t, err)
 	require.True(t, res.Allow)
+	require.True(t, res.Unavailable)
 	require.Len(t, res.Warnings, 1)
+	require.Contains(t, res.Warnings[0], "add-on unreachable; the condition does not hold")
 	require.Equal(t, "rcpt@b.example", an.last.Recipient)
 	require.Nil(t, an.last.Facts)
 	// No address lists configured: the condition does not hold either way.
@@ -409,4 +431,66 @@ func TestJournalingPolicy(t *testing.T) {
 			require.False(t, pol.RecipientDecision(ctx, conn("192.0.2.1", ""), "journal@example.com.evil.test"))
 		})
 	}
+}
+
+// TestRecipientDecisionAgreesWithMessage: over random policies with add-on
+// conditions, whatever is decided before DATA (at connect, or at RCPT when
+// not Pending) is what the policy decides with the message.
+func TestRecipientDecisionAgreesWithMessage(t *testing.T) {
+	t.Parallel()
+	lists := &fakeLists{members: map[string][]string{"l": {"b@x.example"}}}
+	an := &fakeAnalyzer{results: map[string]string{"spam/is_spam": "true", "ham/is_spam": "false"}}
+	conds := []mm.PolicyCondition{
+		pIP(cidrMatch, "192.0.2.0/24"),
+		pRcpt(mm.IngressStringOperatorEquals, "a@x.example"),
+		pList(mm.IngressBooleanOperatorIsTrue, "l"),
+		pAddonBool(mm.IngressBooleanOperatorIsTrue, "spam", "is_spam"),
+		pAddonBool(mm.IngressBooleanOperatorIsTrue, "ham", "is_spam"),
+		pAddonString(mm.IngressStringOperatorEquals, "spam", "is_spam", "true"),
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	ctx := context.Background()
+	pending, decided := 0, 0
+	for i := 0; i < 2000; i++ {
+		statements, def := randomPolicy(rng, conds)
+		p, err := CompilePolicy(statements, def, nil, WithAddressLists(lists), WithAnalyzer(an))
+		require.NoError(t, err)
+		for _, ip := range []string{"192.0.2.1", "198.51.100.1"} {
+			c := conn(ip, "")
+			atConnect, connectAllow := p.ConnectDecision(ctx, c)
+			for _, r := range []string{"a@x.example", "b@x.example", "c@y.example"} {
+				final, err := p.EvaluateMessage(ctx, c, r, &Message{})
+				require.NoError(t, err)
+				require.False(t, final.Pending)
+				if atConnect {
+					require.Equal(t, connectAllow, final.Allow, "policy %d ip %s rcpt %s", i, ip, r)
+				}
+				res, err := p.Evaluate(ctx, c, r)
+				require.NoError(t, err)
+				if res.Pending {
+					pending++
+					require.True(t, res.Allow, "a pending recipient is accepted")
+					continue
+				}
+				decided++
+				require.Equal(t, res.Allow, final.Allow, "policy %d ip %s rcpt %s", i, ip, r)
+			}
+		}
+	}
+	require.Greater(t, pending, 100)
+	require.Greater(t, decided, 100)
+}
+
+// randomPolicy draws up to three statements of one or two of conds, and a
+// default action.
+func randomPolicy(rng *rand.Rand, conds []mm.PolicyCondition) ([]mm.PolicyStatement, mm.AcceptAction) {
+	var statements []mm.PolicyStatement
+	for n := rng.IntN(4); n > 0; n-- {
+		var cs []mm.PolicyCondition
+		for k := 1 + rng.IntN(2); k > 0; k-- {
+			cs = append(cs, conds[rng.IntN(len(conds))])
+		}
+		statements = append(statements, stmt([]mm.AcceptAction{allow, deny}[rng.IntN(2)], cs...))
+	}
+	return statements, []mm.AcceptAction{allow, deny}[rng.IntN(2)]
 }

@@ -13,8 +13,10 @@ package rules
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/tidings/tidings/internal/message"
 )
@@ -49,6 +51,48 @@ type AnalysisInput struct {
 	Recipient string
 	// Facts is the spooled message; nil at SMTP time (traffic policies).
 	Facts *Facts
+	// Message is the received message: after DATA for traffic policies
+	// (EvaluateMessage), the spooled copy for rule sets. Nil or without
+	// Open when the caller has no message.
+	Message *Message
+}
+
+// Message is one received message as add-ons read it. One Message is made
+// per message and shared by every condition and every recipient judged on
+// it, so that an add-on analyses it once (Memo).
+type Message struct {
+	// Envelope is the SMTP envelope: the sender and every recipient of the
+	// transaction (not only the one being judged).
+	Envelope *message.Envelope
+	// Open opens the message as received; size is its length in octets,
+	// or -1 when unknown.
+	Open func(ctx context.Context) (rc io.ReadCloser, size int64, err error)
+
+	mu   sync.Mutex
+	memo map[string]memoEntry
+}
+
+type memoEntry struct {
+	v   any
+	err error
+}
+
+// Memo returns what f returned the first time it was called with key for
+// this message, failures included: a failed analysis is not repeated for
+// the next condition or recipient of the same message. Calls for one
+// message are serialized.
+func (m *Message) Memo(key string, f func() (any, error)) (any, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.memo[key]; ok {
+		return e.v, e.err
+	}
+	v, err := f()
+	if m.memo == nil {
+		m.memo = map[string]memoEntry{}
+	}
+	m.memo[key] = memoEntry{v, err}
+	return v, err
 }
 
 // Option configures CompilePolicy and CompileRuleSet.

@@ -299,7 +299,7 @@ func (ev *evaluation) analyze(ctx context.Context, a analysisRef) analysisResult
 	if ev.rs.opts.analyzer == nil {
 		ev.warn(fmt.Sprintf("add-on condition on %s/%s: no add-on analyzer configured; the condition does not hold", a.analyzer, a.field))
 	} else {
-		v, err := ev.rs.opts.analyzer.Analyze(ctx, AnalysisInput{Analyzer: a.analyzer, ResultField: a.field, Conn: &ev.f.Envelope.Conn, Facts: ev.f})
+		v, err := ev.rs.opts.analyzer.Analyze(ctx, AnalysisInput{Analyzer: a.analyzer, ResultField: a.field, Conn: &ev.f.Envelope.Conn, Facts: ev.f, Message: ev.f.Message})
 		if err != nil {
 			r.err = err
 			ev.warn(fmt.Sprintf("add-on condition on %s/%s: %v", a.analyzer, a.field, err))
