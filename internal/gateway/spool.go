@@ -273,14 +273,20 @@ func (g *Gateway) commitBatch(batch []*Message) error {
 // openSpooled opens the spooled copy of m: from the database when it is
 // small enough to be kept there, else (or when a message spooled before
 // copies were kept there is read) from the blob store. fault.NotFound
-// when it is gone.
+// when it is gone. A copy read from the database is kept in m.Content for
+// the next call (a job reads the message several times: verification,
+// rules, each action), so m must not be shared between goroutines.
 func (g *Gateway) openSpooled(ctx context.Context, m *Message) (io.ReadCloser, error) {
 	if m.BlobKey == "" {
 		return nil, &fault.Error{Kind: fault.NotFound, Message: "the spooled copy of " + m.QueueID + " is deleted"}
 	}
+	if m.Content != nil {
+		return io.NopCloser(bytes.NewReader(m.Content)), nil
+	}
 	if m.Size <= blob.InlineMax {
 		b, err := g.cfg.Store.SpooledContent(ctx, m.BlobKey)
 		if err == nil {
+			m.Content = b
 			return io.NopCloser(bytes.NewReader(b)), nil
 		}
 		if !fault.Is(err, fault.NotFound) {

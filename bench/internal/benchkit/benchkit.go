@@ -50,6 +50,8 @@ func Build(bin, dir string) (string, error) {
 // StartDNSStub answers every DNS question with NXDOMAIN at once, as a local
 // resolver would for names without records (SPF, DKIM, DMARC look-ups):
 // this machine has no network, and the system resolver would time out.
+// Like any real negative answer (RFC 2308 3) it carries the zone's SOA,
+// whose minimum TTL tells resolvers how long to cache it.
 func StartDNSStub() (string, func(), error) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -58,6 +60,8 @@ func StartDNSStub() (string, func(), error) {
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetRcode(r, dns.RcodeNameError)
+		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300},
+			Ns: "a.root-servers.net.", Mbox: "nstld.verisign-grs.com.", Serial: 1, Refresh: 1800, Retry: 900, Expire: 604800, Minttl: 300}}
 		_ = w.WriteMsg(m)
 	})}
 	go func() { _ = srv.ActivateAndServe() }()
