@@ -71,6 +71,8 @@ type Config struct {
 	// UnknownAfter is how long a message may wait for a final receipt
 	// before it is reported TEXT_UNKNOWN (default 72 hours, as AWS).
 	UnknownAfter time.Duration
+	// Limits overrides DefaultLimits, quota by quota.
+	Limits map[sv.AccountLimitName]int64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

@@ -20,6 +20,11 @@ const DefaultSpendLimitUSD = 1_000_000
 // accountRec holds an account's settings (the KindAccount resource "settings").
 type accountRec struct {
 	SpendOverrides map[string]int64 `json:"spendOverrides,omitempty"`
+	// Tier is the ACCOUNT_TIER ("" for PRODUCTION).
+	Tier string `json:"tier,omitempty"`
+	// DefaultProtectConfig is the ID of the account's default protect
+	// configuration ("" for none).
+	DefaultProtectConfig string `json:"defaultProtectConfig,omitempty"`
 }
 
 const settingsID = "settings"
