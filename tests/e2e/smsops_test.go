@@ -90,7 +90,9 @@ func TestSMSAccountOperations(t *testing.T) {
 		}
 		cli(&limits, "describe-account-limits")
 		require.Len(t, limits.AccountLimits, 8)
-		var attrs struct{ AccountAttributes []struct{ Name, Value string } }
+		var attrs struct {
+			AccountAttributes []struct{ Name, Value string }
+		}
 		cli(&attrs, "describe-account-attributes")
 		require.Equal(t, "ACCOUNT_TIER", attrs.AccountAttributes[0].Name)
 
