@@ -92,11 +92,8 @@ func (s *Service) DescribeAccountAttributes(ctx context.Context, in *sv.Describe
 	if _, err := decodeToken("account-attributes", in.NextToken); err != nil {
 		return nil, err
 	}
-	var a *accountRec
-	if err := s.store.InTx(ctx, func(tx Tx) error {
-		a, err = s.accountSettings(ctx, tx, accountID)
-		return err
-	}); err != nil {
+	a, err := s.readAccountSettings(ctx, accountID)
+	if err != nil {
 		return nil, err
 	}
 	out := &sv.DescribeAccountAttributesResult{AccountAttributes: []sv.AccountAttribute{

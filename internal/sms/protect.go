@@ -154,18 +154,6 @@ func (s *Service) CreateProtectConfiguration(ctx context.Context, in *sv.CreateP
 		Tags: tagList(p.Tags)}, nil
 }
 
-func (s *Service) defaultProtect(ctx context.Context, accountID string) (string, error) {
-	var def string
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		a, err := s.accountSettings(ctx, tx, accountID)
-		if err == nil {
-			def = a.DefaultProtectConfig
-		}
-		return err
-	})
-	return def, err
-}
-
 // DescribeProtectConfigurations lists protect configurations.
 func (s *Service) DescribeProtectConfigurations(ctx context.Context, in *sv.DescribeProtectConfigurationsRequest) (*sv.DescribeProtectConfigurationsResult, error) {
 	accountID, err := account(ctx)
@@ -180,10 +168,11 @@ func (s *Service) DescribeProtectConfigurations(ctx context.Context, in *sv.Desc
 	if err != nil {
 		return nil, err
 	}
-	def, err := s.defaultProtect(ctx, accountID)
+	a, err := s.readAccountSettings(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
+	def := a.DefaultProtectConfig
 	keep := func(p *protectRec) bool {
 		return matches(filters, func(name string) []string {
 			if name == string(sv.ProtectConfigurationFilterNameAccountDefault) {
@@ -271,26 +260,19 @@ func (s *Service) DeleteProtectConfiguration(ctx context.Context, in *sv.DeleteP
 		if a.DefaultProtectConfig == p.ID {
 			return conflict(sv.ConflictExceptionReasonProtectConfigurationIsAccountDefault, sv.ResourceTypeProtectConfiguration, p.ID, "Protect configuration %s is the account's default", p.ID)
 		}
-		after := ""
-		for {
-			page, err := tx.List(ctx, accountID, KindConfigurationSet, after, 200)
-			if err != nil {
+		err = eachResource(ctx, tx, accountID, KindConfigurationSet, func(r *Resource) error {
+			var c configSetRec
+			if err := decode(r, &c); err != nil {
 				return err
 			}
-			for _, r := range page {
-				var c configSetRec
-				if err := decode(r, &c); err != nil {
-					return err
-				}
-				if c.ProtectConfigID == p.ID {
-					return conflict(sv.ConflictExceptionReasonProtectConfigurationAssociatedWithConfigurationSet, sv.ResourceTypeProtectConfiguration, p.ID,
-						"Protect configuration %s is associated with configuration set %s", p.ID, c.Name)
-				}
+			if c.ProtectConfigID == p.ID {
+				return conflict(sv.ConflictExceptionReasonProtectConfigurationAssociatedWithConfigurationSet, sv.ResourceTypeProtectConfiguration, p.ID,
+					"Protect configuration %s is associated with configuration set %s", p.ID, c.Name)
 			}
-			if len(page) < 200 {
-				break
-			}
-			after = page[len(page)-1].ID
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		return tx.Delete(ctx, accountID, KindProtectConfig, p.ID)
 	})

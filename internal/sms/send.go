@@ -193,25 +193,20 @@ func (s *Service) resolveOrigin(ctx context.Context, tx Tx, accountID, ref, dest
 		}
 	}
 	// No identity named: a number of the account that can reach dest.
-	after := ""
-	for {
-		page, err := tx.List(ctx, accountID, KindPhoneNumber, after, 200)
-		if err != nil {
-			return nil, err
+	var found *origin
+	err := eachResource(ctx, tx, accountID, KindPhoneNumber, func(r *Resource) error {
+		var n numberRec
+		if err := decode(r, &n); err != nil {
+			return err
 		}
-		for _, r := range page {
-			var n numberRec
-			if err := decode(r, &n); err != nil {
-				return nil, err
-			}
-			if o, err := withPool(n.PoolID, &n, nil); err == nil {
-				return o, nil
-			}
+		if o, err := withPool(n.PoolID, &n, nil); err == nil {
+			found = o
+			return errStop
 		}
-		if len(page) < 200 {
-			break
-		}
-		after = page[len(page)-1].ID
+		return nil
+	})
+	if err != nil || found != nil {
+		return found, err
 	}
 	return nil, conflict(sv.ConflictExceptionReasonNoOriginationIdentitiesFound, sv.ResourceTypePhoneNumber, dest,
 		"No origination identity of the account can send to %s", dest)

@@ -278,6 +278,33 @@ func tagList(m map[string]string) []sv.Tag {
 	return out
 }
 
+// errStop ends eachResource early without an error.
+var errStop = errors.New("stop")
+
+// eachResource calls fn on every resource of a kind of the account, in ID
+// order, until fn returns an error (errStop: stop without one).
+func eachResource(ctx context.Context, tx Tx, accountID string, kind Kind, fn func(r *Resource) error) error {
+	after := ""
+	for {
+		page, err := tx.List(ctx, accountID, kind, after, 200)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				if errors.Is(err, errStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(page) < 200 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
 func decode(r *Resource, v any) error {
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		return fmt.Errorf("sms: %s %s: corrupt record: %w", r.Kind, r.ID, err)
