@@ -65,4 +65,36 @@ func SMSVoice(srv *awsapi.Server, s *sms.Service) {
 	awsapi.Handle(srv, svc, "SendTextMessage", s.SendTextMessage)
 	awsapi.Handle(srv, svc, "SendVoiceMessage", s.SendVoiceMessage)
 	awsapi.Handle(srv, svc, "SendMediaMessage", s.SendMediaMessage)
+
+	awsapi.Handle(srv, svc, "DescribeAccountAttributes", s.DescribeAccountAttributes)
+	awsapi.Handle(srv, svc, "DescribeAccountLimits", s.DescribeAccountLimits)
+
+	awsapi.Handle(srv, svc, "CreateVerifiedDestinationNumber", s.CreateVerifiedDestinationNumber)
+	awsapi.Handle(srv, svc, "DescribeVerifiedDestinationNumbers", s.DescribeVerifiedDestinationNumbers)
+	awsapi.Handle(srv, svc, "DeleteVerifiedDestinationNumber", s.DeleteVerifiedDestinationNumber)
+	awsapi.Handle(srv, svc, "SendDestinationNumberVerificationCode", s.SendDestinationNumberVerificationCode)
+	awsapi.Handle(srv, svc, "VerifyDestinationNumber", s.VerifyDestinationNumber)
+
+	awsapi.Handle(srv, svc, "UpdateSenderId", s.UpdateSenderId)
+	awsapi.Handle(srv, svc, "PutResourcePolicy", s.PutResourcePolicy)
+	awsapi.Handle(srv, svc, "GetResourcePolicy", s.GetResourcePolicy)
+	awsapi.Handle(srv, svc, "DeleteResourcePolicy", s.DeleteResourcePolicy)
+
+	awsapi.Handle(srv, svc, "PutMessageFeedback", s.PutMessageFeedback)
+	awsapi.Handle(srv, svc, "SetDefaultMessageFeedbackEnabled", s.SetDefaultMessageFeedbackEnabled)
+	awsapi.Handle(srv, svc, "CarrierLookup", s.CarrierLookup)
+
+	awsapi.Handle(srv, svc, "CreateProtectConfiguration", s.CreateProtectConfiguration)
+	awsapi.Handle(srv, svc, "DescribeProtectConfigurations", s.DescribeProtectConfigurations)
+	awsapi.Handle(srv, svc, "UpdateProtectConfiguration", s.UpdateProtectConfiguration)
+	awsapi.Handle(srv, svc, "DeleteProtectConfiguration", s.DeleteProtectConfiguration)
+	awsapi.Handle(srv, svc, "SetAccountDefaultProtectConfiguration", s.SetAccountDefaultProtectConfiguration)
+	awsapi.Handle(srv, svc, "DeleteAccountDefaultProtectConfiguration", s.DeleteAccountDefaultProtectConfiguration)
+	awsapi.Handle(srv, svc, "GetProtectConfigurationCountryRuleSet", s.GetProtectConfigurationCountryRuleSet)
+	awsapi.Handle(srv, svc, "UpdateProtectConfigurationCountryRuleSet", s.UpdateProtectConfigurationCountryRuleSet)
+	awsapi.Handle(srv, svc, "AssociateProtectConfiguration", s.AssociateProtectConfiguration)
+	awsapi.Handle(srv, svc, "DisassociateProtectConfiguration", s.DisassociateProtectConfiguration)
+	awsapi.Handle(srv, svc, "PutProtectConfigurationRuleSetNumberOverride", s.PutProtectConfigurationRuleSetNumberOverride)
+	awsapi.Handle(srv, svc, "ListProtectConfigurationRuleSetNumberOverrides", s.ListProtectConfigurationRuleSetNumberOverrides)
+	awsapi.Handle(srv, svc, "DeleteProtectConfigurationRuleSetNumberOverride", s.DeleteProtectConfigurationRuleSetNumberOverride)
 }

@@ -17,6 +17,8 @@ type configSetRec struct {
 	Destinations       []sv.EventDestination `json:"destinations"`
 	DefaultSenderID    string                `json:"defaultSenderId,omitempty"`
 	DefaultMessageType string                `json:"defaultMessageType,omitempty"`
+	DefaultFeedback    bool                  `json:"defaultFeedback,omitempty"`
+	ProtectConfigID    string                `json:"protectConfigId,omitempty"`
 	Tags               map[string]string     `json:"tags,omitempty"`
 	CreatedAt          time.Time             `json:"createdAt"`
 }
@@ -36,6 +38,10 @@ func (c *configSetRec) info() sv.ConfigurationSetInformation {
 	}
 	if c.DefaultMessageType != "" {
 		out.DefaultMessageType = ptr(sv.MessageType(c.DefaultMessageType))
+	}
+	out.DefaultMessageFeedbackEnabled = ptr(c.DefaultFeedback)
+	if c.ProtectConfigID != "" {
+		out.ProtectConfigurationId = ptr(c.ProtectConfigID)
 	}
 	return out
 }
@@ -66,6 +72,9 @@ func (s *Service) CreateConfigurationSet(ctx context.Context, in *sv.CreateConfi
 	c := &configSetRec{Name: str(in.ConfigurationSetName), Tags: tags, CreatedAt: s.now()}
 	c.ARN = s.arn(accountID, "configuration-set/"+c.Name)
 	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := s.checkLimit(ctx, tx, accountID, sv.AccountLimitNameConfigurationSets); err != nil {
+			return err
+		}
 		return restype(tx.Insert(ctx, c.resource(accountID)), sv.ResourceTypeConfigurationSet, c.Name)
 	})
 	if err != nil {
@@ -105,6 +114,8 @@ func (s *Service) DescribeConfigurationSets(ctx context.Context, in *sv.Describe
 				v = []string{c.DefaultMessageType}
 			case "default-sender-id":
 				v = []string{c.DefaultSenderID}
+			case "protect-configuration-id":
+				v = []string{c.ProtectConfigID}
 			}
 			return v
 		})

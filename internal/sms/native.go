@@ -25,6 +25,8 @@ type Injector interface {
 // NativeHandler serves
 //
 //	GET  /v1/sms/messages/{id}       a message's status and event records
+//	PUT  /v1/sms/account             {"accountTier": "SANDBOXED" | "PRODUCTION"}:
+//	                                 the caller's account enters or leaves the SMS sandbox
 //	POST /v1/sms/simulator/inbound   {"originationNumber", "destinationNumber", "messageBody"}:
 //	                                 a person sends a message to one of the caller's numbers
 func (s *Service) NativeHandler(auth Authenticator, inject Injector) http.Handler {
@@ -49,6 +51,20 @@ func (s *Service) NativeHandler(auth Authenticator, inject Injector) http.Handle
 			return
 		}
 		writeJSON(w, v)
+	}))
+	mux.HandleFunc("PUT "+NativePrefix+"account", authed(func(w http.ResponseWriter, r *http.Request, _ string) {
+		var req struct {
+			AccountTier string `json:"accountTier"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			s.writeError(w, fault.Invalidf("bad JSON body: %v", err))
+			return
+		}
+		if err := s.SetAccountTier(r.Context(), req.AccountTier); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeJSON(w, map[string]string{"accountTier": req.AccountTier})
 	}))
 	mux.HandleFunc("POST "+NativePrefix+"simulator/inbound", authed(func(w http.ResponseWriter, r *http.Request, accountID string) {
 		var req struct {

@@ -238,6 +238,9 @@ func (s *Service) RequestPhoneNumber(ctx context.Context, in *sv.RequestPhoneNum
 			pool, n.PoolID = p, p.ID
 		}
 		_ = pool
+		if err := s.checkLimit(ctx, tx, accountID, sv.AccountLimitNamePhoneNumbers); err != nil {
+			return err
+		}
 		for range 50 {
 			num, err := candidateNumber(country, nt)
 			if err != nil {

@@ -75,6 +75,9 @@ func (s *Service) CreateOptOutList(ctx context.Context, in *sv.CreateOptOutListR
 	l := &optOutListRec{Name: str(in.OptOutListName), Tags: tags, CreatedAt: s.now()}
 	l.ARN = s.arn(accountID, "opt-out-list/"+l.Name)
 	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := s.checkLimit(ctx, tx, accountID, sv.AccountLimitNameOptOutLists); err != nil {
+			return err
+		}
 		return restype(tx.Insert(ctx, l.resource(accountID)), sv.ResourceTypeOptOutList, l.Name)
 	})
 	if err != nil {

@@ -144,6 +144,9 @@ func (s *Service) RequestSenderId(ctx context.Context, in *sv.RequestSenderIdReq
 		DeletionProtection: boolv(in.DeletionProtectionEnabled), Tags: tags, CreatedAt: s.now()}
 	rec.ARN = s.arn(accountID, fmt.Sprintf("sender-id/%s/%s", rec.SenderID, country))
 	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := s.checkLimit(ctx, tx, accountID, sv.AccountLimitNameSenderIds); err != nil {
+			return err
+		}
 		return restype(tx.Insert(ctx, rec.resource(accountID)), sv.ResourceTypeSenderId, rec.SenderID)
 	})
 	if err != nil {
@@ -274,6 +277,9 @@ func (s *Service) CreatePool(ctx context.Context, in *sv.CreatePoolRequest) (*sv
 		Keywords: defaultKeywords(), Tags: tags, CreatedAt: s.now()}
 	p.ARN = s.arn(accountID, "pool/"+p.ID)
 	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := s.checkLimit(ctx, tx, accountID, sv.AccountLimitNamePools); err != nil {
+			return err
+		}
 		o, err := s.getIdentity(ctx, tx, accountID, str(in.OriginationIdentity), str(in.IsoCountryCode))
 		if err != nil {
 			return err

@@ -76,6 +76,11 @@ type messageRec struct {
 	SSML             bool              `json:"ssml,omitempty"`
 	MediaURLs        []string          `json:"mediaUrls,omitempty"`
 	Status           Status            `json:"status,omitempty"`
+	// FeedbackEnabled: the sender reports whether the message arrived
+	// (PutMessageFeedback); Feedback is its last report, FeedbackAt when.
+	FeedbackEnabled bool      `json:"feedbackEnabled,omitempty"`
+	Feedback        string    `json:"feedback,omitempty"`
+	FeedbackAt      time.Time `json:"feedbackAt,omitzero"`
 	// Parts are the carrier's ids of the parts of a message it took in
 	// several (a PartsProvider), first part first; PartStatus the final
 	// status each has had.
@@ -188,25 +193,20 @@ func (s *Service) resolveOrigin(ctx context.Context, tx Tx, accountID, ref, dest
 		}
 	}
 	// No identity named: a number of the account that can reach dest.
-	after := ""
-	for {
-		page, err := tx.List(ctx, accountID, KindPhoneNumber, after, 200)
-		if err != nil {
-			return nil, err
+	var found *origin
+	err := eachResource(ctx, tx, accountID, KindPhoneNumber, func(r *Resource) error {
+		var n numberRec
+		if err := decode(r, &n); err != nil {
+			return err
 		}
-		for _, r := range page {
-			var n numberRec
-			if err := decode(r, &n); err != nil {
-				return nil, err
-			}
-			if o, err := withPool(n.PoolID, &n, nil); err == nil {
-				return o, nil
-			}
+		if o, err := withPool(n.PoolID, &n, nil); err == nil {
+			found = o
+			return errStop
 		}
-		if len(page) < 200 {
-			break
-		}
-		after = page[len(page)-1].ID
+		return nil
+	})
+	if err != nil || found != nil {
+		return found, err
 	}
 	return nil, conflict(sv.ConflictExceptionReasonNoOriginationIdentitiesFound, sv.ResourceTypePhoneNumber, dest,
 		"No origination identity of the account can send to %s", dest)
@@ -228,6 +228,18 @@ type sendRequest struct {
 	ssml             bool
 	mediaURLs        []string
 	capability       sv.NumberCapability
+	// feedback is the send's MessageFeedbackEnabled (nil: the
+	// configuration set's default).
+	feedback *bool
+	// protectConfig is the send's ProtectConfigurationId ("": the
+	// configuration set's, else the account's default).
+	protectConfig string
+	// verification marks a verification code: it goes to a number that
+	// is not verified yet, sandbox or not.
+	verification bool
+	// before runs in the send's transaction once the send is valid, before
+	// the message is committed (the verification code is stored with it).
+	before func(tx Tx, m *messageRec) error
 }
 
 // send validates a send and, unless it is a dry run, commits the message
@@ -283,6 +295,20 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 			return err
 		}
 		m.Origination, m.OriginationARN, m.Simulator = o.address, o.arn, o.simulator
+		if !req.verification {
+			if err := s.checkSandbox(ctx, tx, accountID, dest); err != nil {
+				return err
+			}
+		}
+		if err := s.checkProtect(ctx, tx, accountID, req, cs, m); err != nil {
+			return err
+		}
+		switch {
+		case req.feedback != nil:
+			m.FeedbackEnabled = *req.feedback
+		case cs != nil:
+			m.FeedbackEnabled = cs.DefaultFeedback
+		}
 		if s.cfg.Registrations != nil && o.arn != "" {
 			// A read (never the writer): safe inside this transaction.
 			regID, status, found, err := s.cfg.Registrations.ResourceRegistration(ctx, accountID, o.arn)
@@ -317,6 +343,11 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 		}
 		if req.dryRun {
 			return nil
+		}
+		if req.before != nil {
+			if err := req.before(tx, m); err != nil {
+				return err
+			}
 		}
 		return s.commitMessage(ctx, tx, m)
 	})
@@ -355,7 +386,8 @@ func (s *Service) SendTextMessage(ctx context.Context, in *sv.SendTextMessageReq
 	}
 	id, err := s.send(ctx, sendRequest{channel: ChannelText, dest: str(in.DestinationPhoneNumber), ref: str(in.OriginationIdentity),
 		configurationSet: str(in.ConfigurationSetName), messageType: in.MessageType, context: in.Context, maxPrice: in.MaxPrice,
-		ttl: in.TimeToLive, dryRun: boolv(in.DryRun), body: str(in.MessageBody), capability: sv.NumberCapabilitySms})
+		ttl: in.TimeToLive, dryRun: boolv(in.DryRun), body: str(in.MessageBody), capability: sv.NumberCapabilitySms,
+		feedback: in.MessageFeedbackEnabled, protectConfig: str(in.ProtectConfigurationId)})
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +401,8 @@ func (s *Service) SendMediaMessage(ctx context.Context, in *sv.SendMediaMessageR
 	}
 	id, err := s.send(ctx, sendRequest{channel: ChannelMedia, dest: str(in.DestinationPhoneNumber), ref: str(in.OriginationIdentity),
 		configurationSet: str(in.ConfigurationSetName), context: in.Context, maxPrice: in.MaxPrice, ttl: in.TimeToLive,
-		dryRun: boolv(in.DryRun), body: str(in.MessageBody), mediaURLs: in.MediaUrls, capability: sv.NumberCapabilityMms})
+		dryRun: boolv(in.DryRun), body: str(in.MessageBody), mediaURLs: in.MediaUrls, capability: sv.NumberCapabilityMms,
+		feedback: in.MessageFeedbackEnabled, protectConfig: str(in.ProtectConfigurationId)})
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +428,8 @@ func (s *Service) SendVoiceMessage(ctx context.Context, in *sv.SendVoiceMessageR
 	}
 	id, err := s.send(ctx, sendRequest{channel: ChannelVoice, dest: str(in.DestinationPhoneNumber), ref: str(in.OriginationIdentity),
 		configurationSet: str(in.ConfigurationSetName), context: in.Context, maxPrice: in.MaxPricePerMinute, ttl: in.TimeToLive,
-		dryRun: boolv(in.DryRun), body: body, voiceID: voice, ssml: ssml, capability: sv.NumberCapabilityVoice})
+		dryRun: boolv(in.DryRun), body: body, voiceID: voice, ssml: ssml, capability: sv.NumberCapabilityVoice,
+		feedback: in.MessageFeedbackEnabled, protectConfig: str(in.ProtectConfigurationId)})
 	if err != nil {
 		return nil, err
 	}

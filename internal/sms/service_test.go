@@ -41,6 +41,7 @@ type bundle struct {
 type setupOpts struct {
 	carrier  sms.Provider
 	noWorker bool
+	limits   map[sv.AccountLimitName]int64
 }
 
 func setup(t *testing.T, o setupOpts) *bundle {
@@ -54,7 +55,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	b := &bundle{db: db, sim: simulator.New(t.TempDir(), nil), pub: &publisher{changed: make(chan struct{}, 1)},
 		clock: &clock{t: time.Now().UTC()}, ctx: iam.WithPrincipal(context.Background(), iam.Principal{AccountID: acct})}
 	var err error
-	b.svc, err = sms.New(db.SMS(), sms.Config{Simulator: b.sim, Carrier: o.carrier, Publisher: b.pub, Now: b.clock.Now}, nil)
+	b.svc, err = sms.New(db.SMS(), sms.Config{Simulator: b.sim, Carrier: o.carrier, Publisher: b.pub, Now: b.clock.Now, Limits: o.limits}, nil)
 	require.NoError(t, err)
 	require.NoError(t, b.svc.Register(db.Jobs()))
 	require.NoError(t, b.svc.Start(context.Background()))

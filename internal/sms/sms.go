@@ -71,6 +71,8 @@ type Config struct {
 	// UnknownAfter is how long a message may wait for a final receipt
 	// before it is reported TEXT_UNKNOWN (default 72 hours, as AWS).
 	UnknownAfter time.Duration
+	// Limits overrides DefaultLimits, quota by quota.
+	Limits map[sv.AccountLimitName]int64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -274,6 +276,33 @@ func tagList(m map[string]string) []sv.Tag {
 		out = append(out, sv.Tag{Key: ptr(k), Value: ptr(m[k])})
 	}
 	return out
+}
+
+// errStop ends eachResource early without an error.
+var errStop = errors.New("stop")
+
+// eachResource calls fn on every resource of a kind of the account, in ID
+// order, until fn returns an error (errStop: stop without one).
+func eachResource(ctx context.Context, tx Tx, accountID string, kind Kind, fn func(r *Resource) error) error {
+	after := ""
+	for {
+		page, err := tx.List(ctx, accountID, kind, after, 200)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				if errors.Is(err, errStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(page) < 200 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 func decode(r *Resource, v any) error {

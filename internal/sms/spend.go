@@ -20,6 +20,11 @@ const DefaultSpendLimitUSD = 1_000_000
 // accountRec holds an account's settings (the KindAccount resource "settings").
 type accountRec struct {
 	SpendOverrides map[string]int64 `json:"spendOverrides,omitempty"`
+	// Tier is the ACCOUNT_TIER ("" for PRODUCTION).
+	Tier string `json:"tier,omitempty"`
+	// DefaultProtectConfig is the ID of the account's default protect
+	// configuration ("" for none).
+	DefaultProtectConfig string `json:"defaultProtectConfig,omitempty"`
 }
 
 const settingsID = "settings"
@@ -34,6 +39,18 @@ func (s *Service) accountSettings(ctx context.Context, tx Tx, accountID string) 
 		return nil, err
 	}
 	return &a, decode(r, &a)
+}
+
+// readAccountSettings reads the account's settings in a transaction of
+// its own.
+func (s *Service) readAccountSettings(ctx context.Context, accountID string) (*accountRec, error) {
+	var a *accountRec
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		a, err = s.accountSettings(ctx, tx, accountID)
+		return err
+	})
+	return a, err
 }
 
 func (s *Service) putAccountSettings(ctx context.Context, tx Tx, accountID string, a *accountRec) error {
@@ -112,11 +129,8 @@ func (s *Service) DescribeSpendLimits(ctx context.Context, _ *sv.DescribeSpendLi
 	if err != nil {
 		return nil, err
 	}
-	var a *accountRec
-	if err := s.store.InTx(ctx, func(tx Tx) error {
-		a, err = s.accountSettings(ctx, tx, accountID)
-		return err
-	}); err != nil {
+	a, err := s.readAccountSettings(ctx, accountID)
+	if err != nil {
 		return nil, err
 	}
 	out := &sv.DescribeSpendLimitsResult{SpendLimits: []sv.SpendLimit{}}

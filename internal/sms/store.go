@@ -15,7 +15,19 @@ const (
 	KindConfigurationSet Kind = "configuration-set"
 	KindOptOutList       Kind = "opt-out-list"
 	KindAccount          Kind = "account" // the account's settings (spend limits)
+	KindVerifiedNumber   Kind = "verified-destination-number"
+	KindProtectConfig    Kind = "protect-configuration"
 )
+
+// Entry is one of the entries kept under a resource (its resource policy,
+// a protect configuration's number overrides); the store deletes them with
+// the resource. The domain owns Body.
+type Entry struct {
+	Key       string
+	Body      []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
 
 // Resource is one control-plane resource as the store keeps it. The domain
 // owns Body (the JSON of its record); the store indexes the other fields.
@@ -81,6 +93,17 @@ type Tx interface {
 	// List returns up to limit resources of a kind ordered by ID, after
 	// the ID `after` ("" for the first page).
 	List(ctx context.Context, accountID string, kind Kind, after string, limit int) ([]*Resource, error)
+	// Count returns how many resources of a kind the account has.
+	Count(ctx context.Context, accountID string, kind Kind) (int64, error)
+
+	// PutEntry inserts or replaces an entry of a resource (CreatedAt is
+	// kept on a replace); fault.NotFound when the resource does not exist.
+	PutEntry(ctx context.Context, accountID string, kind Kind, id string, e *Entry) error
+	GetEntry(ctx context.Context, accountID string, kind Kind, id, key string) (*Entry, error)
+	DeleteEntry(ctx context.Context, accountID string, kind Kind, id, key string) error
+	// ListEntries returns up to limit entries of a resource whose keys
+	// start with prefix, ordered by key, after the key `after`.
+	ListEntries(ctx context.Context, accountID string, kind Kind, id, prefix, after string, limit int) ([]*Entry, error)
 
 	// PutOptedOut adds number to a list, or updates its EndUser flag.
 	PutOptedOut(ctx context.Context, accountID, list string, o OptedOut) error

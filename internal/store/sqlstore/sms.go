@@ -218,6 +218,94 @@ func (t *smsTx) List(ctx context.Context, accountID string, kind sms.Kind, after
 	return out, t.s.wrap(rows.Err(), "list sms resources")
 }
 
+func (t *smsTx) Count(ctx context.Context, accountID string, kind sms.Kind) (int64, error) {
+	var n int64
+	err := t.row(ctx, `SELECT COUNT(*) FROM sms_resources WHERE account_id = ? AND kind = ?`, accountID, string(kind)).Scan(&n)
+	return n, t.s.wrap(err, "count sms resources")
+}
+
+func (t *smsTx) PutEntry(ctx context.Context, accountID string, kind sms.Kind, id string, e *sms.Entry) error {
+	// The resource is looked up first: a foreign key violation would abort
+	// a PostgreSQL transaction.
+	if _, err := t.Get(ctx, accountID, kind, id); err != nil {
+		return err
+	}
+	now := time.Now()
+	e.CreatedAt = stored(e.CreatedAt, now)
+	e.UpdatedAt = stored(e.UpdatedAt, e.CreatedAt)
+	_, err := t.exec(ctx, "put sms resource entry",
+		`INSERT INTO sms_resource_entries (account_id, kind, id, entry, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (account_id, kind, id, entry) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+		accountID, string(kind), id, e.Key, nonNil(e.Body), ms(e.CreatedAt), ms(e.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	got, err := t.GetEntry(ctx, accountID, kind, id, e.Key)
+	if err != nil {
+		return err
+	}
+	e.CreatedAt = got.CreatedAt
+	return nil
+}
+
+func scanSMSEntry(sc interface{ Scan(...any) error }) (*sms.Entry, error) {
+	var (
+		e        sms.Entry
+		cat, uat int64
+	)
+	if err := sc.Scan(&e.Key, &e.Body, &cat, &uat); err != nil {
+		return nil, err
+	}
+	e.CreatedAt, e.UpdatedAt = fromMS(cat), fromMS(uat)
+	if e.Body == nil {
+		e.Body = []byte{}
+	}
+	return &e, nil
+}
+
+func (t *smsTx) GetEntry(ctx context.Context, accountID string, kind sms.Kind, id, key string) (*sms.Entry, error) {
+	e, err := scanSMSEntry(t.row(ctx, `SELECT entry, body, created_at, updated_at FROM sms_resource_entries
+		WHERE account_id = ? AND kind = ? AND id = ? AND entry = ?`, accountID, string(kind), id, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(string(kind), id, "%s %s has no entry %s", kind, id, key)
+	}
+	return e, t.s.wrap(err, "get sms resource entry")
+}
+
+func (t *smsTx) DeleteEntry(ctx context.Context, accountID string, kind sms.Kind, id, key string) error {
+	res, err := t.exec(ctx, "delete sms resource entry",
+		`DELETE FROM sms_resource_entries WHERE account_id = ? AND kind = ? AND id = ? AND entry = ?`, accountID, string(kind), id, key)
+	if err != nil {
+		return err
+	}
+	if affected(res) == 0 {
+		return notFound(string(kind), id, "%s %s has no entry %s", kind, id, key)
+	}
+	return nil
+}
+
+func (t *smsTx) ListEntries(ctx context.Context, accountID string, kind sms.Kind, id, prefix, after string, limit int) ([]*sms.Entry, error) {
+	// Keys with the prefix are those in [prefix, prefix+U+10FFFF): a
+	// range both dialects compare bytewise (COLLATE "C" on PostgreSQL).
+	rows, err := t.query(ctx, "list sms resource entries",
+		`SELECT entry, body, created_at, updated_at FROM sms_resource_entries
+		 WHERE account_id = ? AND kind = ? AND id = ? AND entry >= ? AND entry > ? AND entry < ? ORDER BY entry LIMIT ?`,
+		accountID, string(kind), id, prefix, after, prefix+"\U0010FFFF", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*sms.Entry
+	for rows.Next() {
+		e, err := scanSMSEntry(rows)
+		if err != nil {
+			return nil, t.s.wrap(err, "list sms resource entries")
+		}
+		out = append(out, e)
+	}
+	return out, t.s.wrap(rows.Err(), "list sms resource entries")
+}
+
 func (t *smsTx) PutOptedOut(ctx context.Context, accountID, list string, o sms.OptedOut) error {
 	o.CreatedAt = stored(o.CreatedAt, time.Now())
 	_, err := t.exec(ctx, "put opted-out number",

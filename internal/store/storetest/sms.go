@@ -27,6 +27,7 @@ func RunSMS(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"ResourceRoundTrip", testSMSResourceRoundTrip},
 		{"UniqueNameAndKey", testSMSUniqueNameAndKey},
 		{"ListPages", testSMSListPages},
+		{"CountAndEntries", testSMSCountAndEntries},
 		{"OptedOut", testSMSOptedOut},
 		{"Messages", testSMSMessages},
 		{"EnqueueRollsBack", testSMSEnqueueRollsBack},
@@ -301,6 +302,72 @@ func testSMSConcurrentMessageUpdates(t *testing.T, b *smsBundle) {
 		m, err := tx.GetMessage(b.ctx, "m1")
 		require.NoError(t, err)
 		require.Len(t, string(m.Body), n+2, "every update kept: %s", m.Body)
+		return nil
+	})
+}
+
+// Count counts per account and kind; entries belong to their resource: a
+// missing resource has none, and deleting the resource deletes them.
+func testSMSCountAndEntries(t *testing.T, b *smsBundle) {
+	const acct = "111122223333"
+	b.tx(t, func(tx sms.Tx) error {
+		for i := range 3 {
+			require.NoError(t, tx.Insert(b.ctx, smsNumber(acct, fmt.Sprintf("phone-%d", i), fmt.Sprintf("+1206555010%d", i))))
+		}
+		require.NoError(t, tx.Insert(b.ctx, smsNumber("999988887777", "phone-x", "+12065550199")))
+		n, err := tx.Count(b.ctx, acct, sms.KindPhoneNumber)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, n)
+		n, err = tx.Count(b.ctx, acct, sms.KindPool)
+		require.NoError(t, err)
+		require.Zero(t, n)
+
+		e := &sms.Entry{Key: "policy", Body: []byte(`{"Version":"2012-10-17"}`), CreatedAt: smsT0, UpdatedAt: smsT0}
+		require.NoError(t, tx.PutEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-0", e))
+		err = tx.PutEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-nope", &sms.Entry{Key: "policy", Body: []byte(`{}`)})
+		require.True(t, fault.Is(err, fault.NotFound), "no such resource: %v", err)
+		err = tx.PutEntry(b.ctx, "999988887777", sms.KindPhoneNumber, "phone-0", &sms.Entry{Key: "policy", Body: []byte(`{}`)})
+		require.True(t, fault.Is(err, fault.NotFound), "another account's: %v", err)
+		// A replace keeps CreatedAt.
+		e2 := &sms.Entry{Key: "policy", Body: []byte(`{"v":2}`), CreatedAt: smsT0.Add(time.Hour), UpdatedAt: smsT0.Add(time.Hour)}
+		require.NoError(t, tx.PutEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-0", e2))
+		require.Equal(t, smsT0, e2.CreatedAt)
+		got, err := tx.GetEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-0", "policy")
+		require.NoError(t, err)
+		require.Equal(t, &sms.Entry{Key: "policy", Body: []byte(`{"v":2}`), CreatedAt: smsT0, UpdatedAt: smsT0.Add(time.Hour)}, got)
+		_, err = tx.GetEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-1", "policy")
+		require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+
+		for _, k := range []string{"o/+33", "o/+12", "o/+44", "p", "n"} {
+			require.NoError(t, tx.PutEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-1", &sms.Entry{Key: k, Body: []byte(`{}`)}))
+		}
+		list, err := tx.ListEntries(b.ctx, acct, sms.KindPhoneNumber, "phone-1", "o/", "", 2)
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		require.Equal(t, []string{"o/+12", "o/+33"}, []string{list[0].Key, list[1].Key})
+		list, err = tx.ListEntries(b.ctx, acct, sms.KindPhoneNumber, "phone-1", "o/", "o/+33", 2)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, "o/+44", list[0].Key)
+		list, err = tx.ListEntries(b.ctx, acct, sms.KindPhoneNumber, "phone-1", "", "", 10)
+		require.NoError(t, err)
+		require.Len(t, list, 5)
+
+		require.NoError(t, tx.DeleteEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-1", "p"))
+		err = tx.DeleteEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-1", "p")
+		require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+		return nil
+	})
+	// Deleting the resource deletes its entries; a new resource of that ID
+	// starts with none.
+	b.tx(t, func(tx sms.Tx) error {
+		require.NoError(t, tx.Delete(b.ctx, acct, sms.KindPhoneNumber, "phone-0"))
+		require.NoError(t, tx.Insert(b.ctx, smsNumber(acct, "phone-0", "+12065550100")))
+		_, err := tx.GetEntry(b.ctx, acct, sms.KindPhoneNumber, "phone-0", "policy")
+		require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+		n, err := tx.Count(b.ctx, acct, sms.KindPhoneNumber)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, n)
 		return nil
 	})
 }
