@@ -12,9 +12,21 @@ import (
 // role of another account, made with `tidings roles create --trust`, and
 // sends with SES v1 as that account. Then py/sts.py checks the temporary
 // credentials across the APIs, and the AWS CLI assumes the role too. The
-// server runs in us-west-2, the region the example names.
+// server runs in us-west-2, the region the example names; on SQLite, and
+// on PostgreSQL when TIDINGS_TEST_DATABASE_URL is set.
 func TestSTSCrossAccount(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testSTSCrossAccount(t, serverOpts{})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		testSTSCrossAccount(t, serverOpts{DatabaseURL: freshDatabase(t)})
+	})
+}
+
+func testSTSCrossAccount(t *testing.T, opts serverOpts) {
 	const (
 		westRegion  = "us-west-2"
 		roleAccount = "444455556666" // the seed's account "B", with SES
@@ -22,14 +34,19 @@ func TestSTSCrossAccount(t *testing.T) {
 		roleName    = "SES_Role_for_account_A"
 		domain      = "b.example.test"
 	)
-	s, sink, z := startSendingServer(t, serverOpts{Env: []string{"TIDINGS_REGION=" + westRegion}})
+	opts.Env = append(opts.Env, "TIDINGS_REGION="+westRegion)
+	s, sink, z := startSendingServer(t, opts)
 	west := func(env []string) []string {
 		// Later values win in exec's environment.
 		return append(env, "AWS_DEFAULT_REGION="+westRegion, "AWS_REGION="+westRegion)
 	}
 	admin := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, append(args, "--data-dir", s.DataDir)...)
+		args = append(args, "--data-dir", s.DataDir)
+		if opts.DatabaseURL != "" {
+			args = append(args, "--database-url", opts.DatabaseURL)
+		}
+		out, errOut, code := run(t, s.clientEnv("", ""), nil, tidingsBin, args...)
 		if code != 0 {
 			t.Fatalf("tidings %s: exit %d: %s", strings.Join(args, " "), code, errOut)
 		}
