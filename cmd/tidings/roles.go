@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/tidings/tidings/internal/config"
 	"github.com/tidings/tidings/internal/iam"
-	"github.com/tidings/tidings/internal/store"
 )
 
 // newRoles manages IAM roles directly in the database, as `tidings keys`
@@ -32,14 +30,8 @@ callers of its own account and of the accounts given with --trust; the
 temporary credentials it returns act as the role's account in every API
 (SES identities, quotas and sandbox are that account's).`,
 	}
-	for _, v := range cfg.Vars() {
-		switch v.Env {
-		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL", "TIDINGS_ACCOUNT_ID":
-			bindFlag(roles.PersistentFlags(), v)
-		default:
-			*v.Ptr = v.Default
-		}
-	}
+	open := bindDatabase(roles, cfg)
+	roles.PersistentFlags().Lookup("account-id").Usage = "12-digit id of the role's account; --account works too ($TIDINGS_ACCOUNT_ID)"
 	// --account is --account-id.
 	roles.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		if name == "account" {
@@ -47,12 +39,6 @@ temporary credentials it returns act as the role's account in every API
 		}
 		return pflag.NormalizedName(name)
 	})
-	open := func(cmd *cobra.Command) (*store.DB, error) {
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
-		return store.Open(cmd.Context(), cfg.DatabaseURL, cfg.DataDir, slog.New(slog.DiscardHandler))
-	}
 
 	var (
 		trust      []string
