@@ -158,7 +158,7 @@ type AssumeRoleInput struct {
 func (s *STS) AssumeRole(ctx context.Context, caller Principal, in AssumeRoleInput) (*Session, string, error) {
 	account, path, name, err := ParseRoleARN(in.RoleARN)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fault.Invalidf("Request ARN is invalid") // STS's words
 	}
 	denied := fault.AccessDeniedf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.RoleARN)
 	role, err := s.st.GetRole(ctx, account, name)

@@ -221,6 +221,7 @@ func TestAssumeRoleDenied(t *testing.T) {
 
 	_, _, err = s.AssumeRole(ctx, rootCaller, AssumeRoleInput{RoleARN: "arn:aws:iam::123:role/x", SessionName: "s1"})
 	require.True(t, fault.Is(err, fault.Invalid), "%v", err)
+	require.EqualError(t, err, "Request ARN is invalid")
 
 	for d, msg := range map[time.Duration]string{
 		2*time.Hour + time.Second: "exceeds the MaxSessionDuration set for this role",

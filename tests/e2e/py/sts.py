@@ -115,7 +115,8 @@ def assume_role_bad_input():
     expect_error("ValidationError", sts_raw.assume_role, RoleArn=ROLE_ARN, RoleSessionName="s1", DurationSeconds=899, status=400)
     expect_error("ValidationError", sts_raw.assume_role, RoleArn=ROLE_ARN, RoleSessionName="s1", DurationSeconds=7201,
                  status=400, mentions=["MaxSessionDuration"])
-    expect_error("ValidationError", sts_raw.assume_role, RoleArn="arn:aws:iam::12345:role/x", RoleSessionName="s1", status=400)
+    expect_error("ValidationError", sts_raw.assume_role, RoleArn="arn:aws:iam::12345:role/x", RoleSessionName="s1", status=400,
+                 mentions=["Request ARN is invalid"])
     expect_error("MalformedPolicyDocument", sts_raw.assume_role, RoleArn=ROLE_ARN, RoleSessionName="s1",
                  Policy="{not json", status=400)
     # Within the role's maximum, a longer session is granted.
