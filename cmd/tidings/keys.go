@@ -24,20 +24,7 @@ func newKeys() *cobra.Command {
 		Long: `Manage access keys in the database named by --data-dir / --database-url
 (the same settings as "tidings serve"; it may be running).`,
 	}
-	for _, v := range cfg.Vars() {
-		switch v.Env {
-		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL", "TIDINGS_ACCOUNT_ID":
-			bindFlag(keys.PersistentFlags(), v)
-		default:
-			*v.Ptr = v.Default
-		}
-	}
-	open := func(cmd *cobra.Command) (*store.DB, error) {
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
-		return store.Open(cmd.Context(), cfg.DatabaseURL, cfg.DataDir, slog.New(slog.DiscardHandler))
-	}
+	open := bindDatabase(keys, cfg)
 
 	create := &cobra.Command{
 		Use:   "create",
@@ -100,6 +87,26 @@ func newKeys() *cobra.Command {
 	}
 	keys.AddCommand(create, list, del)
 	return keys
+}
+
+// bindDatabase gives cmd and its subcommands the flags naming the
+// database and the account (--data-dir, --database-url, --account-id, as
+// "tidings serve" has them) and returns how to open that database.
+func bindDatabase(cmd *cobra.Command, cfg *config.Config) func(*cobra.Command) (*store.DB, error) {
+	for _, v := range cfg.Vars() {
+		switch v.Env {
+		case "TIDINGS_DATA_DIR", "TIDINGS_DATABASE_URL", "TIDINGS_ACCOUNT_ID":
+			bindFlag(cmd.PersistentFlags(), v)
+		default:
+			*v.Ptr = v.Default
+		}
+	}
+	return func(cmd *cobra.Command) (*store.DB, error) {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		return store.Open(cmd.Context(), cfg.DatabaseURL, cfg.DataDir, slog.New(slog.DiscardHandler))
+	}
 }
 
 func printKeys(w io.Writer, ks []iam.AccessKey) {

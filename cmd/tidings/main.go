@@ -43,7 +43,7 @@ variable (see "tidings serve --help").`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newVersion(), newKeys(), newKMS(), newApply(), newQueue(), newTopics(), newRegistrations(), newConsole(), newIdentities(), newSecrets(), newFunctions(), newMailboxes(), newSMTPCredentials())
+	root.AddCommand(newServe(), newVersion(), newKeys(), newKMS(), newApply(), newQueue(), newTopics(), newRegistrations(), newConsole(), newIdentities(), newSecrets(), newFunctions(), newMailboxes(), newSMTPCredentials(), newRoles())
 	return root
 }
 

@@ -224,9 +224,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	// Long-term keys, and the temporary credentials STS issues.
+	tokens := iam.NewSTS(db.IAM(), db.KeyLookup(), time.Now)
 	api := awsapi.New(awsapi.Config{
 		Region:           cfg.Region,
-		KeyLookup:        db.KeyLookup(),
+		KeyLookup:        tokens,
 		IdempotencyStore: db.Idempotency(),
 		Logger:           log.With("component", "api"),
 		Metrics:          newAPIMetrics(reg),
@@ -235,7 +237,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		api.Register(svc)
 	}
 	apiroutes.MailManager(api, mail)
-	apiroutes.STS(api)
+	apiroutes.STS(api, tokens)
 	apiroutes.Templates(api, tpls)
 
 	var ready atomic.Bool

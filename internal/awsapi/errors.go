@@ -53,6 +53,9 @@ var authCodes = map[authKind]wireError{
 	authIncomplete:   {"IncompleteSignatureException", "IncompleteSignature", http.StatusBadRequest, ""},
 	authUnknownKey:   {"UnrecognizedClientException", "InvalidClientTokenId", http.StatusForbidden, ""},
 	authBadSignature: {"InvalidSignatureException", "SignatureDoesNotMatch", http.StatusForbidden, ""},
+	// The AWS common error (403), not STS's modeled ExpiredTokenException
+	// (400), which is about web identity tokens.
+	authExpiredToken: {"ExpiredTokenException", "ExpiredToken", http.StatusForbidden, ""},
 }
 
 // kindRule says which exception a fault kind becomes: the first of names

@@ -34,6 +34,8 @@ const (
 	tempKeyID   = "ASIATIDINGSTEMP00001"
 	tempSecret  = "temporary-secret"
 	tempToken   = "session-token-1"
+	// expiredKeyID is temporary credentials past their expiration.
+	expiredKeyID = "ASIATIDINGSEXPIRED01"
 )
 
 // fakeKeys is a KeyLookup with one long-term key and one temporary key.
@@ -50,6 +52,9 @@ func (fakeKeys) LookupAccessKey(_ context.Context, id string) (string, iam.Princ
 }
 
 func (fakeKeys) LookupSessionKey(_ context.Context, id, token string) (string, iam.Principal, error) {
+	if id == expiredKeyID && token == tempToken {
+		return "", iam.Principal{}, iam.ErrExpiredToken
+	}
 	if id != tempKeyID || token != tempToken {
 		return "", iam.Principal{}, fault.NotFoundf("no session")
 	}

@@ -16,6 +16,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -48,6 +49,7 @@ const (
 	authIncomplete                   // malformed Authorization / presigned parameters
 	authUnknownKey                   // access key or session token not known
 	authBadSignature                 // signature, scope or time does not match
+	authExpiredToken                 // temporary credentials past their expiration
 	authInternal                     // the key lookup failed
 )
 
@@ -308,7 +310,10 @@ func (v *verifier) checkTime(p *sigParams) *authError {
 	return nil
 }
 
-const invalidTokenMsg = "The security token included in the request is invalid."
+const (
+	invalidTokenMsg = "The security token included in the request is invalid."
+	expiredTokenMsg = "The security token included in the request is expired"
+)
 
 func (v *verifier) lookup(ctx context.Context, p *sigParams) (string, iam.Principal, *authError) {
 	if v.keys == nil {
@@ -331,6 +336,8 @@ func (v *verifier) lookup(ctx context.Context, p *sigParams) (string, iam.Princi
 	switch {
 	case fault.Is(err, fault.NotFound):
 		return "", iam.Principal{}, authErr(authUnknownKey, invalidTokenMsg)
+	case errors.Is(err, iam.ErrExpiredToken):
+		return "", iam.Principal{}, authErr(authExpiredToken, expiredTokenMsg)
 	case err != nil:
 		return "", iam.Principal{}, &authError{kind: authInternal, msg: "access key lookup", err: err}
 	case secret == "":

@@ -258,3 +258,56 @@ func TestSigV4Presigned(t *testing.T) {
 	resp, body = do(t, b.newRequest(t, "GET", strings.TrimPrefix(u, b.ts.URL), nil, nil))
 	require.Equal(t, 200, resp.StatusCode, string(body))
 }
+
+// TestSigV4SessionTokenErrors: temporary credentials without their token,
+// with another, or expired, in each protocol's words.
+func TestSigV4SessionTokenErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	target := map[string]string{"X-Amz-Target": "MailManagerSvc.ListRuleSets", "Content-Type": "application/x-amz-json-1.0"}
+	form := "Action=GetCallerIdentity&Version=2011-06-15"
+	formHeader := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, tc := range []struct {
+		name              string
+		creds             aws.Credentials
+		jsonCode, xmlCode string
+		message           string
+	}{
+		{"no token", aws.Credentials{AccessKeyID: tempKeyID, SecretAccessKey: tempSecret},
+			"UnrecognizedClientException", "InvalidClientTokenId", "The security token included in the request is invalid."},
+		{"other token", aws.Credentials{AccessKeyID: tempKeyID, SecretAccessKey: tempSecret, SessionToken: tempToken + "x"},
+			"UnrecognizedClientException", "InvalidClientTokenId", "The security token included in the request is invalid."},
+		{"expired", aws.Credentials{AccessKeyID: expiredKeyID, SecretAccessKey: tempSecret, SessionToken: tempToken},
+			"ExpiredTokenException", "ExpiredToken", "The security token included in the request is expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := do(t, signAs(t, b.newRequest(t, "POST", "/", []byte(`{}`), target), []byte(`{}`), "ses", time.Now(), tc.creds))
+			require.Equal(t, 403, resp.StatusCode, string(body))
+			code, msg := jsonError(t, body)
+			require.Equal(t, tc.jsonCode, code)
+			require.Equal(t, tc.message, msg)
+
+			resp, body = do(t, signAs(t, b.newRequest(t, "POST", "/", []byte(form), formHeader), []byte(form), "sts", time.Now(), tc.creds))
+			require.Equal(t, 403, resp.StatusCode, string(body))
+			require.Contains(t, string(body), "<Code>"+tc.xmlCode+"</Code><Message>"+tc.message+"</Message>")
+		})
+	}
+
+	// A presigned URL carries the token as X-Amz-Security-Token.
+	q := url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}, "X-Amz-Expires": {"60"}}
+	presign := func(token string) string {
+		req := b.newRequest(t, "GET", "/?"+q.Encode(), nil, nil)
+		u, _, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: tempKeyID, SecretAccessKey: tempSecret, SessionToken: token},
+			req, "UNSIGNED-PAYLOAD", "sts", testRegion, time.Now())
+		require.NoError(t, err)
+		return strings.TrimPrefix(u, b.ts.URL)
+	}
+	u := presign(tempToken)
+	require.Contains(t, u, "X-Amz-Security-Token=")
+	resp, body := do(t, b.newRequest(t, "GET", u, nil, nil))
+	require.Equal(t, 200, resp.StatusCode, string(body))
+	require.Contains(t, string(body), "<Arn>arn:aws:sts::"+testAccount+":assumed-role/r/s</Arn>")
+	resp, body = do(t, b.newRequest(t, "GET", presign("forged"), nil, nil))
+	require.Equal(t, 403, resp.StatusCode)
+	require.Contains(t, string(body), "<Code>InvalidClientTokenId</Code>")
+}

@@ -2,7 +2,10 @@
 // a request.
 package iam
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Principal is who signed a request.
 type Principal struct {
@@ -12,7 +15,14 @@ type Principal struct {
 	// keys, "arn:aws:sts::<account>:assumed-role/<role>/<session>" for
 	// temporary credentials.
 	ARN string
+	// UserID is what GetCallerIdentity answers as UserId: the account id
+	// for an account's own keys ("" stands for it), "<role id>:<session>"
+	// for an assumed role.
+	UserID string
 }
+
+// Temporary reports whether p signed with temporary credentials (STS).
+func (p Principal) Temporary() bool { return strings.HasPrefix(p.AccessKeyID, TemporaryKeyPrefix) }
 
 type principalKey struct{}
 

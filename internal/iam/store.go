@@ -48,6 +48,25 @@ type Store interface {
 	ListAccessKeys(ctx context.Context, accountID string) ([]AccessKey, error)
 	DeleteAccessKey(ctx context.Context, id string) error
 
+	// CreateRole stores r; fault.NotFound when its account does not exist,
+	// fault.Conflict when the account has a role of that name (IAM role
+	// names are unique within an account whatever their case).
+	CreateRole(ctx context.Context, r Role) error
+	// GetRole finds a role by account and name, case-insensitively.
+	GetRole(ctx context.Context, accountID, name string) (*Role, error)
+	// ListRoles returns the roles of an account ("": of every account)
+	// ordered by account and name.
+	ListRoles(ctx context.Context, accountID string) ([]Role, error)
+	// DeleteRole deletes a role and the sessions issued for it.
+	DeleteRole(ctx context.Context, accountID, name string) error
+
+	// CreateSession stores temporary credentials; fault.Conflict when the
+	// access key id is taken.
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, accessKeyID string) (*Session, error)
+	// PurgeSessions deletes the sessions that expired before cutoff.
+	PurgeSessions(ctx context.Context, cutoff time.Time) (int64, error)
+
 	// Settings are a small key/value space for the identity bootstrap
 	// (e.g. the marker that the root key was generated).
 	GetSetting(ctx context.Context, key string) (value string, found bool, err error)
