@@ -97,6 +97,25 @@ func TestSigV4HeaderAndSessionToken(t *testing.T) {
 	require.Equal(t, "The security token included in the request is invalid.", msg)
 }
 
+// TestSigV4OtherRegion: a request signed for another region (a script that
+// fixes region_name='us-west-2') is verified with that region and served.
+func TestSigV4OtherRegion(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req := b.newRequest(t, "POST", "/", nil, map[string]string{"X-Amz-Target": "MailManagerSvc.ListRuleSets"})
+	require.NoError(t, v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}, req, payloadHash(nil), "ses", "us-west-2", time.Now()))
+	resp, body := do(t, req)
+	require.Equal(t, 200, resp.StatusCode, string(body))
+
+	// Signed for us-west-2 but claiming eu-west-1 in the scope: the
+	// signature is checked with the region named, and fails.
+	req = b.newRequest(t, "POST", "/", nil, map[string]string{"X-Amz-Target": "MailManagerSvc.ListRuleSets"})
+	require.NoError(t, v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}, req, payloadHash(nil), "ses", "us-west-2", time.Now()))
+	req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "/us-west-2/", "/eu-west-1/", 1))
+	resp, body = do(t, req)
+	require.Equal(t, 403, resp.StatusCode, string(body))
+}
+
 func TestSigV4Failures(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -141,11 +160,11 @@ func TestSigV4Failures(t *testing.T) {
 		{"future", func() *http.Request {
 			return sign(t, b.newRequest(t, "POST", "/", body, target), body, "ses", time.Now().Add(20*time.Minute))
 		}, 403, "InvalidSignatureException", "Signature not yet current: "},
-		{"wrong region", func() *http.Request {
+		{"malformed region", func() *http.Request {
 			req := b.newRequest(t, "POST", "/", body, target)
-			require.NoError(t, v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}, req, payloadHash(body), "ses", "eu-west-1", time.Now()))
+			require.NoError(t, v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}, req, payloadHash(body), "ses", "eu-west-1x", time.Now()))
 			return req
-		}, 403, "InvalidSignatureException", "Credential should be scoped to a valid region, not 'eu-west-1'."},
+		}, 403, "InvalidSignatureException", "Credential should be scoped to a valid region, not 'eu-west-1x'."},
 		{"wrong service", func() *http.Request {
 			return sign(t, b.newRequest(t, "POST", "/", body, target), body, "sms-voice", time.Now())
 		}, 403, "InvalidSignatureException", "Credential should be scoped to correct service: 'ses'."},
