@@ -13,6 +13,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
 )
@@ -281,7 +282,10 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 	}
 	m.ExpiresAt = m.RequestedAt.Add(ttl)
 
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	// The checks read a snapshot on the read pool, never holding the
+	// writer; the writes (spend, the message, its job) go in a group
+	// commit with the sends that reach that point meanwhile.
+	err = s.store.Read(ctx, func(tx Tx) error {
 		var cs *configSetRec
 		if req.configurationSet != "" {
 			c, err := s.getConfigSet(ctx, tx, accountID, req.configurationSet)
@@ -309,17 +313,6 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 		case cs != nil:
 			m.FeedbackEnabled = cs.DefaultFeedback
 		}
-		if s.cfg.Registrations != nil && o.arn != "" {
-			// A read (never the writer): safe inside this transaction.
-			regID, status, found, err := s.cfg.Registrations.ResourceRegistration(ctx, accountID, o.arn)
-			if err != nil {
-				return err
-			}
-			if found && status != "COMPLETE" {
-				return conflict(sv.ConflictExceptionReasonRegistrationNotComplete, sv.ResourceTypeRegistration, regID,
-					"%s is tied to registration %s, which is %s: it sends once the registration is COMPLETE", o.address, regID, status)
-			}
-		}
 		switch {
 		case req.messageType != nil:
 			m.MessageType = string(*req.messageType)
@@ -338,19 +331,27 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 				return err
 			}
 		}
-		if err := s.spend(ctx, tx, m, req.dryRun); err != nil {
-			return err
-		}
 		if req.dryRun {
-			return nil
+			return s.spend(ctx, tx, m, true)
 		}
-		if req.before != nil {
-			if err := req.before(tx, m); err != nil {
-				return err
-			}
-		}
-		return s.commitMessage(ctx, tx, m)
+		return nil
 	})
+	if err == nil && s.cfg.Registrations != nil && m.OriginationARN != "" {
+		// After the snapshot, not inside it: the registrations are read
+		// from the same pool, which transactions holding every connection
+		// while they wait for one would deadlock.
+		regID, status, found, rerr := s.cfg.Registrations.ResourceRegistration(ctx, accountID, m.OriginationARN)
+		switch {
+		case rerr != nil:
+			err = rerr
+		case found && status != "COMPLETE":
+			err = conflict(sv.ConflictExceptionReasonRegistrationNotComplete, sv.ResourceTypeRegistration, regID,
+				"%s is tied to registration %s, which is %s: it sends once the registration is COMPLETE", m.Origination, regID, status)
+		}
+	}
+	if err == nil && !req.dryRun {
+		err = s.commits.Do(pendingSend{m: m, before: req.before})
+	}
 	if err != nil {
 		return "", err
 	}
@@ -358,6 +359,39 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 		s.log.Debug("message accepted", "account", accountID, "id", m.ID, "channel", m.Channel, "segments", m.Segments)
 	}
 	return m.ID, nil
+}
+
+// pendingSend is a send waiting for its group commit.
+type pendingSend struct {
+	m      *messageRec
+	before func(Tx, *messageRec) error
+}
+
+// commitSends is the transaction of s.commits: for each send, its spend
+// (checked against the limit and added, so the sends of one batch count
+// each other's), what it needs written first (before), and the message
+// with its job. On SQLite one writer serializes every commit, and one per
+// message would bound the rate of sends by the writer; a failing send
+// fails only itself (groupcommit commits the others again without it).
+func (s *Service) commitSends(batch []pendingSend) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.store.InTx(ctx, func(tx Tx) error {
+		for _, p := range batch {
+			if err := s.spend(ctx, tx, p.m, false); err != nil {
+				return err
+			}
+			if p.before != nil {
+				if err := p.before(tx, p.m); err != nil {
+					return err
+				}
+			}
+			if err := s.commitMessage(ctx, tx, p.m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // commitMessage stores a new message with its send job, and remembers it
@@ -453,7 +487,7 @@ func (s *Service) provider(m *messageRec) Provider {
 // record the provider's ID, or report the failure.
 func (s *Service) submit(ctx context.Context, id string) error {
 	var m messageRec
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.store.Read(ctx, func(tx Tx) error {
 		rec, err := tx.GetMessage(ctx, id)
 		if err != nil {
 			return err
@@ -501,7 +535,10 @@ func (s *Service) submit(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.store.InTx(ctx, func(tx Tx) error {
+	// Lazy: lost to a power cut, the provider's ID would have the job
+	// submit the message again (a duplicate), never lose it; it survives
+	// a crash of the process.
+	return s.store.InTx(durable.Lazy(ctx), func(tx Tx) error {
 		rec, err := tx.GetMessage(ctx, m.ID)
 		if err != nil {
 			return err

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/iam"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
 )
@@ -79,9 +80,10 @@ type Config struct {
 
 // Service implements the End User Messaging SMS and voice operations.
 type Service struct {
-	store Store
-	cfg   Config
-	log   *slog.Logger
+	store   Store
+	cfg     Config
+	log     *slog.Logger
+	commits *groupcommit.Group[pendingSend]
 }
 
 // New returns a Service. Call Start before serving sends so that the
@@ -105,7 +107,9 @@ func New(store Store, cfg Config, log *slog.Logger) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, cfg: cfg, log: log}, nil
+	s := &Service{store: store, cfg: cfg, log: log}
+	s.commits = groupcommit.New(0, s.commitSends)
+	return s, nil
 }
 
 // Start adds the dedicated numbers to their accounts and starts the

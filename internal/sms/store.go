@@ -74,6 +74,10 @@ type Store interface {
 	// InTx runs fn in one transaction: everything fn does is committed
 	// together, or nothing is when fn or the commit fails.
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn in a read-only transaction on the read pool (a
+	// consistent snapshot that never waits for the writer); writes
+	// through its Tx fail.
+	Read(ctx context.Context, fn func(Tx) error) error
 }
 
 // Tx is a transaction over the SMS tables. Errors: fault.NotFound when a

@@ -50,6 +50,17 @@ func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 	return nil
 }
 
+// Read runs fn in a read-only transaction of the read pool.
+func (st *SMS) Read(ctx context.Context, fn func(sms.Tx) error) error {
+	s := st.s
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.wrap(err, "begin read")
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to keep
+	return fn(&smsTx{txn{s: s, tx: tx}})
+}
+
 // smsTx is an sms.Tx. Like txn, statements that may meet a taken key use ON
 // CONFLICT DO NOTHING and look at the count, so that a PostgreSQL
 // transaction survives a fault.Conflict.
