@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-msgauth/dkim"
 
@@ -55,7 +56,38 @@ func (k *dkimKey) selector() string {
 	return k.Tokens[0]
 }
 
+// signers keeps the parsed keys: parsing and checking an RSA-2048 key costs
+// about what signing with it does, and every send signs. Keyed by the
+// encoded key itself, so a rotated key is a new entry; emptied when it
+// holds more keys than any account plausibly signs with.
+var signers struct {
+	sync.Mutex
+	m map[string]crypto.Signer
+}
+
+const maxCachedSigners = 1024
+
 func (k *dkimKey) signer() (crypto.Signer, error) {
+	signers.Lock()
+	sg, ok := signers.m[k.PrivateKey]
+	signers.Unlock()
+	if ok {
+		return sg, nil
+	}
+	sg, err := k.parse()
+	if err != nil {
+		return nil, err
+	}
+	signers.Lock()
+	if signers.m == nil || len(signers.m) >= maxCachedSigners {
+		signers.m = map[string]crypto.Signer{}
+	}
+	signers.m[k.PrivateKey] = sg
+	signers.Unlock()
+	return sg, nil
+}
+
+func (k *dkimKey) parse() (crypto.Signer, error) {
 	der, err := base64.StdEncoding.DecodeString(k.PrivateKey)
 	if err != nil {
 		return nil, err

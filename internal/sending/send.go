@@ -627,8 +627,9 @@ type sentCache struct {
 }
 
 type sentEntry struct {
-	n  int64
-	at time.Time
+	n          int64
+	at         time.Time
+	refreshing bool // a count is being read: others use n meanwhile
 }
 
 var sent = &sentCache{m: map[string]*sentEntry{}}
@@ -637,14 +638,24 @@ func (s *Service) sentLast24h(ctx context.Context, acct string) (int64, error) {
 	now := s.now()
 	sent.mu.Lock()
 	e := sent.m[acct]
-	if e != nil && now.Sub(e.at) < 10*time.Second {
+	if e != nil && (now.Sub(e.at) < 10*time.Second || e.refreshing) {
+		// Fresh, or another send is reading the count: the local one is
+		// at most a few seconds behind (every send adds to it).
 		n := e.n
 		sent.mu.Unlock()
 		return n, nil
 	}
+	if e != nil {
+		e.refreshing = true
+	}
 	sent.mu.Unlock()
 	n, err := s.st.CountRecipientsSince(ctx, acct, now.Add(-24*time.Hour))
 	if err != nil {
+		if e != nil {
+			sent.mu.Lock()
+			e.refreshing = false
+			sent.mu.Unlock()
+		}
 		return 0, err
 	}
 	sent.mu.Lock()
