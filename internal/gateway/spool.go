@@ -258,15 +258,14 @@ func (g *Gateway) commitBatch(batch []*Message) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return g.cfg.Store.InTx(ctx, func(tx Tx) error {
+		jobs := make([]Job, 0, len(batch))
 		for _, m := range batch {
 			if err := tx.InsertMessage(ctx, m); err != nil {
 				return err
 			}
-			if err := tx.Enqueue(ctx, ProcessArgs{QueueID: m.QueueID}); err != nil {
-				return err
-			}
+			jobs = append(jobs, ProcessArgs{QueueID: m.QueueID})
 		}
-		return nil
+		return tx.Enqueue(ctx, jobs...)
 	})
 }
 

@@ -198,8 +198,9 @@ type Tx interface {
 	// CountOpen counts the rows of a message that still need work: PENDING
 	// or DEFERRED deliveries and pending notifications.
 	CountOpen(ctx context.Context, queueID string) (int, error)
-	// Enqueue inserts a background job in this transaction.
-	Enqueue(ctx context.Context, job Job) error
+	// Enqueue inserts background jobs in this transaction (several in one
+	// statement).
+	Enqueue(ctx context.Context, jobs ...Job) error
 }
 
 // Job is a background job; it has the shape of river.JobArgs, and a job

@@ -224,6 +224,22 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, op
 	return nil
 }
 
+// InsertManyTx inserts jobs in tx with one statement, as InsertTx does
+// one: cheaper than one insert each when a transaction queues many.
+func InsertManyTx[T river.JobArgs](ctx context.Context, q *Queue, tx *sql.Tx, args []T) error {
+	if len(args) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(args))
+	for i, a := range args {
+		params[i] = river.InsertManyParams{Args: a}
+	}
+	if _, err := q.insert.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("jobs: insert %d jobs (%s…): %w", len(args), args[0].Kind(), err)
+	}
+	return nil
+}
+
 // Insert inserts a job in its own transaction.
 func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
 	if _, err := q.insert.Insert(ctx, args, opts); err != nil {

@@ -112,15 +112,14 @@ func (s *Service) commitBatch(batch []commitReq) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return s.st.InTx(ctx, func(tx Tx) error {
+		jobs := make([]Job, 0, len(batch))
 		for _, r := range batch {
 			if err := tx.InsertMessage(ctx, r.m, r.rcpts); err != nil {
 				return err
 			}
-			if err := tx.Enqueue(ctx, DeliverArgs{MessageID: r.m.MessageID}); err != nil {
-				return err
-			}
+			jobs = append(jobs, DeliverArgs{MessageID: r.m.MessageID})
 		}
-		return nil
+		return tx.Enqueue(ctx, jobs...)
 	})
 }
 

@@ -160,8 +160,9 @@ type Tx interface {
 	// RemoteMTA and UpdatedAt of a recipient.
 	UpdateRecipient(ctx context.Context, r *Recipient) error
 
-	// Enqueue inserts a background job in this transaction.
-	Enqueue(ctx context.Context, job Job) error
+	// Enqueue inserts background jobs in this transaction (several in one
+	// statement).
+	Enqueue(ctx context.Context, jobs ...Job) error
 }
 
 // Job is a background job; it has the shape of river.JobArgs.

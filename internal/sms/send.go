@@ -377,6 +377,7 @@ func (s *Service) commitSends(batch []pendingSend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return s.store.InTx(ctx, func(tx Tx) error {
+		jobs := make([]Job, 0, len(batch))
 		for _, p := range batch {
 			if err := s.spend(ctx, tx, p.m, false); err != nil {
 				return err
@@ -386,11 +387,12 @@ func (s *Service) commitSends(batch []pendingSend) error {
 					return err
 				}
 			}
-			if err := s.commitMessage(ctx, tx, p.m); err != nil {
+			if err := s.storeMessage(ctx, tx, p.m); err != nil {
 				return err
 			}
+			jobs = append(jobs, SendArgs{MessageID: p.m.ID})
 		}
-		return nil
+		return tx.Enqueue(ctx, jobs...)
 	})
 }
 
@@ -398,6 +400,14 @@ func (s *Service) commitSends(batch []pendingSend) error {
 // as the last one from its origination to its destination (the
 // previousPublishedMessageId of a reply).
 func (s *Service) commitMessage(ctx context.Context, tx Tx, m *messageRec) error {
+	if err := s.storeMessage(ctx, tx, m); err != nil {
+		return err
+	}
+	return tx.Enqueue(ctx, SendArgs{MessageID: m.ID})
+}
+
+// storeMessage is commitMessage without the job.
+func (s *Service) storeMessage(ctx context.Context, tx Tx, m *messageRec) error {
 	if err := tx.InsertMessage(ctx, &MessageRecord{ID: m.ID, AccountID: m.AccountID, Body: encode(m), CreatedAt: m.RequestedAt}); err != nil {
 		return err
 	}
@@ -406,7 +416,7 @@ func (s *Service) commitMessage(ctx context.Context, tx Tx, m *messageRec) error
 	if err := tx.Put(ctx, conv); err != nil {
 		return err
 	}
-	return tx.Enqueue(ctx, SendArgs{MessageID: m.ID})
+	return nil
 }
 
 // kindConversation keeps the last message sent from one origination to

@@ -135,9 +135,9 @@ type Tx interface {
 	// created before `before`, oldest first.
 	PendingMessages(ctx context.Context, before time.Time, limit int) ([]*MessageRecord, error)
 
-	// Enqueue inserts a background job in this transaction: it runs only
-	// if the transaction commits.
-	Enqueue(ctx context.Context, job Job) error
+	// Enqueue inserts background jobs in this transaction (several in one
+	// statement): they run only if the transaction commits.
+	Enqueue(ctx context.Context, jobs ...Job) error
 }
 
 // Job is a background job to enqueue inside a transaction; it has the shape

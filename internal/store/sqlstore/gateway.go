@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/gateway"
+	"github.com/tidings/tidings/internal/jobs"
 )
 
 // Gateway is the store of the gateway queue (gateway.Store): messages,
@@ -574,9 +575,12 @@ func (t *gatewayTx) CountOpen(ctx context.Context, id string) (int, error) {
 	return n, t.s.wrap(err, "count open deliveries")
 }
 
-func (t *gatewayTx) Enqueue(ctx context.Context, job gateway.Job) error {
+func (t *gatewayTx) Enqueue(ctx context.Context, js ...gateway.Job) error {
 	if t.s.queue == nil {
 		return errors.New("store: Enqueue: no job queue")
 	}
-	return t.s.wrap(t.s.queue.InsertTx(ctx, t.tx, job, nil), "enqueue")
+	if len(js) == 1 {
+		return t.s.wrap(t.s.queue.InsertTx(ctx, t.tx, js[0], nil), fmt.Sprintf("enqueue %s", js[0].Kind()))
+	}
+	return t.s.wrap(jobs.InsertManyTx(ctx, t.s.queue, t.tx, js), "enqueue")
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/jobs"
 	"github.com/tidings/tidings/internal/sending"
 )
 
@@ -407,9 +409,12 @@ func (t sendingTx) UpdateRecipient(ctx context.Context, r *sending.Recipient) er
 	return nil
 }
 
-func (t sendingTx) Enqueue(ctx context.Context, job sending.Job) error {
+func (t sendingTx) Enqueue(ctx context.Context, js ...sending.Job) error {
 	if t.s.queue == nil {
 		return errors.New("store: Enqueue: no job queue")
 	}
-	return t.s.wrap(t.s.queue.InsertTx(ctx, t.tx, job, nil), "enqueue")
+	if len(js) == 1 {
+		return t.s.wrap(t.s.queue.InsertTx(ctx, t.tx, js[0], nil), fmt.Sprintf("enqueue %s", js[0].Kind()))
+	}
+	return t.s.wrap(jobs.InsertManyTx(ctx, t.s.queue, t.tx, js), "enqueue")
 }

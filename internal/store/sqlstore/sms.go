@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/jobs"
 	"github.com/tidings/tidings/internal/sms"
 )
 
@@ -495,9 +496,12 @@ func (t *smsTx) PendingMessages(ctx context.Context, before time.Time, limit int
 	return out, t.s.wrap(rows.Err(), "pending sms messages")
 }
 
-func (t *smsTx) Enqueue(ctx context.Context, job sms.Job) error {
+func (t *smsTx) Enqueue(ctx context.Context, js ...sms.Job) error {
 	if t.s.queue == nil {
 		return errors.New("store: Enqueue: no job queue")
 	}
-	return t.s.wrap(t.s.queue.InsertTx(ctx, t.tx, job, nil), fmt.Sprintf("enqueue %s", job.Kind()))
+	if len(js) == 1 {
+		return t.s.wrap(t.s.queue.InsertTx(ctx, t.tx, js[0], nil), fmt.Sprintf("enqueue %s", js[0].Kind()))
+	}
+	return t.s.wrap(jobs.InsertManyTx(ctx, t.s.queue, t.tx, js), "enqueue")
 }

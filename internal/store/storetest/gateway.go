@@ -36,6 +36,7 @@ func RunGateway(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"DeleteMessage", testGwDeleteMessage},
 		{"EnqueueRollsBack", testGwEnqueueRollsBack},
 		{"SpooledContent", testGwSpooledContent},
+		{"EnqueueMany", testGwEnqueueMany},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -476,4 +477,26 @@ func testGwSpooledContent(t *testing.T, b *gwBundle) {
 	require.Error(t, err)
 	_, err = b.gw.SpooledContent(b.ctx, m3.BlobKey)
 	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+}
+
+// testGwEnqueueMany: several jobs queued with one call are all inserted,
+// each with its own arguments, and none when the transaction rolls back.
+func testGwEnqueueMany(t *testing.T, b *gwBundle) {
+	err := b.gw.InTx(b.ctx, func(tx gateway.Tx) error {
+		require.NoError(t, tx.Enqueue(b.ctx, gateway.ProcessArgs{QueueID: gwID(8)}, gateway.ProcessArgs{QueueID: gwID(9)}))
+		return errors.New("roll back")
+	})
+	require.Error(t, err)
+	b.tx(t, func(tx gateway.Tx) error {
+		return tx.Enqueue(b.ctx, gateway.ProcessArgs{QueueID: gwID(1)}, gateway.ProcessArgs{QueueID: gwID(2)}, gateway.ProcessArgs{QueueID: gwID(3)})
+	})
+	jobs, err := b.db.Jobs().List(b.ctx, river.NewJobListParams().Kinds(gateway.KindProcess))
+	require.NoError(t, err)
+	var ids []string
+	for _, j := range jobs {
+		var a gateway.ProcessArgs
+		require.NoError(t, json.Unmarshal(j.EncodedArgs, &a))
+		ids = append(ids, a.QueueID)
+	}
+	require.ElementsMatch(t, []string{gwID(1), gwID(2), gwID(3)}, ids)
 }
