@@ -130,6 +130,11 @@ type gatewayTx struct {
 func (g *Gateway) InTx(ctx context.Context, fn func(gateway.Tx) error) error {
 	s := g.s
 	s.gwWarm(ctx)
+	if s.combines(ctx) {
+		return s.combined(ctx, func(tx *sql.Tx) error {
+			return fn(&gatewayTx{gwReader: gwReader{s: s, tx: tx}, tx: tx})
+		})
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(err, "begin")

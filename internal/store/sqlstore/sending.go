@@ -62,9 +62,13 @@ func (g Sending) reader() sendingReader { return sendingReader{s: g.s, q: g.s.rd
 
 // InTx runs fn in one transaction of the write pool.
 func (g Sending) InTx(ctx context.Context, fn func(sending.Tx) error) error {
-	return g.s.writeTx(ctx, func(tx *sql.Tx) error {
+	run := func(tx *sql.Tx) error {
 		return fn(sendingTx{sendingReader: sendingReader{s: g.s, q: tx}, tx: tx})
-	})
+	}
+	if g.s.combines(ctx) {
+		return g.s.combined(ctx, run)
+	}
+	return g.s.writeTx(ctx, run)
 }
 
 func (g Sending) Get(ctx context.Context, acct string, kind sending.Kind, name string) (*sending.Resource, error) {

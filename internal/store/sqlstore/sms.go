@@ -26,6 +26,9 @@ func (s *Store) SMS() *SMS { return &SMS{s} }
 // InTx runs fn in one transaction.
 func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 	s := st.s
+	if s.combines(ctx) {
+		return s.combined(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn{s: s, tx: tx}}) })
+	}
 	conn, err := s.writer(ctx)
 	if err != nil {
 		return err

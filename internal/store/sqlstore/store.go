@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/jobs"
 	"github.com/tidings/tidings/internal/mailmanager"
 )
@@ -21,7 +22,8 @@ type Store struct {
 	rdb   *sql.DB // reads outside transactions; may be db
 	d     Dialect
 	queue *jobs.Queue
-	sync  func() error // nil: every commit is durable by itself
+	sync  func() error                  // nil: every commit is durable by itself
+	lazy  *groupcommit.Group[*lazyCall] // SQLite: lazy transactions combined (combine.go)
 
 	rebound sync.Map // query text -> dialect's text
 }
@@ -34,7 +36,11 @@ func New(db, read *sql.DB, d Dialect, queue *jobs.Queue) *Store {
 	if read == nil {
 		read = db
 	}
-	return &Store{db: db, rdb: read, d: d, queue: queue}
+	s := &Store{db: db, rdb: read, d: d, queue: queue}
+	if d.Name() == "sqlite" {
+		s.lazy = groupcommit.New(0, s.runLazy)
+	}
+	return s
 }
 
 // q returns query in the dialect's placeholders.
