@@ -294,20 +294,24 @@ func waitFor(name string, n int, start time.Time, timeout time.Duration, count f
 // query is one search, in the syntax both systems take.
 type query struct{ kind, q string }
 
+// queryWord is a word of the corpus to search for: of a random
+// language, longer than three letters (any in Japanese).
+func queryWord(r *rand.Rand) string {
+	l := langs[r.IntN(len(langs))]
+	for {
+		w := strings.ToLower(l.words[r.IntN(len(l.words))])
+		if len([]rune(w)) > 3 || l.code == "ja" {
+			return w
+		}
+	}
+}
+
 // makeQueries rotates over words (one and two, in every language),
 // from:, subject:, has:attachment, date ranges and a word only one
 // message has.
 func makeQueries(c Corpus, n, count int, now time.Time) []query {
 	r := rand.New(rand.NewPCG(c.Seed, 0xbeef))
-	word := func() string {
-		l := langs[r.IntN(len(langs))]
-		for {
-			w := strings.ToLower(l.words[r.IntN(len(l.words))])
-			if len([]rune(w)) > 3 || l.code == "ja" {
-				return w
-			}
-		}
-	}
+	word := func() string { return queryWord(r) }
 	today := now.Format("2006-01-02")
 	tomorrow := now.AddDate(0, 0, 1).Format("2006-01-02")
 	var qs []query

@@ -103,15 +103,7 @@ func runSearchOnly(o searchOptions) error {
 	fmt.Printf("search phase: archive %s of %s, %d messages, %d queries per shape\n", arc, acct, total, o.reps)
 
 	r := rand.New(rand.NewPCG(o.seed, 0x5ea4c4))
-	word := func() string {
-		l := langs[r.IntN(len(langs))]
-		for {
-			w := strings.ToLower(l.words[r.IntN(len(l.words))])
-			if len([]rune(w)) > 3 || l.code == "ja" {
-				return w
-			}
-		}
-	}
+	word := func() string { return queryWord(r) }
 	person := func() string { return localPart(personOf(r.IntN(people)).addr) }
 	// The corpus' messages were received during the run that stored
 	// them: the date range covers the day of the newest.
