@@ -25,7 +25,7 @@ func (fixedArchive) Archive(context.Context, string, string) (archive.ArchiveInf
 // benchDirect fills the second archive of the stopped server's data dir
 // in-process and prints the rate.
 func benchDirect(o options, dataDir string, s *tidingsSetup, corpus Corpus) error {
-	r, err := fillDirect(o.clients, dataDir, s.accountID, s.directID, corpus, 0, o.n)
+	r, err := fillDirect(o.clients, "", dataDir, s.accountID, s.directID, corpus, 0, o.n)
 	if err != nil {
 		return err
 	}
@@ -38,10 +38,11 @@ func benchDirect(o options, dataDir string, s *tidingsSetup, corpus Corpus) erro
 // stopped server's data dir, in-process: the archive service's Store
 // (compress into the blob store, parse, metadata and index committed in
 // group), without SMTP, the spool or the rule job. It prints progress
-// every 10 s.
-func fillDirect(clients int, dataDir, accountID, archiveID string, corpus Corpus, from, n int) (ingest, error) {
+// every 10 s. With a databaseURL, the rows go to that PostgreSQL database
+// (the blobs still to dataDir).
+func fillDirect(clients int, databaseURL, dataDir, accountID, archiveID string, corpus Corpus, from, n int) (ingest, error) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "", dataDir, nil)
+	db, err := store.Open(ctx, databaseURL, dataDir, nil)
 	if err != nil {
 		return ingest{}, err
 	}

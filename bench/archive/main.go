@@ -60,7 +60,23 @@ func main() {
 	flag.StringVar(&o.work, "work", "", "an empty work directory, kept (default: a temporary one, removed)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Hour, "give up waiting for ingest after this")
 	dump := flag.Int("dump", -1, "write message i of the corpus to stdout and exit")
+	var so searchOptions
+	flag.StringVar(&so.dir, "search", "", "only search, shape by shape, the archive of this data directory (a kept -work's data) or of -database; see searchonly.go")
+	flag.StringVar(&so.database, "database", "", "with -search: a PostgreSQL URL to search instead of the data directory's SQLite")
+	flag.StringVar(&so.archiveID, "archive", "", "with -search: the archive (default: the largest)")
+	flag.IntVar(&so.reps, "reps", 30, "with -search: queries per shape")
+	flag.StringVar(&so.results, "results", "", "with -search: write what each query found (IDs and scores) to this file, to compare two builds")
+	flag.IntVar(&so.fill, "fill", 0, "with -search: first store this many corpus messages into the archive (-archive, default a-bench), e.g. to fill -database")
+	flag.StringVar(&so.shapes, "shapes", "", "with -search: only these shapes (comma-separated names)")
 	flag.Parse()
+	if so.dir != "" || so.database != "" {
+		so.seed = o.seed
+		if err := runSearchOnly(so); err != nil {
+			fmt.Fprintln(os.Stderr, "archive:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *dump >= 0 {
 		os.Stdout.Write(Corpus{Seed: o.seed}.Message(*dump).Raw)
 		return
@@ -278,20 +294,24 @@ func waitFor(name string, n int, start time.Time, timeout time.Duration, count f
 // query is one search, in the syntax both systems take.
 type query struct{ kind, q string }
 
+// queryWord is a word of the corpus to search for: of a random
+// language, longer than three letters (any in Japanese).
+func queryWord(r *rand.Rand) string {
+	l := langs[r.IntN(len(langs))]
+	for {
+		w := strings.ToLower(l.words[r.IntN(len(l.words))])
+		if len([]rune(w)) > 3 || l.code == "ja" {
+			return w
+		}
+	}
+}
+
 // makeQueries rotates over words (one and two, in every language),
 // from:, subject:, has:attachment, date ranges and a word only one
 // message has.
 func makeQueries(c Corpus, n, count int, now time.Time) []query {
 	r := rand.New(rand.NewPCG(c.Seed, 0xbeef))
-	word := func() string {
-		l := langs[r.IntN(len(langs))]
-		for {
-			w := strings.ToLower(l.words[r.IntN(len(l.words))])
-			if len([]rune(w)) > 3 || l.code == "ja" {
-				return w
-			}
-		}
-	}
+	word := func() string { return queryWord(r) }
 	today := now.Format("2006-01-02")
 	tomorrow := now.AddDate(0, 0, 1).Format("2006-01-02")
 	var qs []query

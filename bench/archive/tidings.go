@@ -145,7 +145,7 @@ func benchTidings(o options, bin, work string, corpus Corpus, queries []query) (
 		t.Stop()
 		stopped = true
 		fmt.Printf("tidings: preloading %d messages directly into the archive\n", o.preload)
-		r, err := fillDirect(o.clients, dataDir, s.accountID, s.archiveID, corpus, o.n, o.preload)
+		r, err := fillDirect(o.clients, "", dataDir, s.accountID, s.archiveID, corpus, o.n, o.preload)
 		if err != nil {
 			return ingest{}, nil, 0, fmt.Errorf("preload: %w", err)
 		}

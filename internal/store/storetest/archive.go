@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ func RunArchive(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Search", testArchiveSearch},
 		{"SearchRanking", testArchiveSearchRanking},
 		{"SearchPagination", testArchiveSearchPagination},
+		{"SearchRankedPages", testArchiveSearchRankedPages},
 		{"Delete", testArchiveDelete},
 		{"Tasks", testArchiveTasks},
 		{"TaskHistory", testArchiveTaskHistory},
@@ -404,6 +406,107 @@ func testArchiveSearchPagination(t *testing.T, b *archiveBundle) {
 		require.Equal(t, "p22", all[0])
 		require.Equal(t, "p00", all[22])
 	}
+}
+
+// testArchiveSearchRankedPages: a ranked search over more matches than
+// a page, with scores tied in groups, filters that leave out most
+// matches, negation and messages of another archive in between, gives
+// every page of one ordering (score, then newest first, then ID) with
+// the scores of the words alone, whatever the order of insertion.
+func testArchiveSearchRankedPages(t *testing.T, b *archiveBundle) {
+	const n = 300
+	for i := range n {
+		// Inserted in an order unrelated to time; documents of a group
+		// are alike, so their scores tie, in groups larger than a store
+		// may take as candidates for a small page.
+		k := (i * 37) % n
+		body := "alpha" + strings.Repeat(" alpha", k%2) + strings.Repeat(" filler", 3)
+		c := corpusMsg{id: fmt.Sprintf("r%03d", k), at: day0.Add(time.Duration(k/3) * time.Minute),
+			subject: "note", body: body}
+		if k%4 == 0 {
+			c.attach = []string{"a.txt"}
+		}
+		if k%6 == 0 {
+			c.body += " omega"
+		}
+		if k%7 == 0 {
+			c.archive = arcB
+		}
+		m, doc := c.message()
+		require.NoError(t, b.st.InsertMessage(b.ctx, m, doc))
+	}
+	alpha := []archive.Term{{Tokens: []string{"alpha"}}}
+	omega := []archive.Term{{Tokens: []string{"omega"}}}
+	yes := true
+	all := func(q archive.Query) []archive.Hit {
+		t.Helper()
+		q.AccountID, q.ArchiveID, q.Offset, q.Limit = acctA, arcA, 0, 1000
+		hits, err := b.st.SearchMessages(b.ctx, &q)
+		require.NoError(t, err)
+		return hits
+	}
+	for name, q := range map[string]archive.Query{
+		"words":                 {Must: alpha},
+		"words and attachments": {Must: alpha, HasAttachments: &yes},
+		"words and a time":      {Must: alpha, Since: day0.Add(10 * time.Minute), Until: day0.Add(20 * time.Minute)},
+		"words but not":         {Must: alpha, Not: omega},
+	} {
+		whole := all(q)
+		require.NotEmpty(t, whole, name)
+		for i := 1; i < len(whole); i++ {
+			x, y := whole[i-1], whole[i]
+			require.True(t, x.Score > y.Score || x.Score == y.Score && (x.Message.ReceivedAt.After(y.Message.ReceivedAt) ||
+				x.Message.ReceivedAt.Equal(y.Message.ReceivedAt) && x.Message.ID > y.Message.ID),
+				"%s: %s (%v) before %s (%v)", name, x.Message.ID, x.Score, y.Message.ID, y.Score)
+		}
+		for _, h := range whole {
+			require.Equal(t, arcA, h.Message.ArchiveID, name)
+			if q.HasAttachments != nil {
+				require.True(t, h.Message.HasAttachments, name)
+			}
+			if !q.Since.IsZero() {
+				require.False(t, h.Message.ReceivedAt.Before(q.Since) || !h.Message.ReceivedAt.Before(q.Until), name)
+			}
+		}
+		// Pages of several sizes are slices of the whole.
+		for _, size := range []int{1, 7, 20} {
+			var paged []archive.Hit
+			for off := 0; off < len(whole)+size; off += size {
+				q := q
+				q.AccountID, q.ArchiveID, q.Offset, q.Limit = acctA, arcA, off, size
+				hits, err := b.st.SearchMessages(b.ctx, &q)
+				require.NoError(t, err)
+				require.LessOrEqual(t, len(hits), size)
+				paged = append(paged, hits...)
+			}
+			require.Equal(t, hitIDs(whole), hitIDs(paged), "%s, pages of %d", name, size)
+			for i := range whole {
+				require.Equal(t, whole[i].Score, paged[i].Score, "%s, pages of %d", name, size)
+			}
+		}
+	}
+	// Negation removes messages and changes no score.
+	scores := map[string]float64{}
+	for _, h := range all(archive.Query{Must: alpha}) {
+		scores[h.Message.ID] = h.Score
+	}
+	not := all(archive.Query{Must: alpha, Not: omega})
+	require.Len(t, not, len(scores)-countOmega(n))
+	for _, h := range not {
+		require.Equal(t, scores[h.Message.ID], h.Score, h.Message.ID)
+	}
+}
+
+// countOmega is how many messages of arcA testArchiveSearchRankedPages
+// gives the word omega.
+func countOmega(n int) int {
+	c := 0
+	for k := range n {
+		if k%6 == 0 && k%7 != 0 {
+			c++
+		}
+	}
+	return c
 }
 
 func testArchiveDelete(t *testing.T, b *archiveBundle) {
