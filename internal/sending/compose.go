@@ -177,6 +177,11 @@ func composeSimple(m *simpleMessage, extra [][2]string) ([]byte, error) {
 	if err := mw.Close(); err != nil {
 		return nil, err
 	}
+	// A single part ends where its text ends; the message's last line
+	// must still end with CRLF (RFC 5322 2.1), as a multipart one does.
+	if !bytes.HasSuffix(buf.Bytes(), []byte("\r\n")) {
+		buf.WriteString("\r\n")
+	}
 	return buf.Bytes(), nil
 }
 

@@ -130,3 +130,20 @@ func FuzzParseRaw(f *testing.F) {
 		}
 	})
 }
+
+// TestComposeEndsWithCRLF: a message's last line ends with CRLF, single
+// part or multipart.
+func TestComposeEndsWithCRLF(t *testing.T) {
+	from := &mail.Address{Address: "a@example.com"}
+	for _, m := range []*simpleMessage{
+		{From: from, Subject: "s", Text: "hello"},
+		{From: from, Subject: "s", Text: "hello\n"},
+		{From: from, Subject: "s", HTML: "<p>hello</p>"},
+		{From: from, Subject: "s", Text: "hello", HTML: "<p>hello</p>"},
+	} {
+		msg, err := composeSimple(m, nil)
+		require.NoError(t, err)
+		require.True(t, bytes.HasSuffix(msg, []byte("\r\n")), "%q", msg)
+		require.False(t, bytes.HasSuffix(msg, []byte("\r\n\r\n\r\n")), "%q", msg)
+	}
+}
