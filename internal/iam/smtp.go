@@ -28,10 +28,24 @@ func SMTPPassword(secretAccessKey, region string) string {
 }
 
 // CheckSMTPPassword reports whether password is the SMTP password of the
-// secret for region, in constant time.
+// secret for region or for any region Amazon SES serves (a password made
+// for the region a user's scripts name works, as their API calls do:
+// Tidings answers for every region), each compared in constant time.
 func CheckSMTPPassword(password, secretAccessKey, region string) bool {
-	want := SMTPPassword(secretAccessKey, region)
-	return subtle.ConstantTimeCompare([]byte(password), []byte(want)) == 1
+	ok := false
+	for _, r := range append([]string{region}, SESRegions...) {
+		want := SMTPPassword(secretAccessKey, r)
+		ok = subtle.ConstantTimeCompare([]byte(password), []byte(want)) == 1 || ok
+	}
+	return ok
+}
+
+// SESRegions are the regions with an Amazon SES SMTP endpoint.
+var SESRegions = []string{
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+	"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-south-1", "eu-north-1",
+	"ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-northeast-1", "ap-northeast-2",
+	"ap-northeast-3", "me-south-1", "me-central-1", "af-south-1", "il-central-1", "us-gov-west-1", "us-gov-east-1",
 }
 
 func hmacSHA256(key []byte, msg string) []byte {

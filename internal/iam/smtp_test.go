@@ -18,7 +18,10 @@ func TestSMTPPasswordVectors(t *testing.T) {
 	require.Equal(t, "BMW5RDrXmmVs0lV7GpI4oLkHXpZ4stDsk6q91z1g38Pk", SMTPPassword(secret, "eu-west-1"))
 
 	require.True(t, CheckSMTPPassword("BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9", secret, "us-east-1"))
-	require.False(t, CheckSMTPPassword("BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9", secret, "eu-west-1"), "a password is bound to its region")
+	require.True(t, CheckSMTPPassword("BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9", secret, "eu-west-1"), "a password for another SES region is accepted too")
+	require.True(t, CheckSMTPPassword(SMTPPassword(secret, "ap-southeast-2"), secret, "us-east-1"))
+	require.False(t, CheckSMTPPassword(SMTPPassword(secret, "xx-nowhere-9"), secret, "us-east-1"), "a region SES does not serve")
+	require.False(t, CheckSMTPPassword(SMTPPassword("other-secret", "us-east-1"), secret, "us-east-1"), "another secret")
 	require.False(t, CheckSMTPPassword(secret, secret, "us-east-1"), "the secret itself is not the SMTP password")
 	require.False(t, CheckSMTPPassword("", secret, "us-east-1"))
 }

@@ -291,7 +291,7 @@ func TestAuthRefused(t *testing.T) {
 		name, user, pass string
 	}{
 		{"wrong password", keyID, iam.SMTPPassword("another secret", region)},
-		{"another region", keyID, iam.SMTPPassword(secret, "eu-west-1")},
+		{"a region SES does not serve", keyID, iam.SMTPPassword(secret, "xx-nowhere-9")},
 		{"the secret itself", keyID, secret},
 		{"unknown key", "AKIANOSUCHKEY0000001", iam.SMTPPassword(secret, region)},
 		{"inactive key", inactive, iam.SMTPPassword("", region)},

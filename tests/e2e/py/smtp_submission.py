@@ -132,11 +132,22 @@ def wrong_password_is_535():
     server = smtplib.SMTP(HOST, int(PORT), timeout=30)
     server.starttls()
     try:
-        server.login(USER, smtp_password(SECRET, "eu-west-1"))  # another region's password
+        server.login(USER, smtp_password(SECRET + "x", "us-east-1"))  # another secret's password
         raise AssertionError("a wrong password was accepted")
     except smtplib.SMTPAuthenticationError as e:
         assert e.smtp_code == 535, e
         assert b"Authentication Credentials Invalid" in e.smtp_error, e.smtp_error
+
+
+@check
+def another_regions_password_logs_in():
+    # A script that derives the password for the region it names (here
+    # us-west-2) logs in as it would at that region's SES endpoint.
+    server = smtplib.SMTP(HOST, int(PORT), timeout=30)
+    server.starttls()
+    code, _ = server.login(USER, smtp_password(SECRET, "us-west-2"))
+    assert code == 235, code
+    server.quit()
 
 
 @check
