@@ -131,6 +131,20 @@ func (g *gatewayFeedback) HandleReport(ctx context.Context, rcpt string, raw io.
 	return g.s.HandleReport(ctx, rcpt, raw)
 }
 
+func (g *gatewayFeedback) ComplaintAbout(ctx context.Context, accountID string, raw io.Reader) (string, error) {
+	if g.s == nil {
+		return "", nil
+	}
+	return g.s.ComplaintAbout(ctx, accountID, raw)
+}
+
+func (g *gatewayFeedback) HandleComplaint(ctx context.Context, accountID string, raw io.Reader) (string, error) {
+	if g.s == nil {
+		return "", fault.Unavailablef("the send pipeline is not running")
+	}
+	return g.s.HandleComplaint(ctx, accountID, raw)
+}
+
 // sendingArchiver archives sent mail (ArchivingOptions of configuration
 // sets) into the Mail Manager archives, as the gateway's Archive action
 // does for received mail.

@@ -146,6 +146,33 @@ func redacted(a string) bool {
 	return local == "redacted" || local == "" || strings.Trim(local, "x*") == ""
 }
 
+// ReturnPaths are the envelope senders the report gives for the
+// original: its Original-Mail-From field (RFC 5965 3.2) and the
+// Return-Path field of the original, without duplicates or the null
+// sender. A sender that gave each message its own return path (VERP)
+// finds the message by them when the report did not come to that
+// address — a feedback loop mails its reports to the address registered
+// with it.
+func (c *Complaint) ReturnPaths() []string {
+	var out []string
+	add := func(a string) {
+		if a == "" || !strings.Contains(a, "@") {
+			return
+		}
+		for _, x := range out {
+			if strings.EqualFold(x, a) {
+				return
+			}
+		}
+		out = append(out, a)
+	}
+	add(c.OriginalMailFrom)
+	if c.Original != nil {
+		add(c.Original.ReturnPath)
+	}
+	return out
+}
+
 // Report is a message that came back: a bounce or a complaint.
 type Report struct {
 	Bounce    *Bounce

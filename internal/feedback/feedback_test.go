@@ -264,3 +264,89 @@ func TestLimits(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
+
+// arfShape is an ARF report built like a feedback loop's (RFC 5965):
+// the third part is the original as message/rfc822 or its header as
+// text/rfc822-headers.
+func arfShape(fields, thirdType, third string) string {
+	return strings.ReplaceAll(`From: Feedback Loop <fbl@isp.example>
+To: fbl@mail.example.com
+Subject: Abuse report
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--b1
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: ISP-FBL/1.0
+Version: 1
+`+fields+`
+--b1
+Content-Type: `+thirdType+`
+
+`+third+`
+--b1--
+`, "\n", "\r\n")
+}
+
+// TestComplaintOriginalReferences: the Message-ID of the original and
+// the return paths a report gives (Original-Mail-From, the original's
+// Return-Path) are found in the common shapes of reports sent to a fixed
+// feedback-loop address — whole original, headers only, recipient
+// redacted, original in base64 (Microsoft JMRP) — and the complained
+// recipient comes from Original-Rcpt-To or the original's To.
+func TestComplaintOriginalReferences(t *testing.T) {
+	t.Parallel()
+	const tid = "010001a216603a0f-7768efbc-5097-4189-b5c6-73f7285ef099-000000"
+	original := "Return-Path: <bounce-" + tid + "@mail.example.com>\nFrom: Shop <news@example.com>\nTo: Reader <reader@isp.example>\n" +
+		"Subject: Sale\nMessage-ID: <" + tid + "@tidings.example.com>\nFeedback-ID: a:b:us-east-1.3f23f267c72b:tidings\n"
+	tests := []struct {
+		name        string
+		report      string
+		msgID       string
+		returnPaths []string
+		complained  []string
+		complete    bool
+	}{
+		{"WholeOriginal",
+			arfShape("Original-Mail-From: <bounce-"+tid+"@mail.example.com>\nOriginal-Rcpt-To: reader@isp.example\n", "message/rfc822", original+"\nHello.\n"),
+			tid + "@tidings.example.com", []string{"bounce-" + tid + "@mail.example.com"}, []string{"reader@isp.example"}, true},
+		{"HeadersOnly",
+			arfShape("Arrival-Date: Tue, 24 Nov 2026 12:58:02 +0000\n", "text/rfc822-headers", original),
+			tid + "@tidings.example.com", []string{"bounce-" + tid + "@mail.example.com"}, []string{"reader@isp.example"}, false},
+		{"Redacted",
+			arfShape("Original-Mail-From: <news@example.com>\nOriginal-Rcpt-To: redacted@isp.example\n", "message/rfc822",
+				strings.Replace(strings.Replace(original, "Reader <reader@isp.example>", "xxxxxx@isp.example", 1), "Return-Path: <bounce-"+tid+"@mail.example.com>\n", "", 1)+"\nHello.\n"),
+			tid + "@tidings.example.com", []string{"news@example.com"}, []string{}, true},
+		{"NullSenderNoReturnPath",
+			arfShape("Original-Mail-From: <>\n", "message/rfc822", "From: news@example.com\nTo: a@isp.example\nMessage-ID:\n <"+tid+"@h>\n\nHi\n"),
+			tid + "@h", nil, []string{"a@isp.example"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ParseARF(strings.NewReader(tt.report))
+			require.NoError(t, err)
+			require.NotNil(t, c.Original)
+			require.Equal(t, tt.msgID, c.Original.MessageID)
+			require.Equal(t, tt.complete, c.Original.Complete)
+			require.Equal(t, tt.returnPaths, c.ReturnPaths())
+			require.Equal(t, tt.complained, c.ComplainedRecipients)
+		})
+	}
+	// The samples of real reporters.
+	for file, want := range map[string][]string{
+		"arf/yahoo-fbl.eml":    {"bounces+0100018c35@mail.example.com", "bounces+0100018c2a@mail.example.com"},
+		"arf/hotmail-jmrp.eml": {"bounces+0100018c2a@mail.example.com"},
+	} {
+		c, err := ParseARF(bytes.NewReader(open(t, file)))
+		require.NoError(t, err)
+		require.Equal(t, want, c.ReturnPaths(), file)
+	}
+}

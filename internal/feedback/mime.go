@@ -195,6 +195,9 @@ type Original struct {
 	To        string `json:"to,omitempty"`
 	Subject   string `json:"subject,omitempty"` // RFC 2047 words decoded
 	Date      string `json:"date,omitempty"`
+	// ReturnPath is the address of the Return-Path field the receiver
+	// added (RFC 5321 4.4), "" if the original has none.
+	ReturnPath string `json:"returnPath,omitempty"`
 	// Headers are all the original's header fields, in order.
 	Headers []Header `json:"headers,omitempty"`
 	// Complete is true when the whole message was returned, not only its
@@ -214,6 +217,9 @@ func original(raw []byte, complete bool) *Original {
 	}
 	o := &Original{Headers: h, Complete: complete, From: h.get("From"), To: h.get("To"), Date: h.get("Date")}
 	o.MessageID = messageID(h.get("Message-ID"))
+	if rp := h.get("Return-Path"); rp != "" {
+		o.ReturnPath = address(rp)
+	}
 	o.Subject = h.get("Subject")
 	if d, err := new(mime.WordDecoder).DecodeHeader(o.Subject); err == nil {
 		o.Subject = d

@@ -638,6 +638,49 @@ func TestFeedbackReturnPath(t *testing.T) {
 	require.Len(t, b.archiver.archived(), 1)
 }
 
+// TestFeedbackLoopReport: an abuse report (ARF) mailed to a fixed
+// address (a feedback loop's) about a message the sending side knows
+// gets a Feedback step, and still goes through the rule set; a DSN or a
+// report about no known message to that address is mail like any other.
+func TestFeedbackLoopReport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.archive("all")
+	rs := b.ruleSet("rs", `[{"Name":"archive-all","Actions":[{"Archive":{"TargetArchive":"all"}}]}]`)
+	_, addr := b.ingressPoint("in", "OPEN", rs, b.allowAll(), "")
+	arf := func(mid string) string {
+		return "Subject: Abuse report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=B\r\n\r\n" +
+			"--B\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n\r\n" +
+			"--B\r\nContent-Type: message/rfc822\r\n\r\nMessage-ID: <" + mid + ">\r\n\r\nhi\r\n--B--\r\n"
+	}
+	report := arf("0100abc@tidings.test")
+	qid, err := send(t, addr, "", []string{"fbl@corp.test"}, report)
+	require.NoError(t, err)
+	d := b.waitState(qid, gateway.Done)
+	require.Len(t, d.Steps, 2)
+	require.Equal(t, gateway.FeedbackAction, d.Steps[0].Action)
+	require.Equal(t, "(feedback loop)", d.Steps[0].RuleName)
+	require.Equal(t, gateway.StepDone, d.Steps[0].State, d.Steps[0].Error)
+	require.Equal(t, "complaint about 0100abc", d.Steps[0].Detail)
+	require.Equal(t, "Archive", d.Steps[1].Action)
+	require.Equal(t, []string{"fbl@corp.test"}, d.Steps[1].Recipients)
+	got := b.feedback.all()
+	require.Len(t, got, 1)
+	require.Equal(t, report, string(got[0].raw), "the report as received")
+
+	for _, m := range []string{
+		arf("someone@elsewhere.test"), // about no message of ours
+		strings.Replace(arf("0100abc@tidings.test"), "feedback-report;", "delivery-status;", 1),
+	} {
+		qid, err := send(t, addr, "", []string{"fbl@corp.test"}, m)
+		require.NoError(t, err)
+		d := b.waitState(qid, gateway.Done)
+		require.Len(t, d.Steps, 1)
+		require.Equal(t, "Archive", d.Steps[0].Action)
+	}
+	require.Len(t, b.feedback.all(), 1)
+}
+
 // TestSpoolInlineOrBlob: a message up to blob.InlineMax is spooled into the
 // database with its row (no file), a larger one to the blob store; both are
 // relayed byte for byte, and neither copy outlives its message.

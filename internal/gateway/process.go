@@ -401,7 +401,7 @@ func (g *Gateway) plan(ctx context.Context, log *slog.Logger, q *queued) ([]Step
 		return nil, err
 	}
 	if len(fb) > 0 {
-		steps = append(steps, Step{QueueID: q.QueueID, Rule: -1, RuleName: "(return path)", Action: FeedbackAction,
+		steps = append(steps, Step{QueueID: q.QueueID, Rule: -1, RuleName: returnPathRule, Action: FeedbackAction,
 			Spec: []byte("{}"), Recipients: fb, State: StepPending, UpdatedAt: now})
 		log.Info("bounce or complaint for a return path", "rcpts", len(fb))
 		if len(others) == 0 {
@@ -428,6 +428,16 @@ func (g *Gateway) plan(ctx context.Context, log *slog.Logger, q *queued) ([]Step
 	rc.Close()
 	if err != nil {
 		return nil, err
+	}
+	if len(fb) == 0 {
+		ok, err := g.feedbackLoopReport(ctx, log, q, hdr)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			steps = append(steps, Step{QueueID: q.QueueID, Rule: -1, RuleName: feedbackLoopRule, Action: FeedbackAction,
+				Spec: []byte("{}"), Recipients: others, State: StepPending, UpdatedAt: now})
+		}
 	}
 	msg := &rules.Message{Envelope: &env, Open: func(ctx context.Context) (io.ReadCloser, int64, error) {
 		rc, err := g.openSpooled(ctx, q.Message)

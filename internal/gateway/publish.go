@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"mime"
 	"net/mail"
 	"net/textproto"
 	"strconv"
@@ -294,11 +296,27 @@ type Feedback interface {
 	// fault.NotFound when the message is no report or names no recipient
 	// of the sent message.
 	HandleReport(ctx context.Context, rcpt string, raw io.Reader) (string, error)
+	// ComplaintAbout returns the id of the message of accountID that raw
+	// — mail that arrived at one of the account's ingress points for an
+	// address that is no return path — is an abuse report (ARF) about,
+	// "" when it is none: feedback loops mail their reports to the one
+	// address a sender registered with them.
+	ComplaintAbout(ctx context.Context, accountID string, raw io.Reader) (string, error)
+	// HandleComplaint records such a report against its message; it says
+	// what it did. fault.Invalid when it is none.
+	HandleComplaint(ctx context.Context, accountID string, raw io.Reader) (string, error)
 }
 
 // FeedbackAction is the Action of the step that hands a message to
 // Config.Feedback (no rule of the rule set has it).
 const FeedbackAction = "Feedback"
+
+// The RuleName of a Feedback step: mail for return paths, or an abuse
+// report mailed to another address (a feedback loop's).
+const (
+	returnPathRule   = "(return path)"
+	feedbackLoopRule = "(feedback loop)"
+)
 
 // feedbackRecipients splits the recipients of a message into the return
 // paths Config.Feedback recognizes and the others.
@@ -320,11 +338,60 @@ func (g *Gateway) feedbackRecipients(ctx context.Context, rcpts []string) (fb, o
 	return fb, others, nil
 }
 
+// feedbackLoopReport reports whether a message whose header is hdr is an
+// abuse report (ARF, RFC 5965: multipart/report of report-type
+// feedback-report) about a message the account sent, so that it gets a
+// Feedback step for the recipients it was mailed to. Those recipients go
+// through the rule set as well: the address is the user's (abuse@,
+// fbl@), and what else happens to its mail is the rule set's to say.
+func (g *Gateway) feedbackLoopReport(ctx context.Context, log *slog.Logger, q *queued, hdr textproto.MIMEHeader) (bool, error) {
+	if g.cfg.Feedback == nil {
+		return false, nil
+	}
+	mt, params, err := mime.ParseMediaType(hdr.Get("Content-Type"))
+	if err != nil || mt != "multipart/report" {
+		return false, nil
+	}
+	if rt := params["report-type"]; rt != "" && !strings.EqualFold(rt, "feedback-report") {
+		return false, nil
+	}
+	rc, err := g.openSpooled(ctx, q.Message)
+	if err != nil {
+		return false, err
+	}
+	defer rc.Close()
+	id, err := g.cfg.Feedback.ComplaintAbout(ctx, q.AccountID, rc)
+	if err != nil {
+		return false, err
+	}
+	if id != "" {
+		log.Info("abuse report about a sent message, mailed to a feedback-loop address", "message_id", id)
+	}
+	return id != "", nil
+}
+
 // feedback is the Feedback step: the message as received, once per
 // return path it was sent to.
 func (g *Gateway) feedback(ctx context.Context, q *queued, s *Step) (outcome, error) {
 	if g.cfg.Feedback == nil {
 		return failed("Feedback: this server has no sending service"), nil
+	}
+	if s.RuleName == feedbackLoopRule {
+		// One report, whatever addresses it was mailed to.
+		rc, err := g.openReceived(ctx, q, nil)
+		if err != nil {
+			return outcome{}, err
+		}
+		d, err := g.cfg.Feedback.HandleComplaint(ctx, q.AccountID, rc)
+		rc.Close()
+		switch k := fault.KindOf(err); {
+		case err == nil:
+			return done(d), nil
+		case k == fault.Unavailable || k == fault.Internal:
+			return outcome{}, err
+		default:
+			return failed("%v", err), nil
+		}
 	}
 	var details, errs []string
 	for _, rcpt := range s.Recipients {

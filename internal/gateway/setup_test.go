@@ -607,6 +607,36 @@ func (f *fakeFeedback) HandleReport(_ context.Context, rcpt string, raw io.Reade
 	return "bounce recorded", nil
 }
 
+// ComplaintAbout takes feedback reports whose original's Message-ID is
+// <0100...@...>, for any account but "000000000000".
+func (f *fakeFeedback) ComplaintAbout(_ context.Context, accountID string, raw io.Reader) (string, error) {
+	b, err := io.ReadAll(raw)
+	if err != nil {
+		return "", err
+	}
+	_, rest, ok := bytes.Cut(b, []byte("Message-ID: <0100"))
+	if !ok || accountID == "000000000000" || !bytes.Contains(b, []byte("message/feedback-report")) {
+		return "", nil
+	}
+	id, _, _ := bytes.Cut(rest, []byte("@"))
+	return "0100" + string(id), nil
+}
+
+func (f *fakeFeedback) HandleComplaint(ctx context.Context, accountID string, raw io.Reader) (string, error) {
+	b, err := io.ReadAll(raw)
+	if err != nil {
+		return "", err
+	}
+	id, err := f.ComplaintAbout(ctx, accountID, bytes.NewReader(b))
+	if err != nil || id == "" {
+		return "", fault.Invalidf("no complaint")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reports = append(f.reports, sentRaw{raw: b})
+	return "complaint about " + id, nil
+}
+
 func (f *fakeFeedback) all() []sentRaw {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -205,15 +205,7 @@ func (s *Service) HandleReport(ctx context.Context, rcpt string, raw io.Reader) 
 		return "", err
 	}
 	if c := rep.Complaint; c != nil {
-		f := Feedback{MessageID: id, Complaint: true, ComplaintFeedbackType: c.FeedbackType, UserAgent: c.UserAgent,
-			ReportingMTA: c.ReportingMTA, ArrivalDate: c.ArrivalDate}
-		for _, a := range c.ComplainedRecipients {
-			f.Recipients = append(f.Recipients, FeedbackRecipient{Email: a})
-		}
-		if err := s.RecordFeedback(ctx, f); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("complaint (%s) about %s", c.FeedbackType, id), nil
+		return s.recordComplaint(ctx, id, c)
 	}
 	b := rep.Bounce
 	if b.Delayed {
@@ -252,4 +244,106 @@ func (s *Service) HandleReport(ctx context.Context, rcpt string, raw io.Reader) 
 		done = append(done, fmt.Sprintf("%s/%s bounce of %d recipient(s)", k.typ, k.sub, len(groups[k])))
 	}
 	return strings.Join(done, ", ") + " about " + id, nil
+}
+
+// recordComplaint records an ARF report about message id.
+func (s *Service) recordComplaint(ctx context.Context, id string, c *feedback.Complaint) (string, error) {
+	f := Feedback{MessageID: id, Complaint: true, ComplaintFeedbackType: c.FeedbackType, UserAgent: c.UserAgent,
+		ReportingMTA: c.ReportingMTA, ArrivalDate: c.ArrivalDate}
+	for _, a := range c.ComplainedRecipients {
+		f.Recipients = append(f.Recipients, FeedbackRecipient{Email: a})
+	}
+	if err := s.RecordFeedback(ctx, f); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("complaint (%s) about %s", c.FeedbackType, id), nil
+}
+
+// Feedback loops (Yahoo, Microsoft JMRP, and the others that take a
+// sender's registration) mail their ARF reports to the one address the
+// sender registered, not to the return path of the message. Such a
+// report is attributed by what its original carries: the Message-ID
+// Tidings gave the message, else the VERP return path it went out with
+// (the report's Original-Mail-From or the original's Return-Path).
+
+// ComplaintAbout reads a message that arrived at an ingress point of
+// accountID, addressed to anything, and returns the id of the message of
+// that account it is an abuse report (ARF) about; "" when it is no ARF
+// report or names no message the account sent that Tidings still knows
+// (KeepDone). Only the account's own messages count: a report mailed to
+// one account's ingress point cannot complain about another's mail.
+func (s *Service) ComplaintAbout(ctx context.Context, accountID string, raw io.Reader) (string, error) {
+	c, err := feedback.ParseARF(raw)
+	if err != nil {
+		return "", nil // no complaint: nothing to attribute
+	}
+	_, id, err := s.complained(ctx, accountID, c)
+	return id, err
+}
+
+// complained finds the message of accountID a complaint is about: by
+// the original's Message-ID, then by the return paths it gives.
+func (s *Service) complained(ctx context.Context, accountID string, c *feedback.Complaint) (string, string, error) {
+	type ref struct{ how, id, returnPath string }
+	var refs []ref
+	if c.Original != nil {
+		if id, ok := MessageIDFromHeader(c.Original.MessageID); ok {
+			refs = append(refs, ref{how: "Message-ID", id: id})
+		}
+	}
+	for _, rp := range c.ReturnPaths() {
+		if id, ok := MessageIDFromReturnPath(rp); ok {
+			refs = append(refs, ref{how: "return path", id: id, returnPath: rp})
+		}
+	}
+	for _, r := range refs {
+		m, err := s.st.GetMessage(ctx, r.id)
+		if fault.Is(err, fault.NotFound) {
+			continue
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if m.AccountID != accountID {
+			s.log.Warn("complaint names a message of another account; not attributed", "message_id", r.id, "account", accountID, "by", r.how)
+			continue
+		}
+		if r.returnPath != "" {
+			var meta messageMeta
+			if err := json.Unmarshal(m.Meta, &meta); err != nil || !strings.EqualFold(meta.MailFrom, r.returnPath) {
+				continue // the id alone, on another domain, proves nothing
+			}
+		}
+		return r.how, r.id, nil
+	}
+	return "", "", nil
+}
+
+// HandleComplaint records an ARF report that arrived at an ingress point
+// of accountID for an address other than a return path (see
+// ComplaintAbout) as a Complaint event, and puts the complained
+// recipients (Original-Rcpt-To, or the original's To; all the
+// message's recipients when the reporter redacted them) on the
+// suppression list as a complaint at the return path would.
+// fault.Invalid when it is no report about a message of the account.
+func (s *Service) HandleComplaint(ctx context.Context, accountID string, raw io.Reader) (string, error) {
+	c, err := feedback.ParseARF(raw)
+	if errors.Is(err, feedback.ErrNotComplaint) {
+		return "", fault.Invalidf("the message is not an ARF report")
+	}
+	if err != nil {
+		return "", err
+	}
+	how, id, err := s.complained(ctx, accountID, c)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		return "", fault.Invalidf("the ARF report names no message this account sent (by Message-ID or return path)")
+	}
+	d, err := s.recordComplaint(ctx, id, c)
+	if err != nil {
+		return "", err
+	}
+	return d + " (found by its " + how + ")", nil
 }

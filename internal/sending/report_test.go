@@ -163,3 +163,86 @@ func TestHandleReport(t *testing.T) {
 	_, err = b.svc.HandleReport(b.ctx, rp, strings.NewReader("Subject: hello\r\n\r\nhow are you\r\n"))
 	require.True(t, fault.Is(err, fault.Invalid), "%v", err)
 }
+
+// TestComplaintAtFixedAddress: an ARF report mailed to a fixed
+// feedback-loop address (not the return path) is attributed by the
+// Message-ID Tidings gave the message, or, for a Raw message that brought
+// its own Message-ID, by the VERP return path in the original's
+// Return-Path; only messages of the ingress point's account count. It
+// becomes a Complaint event and suppresses the complained address (all
+// the recipients when the reporter redacted it).
+func TestComplaintAtFixedAddress(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.svc.CreateEmailIdentity(b.ctx, &sesv2.CreateEmailIdentityRequest{EmailIdentity: ptr("example.com")})
+	require.NoError(t, err)
+	_, err = b.svc.PutEmailIdentityMailFromAttributes(b.ctx, &sesv2.PutEmailIdentityMailFromAttributesRequest{
+		EmailIdentity: ptr("example.com"), MailFromDomain: ptr("bounce.example.com")})
+	require.NoError(t, err)
+	require.NoError(t, sending.MarkVerified(b.ctx, b.db.Sending(), acct, "example.com", time.Now()))
+	b.configSetWithEvents(t, "fb")
+	in := simple("a@example.com", "angry@dest.example", "calm@dest.example")
+	in.ConfigurationSetName = ptr("fb")
+	out, err := b.svc.SendEmail(b.ctx, in)
+	require.NoError(t, err)
+	id := *out.MessageId
+	raw := "From: a@example.com\r\nTo: quiet@dest.example, other@dest.example\r\nSubject: raw\r\nMessage-ID: <own-1@app.example>\r\n\r\nhello\r\n"
+	out, err = b.svc.SendEmail(b.ctx, &sesv2.SendEmailRequest{ConfigurationSetName: ptr("fb"), Content: &sesv2.EmailContent{Raw: &sesv2.RawMessage{Data: []byte(raw)}}})
+	require.NoError(t, err)
+	rawID := *out.MessageId
+	b.waitEvents(t, 4) // Send and Delivery of each
+
+	report := arfFor("angry@dest.example", id+"@tidings.test")
+	got, err := b.svc.ComplaintAbout(b.ctx, acct, strings.NewReader(report))
+	require.NoError(t, err)
+	require.Equal(t, id, got)
+	for _, c := range []struct{ acct, report string }{
+		{"999999999999", report}, // another account's ingress point
+		{acct, arfFor("angry@dest.example", "0100018c00000000-aaaa@tidings.test")}, // unknown message
+		{acct, arfFor("angry@dest.example", "not-ours@elsewhere.example")},
+		{acct, dsnFor("angry@dest.example", "5.1.1", "550 user unknown", id+"@tidings.test")}, // a bounce
+		{acct, "Subject: hi\r\n\r\nhello\r\n"},
+	} {
+		got, err := b.svc.ComplaintAbout(b.ctx, c.acct, strings.NewReader(c.report))
+		require.NoError(t, err)
+		require.Empty(t, got)
+	}
+	_, err = b.svc.HandleComplaint(b.ctx, "999999999999", strings.NewReader(report))
+	require.True(t, fault.Is(err, fault.Invalid), "%v", err)
+
+	did, err := b.svc.HandleComplaint(b.ctx, acct, strings.NewReader(report))
+	require.NoError(t, err)
+	require.Contains(t, did, "Message-ID")
+	// The Raw message kept its own Message-ID: the return path the
+	// receiver recorded finds it; the recipient was redacted.
+	verp := "bounce-" + rawID + "@bounce.example.com"
+	redacted := strings.Replace(arfFor("redacted@dest.example", "own-1@app.example"), "Message-ID:", "Return-Path: <"+verp+">\r\nMessage-ID:", 1)
+	got, err = b.svc.ComplaintAbout(b.ctx, acct, strings.NewReader(redacted))
+	require.NoError(t, err)
+	require.Equal(t, rawID, got)
+	// The same id on another domain proves nothing.
+	forged := strings.Replace(redacted, "@bounce.example.com", "@elsewhere.example", 1)
+	got, err = b.svc.ComplaintAbout(b.ctx, acct, strings.NewReader(forged))
+	require.NoError(t, err)
+	require.Empty(t, got)
+	did, err = b.svc.HandleComplaint(b.ctx, acct, strings.NewReader(redacted))
+	require.NoError(t, err)
+	require.Contains(t, did, "return path")
+
+	co := byType(b.waitEvents(t, 6), "Complaint")
+	require.Len(t, co, 2)
+	byID := map[string]map[string]any{}
+	for _, c := range co {
+		byID[c["mail"].(map[string]any)["messageId"].(string)] = c["complaint"].(map[string]any)
+	}
+	require.Equal(t, []any{map[string]any{"emailAddress": "angry@dest.example"}}, byID[id]["complainedRecipients"])
+	require.Len(t, byID[rawID]["complainedRecipients"], 2)
+	for addr, msg := range map[string]string{"angry@dest.example": id, "quiet@dest.example": rawID, "other@dest.example": rawID} {
+		sp, err := b.db.Sending().GetSuppressed(b.ctx, acct, addr)
+		require.NoError(t, err, addr)
+		require.Equal(t, "COMPLAINT", sp.Reason)
+		require.Equal(t, msg, sp.MessageID)
+	}
+	_, err = b.db.Sending().GetSuppressed(b.ctx, acct, "calm@dest.example")
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+}

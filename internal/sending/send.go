@@ -356,6 +356,10 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 		if msg, err = o.Raw.bytes(); err != nil {
 			return "", reject(ReasonMessageRejected, "Malformed MIME message: %v", err)
 		}
+		if sc.configSet != nil {
+			// Open and click tracking of its HTML parts, before signing.
+			msg = s.trackRaw(sc.configSet, id, msg)
+		}
 	}
 	if len(msg) > MaxMessageBytes {
 		return "", reject(ReasonMessageRejected, "Message length is more than %d bytes", MaxMessageBytes)
