@@ -27,7 +27,7 @@ func (s *Store) SMS() *SMS { return &SMS{s} }
 func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 	s := st.s
 	if s.combines(ctx) {
-		return s.combined(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn{s: s, tx: tx}}) })
+		return s.combined(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn: txn{s: s, tx: tx}}) })
 	}
 	conn, err := s.writer(ctx)
 	if err != nil {
@@ -44,7 +44,7 @@ func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&smsTx{txn{s: s, tx: tx}}); err != nil {
+	if err := fn(&smsTx{txn: txn{s: s, tx: tx}}); err != nil {
 		return err
 	}
 	if err := s.commit(ctx, tx); err != nil {
@@ -62,13 +62,16 @@ func (st *SMS) Read(ctx context.Context, fn func(sms.Tx) error) error {
 		return s.wrap(err, "begin read")
 	}
 	defer func() { _ = tx.Rollback() }() // read only: nothing to keep
-	return fn(&smsTx{txn{s: s, tx: tx}})
+	return fn(&smsTx{txn: txn{s: s, tx: tx}, readOnly: true})
 }
 
 // smsTx is an sms.Tx. Like txn, statements that may meet a taken key use ON
 // CONFLICT DO NOTHING and look at the count, so that a PostgreSQL
 // transaction survives a fault.Conflict.
-type smsTx struct{ txn }
+type smsTx struct {
+	txn
+	readOnly bool // Read's: rows are not locked (PostgreSQL refuses FOR UPDATE there)
+}
 
 const smsResourceCols = `account_id, kind, id, name, global_key, body, created_at, updated_at`
 
@@ -424,7 +427,7 @@ func (t *smsTx) InsertMessage(ctx context.Context, m *sms.MessageRecord) error {
 // the row locked.
 func (t *smsTx) getMessage(ctx context.Context, ident, where string, args ...any) (*sms.MessageRecord, error) {
 	query := `SELECT ` + smsMessageCols + ` FROM sms_messages WHERE ` + where
-	if t.s.d.Name() == "postgres" {
+	if t.s.d.Name() == "postgres" && !t.readOnly {
 		query += ` FOR UPDATE`
 	}
 	m, err := scanSMSMessage(t.row(ctx, query, args...))
