@@ -35,8 +35,9 @@ const (
 	MaxInvokeResponse = 6 << 20
 	// DefaultInvokeRetry is RetryFor when unset.
 	DefaultInvokeRetry = time.Hour
-	// MaxInvokeRetry bounds RetryFor (RetryTimeMinutes goes up to 6 hours).
-	MaxInvokeRetry = 6 * time.Hour
+	// MaxInvokeRetry bounds RetryFor: the largest RetryTimeMinutes of Mail
+	// Manager's InvokeLambda action (LambdaRetryTimeMinutes: 0 to 2160).
+	MaxInvokeRetry = 2160 * time.Minute
 )
 
 // InvokeRequest is an HTTP stand-in for a Lambda invocation: a POST of a
@@ -48,8 +49,8 @@ type InvokeRequest struct {
 	Payload []byte
 	Mode    InvokeMode
 	// RetryFor is how long EVENT calls are retried (default 1h, at most
-	// 6h; RetryTimeMinutes of the action). REQUEST_RESPONSE calls are
-	// made once: the caller decides what a failure means.
+	// 36h; RetryTimeMinutes of the action). REQUEST_RESPONSE calls are
+	// made once: the caller decides what a failure means, and retries.
 	RetryFor time.Duration
 	// Secret, when set, signs the call as webhook deliveries are signed
 	// (X-Tidings-Timestamp and X-Tidings-Signature).

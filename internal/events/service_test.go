@@ -271,7 +271,7 @@ func TestInvokeURL(t *testing.T) {
 		{URL: "ftp://x", Payload: []byte(`{}`)},
 		{URL: srv.URL, Payload: []byte(`not json`)},
 		{URL: srv.URL, Payload: []byte(`{}`), Mode: "SOMETIMES"},
-		{URL: srv.URL, Payload: []byte(`{}`), RetryFor: 7 * time.Hour},
+		{URL: srv.URL, Payload: []byte(`{}`), RetryFor: events.MaxInvokeRetry + time.Minute}, // over 2160 minutes
 	} {
 		_, err := b.svc.InvokeURL(b.ctx, bad)
 		require.True(t, fault.Is(err, fault.Invalid), "%+v: %v", bad, err)

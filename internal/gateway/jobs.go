@@ -19,9 +19,17 @@ const (
 // ProcessArgs applies the rule set of a spooled message.
 type ProcessArgs struct {
 	QueueID string `json:"queue_id"`
+	// Attempt, when set, makes the job the retry of a step that failed
+	// for a while (a REQUEST_RESPONSE invocation): it is for the attempt
+	// of that number, and ends doing nothing if another job has made it
+	// since (an operator's `tidings queue retry`, a sweep).
+	Attempt   int       `json:"attempt,omitempty"`
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 func (ProcessArgs) Kind() string { return KindProcess }
+
+func (a ProcessArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{ScheduledAt: a.NotBefore} }
 
 // RelayArgs delivers the due recipients of one Relay step.
 type RelayArgs struct {
@@ -61,7 +69,7 @@ type processWorker struct {
 }
 
 func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
-	return w.g.process(ctx, job.Args.QueueID)
+	return w.g.process(ctx, job.Args)
 }
 
 // Timeout: archiving or writing a large message takes a while.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -64,8 +65,13 @@ type lambdaSES struct {
 // invokeLambda is the InvokeLambda action. EVENT: the call is queued in
 // the transaction that records the step (exactly once) and retried for
 // RetryTimeMinutes; the step is done once queued. REQUEST_RESPONSE: the
-// call is made now; an error or a non-2xx answer fails the step (and its
-// ActionFailurePolicy applies).
+// call is made now. A failure that may pass (no connection, a timeout,
+// HTTP 5xx or 429) leaves the step pending and is tried again with
+// backoff (Config.Retry's First and Max) until RetryTimeMinutes after
+// the first attempt, as Lambda retries a synchronous invocation that
+// failed; then, or at once for a failure that cannot pass (another 4xx,
+// or the function answering an error), the step fails and its
+// ActionFailurePolicy applies.
 func (g *Gateway) invokeLambda(ctx context.Context, q *queued, s *Step, a *mm.InvokeLambdaAction, added [][2]string) (outcome, error) {
 	arn := deref(a.FunctionArn)
 	if g.cfg.StandIns == nil {
@@ -87,9 +93,6 @@ func (g *Gateway) invokeLambda(ctx context.Context, q *queued, s *Step, a *mm.In
 	}
 	req := events.InvokeRequest{AccountID: q.AccountID, URL: fn.URL, Payload: payload, Mode: mode,
 		RetryFor: time.Duration(deref(a.RetryTimeMinutes)) * time.Minute, Secret: fn.Secret}
-	if req.RetryFor > events.MaxInvokeRetry {
-		req.RetryFor = events.MaxInvokeRetry
-	}
 	if mode == events.InvokeEvent {
 		job, err := events.NewInvokeJob(req, g.cfg.Now())
 		if err != nil {
@@ -105,14 +108,85 @@ func (g *Gateway) invokeLambda(ctx context.Context, q *queued, s *Step, a *mm.In
 	var ie *events.InvokeError
 	switch {
 	case err == nil:
+		if fe := functionError(answer); fe != "" {
+			return failed("InvokeLambda: %s answered a function error: %s", fn.ARN, oneLine(truncated(fe, 200))), nil
+		}
 		return done(fmt.Sprintf("%s answered %s", fn.ARN, oneLine(truncated(string(answer), 200)))), nil
-	case errors.As(err, &ie):
-		return failed("InvokeLambda: %s %v", fn.ARN, err), nil
 	case errors.Is(err, context.Canceled):
 		return outcome{}, err // shutting down: not an answer
+	case errors.As(err, &ie) && (ie.Status == http.StatusTooManyRequests || ie.Status >= 500),
+		fault.Is(err, fault.Unavailable), errors.Is(err, context.DeadlineExceeded):
+		return g.lambdaRetry(s, req.RetryFor, fmt.Sprintf("InvokeLambda: %s %v", fn.ARN, err)), nil
+	case ie != nil:
+		return failed("InvokeLambda: %s %v", fn.ARN, err), nil
 	default:
 		return failed("InvokeLambda: %s: %v", fn.ARN, err), nil
 	}
+}
+
+// lambdaRetry is the Detail of an InvokeLambda step waiting to be retried.
+type lambdaRetry struct {
+	Attempts int       `json:"attempts"`
+	First    time.Time `json:"first"` // of the failed attempts
+	Next     time.Time `json:"next"`
+}
+
+// retryAttempts is how many attempts a pending step waiting to be
+// retried has made (0 for any other step).
+func retryAttempts(s *Step) int {
+	if s.State != StepPending || s.Action != "InvokeLambda" || s.Detail == "" {
+		return 0
+	}
+	var r lambdaRetry
+	if json.Unmarshal([]byte(s.Detail), &r) != nil {
+		return 0
+	}
+	return r.Attempts
+}
+
+// lambdaRetry is the outcome of a REQUEST_RESPONSE attempt that failed for
+// a reason that may pass: the step stays pending until the next attempt,
+// or fails once retryFor (0: events.DefaultInvokeRetry) has passed since
+// the first.
+func (g *Gateway) lambdaRetry(s *Step, retryFor time.Duration, why string) outcome {
+	if retryFor <= 0 {
+		retryFor = events.DefaultInvokeRetry
+	}
+	var st lambdaRetry
+	if retryAttempts(s) > 0 {
+		_ = json.Unmarshal([]byte(s.Detail), &st)
+	}
+	now := ms(g.cfg.Now())
+	if st.Attempts == 0 {
+		st.First = now
+	}
+	st.Attempts++
+	p := g.cfg.Retry
+	p.GiveUpAfter = retryFor
+	next, giveUp := p.NextAttempt(st.Attempts, st.First, now)
+	if giveUp {
+		return failed("%s (gave up after %d attempts over %s, RetryTimeMinutes %d)", why, st.Attempts,
+			now.Sub(st.First).Round(time.Second), int(retryFor/time.Minute))
+	}
+	st.Next = next
+	detail, _ := json.Marshal(st)
+	return outcome{state: StepPending, detail: string(detail), err: why, retryAt: next}
+}
+
+// functionError is the message of a Lambda function error answer: the
+// object a runtime returns for an error the function raised (errorType
+// and errorMessage, in the Node.js, Python, Java and Go runtimes alike),
+// or "".
+func functionError(answer []byte) string {
+	var e struct {
+		ErrorType    *string `json:"errorType"`
+		ErrorMessage *string `json:"errorMessage"`
+	}
+	if len(bytes.TrimSpace(answer)) == 0 || bytes.TrimSpace(answer)[0] != '{' || json.Unmarshal(answer, &e) != nil ||
+		e.ErrorType == nil || e.ErrorMessage == nil {
+		return ""
+	}
+	return *e.ErrorType + ": " + *e.ErrorMessage
 }
 
 func truncated(s string, n int) string {

@@ -99,7 +99,8 @@ func (g *Gateway) ruleSet(ctx context.Context, account, id string) (*compiledRul
 // it with a lease on the message, so that no other worker runs it at the
 // same time. A message whose rules only relay costs one transaction here,
 // and one more when the relay answers.
-func (g *Gateway) process(ctx context.Context, queueID string) error {
+func (g *Gateway) process(ctx context.Context, args ProcessArgs) error {
+	queueID := args.QueueID
 	start := time.Now()
 	log := g.log.With("queue_id", queueID)
 	m, err := g.cfg.Store.GetMessage(ctx, queueID)
@@ -119,10 +120,12 @@ func (g *Gateway) process(ctx context.Context, queueID string) error {
 		log.Info("message is being processed by another worker", "retry_in", wait.Round(time.Second))
 		return river.JobSnooze(wait)
 	}
-	r := &run{g: g, log: log, owner: g.newOwner()}
+	r := &run{g: g, log: log, owner: g.newOwner(), attempt: args.Attempt}
 	err = r.process(ctx, m)
 	var perm permanent
 	switch {
+	case err == nil && r.retry != nil:
+		return nil // a step waits for its retry; the job for it is queued
 	case err == nil:
 		g.obs.Processed(time.Since(start), time.Since(m.ReceivedAt))
 		return nil
@@ -169,6 +172,13 @@ type run struct {
 	batch   []recorded
 	inline  []inlineRelay
 	leased  bool // the message's lease is this run's, committed
+
+	// attempt is the retry the job was queued for (ProcessArgs.Attempt).
+	attempt int
+	// retry, when set, is the job that retries a step that failed for a
+	// while: the commit queues it and releases the message until then.
+	retry    *ProcessArgs
+	retryErr string
 }
 
 // recorded is a step whose outcome awaits its transaction.
@@ -218,6 +228,13 @@ func (r *run) process(ctx context.Context, m *Message) error {
 			return permanent{fmt.Errorf("step %d: bad action: %w", s.Index, err)}
 		}
 		if s.State == StepPending {
+			if n := retryAttempts(s); r.attempt > 0 && n != r.attempt {
+				// A retry queued for an attempt another job has made
+				// since: that job queued the next one.
+				r.log.Info("retry superseded; nothing to do", "step", s.Index, "attempt", r.attempt, "made", n)
+				return nil
+			}
+			r.attempt = 0 // checked on the first pending step: the one retried
 			if sideEffects(a, s.Action) {
 				// Commit what comes before, with the lease, first.
 				if err := r.flush(ctx, false); err != nil {
@@ -230,6 +247,16 @@ func (r *run) process(ctx context.Context, m *Message) error {
 			}
 			s.State, s.Detail, s.Error, s.UpdatedAt = o.state, o.detail, o.err, ms(g.cfg.Now())
 			r.batch = append(r.batch, recorded{i: i, o: o})
+			if o.state == StepPending {
+				// To be retried at o.retryAt: the steps after it wait
+				// (they run in order), the message is released until
+				// then, and a job for that attempt is queued with the
+				// step's record.
+				r.retry = &ProcessArgs{QueueID: q.QueueID, Attempt: retryAttempts(s), NotBefore: o.retryAt}
+				r.retryErr = fmt.Sprintf("step %d (%s): %s; retry at %s", s.Index, s.Action, o.err, o.retryAt.UTC().Format(time.RFC3339))
+				_, err := r.commit(ctx, false)
+				return err
+			}
 		}
 		switch {
 		case s.State == StepDone && a.AddHeader != nil:
@@ -329,6 +356,13 @@ func (r *run) commit(ctx context.Context, final bool) (bool, error) {
 			cur.Auth = encodeAuth(*q.auth)
 		}
 		cur.UpdatedAt = now
+		if !final && r.retry != nil {
+			cur.LeaseOwner, cur.LeaseUntil, cur.Error = "", time.Time{}, r.retryErr
+			if err := tx.Enqueue(ctx, *r.retry); err != nil {
+				return err
+			}
+			return tx.UpdateMessage(ctx, cur)
+		}
 		if !final {
 			cur.LeaseOwner, cur.LeaseUntil = r.owner, now.Add(g.cfg.Lease)
 			return tx.UpdateMessage(ctx, cur)
@@ -348,11 +382,11 @@ func (r *run) commit(ctx context.Context, final bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r.leased = !final
+	r.leased = !final && r.retry == nil
 	for _, b := range r.batch {
 		s := &r.steps[b.i]
 		lvl := slog.LevelInfo
-		if s.State == StepFailed {
+		if s.State == StepFailed || s.State == StepPending {
 			lvl = slog.LevelWarn
 		}
 		r.log.Log(ctx, lvl, "step", "step", s.Index, "rule", s.RuleName, "action", s.Action,
@@ -558,6 +592,9 @@ type outcome struct {
 	// inline, when set, is a first delivery attempt to make once the
 	// step is recorded.
 	inline *inlineRelay
+	// retryAt is when to try again a step that stays PENDING (state) after
+	// a failure that may pass; its detail records the attempts made.
+	retryAt time.Time
 }
 
 func done(detail string) outcome { return outcome{state: StepDone, detail: detail} }

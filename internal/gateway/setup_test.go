@@ -25,6 +25,7 @@ import (
 
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
 	"github.com/tidings/tidings/internal/delivery"
+	"github.com/tidings/tidings/internal/events"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/gateway"
 	"github.com/tidings/tidings/internal/iam"
@@ -128,6 +129,10 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		b.archiver = &fakeArchiver{}
 		arch = b.archiver
 	}
+	// REQUEST_RESPONSE invocations go out through the events service, as
+	// in the server; 2s bounds one attempt.
+	invoker, err := events.New(db.Events(), events.Config{Timeout: 2 * time.Second}, nil)
+	require.NoError(t, err)
 	retry := o.retry
 	if retry.First == 0 {
 		retry = delivery.RetryPolicy{First: 200 * time.Millisecond, Max: time.Second, GiveUpAfter: time.Hour}
@@ -151,6 +156,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		Sender:       b.sender,
 		Feedback:     b.feedback,
 		StandIns:     b.stand,
+		Invoker:      invoker,
 		CacheTTL:     time.Millisecond,
 		Rspamd:       o.rspamd,
 		Logger:       testLog(t),

@@ -6,7 +6,9 @@
 // DNS goes through a Resolver, which tests and TIDINGS_DNS point at a server
 // of their choosing.
 //
-// ARC (RFC 8617) is not checked yet.
+// ARC (RFC 8617): the chain a message arrives with is validated (arc= in
+// Authentication-Results, Auth.ARC), and a Sealer adds a set to messages
+// passed on.
 package mailauth
 
 import (
@@ -153,6 +155,7 @@ func (v *Verifier) Verify(ctx context.Context, o Origin, msg io.Reader) (message
 	br := bufio.NewReaderSize(src, 32<<10)
 	raw, fields, hdrErr := readHeader(br, v.maxHdr)
 	var dk dkimOutcome
+	var arc *arcCheck
 	switch {
 	case errors.Is(hdrErr, errHeaderTooLarge):
 		dk = dkimOutcome{verdict: message.ProcessingFailed,
@@ -161,7 +164,19 @@ func (v *Verifier) Verify(ctx context.Context, o Origin, msg io.Reader) (message
 		<-spfDone
 		return message.Auth{}, fmt.Errorf("mailauth: reading message: %w", hdrErr)
 	default:
-		dk = v.checkDKIM(ctx, raw, fields, br)
+		// The newest ARC-Message-Signature's body hash is computed from
+		// the body as DKIM reads it, and from the rest if DKIM did not.
+		arc = newARCCheck(raw)
+		var body io.Reader = br
+		if arc.body != nil {
+			body = io.TeeReader(br, arc.body)
+		}
+		dk = v.checkDKIM(ctx, raw, fields, body)
+		if arc.body != nil {
+			if _, err := io.Copy(arc.body, br); err != nil && src.err == nil {
+				src.err = err
+			}
+		}
 	}
 	spfRes := <-spfDone
 	if src.err != nil {
@@ -185,18 +200,24 @@ func (v *Verifier) Verify(ctx context.Context, o Origin, msg io.Reader) (message
 		dm = v.checkDMARC(ctx, fromDomains(froms), spfRes, dk)
 	}
 
+	ar := arcOutcome{result: ARCFail, info: resinfo{method: "arc", result: string(ARCFail), reason: "header section too large"}}
+	if arc != nil {
+		ar = v.arcResult(ctx, arc)
+	}
+
 	infos = append(infos, spfRes.info)
 	infos = append(infos, dk.infos...)
-	infos = append(infos, dm.info)
+	infos = append(infos, dm.info, ar.info)
 	auth := message.Auth{
 		SPF:           spfRes.verdict,
 		DKIM:          dk.verdict,
 		DMARC:         dm.verdict,
 		DMARCPolicy:   dm.policy,
+		ARC:           string(ar.result),
 		ResultsHeader: formatResults(v.id, infos),
 	}
 	v.log.DebugContext(ctx, "mailauth verdicts", "ip", o.RemoteIP, "mail_from", o.MailFrom,
-		"spf", auth.SPF, "dkim", auth.DKIM, "dmarc", auth.DMARC, "dmarc_policy", auth.DMARCPolicy)
+		"spf", auth.SPF, "dkim", auth.DKIM, "dmarc", auth.DMARC, "dmarc_policy", auth.DMARCPolicy, "arc", auth.ARC)
 	return auth, nil
 }
 
@@ -288,7 +309,7 @@ type dkimOutcome struct {
 // checkDKIM verifies every DKIM-Signature of the message (up to
 // MaxSignatures), feeding the verifier the header already read and then the
 // rest of the message.
-func (v *Verifier) checkDKIM(ctx context.Context, raw []byte, fields []field, body *bufio.Reader) dkimOutcome {
+func (v *Verifier) checkDKIM(ctx context.Context, raw []byte, fields []field, body io.Reader) dkimOutcome {
 	var sigs []string
 	for _, f := range fields {
 		if strings.EqualFold(f.name, "DKIM-Signature") {

@@ -301,11 +301,11 @@ func TestResultsHeaderOfVerify(t *testing.T) {
 	}, strings.NewReader(msg))
 	require.NoError(t, err)
 	require.Equal(t, message.Auth{SPF: message.Pass, DKIM: message.Pass, DMARC: message.Pass, DMARCPolicy: "REJECT",
-		ResultsHeader: auth.ResultsHeader}, auth)
+		ARC: "none", ResultsHeader: auth.ResultsHeader}, auth)
 
 	re := regexp.MustCompile(`^mx\.tidings\.test; auth=pass smtp\.auth=alice; spf=pass smtp\.mailfrom=alice@example\.org; ` +
 		`dkim=pass header\.d=example\.org header\.i=@example\.org header\.s=rsa header\.b=("[A-Za-z0-9+/]{8}"|[A-Za-z0-9+]{8}); ` +
-		`dmarc=pass \(p=reject\) header\.from=example\.org$`)
+		`dmarc=pass \(p=reject\) header\.from=example\.org; arc=none$`)
 	require.Regexp(t, re, unfold(auth.ResultsHeader))
 	for i, line := range strings.Split(auth.ResultsHeader, "\r\n") {
 		if i == 0 {

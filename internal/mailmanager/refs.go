@@ -229,13 +229,25 @@ func (r *refs) ruleAction(ctx context.Context, a mm.RuleAction) error {
 			return err
 		}
 	}
-	if l := a.InvokeLambda; l != nil && r.s.cfg.CheckFunction != nil {
-		if err := r.s.cfg.CheckFunction(ctx, r.acct, str(l.FunctionArn)); err != nil {
-			return err
+	if l := a.InvokeLambda; l != nil {
+		// The wire layer checks the model's range already; the domain
+		// checks it again for callers that do not come through it.
+		if m := l.RetryTimeMinutes; m != nil && (*m < 0 || *m > MaxLambdaRetryMinutes) {
+			return fault.Invalidf("InvokeLambda RetryTimeMinutes %d is out of range: 0 to %d minutes", *m, MaxLambdaRetryMinutes)
+		}
+		if r.s.cfg.CheckFunction != nil {
+			if err := r.s.cfg.CheckFunction(ctx, r.acct, str(l.FunctionArn)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// MaxLambdaRetryMinutes is the largest RetryTimeMinutes of an
+// InvokeLambda action: the range of LambdaRetryTimeMinutes in the Mail
+// Manager model (0 to 2160, 36 hours).
+const MaxLambdaRetryMinutes = 2160
 
 func validIPOrCIDR(v string) bool {
 	if strings.Contains(v, "/") {

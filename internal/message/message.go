@@ -55,6 +55,10 @@ type Auth struct {
 	// policy it publishes ("NONE", "QUARANTINE", "REJECT"), "" when none.
 	DMARC       Verdict
 	DMARCPolicy string
+	// ARC is the status of the message's Authenticated Received Chain
+	// (RFC 8617): "pass", "fail" or "none" (no chain; "" from before
+	// ARC was checked).
+	ARC string `json:",omitempty"`
 	// ResultsHeader is the Authentication-Results header value (RFC 8601)
 	// Tidings adds, without the field name.
 	ResultsHeader string

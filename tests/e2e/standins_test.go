@@ -20,8 +20,12 @@ import (
 func TestGatewayStandIns(t *testing.T) {
 	t.Parallel()
 	sink, caFile := startGatewaySinkAuth(t, "relayuser", "relay-Secret-1")
-	s := startServer(t, serverOpts{Env: []string{"TIDINGS_RELAY_CA=" + caFile}})
-	rc := startReceiver(t, map[string][]int{"/sync-fails": {500}})
+	// TIDINGS_RETRY_FIRST: a REQUEST_RESPONSE invocation that failed for
+	// a while is tried again after 1s, then 2s.
+	s := startServer(t, serverOpts{Env: []string{"TIDINGS_RELAY_CA=" + caFile, "TIDINGS_RETRY_FIRST=1s"}})
+	// /sync-fails cannot succeed (HTTP 400); /sync-flaky fails twice in
+	// ways that may pass, then answers.
+	rc := startReceiver(t, map[string][]int{"/sync-fails": {400}, "/sync-flaky": {503, 429, 200}})
 	lmtp := startLMTPSink(t)
 	arn := func(out string) string {
 		t.Helper()
@@ -45,6 +49,7 @@ func TestGatewayStandIns(t *testing.T) {
 	fnEvent := arn(s.tidings(t, "functions", "put", "on-mail", "--url", rc.url+"/event", "--secret", webhookSecret))
 	fnSync := arn(s.tidings(t, "functions", "put", "classify", "--url", rc.url+"/sync", "--secret", webhookSecret))
 	fnFails := arn(s.tidings(t, "functions", "put", "broken", "--url", rc.url+"/sync-fails"))
+	fnFlaky := arn(s.tidings(t, "functions", "put", "flaky", "--url", rc.url+"/sync-flaky"))
 	box := arn(s.tidings(t, "mailboxes", "put", "corp-box", "--lmtp", lmtp.Addr))
 	if out := s.tidings(t, "mailboxes", "list"); !strings.Contains(out, "lmtp:"+lmtp.Addr) {
 		t.Errorf("mailboxes list:\n%s", out)
@@ -81,6 +86,12 @@ func TestGatewayStandIns(t *testing.T) {
 					map[string]any{"InvokeLambda": map[string]any{"FunctionArn": fnSync, "InvocationType": "REQUEST_RESPONSE", "RoleArn": role}},
 					map[string]any{"InvokeLambda": map[string]any{"FunctionArn": fnFails, "InvocationType": "REQUEST_RESPONSE", "RoleArn": role, "ActionFailurePolicy": "DROP"}},
 					// Dropped with the failure above: never relayed.
+					map[string]any{"Relay": map[string]any{"Relay": relayID}},
+				}},
+			map[string]any{"Name": "flaky", "Conditions": to("flaky.test"),
+				"Actions": []any{
+					// Retried for up to 36 hours (the model's largest).
+					map[string]any{"InvokeLambda": map[string]any{"FunctionArn": fnFlaky, "InvocationType": "REQUEST_RESPONSE", "RetryTimeMinutes": 2160, "RoleArn": role}},
 					map[string]any{"Relay": map[string]any{"Relay": relayID}},
 				}},
 			map[string]any{"Name": "mailbox", "Conditions": to("box.test"),
@@ -183,11 +194,24 @@ func TestGatewayStandIns(t *testing.T) {
 		rc.wait(t, "/sync-fails")
 		// The failing function's step failed, and DROP dropped the
 		// recipient: the Relay after it is skipped.
-		waitLog(t, s, regexp.MustCompile(`action=InvokeLambda state=FAILED[^\n]*HTTP 500`))
+		waitLog(t, s, regexp.MustCompile(`action=InvokeLambda state=FAILED[^\n]*HTTP 400`))
 		waitLog(t, s, regexp.MustCompile(`action=Relay state=SKIPPED`))
 		if len(sink.Containing(token)) != 0 {
 			t.Errorf("relayed although an earlier action failed with DROP")
 		}
+	})
+
+	t.Run("InvokeLambdaRequestResponseRetried", func(t *testing.T) {
+		token := "flaky-" + randomSuffix()
+		send(t, "ops@flaky.test", token)
+		for range 3 {
+			rc.wait(t, "/sync-flaky")
+		}
+		// Pending while it failed (the Relay after it waiting), then done,
+		// and the message relayed.
+		waitLog(t, s, regexp.MustCompile(`action=InvokeLambda state=PENDING[^\n]*HTTP 429`))
+		waitLog(t, s, regexp.MustCompile(`rule=flaky action=InvokeLambda state=DONE`))
+		waitFor(t, sink, token, 1)
 	})
 
 	t.Run("DeliverToMailboxLMTP", func(t *testing.T) {
