@@ -77,9 +77,9 @@ var spendReason = map[Channel]sv.ServiceQuotaExceededExceptionReason{
 
 // spend checks that m fits under its channel's monthly spend limit and,
 // unless dryRun, adds its price to the month's spend, in tx (the send's
-// transaction: on SQLite the one writer serializes sends; on PostgreSQL
-// two concurrent sends of one account may both read the same total, so
-// the limit can be passed by the price of the messages in flight).
+// transaction). Sends of one account take turns on the month's total
+// (tx.Lock), so concurrent ones, on any node, cannot all fit under the
+// limit together.
 func (s *Service) spend(ctx context.Context, tx Tx, m *messageRec, dryRun bool) error {
 	name, ok := spendLimitOf[m.Channel]
 	if !ok {
@@ -94,6 +94,11 @@ func (s *Service) spend(ctx context.Context, tx Tx, m *messageRec, dryRun bool) 
 		limit = DefaultSpendLimitUSD
 	}
 	id := "spend-" + m.RequestedAt.UTC().Format("2006-01")
+	if !dryRun {
+		if err := tx.Lock(ctx, "sms-spend/"+m.AccountID+"/"+id); err != nil {
+			return err
+		}
+	}
 	var sp spendRec
 	r, err := tx.Get(ctx, m.AccountID, KindAccount, id)
 	switch {

@@ -138,6 +138,12 @@ type Tx interface {
 	// Enqueue inserts background jobs in this transaction (several in one
 	// statement): they run only if the transaction commits.
 	Enqueue(ctx context.Context, jobs ...Job) error
+	// Lock makes transactions that lock the same key take turns: the
+	// second waits until the first ends (commits or rolls back), on every
+	// node. A read-modify-write of a row that may not exist yet (a
+	// month's spend) needs it on PostgreSQL; on SQLite one writer already
+	// serializes them.
+	Lock(ctx context.Context, key string) error
 }
 
 // Job is a background job to enqueue inside a transaction; it has the shape

@@ -65,6 +65,17 @@ func (st *SMS) Read(ctx context.Context, fn func(sms.Tx) error) error {
 	return fn(&smsTx{txn: txn{s: s, tx: tx}, readOnly: true})
 }
 
+// Lock takes a transaction-scoped advisory lock on PostgreSQL (released
+// when the transaction ends); on SQLite the transaction holds the one
+// write lock already.
+func (t *smsTx) Lock(ctx context.Context, key string) error {
+	if t.s.d.Name() != "postgres" {
+		return nil
+	}
+	_, err := t.exec(ctx, "lock "+key, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, key)
+	return err
+}
+
 // smsTx is an sms.Tx. Like txn, statements that may meet a taken key use ON
 // CONFLICT DO NOTHING and look at the count, so that a PostgreSQL
 // transaction survives a fault.Conflict.

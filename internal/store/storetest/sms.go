@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func RunSMS(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Messages", testSMSMessages},
 		{"EnqueueRollsBack", testSMSEnqueueRollsBack},
 		{"ConcurrentMessageUpdates", testSMSConcurrentMessageUpdates},
+		{"Lock", testSMSLock},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,5 +371,35 @@ func testSMSCountAndEntries(t *testing.T, b *smsBundle) {
 		require.NoError(t, err)
 		require.EqualValues(t, 3, n)
 		return nil
+	})
+}
+
+// testSMSLock: a transaction locking a key another holds waits until that
+// one ends; other keys do not wait.
+func testSMSLock(t *testing.T, b *smsBundle) {
+	var ended atomic.Bool
+	locked := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- b.st.InTx(b.ctx, func(tx sms.Tx) error {
+			if err := tx.Lock(b.ctx, "spend/a"); err != nil {
+				return err
+			}
+			close(locked)
+			time.Sleep(200 * time.Millisecond) // room for a second taker to get in wrongly
+			ended.Store(true)
+			return nil
+		})
+	}()
+	<-locked
+	b.tx(t, func(tx sms.Tx) error {
+		require.NoError(t, tx.Lock(b.ctx, "spend/a"))
+		require.True(t, ended.Load(), "the second taker got the lock while the first held it")
+		return nil
+	})
+	require.NoError(t, <-done)
+	b.tx(t, func(tx sms.Tx) error {
+		require.NoError(t, tx.Lock(b.ctx, "spend/a"))
+		return tx.Lock(b.ctx, "spend/b")
 	})
 }
