@@ -227,6 +227,7 @@ func (g *Gateway) Hostname() string { return g.cfg.Hostname }
 // Call it before the queue starts.
 func (g *Gateway) Register(q *jobs.Queue) error {
 	g.jobs = q
+	q.AddQueue(JobQueue, JobWorkers)
 	jobs.Register(q, &processWorker{g: g})
 	jobs.Register(q, &relayWorker{g: g})
 	jobs.Register(q, &notifyWorker{g: g})
