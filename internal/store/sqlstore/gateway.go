@@ -481,9 +481,7 @@ func (t *gatewayTx) DeleteMessage(ctx context.Context, id string) error {
 
 // dropSpoolContent removes the database's copy of a message, if any.
 func (t *gatewayTx) dropSpoolContent(ctx context.Context, queueID string) error {
-	_, err := t.exec(ctx, "delete spooled copy", `DELETE FROM spool_content
-		WHERE key = (SELECT blob_key FROM gateway_messages WHERE queue_id = ?)`, queueID)
-	return err
+	return t.s.dropSpoolContent(ctx, t.tx, `SELECT blob_key FROM gateway_messages WHERE queue_id = ?`, queueID)
 }
 
 // SpooledContent reads the database's copy of a spooled message.

@@ -373,8 +373,7 @@ func (t sendingTx) InsertMessage(ctx context.Context, m *sending.Message, rcpts 
 func (t sendingTx) UpdateMessage(ctx context.Context, m *sending.Message) error {
 	if m.BlobKey == "" {
 		// Delivered: the database's copy, if any, goes now.
-		if _, err := t.exec(ctx, "delete spooled copy", `DELETE FROM spool_content
-			WHERE key = (SELECT blob_key FROM ses_messages WHERE message_id = ?)`, m.MessageID); err != nil {
+		if err := t.s.dropSpoolContent(ctx, t.tx, `SELECT blob_key FROM ses_messages WHERE message_id = ?`, m.MessageID); err != nil {
 			return err
 		}
 	}

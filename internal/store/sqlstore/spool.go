@@ -24,12 +24,11 @@ func (s *Store) putSpoolContent(ctx context.Context, tx querier, key string, con
 	return s.wrap(err, "store spooled copy")
 }
 
-// deleteSpoolContent removes the copy of key, if the database has it.
-func (s *Store) deleteSpoolContent(ctx context.Context, tx querier, key string) error {
-	if key == "" {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, s.q(`DELETE FROM spool_content WHERE key = ?`), key)
+// dropSpoolContent removes the database's copy of a message, if it has
+// one: the copy under the blob key the message's row holds. blobKeyOf is
+// a query selecting that key by the message's id, from a constant.
+func (s *Store) dropSpoolContent(ctx context.Context, tx querier, blobKeyOf, id string) error {
+	_, err := tx.ExecContext(ctx, s.q(`DELETE FROM spool_content WHERE key = (`+blobKeyOf+`)`), id)
 	return s.wrap(err, "delete spooled copy")
 }
 
