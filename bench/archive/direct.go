@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidings/tidings/internal/archive"
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
+	"github.com/tidings/tidings/internal/blob/pack"
 	"github.com/tidings/tidings/internal/message"
 	"github.com/tidings/tidings/internal/store"
 )
@@ -51,7 +52,12 @@ func fillDirect(clients int, databaseURL, dataDir, accountID, archiveID string, 
 	if err != nil {
 		return ingest{}, err
 	}
-	svc, err := archive.New(db.Archive(), blobs, fixedArchive{}, archive.Config{SigningKey: bytes.Repeat([]byte{1}, 32)}, nil)
+	packs, err := pack.Open(filepath.Join(dataDir, "packs", "archive")) // as Tidings lays them out
+	if err != nil {
+		return ingest{}, err
+	}
+	defer packs.Close()
+	svc, err := archive.New(db.Archive(), blobs, fixedArchive{}, archive.Config{SigningKey: bytes.Repeat([]byte{1}, 32), Packs: packs}, nil)
 	if err != nil {
 		return ingest{}, err
 	}

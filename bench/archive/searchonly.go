@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidings/tidings/internal/archive"
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
+	"github.com/tidings/tidings/internal/blob/pack"
 	"github.com/tidings/tidings/internal/store"
 )
 
@@ -96,7 +97,13 @@ func runSearchOnly(o searchOptions) error {
 	if err != nil {
 		return err
 	}
-	svc, err := archive.New(st, blobs, fixedArchive{}, archive.Config{SigningKey: bytes.Repeat([]byte{1}, 32)}, nil)
+	var packs *pack.Store
+	if o.dir != "" {
+		if packs, err = pack.Open(filepath.Join(o.dir, "packs", "archive")); err != nil {
+			return err
+		}
+	}
+	svc, err := archive.New(st, blobs, fixedArchive{}, archive.Config{SigningKey: bytes.Repeat([]byte{1}, 32), Packs: packs}, nil)
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
-	arch, err := newArchive(db, blobs, mail, keys, reg, cfg.Region, baseURL, archiveKey, log)
+	arch, err := newArchive(db, blobs, filepath.Join(cfg.DataDir, "packs", "archive"), mail, keys, reg, cfg.Region, baseURL, archiveKey, log)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tidings/tidings/internal/archive"
 	"github.com/tidings/tidings/internal/awsapi"
 	"github.com/tidings/tidings/internal/blob"
+	"github.com/tidings/tidings/internal/blob/pack"
 	"github.com/tidings/tidings/internal/config"
 	"github.com/tidings/tidings/internal/kms"
 	"github.com/tidings/tidings/internal/mailmanager"
@@ -22,9 +23,15 @@ import (
 )
 
 // newArchive builds the archive and registers its jobs.
-func newArchive(db *store.DB, blobs blob.Store, mail *mailmanager.Service, keys *kms.Service, reg prometheus.Registerer,
+// Messages up to archive.PackMax go into pack segments under packDir.
+func newArchive(db *store.DB, blobs blob.Store, packDir string, mail *mailmanager.Service, keys *kms.Service, reg prometheus.Registerer,
 	region, baseURL string, signingKey []byte, log *slog.Logger) (*archive.Service, error) {
+	packs, err := pack.Open(packDir)
+	if err != nil {
+		return nil, err
+	}
 	arch, err := archive.New(db.Archive(), blobs, archive.MailManagerArchives(mail), archive.Config{
+		Packs:      packs,
 		Region:     region,
 		BaseURL:    baseURL,
 		SigningKey: signingKey,

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/internal/blob"
+	"github.com/tidings/tidings/internal/blob/pack"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/iam"
@@ -115,6 +116,9 @@ type Config struct {
 	Now func() time.Time
 	// Observer receives metrics (default none).
 	Observer Observer
+	// Packs keeps messages up to PackMax stored bytes in shared segment
+	// files (default none: a blob per message).
+	Packs *pack.Store
 	// Keys gives the data keys of archives with a KmsKeyArn (default
 	// none: storing into such an archive fails, nothing is stored
 	// unencrypted).

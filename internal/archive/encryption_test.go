@@ -34,8 +34,13 @@ func (b *testBundle) encrypted(t *testing.T, name, alias string) (archiveID, key
 // of the blob store.
 func (b *testBundle) blobFiles(t *testing.T) map[string][]byte {
 	t.Helper()
+	return filesUnder(t, filepath.Join(b.blobs.Root(), "archive"))
+}
+
+// filesUnder returns the contents of every file under root.
+func filesUnder(t *testing.T, root string) map[string][]byte {
+	t.Helper()
 	files := map[string][]byte{}
-	root := filepath.Join(b.blobs.Root(), "archive")
 	require.NoError(t, filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

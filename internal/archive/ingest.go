@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/tidings/tidings/internal/blob"
 	"github.com/tidings/tidings/internal/message"
 )
 
@@ -77,32 +75,21 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		key += ".enc"
 	}
 
-	// raw ─tee─► zstd ─pipe─► blob Put (another goroutine)
+	// raw ─tee─► zstd ─► sink (a pack, or a blob Put in another goroutine)
 	//      └──► sha256, byte count, MIME parser
-	pr, pw := io.Pipe()
-	type putResult struct {
-		info blob.Info
-		err  error
-	}
-	done := make(chan putResult, 1)
-	go func() {
-		info, err := s.blobs.Put(ctx, key, pr)
-		pr.CloseWithError(errPutEnded) // unblock the writer if Put stopped early
-		done <- putResult{info, err}
-	}()
+	out := s.newSink(ctx, key)
 	zw := encoders.Get().(*zstd.Encoder)
 	var sw *sealWriter
 	if dataKey != nil {
-		// raw ─► zstd ─► AES-256-GCM ─pipe─► blob Put
-		if sw, err = newSealWriter(pw, dataKey, cryptAD(accountID, archiveID, id)); err != nil {
+		// raw ─► zstd ─► AES-256-GCM ─► sink
+		if sw, err = newSealWriter(out, dataKey, cryptAD(accountID, archiveID, id)); err != nil {
 			encoders.Put(zw)
-			pw.CloseWithError(err)
-			<-done
+			out.close(err)
 			return "", err
 		}
 		zw.Reset(sw)
 	} else {
-		zw.Reset(pw)
+		zw.Reset(out)
 	}
 	sum := sha256.New()
 	var size countWriter
@@ -116,13 +103,8 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		err = sw.Close()
 	}
 	encoders.Put(zw)
-	pw.CloseWithError(err) // nil: EOF, Put completes
-	put := <-done
-	if put.err != nil && (err == nil || errors.Is(err, errPutEnded)) {
-		err = put.err // the cause, when the blob store stopped first
-	}
+	where, stored, err := out.close(err)
 	if err != nil {
-		s.deleteBlob(ctx, key)
 		return "", fmt.Errorf("archive: storing message: %w", err)
 	}
 
@@ -131,9 +113,9 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		ArchiveID:      archiveID,
 		ID:             id,
 		ReceivedAt:     received,
-		BlobKey:        key,
+		BlobKey:        where,
 		Size:           int64(size),
-		StoredSize:     put.info.Size,
+		StoredSize:     stored,
 		SHA256:         hex.EncodeToString(sum.Sum(nil)),
 		Compression:    Compression,
 		DataKeyID:      dataKeyID,
@@ -153,7 +135,7 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.SearchEnvelopeTo()...),
 		m.Meta.Attachments, body)
 	if err := s.inserts.Do(Insert{Message: m, Doc: doc}); err != nil {
-		s.deleteBlob(ctx, key)
+		s.dropContent(ctx, where)
 		return "", err
 	}
 	s.cfg.Observer.MessageArchived(m.Size, m.Malformed, time.Since(start))
@@ -173,16 +155,6 @@ func (s *Service) insertBatch(batch []Insert) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return s.store.InsertMessages(ctx, batch)
-}
-
-var errPutEnded = errors.New("archive: blob store stopped reading")
-
-// deleteBlob removes the blob of a message that could not be archived; a
-// failure leaves an orphan blob, which is logged.
-func (s *Service) deleteBlob(ctx context.Context, key string) {
-	if err := s.blobs.Delete(context.WithoutCancel(ctx), key); err != nil && !isNotFound(err) {
-		s.log.Warn("could not delete the blob of a message not archived", "key", key, "err", err)
-	}
 }
 
 type countWriter int64

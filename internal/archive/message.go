@@ -61,11 +61,8 @@ func (s *Service) OpenMessage(ctx context.Context, accountID, id string) (*Messa
 }
 
 func (s *Service) openBlob(ctx context.Context, m *Message) (io.ReadCloser, error) {
-	rc, _, err := s.blobs.Get(ctx, m.BlobKey)
+	rc, err := s.openContent(ctx, m)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, fmt.Errorf("archive: the content of message %s is missing from the blob store (%s)", m.ID, m.BlobKey)
-		}
 		return nil, err
 	}
 	if m.DataKeyID != "" {

@@ -50,6 +50,13 @@ func (s *Service) RunRetention(ctx context.Context) (deleted int, err error) {
 	if _, err := s.store.DeleteTasks(ctx, now.Add(-s.cfg.History)); err != nil {
 		return deleted, err
 	}
+	if s.cfg.Packs != nil {
+		// What was freed in segments still being written gets its space
+		// back once they are sealed.
+		if err := s.cfg.Packs.Sweep(); err != nil {
+			s.log.Warn("sweeping the archive's pack segments", "err", err)
+		}
+	}
 	return deleted, nil
 }
 
@@ -64,7 +71,7 @@ func (s *Service) deleteBefore(ctx context.Context, accountID, archiveID string,
 			return n, bytes, err
 		}
 		for _, m := range msgs {
-			if err := s.blobs.Delete(ctx, m.BlobKey); err != nil && !isNotFound(err) {
+			if err := s.deleteContent(ctx, m.BlobKey); err != nil {
 				return n, bytes, err
 			}
 		}

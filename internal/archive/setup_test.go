@@ -24,6 +24,7 @@ import (
 	"github.com/tidings/tidings/internal/archive"
 	"github.com/tidings/tidings/internal/awsapi"
 	blobfs "github.com/tidings/tidings/internal/blob/fs"
+	"github.com/tidings/tidings/internal/blob/pack"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/kms"
@@ -58,11 +59,15 @@ type testBundle struct {
 	ctx2  context.Context // caller: acct2
 	api   string          // the AWS API server's URL
 	dl    string          // the download server's URL
+	packs *pack.Store     // with setupOpts.packs
 }
 
 type setupOpts struct {
 	// jobs starts the job queue with the archive's workers.
 	jobs bool
+	// packs keeps small messages in pack segments, as Tidings does; the
+	// other tests see a blob per message.
+	packs bool
 }
 
 func setup(t *testing.T, opts ...setupOpts) *testBundle {
@@ -92,7 +97,12 @@ func setup(t *testing.T, opts ...setupOpts) *testBundle {
 	}
 	dl := httptest.NewUnstartedServer(nil)
 	b.dl = "http://" + dl.Listener.Addr().String()
+	if o.packs {
+		b.packs, err = pack.Open(t.TempDir())
+		require.NoError(t, err)
+	}
 	svc, err := archive.New(db.Archive(), blobs, archive.MailManagerArchives(mms), archive.Config{
+		Packs:      b.packs,
 		BaseURL:    b.dl,
 		SigningKey: bytes.Repeat([]byte("k"), 32),
 		Now:        clock.Now,

@@ -151,7 +151,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (blob.Info, er
 		return blob.Info{}, fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	done = true
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return blob.Info{}, fmt.Errorf("blob: put %s: fsync directory: %w", key, err)
 	}
 	return blob.Info{Key: key, Size: n, ModTime: fi.ModTime().UTC(), SHA256: sum}, nil
@@ -186,10 +186,12 @@ func (s *Store) mkdirAll(key, dir string) error {
 		}
 		return nil
 	}
-	return syncDir(parent)
+	return SyncDir(parent)
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making the entries made or removed in it
+// durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -276,7 +278,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return notFound(key, err)
 	}
 	dir := filepath.Dir(p)
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		if errors.Is(err, iofs.ErrNotExist) {
 			// A concurrent Delete pruned the directory, empty: the entry
 			// went with it.
