@@ -37,6 +37,7 @@ import (
 	"net/smtp"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -68,10 +69,23 @@ func main() {
 	flag.StringVar(&so.results, "results", "", "with -search: write what each query found (IDs and scores) to this file, to compare two builds")
 	flag.IntVar(&so.fill, "fill", 0, "with -search: first store this many corpus messages into the archive (-archive, default a-bench), e.g. to fill -database")
 	flag.StringVar(&so.shapes, "shapes", "", "with -search: only these shapes (comma-separated names)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the in-process fill and searches) to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "archive:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if so.dir != "" || so.database != "" {
 		so.seed = o.seed
 		if err := runSearchOnly(so); err != nil {
+			pprof.StopCPUProfile()
 			fmt.Fprintln(os.Stderr, "archive:", err)
 			os.Exit(1)
 		}
@@ -82,6 +96,7 @@ func main() {
 		return
 	}
 	if err := run(o); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "archive:", err)
 		os.Exit(1)
 	}
