@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/message"
 )
 
@@ -41,6 +42,9 @@ func BlobKey(accountID, archiveID string, received time.Time, id string) string 
 // inserted in one transaction after. A message whose MIME structure is
 // broken or cut short is archived as received and flagged malformed,
 // never refused. env may be nil for messages that did not come over SMTP.
+// The content is durable when Store returns; the row too, unless ctx is
+// lazy (package durable), for callers that record lazily that they
+// archived and so archive again after a power cut lost both.
 //
 // Errors: fault.NotFound when the archive does not exist, fault.Conflict
 // when it is PENDING_DELETION, and the errors of raw, the blob store and
@@ -134,7 +138,17 @@ func (s *Service) Store(ctx context.Context, accountID, archiveID string, env *m
 		append([]string{m.Meta.From}, m.Meta.SearchEnvelopeFrom()...),
 		append([]string{m.Meta.To, m.Meta.Cc}, m.Meta.SearchEnvelopeTo()...),
 		m.Meta.Attachments, body)
-	if err := s.inserts.Do(Insert{Message: m, Doc: doc}); err != nil {
+	ins := Insert{Message: m, Doc: doc}
+	if durable.IsLazy(ctx) {
+		// The caller records that the message is archived lazily after
+		// this (the gateway's steps): a power cut that lost this row
+		// loses that record too, and the message is archived again. The
+		// row joins the other lazy writes instead of an fsync of its own.
+		err = s.store.InsertMessages(ctx, []Insert{ins})
+	} else {
+		err = s.inserts.Do(ins)
+	}
+	if err != nil {
 		s.dropContent(ctx, where)
 		return "", err
 	}

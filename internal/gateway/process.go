@@ -729,7 +729,8 @@ func (g *Gateway) archive(ctx context.Context, q *queued, s *Step, a *mm.Archive
 	defer rc.Close()
 	env := q.env
 	env.Recipients = s.Recipients
-	msgID, err := arch.Store(ctx, q.AccountID, id, &env, *q.auth, rc)
+	// Lazily: the step that records this is lazy too (see archive.Store).
+	msgID, err := arch.Store(durable.Lazy(ctx), q.AccountID, id, &env, *q.auth, rc)
 	switch {
 	case err == nil:
 		return done("archived in " + id + " as " + msgID), nil

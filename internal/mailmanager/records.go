@@ -169,7 +169,7 @@ func (s *Service) Listeners(ctx context.Context) ([]Listener, error) {
 // the configuration (the rule engine reading a rule set, a relay, …).
 func (s *Service) Lookup(ctx context.Context, accountID string, k Kind, id string) (*Resource, error) {
 	var r *Resource
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
 		r, err = get(ctx, tx, accountID, k, id)
 		return err

@@ -58,6 +58,9 @@ type Store interface {
 	// InTx runs fn in one transaction: everything fn does is committed
 	// together, or nothing is when fn or the commit fails.
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn in a read-only transaction, a consistent snapshot that
+	// does not wait for writers (nor they for it); fn must not write.
+	Read(ctx context.Context, fn func(Tx) error) error
 }
 
 // Tx is a transaction over the Mail Manager tables. Errors: fault.NotFound

@@ -31,6 +31,9 @@ func (a ArchiveStore) pg() bool { return a.s.d.Name() == "postgres" }
 
 // inTx runs fn in a transaction of the write pool.
 func (a ArchiveStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if a.s.combines(ctx) {
+		return a.s.wrap(a.s.combined(ctx, fn), op)
+	}
 	tx, err := a.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return a.s.wrap(err, op)

@@ -57,12 +57,7 @@ func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 // Read runs fn in a read-only transaction of the read pool.
 func (st *SMS) Read(ctx context.Context, fn func(sms.Tx) error) error {
 	s := st.s
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return s.wrap(err, "begin read")
-	}
-	defer func() { _ = tx.Rollback() }() // read only: nothing to keep
-	return fn(&smsTx{txn: txn{s: s, tx: tx}, readOnly: true})
+	return s.readTx(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn: txn{s: s, tx: tx}, readOnly: true}) })
 }
 
 // Lock takes a transaction-scoped advisory lock on PostgreSQL (released

@@ -110,6 +110,22 @@ func (s *Store) InTx(ctx context.Context, fn func(mailmanager.Tx) error) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error { return fn(&txn{s: s, tx: tx}) })
 }
 
+// Read runs fn in a read-only transaction of the read pool.
+func (s *Store) Read(ctx context.Context, fn func(mailmanager.Tx) error) error {
+	return s.readTx(ctx, func(tx *sql.Tx) error { return fn(&txn{s: s, tx: tx}) })
+}
+
+// readTx runs fn in a read-only transaction of the read pool: a snapshot
+// that neither waits for the writer nor holds it.
+func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.wrap(err, "begin read")
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to keep
+	return fn(tx)
+}
+
 // commit commits tx and, unless ctx is lazy (package durable), returns
 // once the commit is on disk.
 func (s *Store) commit(ctx context.Context, tx *sql.Tx) error {
