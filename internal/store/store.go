@@ -33,8 +33,9 @@ const FileName = "tidings.db"
 
 // DB is an open database with its job queue.
 type DB struct {
-	sql     *sql.DB // writes and transactions
-	read    *sql.DB // reads outside transactions (SQLite); nil: sql
+	sql     *sql.DB              // writes and transactions
+	read    *sql.DB              // reads outside transactions (SQLite); nil: sql
+	ckpt    *sqlite.Checkpointer // SQLite: copies the log into the database
 	dialect sqlstore.Dialect
 	store   *sqlstore.Store
 	queue   *jobs.Queue
@@ -76,6 +77,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, op
 		kind   jobs.Driver
 		listen *pgxpool.Pool
 		sync   func() error // SQLite: makes commits durable (sqlite.WALSync)
+		ckpt   *sqlite.Checkpointer
 		err    error
 	)
 	switch {
@@ -91,6 +93,11 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, op
 			return nil, err
 		}
 		sync = sqlite.NewWALSync(path).Sync
+		if ckpt, err = sqlite.StartCheckpointer(ctx, path, log); err != nil {
+			read.Close()
+			db.Close()
+			return nil, err
+		}
 		d, kind = sqlite.Dialect{}, jobs.SQLite
 		log.Info("database", "dialect", "sqlite", "path", path)
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
@@ -111,6 +118,9 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, op
 	fail := func(err error) (*DB, error) {
 		if listen != nil {
 			listen.Close()
+		}
+		if ckpt != nil {
+			ckpt.Close()
 		}
 		if read != nil {
 			read.Close()
@@ -133,6 +143,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, log *slog.Logger, op
 	return &DB{
 		sql:     db,
 		read:    read,
+		ckpt:    ckpt,
 		dialect: d,
 		store:   st,
 		queue:   q,
@@ -190,11 +201,14 @@ func (db *DB) Close() error {
 		if db.listen != nil {
 			db.listen.Close()
 		}
-		var rerr error
+		var rerr, cerr error
+		if db.ckpt != nil {
+			cerr = db.ckpt.Close()
+		}
 		if db.read != nil {
 			rerr = db.read.Close()
 		}
-		db.closeErr = errors.Join(err, rerr, db.sql.Close())
+		db.closeErr = errors.Join(err, cerr, rerr, db.sql.Close())
 	})
 	return db.closeErr
 }
