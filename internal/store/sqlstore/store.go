@@ -28,6 +28,9 @@ type Store struct {
 	rebound sync.Map // query text -> dialect's text
 }
 
+// lazyMax bounds the lazy transactions combined into one (combine.go).
+const lazyMax = 32
+
 // New returns the stores over db, whose schema is migrated. Reads outside
 // transactions go to read, a pool over the same database (db itself where
 // a separate read pool buys nothing). queue inserts the jobs of
@@ -38,7 +41,9 @@ func New(db, read *sql.DB, d Dialect, queue *jobs.Queue) *Store {
 	}
 	s := &Store{db: db, rdb: read, d: d, queue: queue}
 	if d.Name() == "sqlite" {
-		s.lazy = groupcommit.New(0, s.runLazy)
+		// Lazy batches of at most lazyMax: a longer one would keep the
+		// writer from the commits someone waits on (an SMTP "250").
+		s.lazy = groupcommit.New(lazyMax, s.runLazy)
 	}
 	return s
 }
