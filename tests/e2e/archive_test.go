@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,10 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/miekg/dns"
+	_ "modernc.org/sqlite" // reading the database file
+
+	"github.com/tidings/tidings/internal/blob/pack"
+	"github.com/tidings/tidings/internal/store"
 )
 
 // TestArchiveJournaling is the journaling scenario (SCENARIOS.md 4, the
@@ -550,48 +555,89 @@ func cliArchiveBadInput(t *testing.T, s *Server, archiveID string) {
 		"--export-destination-configuration", jsonArg(map[string]any{"S3": map[string]any{"S3Location": "s3://bad-bucket/p/"}}))
 }
 
-// checkEncryptedAtRest: the long archive's blobs decompress to nothing
-// (they are ciphertext); the short archive's decompress to the mail. A
-// body token of every message is looked for in both.
+// checkEncryptedAtRest: what is on disk of the long archive is
+// ciphertext; the short archive's decompresses to the mail. Where each
+// message is (a range of a shared pack segment, or a blob of its own) is
+// read from the database file, and a body token of every message is
+// looked for in what is there.
 func checkEncryptedAtRest(t *testing.T, s *Server, short, long string, corpus []journalMessage) {
-	dec, err := zstd.NewReader(nil)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir, store.FileName)+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dec.Close()
-	read := func(archiveID string) (plain []byte, files int) {
-		root := filepath.Join(s.DataDir, "blobs", "archive", s.Account, archiveID)
-		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			files++
-			plain = append(plain, b...)
-			if p, err := dec.DecodeAll(b, nil); err == nil {
-				plain = append(plain, p...)
-			}
-			return nil
-		})
+	defer db.Close()
+	stored := func(archiveID string) (raw, plain []byte, n int) {
+		rows, err := db.Query(`SELECT blob_key FROM archive_messages WHERE archive_id = ?`, archiveID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return plain, files
+		defer rows.Close()
+		for rows.Next() {
+			var where string
+			if err := rows.Scan(&where); err != nil {
+				t.Fatal(err)
+			}
+			b := storedBytes(t, s.DataDir, where)
+			n++
+			raw = append(raw, b...)
+			if p, err := zstdDecode(b); err == nil {
+				plain = append(plain, p...)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return raw, plain, n
 	}
-	shortBytes, nShort := read(short)
-	longBytes, nLong := read(long)
+	_, shortPlain, nShort := stored(short)
+	longRaw, longPlain, nLong := stored(long)
 	if nShort != len(corpus) || nLong != len(corpus) {
-		t.Fatalf("blob files: %d in the short archive, %d in the long, want %d each", nShort, nLong, len(corpus))
+		t.Fatalf("stored messages: %d in the short archive, %d in the long, want %d each", nShort, nLong, len(corpus))
 	}
 	for _, c := range corpus {
-		if !bytes.Contains(shortBytes, []byte(c.token)) {
-			t.Errorf("control: %s not in the short (unencrypted) archive's blobs", c.token)
+		if !bytes.Contains(shortPlain, []byte(c.token)) {
+			t.Errorf("control: %s not in the short (unencrypted) archive's content", c.token)
 		}
-		if bytes.Contains(longBytes, []byte(c.token)) || bytes.Contains(longBytes, []byte(c.subject)) {
-			t.Errorf("plaintext of %s in the encrypted archive's blobs", c.messageID)
+		for _, b := range [][]byte{longRaw, longPlain} {
+			if bytes.Contains(b, []byte(c.token)) || bytes.Contains(b, []byte(c.subject)) {
+				t.Errorf("plaintext of %s in the encrypted archive's content", c.messageID)
+			}
 		}
 	}
+}
+
+// storedBytes reads what an archived message's blob_key names: a range of
+// a pack segment, or a file of the blob store.
+func storedBytes(t *testing.T, dataDir, where string) []byte {
+	t.Helper()
+	if !pack.IsRef(where) {
+		b, err := os.ReadFile(filepath.Join(dataDir, "blobs", filepath.FromSlash(where)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ref, err := pack.ParseRef(where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dataDir, "packs", "archive", filepath.FromSlash(ref.Segment)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, ref.Length)
+	if _, err := f.ReadAt(b, ref.Offset); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func zstdDecode(b []byte) ([]byte, error) {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.DecodeAll(b, nil)
 }
