@@ -135,24 +135,9 @@ func (g *Gateway) InTx(ctx context.Context, fn func(gateway.Tx) error) error {
 			return fn(&gatewayTx{gwReader: gwReader{s: s, tx: tx}, tx: tx})
 		})
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.wrap(err, "begin")
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = tx.Rollback()
-		}
-	}()
-	if err := fn(&gatewayTx{gwReader: gwReader{s: s, tx: tx}, tx: tx}); err != nil {
-		return err
-	}
-	if err := s.commit(ctx, tx); err != nil {
-		return s.wrap(err, "commit")
-	}
-	committed = true
-	return nil
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		return fn(&gatewayTx{gwReader: gwReader{s: s, tx: tx}, tx: tx})
+	})
 }
 
 func (g *Gateway) reader() gwReader { return gwReader{s: g.s} }

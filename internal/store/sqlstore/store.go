@@ -24,6 +24,7 @@ type Store struct {
 	queue *jobs.Queue
 	sync  func() error                  // nil: every commit is durable by itself
 	lazy  *groupcommit.Group[*lazyCall] // SQLite: lazy transactions combined (combine.go)
+	gate  *gate                         // SQLite: turns at the writer (gate.go)
 
 	rebound sync.Map // query text -> dialect's text
 }
@@ -44,6 +45,7 @@ func New(db, read *sql.DB, d Dialect, queue *jobs.Queue) *Store {
 		// Lazy batches of at most lazyMax: a longer one would keep the
 		// writer from the commits someone waits on (an SMTP "250").
 		s.lazy = groupcommit.New(lazyMax, s.runLazy)
+		s.gate = &gate{}
 	}
 	return s
 }
@@ -172,6 +174,12 @@ func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // commitTx is writeTx up to the commit, not waiting for it to be durable.
 func (s *Store) commitTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.gate != nil {
+		if err := s.gate.enter(ctx, durable.IsLazy(ctx)); err != nil {
+			return s.wrap(err, "begin")
+		}
+		defer s.gate.leave() // after the connection is back: defers run last first
+	}
 	conn, err := s.writer(ctx)
 	if err != nil {
 		return err
