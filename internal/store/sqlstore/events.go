@@ -45,29 +45,7 @@ func (e Events) read() evDB { return evDB{e.s, e.s.rdb} }
 
 // InTx runs fn in one transaction.
 func (e Events) InTx(ctx context.Context, fn func(events.Tx) error) error {
-	conn, err := e.s.writer(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return e.s.wrap(err, "begin")
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = tx.Rollback()
-		}
-	}()
-	if err := fn(&eventsTx{evDB: evDB{e.s, tx}, tx: tx}); err != nil {
-		return err
-	}
-	if err := e.s.commit(ctx, tx); err != nil {
-		return e.s.wrap(err, "commit")
-	}
-	committed = true
-	return nil
+	return e.s.writeTx(ctx, func(tx *sql.Tx) error { return fn(&eventsTx{evDB: evDB{e.s, tx}, tx: tx}) })
 }
 
 // write runs fn in a transaction of its own.

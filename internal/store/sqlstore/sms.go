@@ -29,29 +29,7 @@ func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 	if s.combines(ctx) {
 		return s.combined(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn: txn{s: s, tx: tx}}) })
 	}
-	conn, err := s.writer(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return s.wrap(err, "begin")
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = tx.Rollback()
-		}
-	}()
-	if err := fn(&smsTx{txn: txn{s: s, tx: tx}}); err != nil {
-		return err
-	}
-	if err := s.commit(ctx, tx); err != nil {
-		return s.wrap(err, "commit")
-	}
-	committed = true
-	return nil
+	return s.writeTx(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn: txn{s: s, tx: tx}}) })
 }
 
 // Read runs fn in a read-only transaction of the read pool.

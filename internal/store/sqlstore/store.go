@@ -97,8 +97,8 @@ func (s *Store) execWrite(ctx context.Context, op, query string, args ...any) (s
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
 	res, err := conn.ExecContext(ctx, s.q(query), args...)
+	_ = conn.Close() // the writer is free while the write is made durable
 	if err != nil {
 		return nil, s.wrap(err, op)
 	}
@@ -138,8 +138,19 @@ func (s *Store) SetSync(sync func() error) { s.sync = sync }
 
 // writeTx runs fn in one transaction on a connection of the write pool
 // (waiting at most AcquireTimeout for it): committed when fn succeeds,
-// rolled back otherwise.
+// rolled back otherwise. Unless ctx is lazy it returns once the commit is
+// on disk, waiting for that after giving the connection back: on SQLite,
+// with its one writer, the next transactions run meanwhile and share the
+// fsync (WALSync), instead of each holding the writer through its own.
 func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := s.commitTx(ctx, fn); err != nil {
+		return err
+	}
+	return s.wrap(s.durable(ctx), "commit")
+}
+
+// commitTx is writeTx up to the commit, not waiting for it to be durable.
+func (s *Store) commitTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	conn, err := s.writer(ctx)
 	if err != nil {
 		return err
@@ -159,7 +170,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := s.commit(ctx, tx); err != nil {
+	if err := tx.Commit(); err != nil {
 		return s.wrap(err, "commit")
 	}
 	committed = true
