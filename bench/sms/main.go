@@ -16,11 +16,12 @@
 // a SIMULATOR number, and the end-to-end figure is messages per second
 // with their final receipt from the built-in simulator.
 //
-//	bench/sms/run.sh -n 5000 -c 32 [-latency 20ms] [-db postgres://…]
+//	bench/sms/run.sh -n 5000 -c 32 [-window 10] [-latency 20ms] [-db postgres://…]
 //	go run ./bench/sms -simulator -n 5000 -c 32
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -45,6 +46,7 @@ type options struct {
 	latency      time.Duration
 	receiptDelay time.Duration
 	rate         string
+	window       string
 	debugAddr    string
 	verify       bool
 }
@@ -60,7 +62,8 @@ func main() {
 	flag.StringVar(&o.smscDir, "smsc", "tests/smsc", "directory of the test SMSC (smsc.mjs)")
 	flag.DurationVar(&o.latency, "latency", 20*time.Millisecond, "delay before the SMSC answers each submit_sm, as a carrier link has")
 	flag.DurationVar(&o.receiptDelay, "receipt-delay", 20*time.Millisecond, "delay after a submit_sm_resp before the SMSC sends its delivery receipt")
-	flag.StringVar(&o.rate, "rate", "", "TIDINGS_SMPP_RATE of the server (empty: its default)")
+	flag.StringVar(&o.rate, "rate", "", "TIDINGS_SMPP_RATE of the server (empty: its default, no limit)")
+	flag.StringVar(&o.window, "window", "", "TIDINGS_SMPP_WINDOW of the server (empty: its default, 10)")
 	flag.StringVar(&o.debugAddr, "debug-addr", "", "TIDINGS_DEBUG_ADDR of the server, for pprof while the bench runs")
 	flag.BoolVar(&o.verify, "verify", true, "check at the end that every message is DELIVERED (SMSC mode)")
 	flag.Parse()
@@ -101,6 +104,9 @@ func run(o options) error {
 		env = append(env, "TIDINGS_SMPP_ADDR="+sc.Addr, "TIDINGS_SMPP_SYSTEM_ID="+sc.SystemID, "TIDINGS_SMPP_PASSWORD="+sc.Password)
 		if o.rate != "" {
 			env = append(env, "TIDINGS_SMPP_RATE="+o.rate)
+		}
+		if o.window != "" {
+			env = append(env, "TIDINGS_SMPP_WINDOW="+o.window)
 		}
 	}
 	t, err := benchkit.StartTidings(bin, filepath.Join(work, "data"), dnsAddr, env...)
@@ -254,8 +260,9 @@ func (b *bench) smsc() error {
 	if pollErr != nil {
 		return pollErr
 	}
-	fmt.Printf("database: %s  messages: %d  clients: %d  SMSC latency: %s  receipt delay: %s  rate: %q\n",
-		b.dbName(), b.n, b.conc, b.latency, b.receiptDelay, b.rate)
+	window, rate := cmp.Or(b.window, "10"), cmp.Or(b.rate, "none")
+	fmt.Printf("database: %s  messages: %d  clients: %d  window: %s  rate limit: %s  SMSC latency: %s  receipt delay: %s\n",
+		b.dbName(), b.n, b.conc, window, rate, b.latency, b.receiptDelay)
 	fmt.Printf("accepted:   %8.0f SendTextMessage/s (%s)\n", float64(b.n)/accepted.Seconds(), accepted.Round(time.Millisecond))
 	if submitted.IsZero() {
 		return fmt.Errorf("the SMSC had %d of %d submit_sm after %s (log: %s)", last.Submits, b.n, b.timeout, b.t.Log)
