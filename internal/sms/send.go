@@ -332,7 +332,7 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 			}
 		}
 		if req.dryRun {
-			return s.spend(ctx, tx, m, true)
+			return s.spend(ctx, tx, []*messageRec{m}, true)
 		}
 		return nil
 	})
@@ -367,21 +367,26 @@ type pendingSend struct {
 	before func(Tx, *messageRec) error
 }
 
-// commitSends is the transaction of s.commits: for each send, its spend
-// (checked against the limit and added, so the sends of one batch count
-// each other's), what it needs written first (before), and the message
-// with its job. On SQLite one writer serializes every commit, and one per
-// message would bound the rate of sends by the writer; a failing send
-// fails only itself (groupcommit commits the others again without it).
+// commitSends is the transaction of s.commits: the sends' spend (checked
+// against the limits and added, so the sends of one batch count each
+// other's; one read and write of the month's total for all), then for
+// each what it needs written first (before), and the message with its
+// job. On SQLite one writer serializes every commit, and one per message
+// would bound the rate of sends by the writer; a failing send fails only
+// itself (groupcommit commits the others again without it).
 func (s *Service) commitSends(batch []pendingSend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return s.store.InTx(ctx, func(tx Tx) error {
+		ms := make([]*messageRec, len(batch))
+		for i, p := range batch {
+			ms[i] = p.m
+		}
+		if err := s.spend(ctx, tx, ms, false); err != nil {
+			return err
+		}
 		jobs := make([]Job, 0, len(batch))
 		for _, p := range batch {
-			if err := s.spend(ctx, tx, p.m, false); err != nil {
-				return err
-			}
 			if p.before != nil {
 				if err := p.before(tx, p.m); err != nil {
 					return err
