@@ -29,7 +29,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -210,6 +212,8 @@ func (b *bench) smsc() error {
 		submitted, receipted time.Time
 		pollErr              error
 	)
+	cpu0 := b.cpu()
+	load0 := loadavg()
 	start := time.Now()
 	stop := make(chan struct{})
 	polled := make(chan struct{})
@@ -249,12 +253,14 @@ func (b *bench) smsc() error {
 		close(stop)
 		return err
 	}
+	atAccepted, _ := b.sc.Counts()
 	select {
 	case <-polled:
 	case <-time.After(b.timeout):
 		close(stop)
 		<-polled
 	}
+	cpu := b.cpu().sub(cpu0)
 	mu.Lock()
 	defer mu.Unlock()
 	if pollErr != nil {
@@ -273,12 +279,20 @@ func (b *bench) smsc() error {
 	if span := time.Duration(last.LastSubmitAt-last.FirstSubmitAt) * time.Millisecond; span > 0 {
 		fmt.Printf("            %8.0f submit_sm/s from the SMSC's first to its last (%s)\n", float64(last.Submits-1)/span.Seconds(), span.Round(time.Millisecond))
 	}
+	if backlog := b.n - atAccepted.Submits; backlog > b.n/20 {
+		// What was left once every call was answered: the pipeline
+		// without the API's share of the machine.
+		d := submitted.Sub(start) - accepted
+		fmt.Printf("            %8.0f submit_sm/s after the last call was answered (%d left, %s)\n", float64(backlog)/d.Seconds(), backlog, d.Round(time.Millisecond))
+	}
 	if receipted.IsZero() {
 		return fmt.Errorf("tidings answered %d of %d receipts after %s (log: %s)", last.ReceiptsSent, b.n, b.timeout, b.t.Log)
 	}
 	r := receipted.Sub(start)
 	fmt.Printf("receipts:   %8.0f deliver_sm/s answered end to end (%d, %d refused, %s)\n",
 		float64(last.ReceiptsSent)/r.Seconds(), last.ReceiptsSent, last.ReceiptsRefused, r.Round(time.Millisecond))
+	fmt.Printf("CPU:        %.2f ms per message in tidings, %.2f in the SMSC, %.2f in the clients; load average %s -> %s (%d CPUs)\n",
+		cpu.ms(cpu.tidings, b.n), cpu.ms(cpu.smsc, b.n), cpu.ms(cpu.self, b.n), load0, loadavg(), runtime.NumCPU())
 	if !b.verify {
 		return nil
 	}
@@ -319,6 +333,40 @@ func (b *bench) simulator() error {
 	fmt.Printf("accepted:   %8.0f SendTextMessage/s (%s)\n", float64(b.n)/accepted.Seconds(), accepted.Round(time.Millisecond))
 	fmt.Printf("end to end: %8.0f messages/s with a final receipt (%d of %d, %s)\n", float64(final)/e2e.Seconds(), final, b.n, e2e.Round(time.Millisecond))
 	return nil
+}
+
+// cpuTimes are the CPU times used by the server, the SMSC and this
+// process (the API clients and the polling).
+type cpuTimes struct{ tidings, smsc, self time.Duration }
+
+func (b *bench) cpu() cpuTimes {
+	c := cpuTimes{self: benchkit.SelfCPU()}
+	c.tidings, _ = benchkit.ProcessCPU(b.t.Pid())
+	if b.sc != nil {
+		c.smsc, _ = benchkit.ProcessCPU(b.sc.Pid())
+	}
+	return c
+}
+
+func (c cpuTimes) sub(o cpuTimes) cpuTimes {
+	return cpuTimes{c.tidings - o.tidings, c.smsc - o.smsc, c.self - o.self}
+}
+
+func (cpuTimes) ms(d time.Duration, n int) float64 {
+	return float64(d) / float64(time.Millisecond) / float64(n)
+}
+
+// loadavg is the one-minute load average of the machine ("?" off Linux).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // finals waits, until deadline, for every message to have its final
