@@ -50,6 +50,3 @@ func SelfCPU() time.Duration {
 
 // Pid is the server's process id.
 func (t *Tidings) Pid() int { return t.cmd.Process.Pid }
-
-// Pid is the SMSC's process id.
-func (s *SMSC) Pid() int { return s.cmd.Process.Pid }

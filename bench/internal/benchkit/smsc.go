@@ -1,28 +1,25 @@
 package benchkit
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/tidings/tidings/internal/smpp/smsctest"
 )
 
 // SMSC is a running test SMSC of tests/smsc (smsc.mjs, on the npm smpp
 // package): it takes binds with its credentials, answers submit_sm and
 // sends delivery receipts.
 type SMSC struct {
-	Addr     string // SMPP host:port
-	Control  string // base URL of its HTTP control port
-	SystemID string
-	Password string
-	cmd      *exec.Cmd
-	stdin    io.Closer
+	*smsctest.SMSC // Addr, Control, Stop, Pid
+	SystemID       string
+	Password       string
 }
 
 // StartSMSC starts smsc.mjs in dir (tests/smsc, its npm packages
@@ -32,50 +29,11 @@ func StartSMSC(dir, systemID, password string) (*SMSC, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(abs, "node_modules", "smpp")); err != nil {
-		return nil, fmt.Errorf("the SMSC needs its npm packages (npm ci --prefix tests/smsc): %w", err)
-	}
-	cmd := exec.Command("node", "smsc.mjs", "--system-id", systemID, "--password", password)
-	cmd.Dir = abs
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	s, err := smsctest.Launch(abs, systemID, password, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the SMSC: %w", err)
-	}
-	s := &SMSC{SystemID: systemID, Password: password, cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("the SMSC did not start: %w", err)
-	}
-	var ports struct{ SMPP, Control int }
-	if err := json.Unmarshal([]byte(line), &ports); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("the SMSC said %q: %w", line, err)
-	}
-	s.Addr = fmt.Sprintf("127.0.0.1:%d", ports.SMPP)
-	s.Control = fmt.Sprintf("http://127.0.0.1:%d", ports.Control)
-	return s, nil
-}
-
-// Stop ends the SMSC (it exits when its stdin closes) and waits for it.
-func (s *SMSC) Stop() {
-	_ = s.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
+	return &SMSC{SMSC: s, SystemID: systemID, Password: password}, nil
 }
 
 // SMSCConfig is what POST /config sets.
