@@ -9,20 +9,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tidings/tidings/bench/internal/benchkit"
 	"github.com/tidings/tidings/internal/smpp"
 )
 
@@ -56,43 +52,18 @@ func fail(err error) {
 
 // run starts a fresh SMSC, binds once and submits n messages.
 func run(dir string, n, window, senders int, long bool, latency time.Duration) (rate float64, pdus int, err error) {
-	abs, err := filepath.Abs(dir)
+	sc, err := benchkit.StartSMSC(dir, "bench", "bench")
 	if err != nil {
 		return 0, 0, err
 	}
-	cmd := exec.Command("node", "smsc.mjs", "--system-id", "bench", "--password", "bench")
-	cmd.Dir = abs
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	defer sc.Stop()
+	if err := sc.Configure(benchkit.SMSCConfig{ResponseDelay: latency}); err != nil {
 		return 0, 0, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := cmd.Start(); err != nil {
-		return 0, 0, fmt.Errorf("starting the SMSC (npm ci --prefix tests/smsc first): %w", err)
-	}
-	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		return 0, 0, fmt.Errorf("the SMSC did not start: %w", err)
-	}
-	var ports struct{ SMPP, Control int }
-	if err := json.Unmarshal([]byte(line), &ports); err != nil {
-		return 0, 0, err
-	}
-	cfg := fmt.Sprintf(`{"responseDelay": %d}`, latency.Milliseconds())
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/config", ports.Control), "application/json", strings.NewReader(cfg))
-	if err != nil {
-		return 0, 0, err
-	}
-	_ = resp.Body.Close()
 
 	ctx := context.Background()
 	c, err := smpp.Dial(ctx, smpp.Config{
-		Addr: fmt.Sprintf("127.0.0.1:%d", ports.SMPP), SystemID: "bench", Password: "bench", Window: window,
+		Addr: sc.Addr, SystemID: sc.SystemID, Password: sc.Password, Window: window,
 	})
 	if err != nil {
 		return 0, 0, err

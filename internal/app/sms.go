@@ -31,10 +31,11 @@ func newSMS(db *store.DB, api *awsapi.Server, mux *http.ServeMux, conf *config.C
 	sim := simulator.New(filepath.Join(conf.DataDir, "sms-simulator"), log)
 	cfg := sms.Config{Region: conf.Region, Simulator: sim, Publisher: publisher, Registrations: regs}
 	if conf.SMPPAddr != "" {
-		rate, _ := conf.SMPPRateValue() // checked by Validate
+		rate, _ := conf.SMPPRateValue()     // checked by Validate
+		window, _ := conf.SMPPWindowValue() // checked by Validate
 		cfg.Carrier = smppcarrier.New(smpp.Config{
 			Addr: conf.SMPPAddr, SystemID: conf.SMPPSystemID, Password: conf.SMPPPassword,
-			SystemType: conf.SMPPSystemType, Rate: float64(rate),
+			SystemType: conf.SMPPSystemType, Rate: float64(rate), Window: window,
 		}, log)
 	}
 	if conf.SMSHTTPProvider != "" {

@@ -94,6 +94,7 @@ type Config struct {
 	SMPPPassword   string // TIDINGS_SMPP_PASSWORD
 	SMPPSystemType string // TIDINGS_SMPP_SYSTEM_TYPE
 	SMPPRate       string // TIDINGS_SMPP_RATE: submit_sm per second; "" ⇒ no limit
+	SMPPWindow     string // TIDINGS_SMPP_WINDOW: submit_sm awaiting their response at once; "" ⇒ 10
 	// Or an HTTP SMS gateway, described by a JSON file (internal/sms/httpcarrier).
 	SMSHTTPProvider string // TIDINGS_SMS_HTTP_PROVIDER: path of the gateway description
 	// WhatsApp business numbers over the Cloud API, described by a JSON
@@ -164,6 +165,7 @@ func (c *Config) Vars() []Var {
 		{"smpp-password", "TIDINGS_SMPP_PASSWORD", "", "password of the SMPP bind (at most 8 characters); prefer the environment variable", &c.SMPPPassword},
 		{"smpp-system-type", "TIDINGS_SMPP_SYSTEM_TYPE", "", "system_type of the SMPP bind, if the SMSC wants one", &c.SMPPSystemType},
 		{"smpp-rate", "TIDINGS_SMPP_RATE", "", "most submit_sm PDUs per second sent to the SMSC (empty: no limit)", &c.SMPPRate},
+		{"smpp-window", "TIDINGS_SMPP_WINDOW", "", "most submit_sm PDUs awaiting the SMSC's response at once, as the carrier allows (empty: 10)", &c.SMPPWindow},
 		{"sms-http-provider", "TIDINGS_SMS_HTTP_PROVIDER", "", "JSON file describing an HTTP SMS gateway carrying SMS instead of an SMSC (empty: none)", &c.SMSHTTPProvider},
 		{"whatsapp-config", "TIDINGS_WHATSAPP_CONFIG", "", "JSON file with the WhatsApp Cloud API token, app secret and business numbers (empty: no WhatsApp)", &c.WhatsAppConfig},
 		{"rspamd-url", "TIDINGS_RSPAMD_URL", "http://127.0.0.1:11333", "http:// URL of the rspamd normal worker that runs RSPAMD add-on analyses of traffic policies and rules", &c.RspamdURL},
@@ -312,8 +314,11 @@ func (c *Config) Validate() error {
 	if _, err := c.SMPPRateValue(); err != nil {
 		return err
 	}
+	if _, err := c.SMPPWindowValue(); err != nil {
+		return err
+	}
 	if c.SMPPAddr == "" {
-		if c.SMPPSystemID != "" || c.SMPPPassword != "" || c.SMPPSystemType != "" || c.SMPPRate != "" {
+		if c.SMPPSystemID != "" || c.SMPPPassword != "" || c.SMPPSystemType != "" || c.SMPPRate != "" || c.SMPPWindow != "" {
 			return fmt.Errorf("TIDINGS_SMPP_ADDR: set it (host:port of the SMSC) to use the other TIDINGS_SMPP_* settings")
 		}
 		return nil
@@ -374,6 +379,27 @@ func (c *Config) SMPPRateValue() (int, error) {
 	}
 	return n, nil
 }
+
+// SMPPWindowValue parses SMPPWindow: a whole number of outstanding
+// submit_sm from 1 to 1000; empty is the default, 10.
+func (c *Config) SMPPWindowValue() (int, error) {
+	if c.SMPPWindow == "" {
+		return DefaultSMPPWindow, nil
+	}
+	n, err := strconv.Atoi(c.SMPPWindow)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("TIDINGS_SMPP_WINDOW %q: want a whole number of outstanding submits from 1 to 1000", c.SMPPWindow)
+	}
+	return n, nil
+}
+
+// DefaultSMPPWindow is the SMPP window without TIDINGS_SMPP_WINDOW: the
+// usual default of SMSC accounts (and Kannel's max-pending-submits). An
+// SMSC refuses submits beyond the window its operator set
+// (ESME_RTHROTTLED), so a larger one is for the carrier to grant. One bind
+// carries at most window / round trip submits per second: 500/s with 10
+// over a 20 ms link.
+const DefaultSMPPWindow = 10
 
 // ConsoleSessions parses ConsoleSessionTTL (idle) and ConsoleSessionMax
 // (absolute); empty ones are zero (the console's defaults, 30m and 12h).

@@ -90,25 +90,37 @@ func TestSMPP(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 
-	c.SMPPAddr, c.SMPPSystemID, c.SMPPPassword, c.SMPPSystemType, c.SMPPRate = "smsc.example.com:2775", "tidings", "secret", "VMA", "50"
+	n, err = c.SMPPWindowValue()
+	require.NoError(t, err)
+	require.Equal(t, DefaultSMPPWindow, n)
+
+	c.SMPPAddr, c.SMPPSystemID, c.SMPPPassword, c.SMPPSystemType, c.SMPPRate, c.SMPPWindow = "smsc.example.com:2775", "tidings", "secret", "VMA", "50", "64"
 	require.NoError(t, c.Validate())
 	n, err = c.SMPPRateValue()
 	require.NoError(t, err)
 	require.Equal(t, 50, n)
+	n, err = c.SMPPWindowValue()
+	require.NoError(t, err)
+	require.Equal(t, 64, n)
 
 	for name, bad := range map[string]struct {
 		mod  func(*Config)
 		want string
 	}{
-		"no port":           {func(c *Config) { c.SMPPAddr = "smsc.example.com" }, "TIDINGS_SMPP_ADDR"},
-		"no host":           {func(c *Config) { c.SMPPAddr = ":2775" }, "TIDINGS_SMPP_ADDR"},
-		"no system id":      {func(c *Config) { c.SMPPSystemID = "" }, "TIDINGS_SMPP_SYSTEM_ID"},
-		"long system id":    {func(c *Config) { c.SMPPSystemID = strings.Repeat("s", 16) }, "TIDINGS_SMPP_SYSTEM_ID"},
-		"long password":     {func(c *Config) { c.SMPPPassword = "123456789" }, "TIDINGS_SMPP_PASSWORD"},
-		"long type":         {func(c *Config) { c.SMPPSystemType = strings.Repeat("t", 13) }, "TIDINGS_SMPP_SYSTEM_TYPE"},
-		"zero rate":         {func(c *Config) { c.SMPPRate = "0" }, "TIDINGS_SMPP_RATE"},
-		"fraction rate":     {func(c *Config) { c.SMPPRate = "2.5" }, "TIDINGS_SMPP_RATE"},
-		"words rate":        {func(c *Config) { c.SMPPRate = "fast" }, "TIDINGS_SMPP_RATE"},
+		"no port":        {func(c *Config) { c.SMPPAddr = "smsc.example.com" }, "TIDINGS_SMPP_ADDR"},
+		"no host":        {func(c *Config) { c.SMPPAddr = ":2775" }, "TIDINGS_SMPP_ADDR"},
+		"no system id":   {func(c *Config) { c.SMPPSystemID = "" }, "TIDINGS_SMPP_SYSTEM_ID"},
+		"long system id": {func(c *Config) { c.SMPPSystemID = strings.Repeat("s", 16) }, "TIDINGS_SMPP_SYSTEM_ID"},
+		"long password":  {func(c *Config) { c.SMPPPassword = "123456789" }, "TIDINGS_SMPP_PASSWORD"},
+		"long type":      {func(c *Config) { c.SMPPSystemType = strings.Repeat("t", 13) }, "TIDINGS_SMPP_SYSTEM_TYPE"},
+		"zero rate":      {func(c *Config) { c.SMPPRate = "0" }, "TIDINGS_SMPP_RATE"},
+		"fraction rate":  {func(c *Config) { c.SMPPRate = "2.5" }, "TIDINGS_SMPP_RATE"},
+		"words rate":     {func(c *Config) { c.SMPPRate = "fast" }, "TIDINGS_SMPP_RATE"},
+		"zero window":    {func(c *Config) { c.SMPPWindow = "0" }, "TIDINGS_SMPP_WINDOW"},
+		"huge window":    {func(c *Config) { c.SMPPWindow = "1001" }, "TIDINGS_SMPP_WINDOW"},
+		"window, no addr": {func(c *Config) {
+			c.SMPPAddr, c.SMPPSystemID, c.SMPPPassword, c.SMPPWindow = "", "", "", "20"
+		}, "TIDINGS_SMPP_ADDR"},
 		"settings, no addr": {func(c *Config) { c.SMPPAddr = "" }, "TIDINGS_SMPP_ADDR"},
 	} {
 		c := defaults()

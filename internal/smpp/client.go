@@ -74,6 +74,12 @@ type Config struct {
 
 	// Window is how many requests may await their response at once; default 10.
 	Window int
+	// InboundWorkers is how many deliver_sm and data_sm (receipts and
+	// mobile-originated messages) are handed to OnReceipt and OnMessage at
+	// once; default 8. Those from one source address (one handset) are
+	// handled one at a time, in arrival order; the others may be answered
+	// out of order, which SMPP allows (responses carry the sequence number).
+	InboundWorkers int
 	// Rate limits submit_sm PDUs (one per part) per second; 0 is no limit.
 	Rate float64
 	// EnquireLink is the keepalive interval; default 30s, negative disables.
@@ -162,6 +168,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = 10
+	}
+	if cfg.InboundWorkers <= 0 {
+		cfg.InboundWorkers = 8
 	}
 	if cfg.EnquireLink == 0 {
 		cfg.EnquireLink = 30 * time.Second

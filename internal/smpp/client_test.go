@@ -214,3 +214,63 @@ func TestClientBackoffGrows(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotBound)
 	require.True(t, IsRetryable(err))
 }
+
+// TestClientInboundWorkers: a receipt whose callback is slow (a commit
+// waiting for the database) holds up neither the receipts of other
+// handsets nor the responses to submits, while those of its own handset
+// stay in arrival order.
+func TestClientInboundWorkers(t *testing.T) {
+	t.Parallel()
+	addr, peers := rawSMSC(t)
+	const slow, other = "447700900001", "447700900002" // different loops of the default 8
+	release := make(chan struct{})
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	c := rawClient(t, addr, func(c *Config) {
+		c.OnReceipt = func(_ context.Context, r Receipt) error {
+			if r.Source == slow {
+				<-release
+			}
+			mu.Lock()
+			order = append(order, r.MessageID)
+			mu.Unlock()
+			return nil
+		}
+	})
+	p := acceptBind(t, peers)
+	receipt := func(seq uint32, source, id string) {
+		dlr := &ShortMessage{Source: source, Dest: "Tidings", ESMClass: ESMClassDeliveryReceipt}
+		dlr.TLVs.SetCString(TagReceiptedMessageID, id)
+		dlr.TLVs.SetUint(TagMessageState, 1, uint32(StateDelivered))
+		p.write(&PDU{Command: DeliverSM, Sequence: seq, Body: dlr})
+	}
+	receipt(20, slow, "S1")
+	receipt(21, slow, "S2")
+	receipt(22, other, "O1")
+	require.Equal(t, &PDU{Command: DeliverSMResp, Sequence: 22, Body: &MessageResp{}}, p.read())
+
+	// A submit is answered while the slow receipts wait.
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Submit(context.Background(), Message{Source: "Tidings", Dest: other, Text: "hi"})
+		done <- err
+	}()
+	sub := p.read()
+	require.Equal(t, SubmitSM, sub.Command)
+	p.write(&PDU{Command: SubmitSMResp, Sequence: sub.Sequence, Body: &MessageResp{MessageID: "M1"}})
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the submit_sm_resp waited behind a slow receipt")
+	}
+
+	close(release)
+	require.Equal(t, &PDU{Command: DeliverSMResp, Sequence: 20, Body: &MessageResp{}}, p.read())
+	require.Equal(t, &PDU{Command: DeliverSMResp, Sequence: 21, Body: &MessageResp{}}, p.read())
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"O1", "S1", "S2"}, order)
+}

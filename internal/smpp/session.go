@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"sync"
 	"time"
@@ -24,8 +25,10 @@ type session struct {
 	pending map[uint32]*call
 	err     error // why the session ended; set once
 
-	done    chan struct{} // closed when the session has ended
-	inbound chan *PDU     // deliver_sm and data_sm for the inbound loop
+	done chan struct{} // closed when the session has ended
+	// inbound holds the deliver_sm and data_sm for the inbound loops, one
+	// channel per loop; a PDU goes to the loop of its source address.
+	inbound []chan *PDU
 }
 
 // call is one outstanding request.
@@ -48,12 +51,19 @@ func newSession(c *Client, conn net.Conn) *session {
 		bw:      bufio.NewWriter(conn),
 		pending: map[uint32]*call{},
 		done:    make(chan struct{}),
-		inbound: make(chan *PDU, 64),
+		inbound: make([]chan *PDU, c.cfg.InboundWorkers),
+	}
+	for i := range s.inbound {
+		s.inbound[i] = make(chan *PDU, inboundQueue)
+		go s.inboundLoop(s.inbound[i])
 	}
 	go s.readLoop()
-	go s.inboundLoop()
 	return s
 }
+
+// inboundQueue is how many deliver_sm and data_sm each inbound loop holds
+// read but not yet handled; beyond that, reading waits.
+const inboundQueue = 16
 
 // close ends the session with err, failing every outstanding request with
 // it. Only the first call has an effect.
@@ -217,7 +227,7 @@ func (s *session) dispatch(p *PDU) {
 		s.close(ErrUnboundBySMSC)
 	case DeliverSM, DataSM:
 		select {
-		case s.inbound <- p:
+		case s.inbound[s.inboundIndex(p)] <- p:
 		case <-s.done:
 		}
 	default:
@@ -226,13 +236,35 @@ func (s *session) dispatch(p *PDU) {
 	}
 }
 
-// inboundLoop hands deliver_sm and data_sm to the client's callbacks one at a
-// time, in arrival order, and answers each once its callback has returned,
-// so a message is acknowledged only after the application took it.
-func (s *session) inboundLoop() {
+// inboundIndex picks the inbound loop of a deliver_sm or data_sm by its
+// source address: the handset's, for its messages and for the receipts of
+// the messages sent to it, which so stay in arrival order.
+func (s *session) inboundIndex(p *PDU) int {
+	if len(s.inbound) == 1 {
+		return 0
+	}
+	var src string
+	switch b := p.Body.(type) {
+	case *ShortMessage:
+		src = b.Source
+	case *Data:
+		src = b.Source
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(src))
+	return int(h.Sum32() % uint32(len(s.inbound)))
+}
+
+// inboundLoop hands the deliver_sm and data_sm of its channel to the
+// client's callbacks one at a time, in arrival order, and answers each once
+// its callback has returned, so a message is acknowledged only after the
+// application took it. Several loops run at once (Config.InboundWorkers):
+// a callback that commits to a database does not hold up the others, nor,
+// once its queue is full, the reading of submit_sm_resp.
+func (s *session) inboundLoop(inbound <-chan *PDU) {
 	for {
 		select {
-		case p := <-s.inbound:
+		case p := <-inbound:
 			st := s.c.handleInbound(p)
 			var body any = &MessageResp{}
 			if p.Command == DataSM && st != StatusOK {

@@ -23,6 +23,21 @@ type SendArgs struct {
 
 func (SendArgs) Kind() string { return KindSend }
 
+// InsertOpts puts sends in their own queue.
+func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: SendQueue} }
+
+// SendQueue is the job queue of sends, with SendWorkers workers of its
+// own. River fetches a queue's jobs at most once per FetchCooldown
+// (100 ms), as many as it has idle workers: the default queue's 60 capped
+// sends at 600/s, and its other jobs took from that. A send mostly waits
+// (for the carrier's window and answer, for the database's writer), so
+// many overlap cheaply. Sends queued before this queue existed are still
+// worked in the default one.
+const (
+	SendQueue   = "sms"
+	SendWorkers = 200
+)
+
 // PublishArgs publishes one event record to the destinations of a
 // configuration set, or one two-way message to a topic.
 type PublishArgs struct {
@@ -78,6 +93,7 @@ const SweepInterval = 10 * time.Minute
 
 // Register adds the service's workers and its periodic sweep to q.
 func (s *Service) Register(q *jobs.Queue) error {
+	q.AddQueue(SendQueue, SendWorkers)
 	jobs.Register(q, &sendWorker{s: s})
 	jobs.Register(q, &publishWorker{s: s})
 	jobs.Register(q, &sweepWorker{s: s})

@@ -332,7 +332,7 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 			}
 		}
 		if req.dryRun {
-			return s.spend(ctx, tx, m, true)
+			return s.spend(ctx, tx, []*messageRec{m}, true)
 		}
 		return nil
 	})
@@ -367,21 +367,26 @@ type pendingSend struct {
 	before func(Tx, *messageRec) error
 }
 
-// commitSends is the transaction of s.commits: for each send, its spend
-// (checked against the limit and added, so the sends of one batch count
-// each other's), what it needs written first (before), and the message
-// with its job. On SQLite one writer serializes every commit, and one per
-// message would bound the rate of sends by the writer; a failing send
-// fails only itself (groupcommit commits the others again without it).
+// commitSends is the transaction of s.commits: the sends' spend (checked
+// against the limits and added, so the sends of one batch count each
+// other's; one read and write of the month's total for all), then for
+// each what it needs written first (before), and the message with its
+// job. On SQLite one writer serializes every commit, and one per message
+// would bound the rate of sends by the writer; a failing send fails only
+// itself (groupcommit commits the others again without it).
 func (s *Service) commitSends(batch []pendingSend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return s.store.InTx(ctx, func(tx Tx) error {
+		ms := make([]*messageRec, len(batch))
+		for i, p := range batch {
+			ms[i] = p.m
+		}
+		if err := s.spend(ctx, tx, ms, false); err != nil {
+			return err
+		}
 		jobs := make([]Job, 0, len(batch))
 		for _, p := range batch {
-			if err := s.spend(ctx, tx, p.m, false); err != nil {
-				return err
-			}
 			if p.before != nil {
 				if err := p.before(tx, p.m); err != nil {
 					return err
@@ -662,61 +667,97 @@ func (s *Service) eventRecord(m *messageRec, st Status, desc string, at time.Tim
 // Receipt records a carrier's report on a message: the message's status
 // and events, and the publication of the event record to the
 // configuration set's destinations (a job, committed with it). A receipt
-// after a final one, or repeating the last, changes nothing.
-func (s *Service) Receipt(ctx context.Context, r Receipt) error {
+// after a final one, or repeating the last, changes nothing. It returns
+// once that is committed, with the receipts that came meanwhile.
+func (s *Service) Receipt(_ context.Context, r Receipt) error {
+	p := &pendingReceipt{r: r}
+	if err := s.receipts.Do(p); err != nil {
+		return err
+	}
+	return p.err
+}
+
+// pendingReceipt is a receipt waiting for its group commit. err is its
+// own outcome in a batch that committed: a receipt naming no message
+// (fault.NotFound: not recorded yet, or not this database's) fails alone.
+type pendingReceipt struct {
+	r   Receipt
+	err error
+}
+
+// commitReceipts is the transaction of s.receipts. Carriers' receipts
+// come many at a time: one transaction (and on SQLite one turn of the
+// writer, on PostgreSQL one commit) for all that wait, instead of one
+// each. Receipts of one message in a batch apply in turn, each seeing the
+// one before.
+func (s *Service) commitReceipts(batch []*pendingReceipt) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.store.InTx(ctx, func(tx Tx) error {
+		for _, p := range batch {
+			p.err = s.applyReceipt(ctx, tx, p.r)
+			if p.err != nil && !fault.Is(p.err, fault.NotFound) {
+				return p.err
+			}
+		}
+		return nil
+	})
+}
+
+// applyReceipt is Receipt's work in tx. It reports a message it cannot
+// find before writing anything.
+func (s *Service) applyReceipt(ctx context.Context, tx Tx, r Receipt) error {
 	at := r.At
 	if at.IsZero() {
 		at = s.now()
 	}
-	return s.store.InTx(ctx, func(tx Tx) error {
-		var (
-			rec *MessageRecord
-			err error
-		)
-		if r.MessageID != "" {
-			rec, err = tx.GetMessage(ctx, r.MessageID)
-		} else {
-			rec, err = tx.GetMessageByProvider(ctx, r.ProviderID)
-		}
-		if err != nil {
-			return err
-		}
-		var m messageRec
-		if err := json.Unmarshal(rec.Body, &m); err != nil {
-			return err
-		}
-		if rec.Final {
-			return nil
-		}
-		r, report := settleParts(&m, r)
-		if !report {
-			// A part's final receipt before the others': kept on the
-			// message, nothing to report yet.
-			rec.Body = encode(&m)
-			return tx.UpdateMessage(ctx, rec)
-		}
-		if m.Status == r.Status {
-			return nil
-		}
-		if r.PriceUSD > 0 {
-			m.PriceUSD = r.PriceUSD
-		}
-		ev, _ := json.Marshal(s.eventRecord(&m, r.Status, r.Description, at))
-		m.Status = r.Status
-		m.Events = append(m.Events, ev)
-		rec.Body, rec.Final = encode(&m), r.Status.Final()
-		if err := tx.UpdateMessage(ctx, rec); err != nil {
-			return err
-		}
-		if m.ConfigurationSet == "" {
-			// No destinations to publish to: the event is only logged
-			// (and kept on the message).
-			s.log.Info("sms event", "account", m.AccountID, "type", string(m.Channel)+"_"+string(r.Status), "event", string(ev), "targets", 0)
-			return nil
-		}
-		return tx.Enqueue(ctx, PublishArgs{AccountID: m.AccountID, ConfigurationSet: m.ConfigurationSet,
-			EventType: string(m.Channel) + "_" + string(r.Status), Message: string(ev)})
-	})
+	var (
+		rec *MessageRecord
+		err error
+	)
+	if r.MessageID != "" {
+		rec, err = tx.GetMessage(ctx, r.MessageID)
+	} else {
+		rec, err = tx.GetMessageByProvider(ctx, r.ProviderID)
+	}
+	if err != nil {
+		return err
+	}
+	var m messageRec
+	if err := json.Unmarshal(rec.Body, &m); err != nil {
+		return err
+	}
+	if rec.Final {
+		return nil
+	}
+	r, report := settleParts(&m, r)
+	if !report {
+		// A part's final receipt before the others': kept on the
+		// message, nothing to report yet.
+		rec.Body = encode(&m)
+		return tx.UpdateMessage(ctx, rec)
+	}
+	if m.Status == r.Status {
+		return nil
+	}
+	if r.PriceUSD > 0 {
+		m.PriceUSD = r.PriceUSD
+	}
+	ev, _ := json.Marshal(s.eventRecord(&m, r.Status, r.Description, at))
+	m.Status = r.Status
+	m.Events = append(m.Events, ev)
+	rec.Body, rec.Final = encode(&m), r.Status.Final()
+	if err := tx.UpdateMessage(ctx, rec); err != nil {
+		return err
+	}
+	if m.ConfigurationSet == "" {
+		// No destinations to publish to: the event is only logged
+		// (and kept on the message).
+		s.log.Info("sms event", "account", m.AccountID, "type", string(m.Channel)+"_"+string(r.Status), "event", string(ev), "targets", 0)
+		return nil
+	}
+	return tx.Enqueue(ctx, PublishArgs{AccountID: m.AccountID, ConfigurationSet: m.ConfigurationSet,
+		EventType: string(m.Channel) + "_" + string(r.Status), Message: string(ev)})
 }
 
 // matchesEvent reports whether a destination wants an event type.

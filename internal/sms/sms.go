@@ -84,6 +84,9 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	commits *groupcommit.Group[pendingSend]
+	// receipts commits the receipts that arrive together in one
+	// transaction (a carrier's bind hands over several at once).
+	receipts *groupcommit.Group[*pendingReceipt]
 }
 
 // New returns a Service. Call Start before serving sends so that the
@@ -109,6 +112,7 @@ func New(store Store, cfg Config, log *slog.Logger) (*Service, error) {
 	}
 	s := &Service{store: store, cfg: cfg, log: log}
 	s.commits = groupcommit.New(0, s.commitSends)
+	s.receipts = groupcommit.New(0, s.commitReceipts)
 	return s, nil
 }
 

@@ -1,9 +1,11 @@
 package sms
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/tidings/tidings/internal/fault"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
@@ -75,54 +77,86 @@ var spendReason = map[Channel]sv.ServiceQuotaExceededExceptionReason{
 	ChannelMedia: sv.ServiceQuotaExceededExceptionReasonMonthlySpendLimitReachedForMedia,
 }
 
-// spend checks that m fits under its channel's monthly spend limit and,
-// unless dryRun, adds its price to the month's spend, in tx (the send's
-// transaction). Sends of one account take turns on the month's total
-// (tx.Lock), so concurrent ones, on any node, cannot all fit under the
-// limit together.
-func (s *Service) spend(ctx context.Context, tx Tx, m *messageRec, dryRun bool) error {
-	name, ok := spendLimitOf[m.Channel]
-	if !ok {
-		return nil
+// spend checks that the messages ms fit, in order, under their channels'
+// monthly spend limits and, unless dryRun, adds their prices to the
+// months' spend, in tx (the sends' transaction): per account and month one
+// lock, one read and one write, however many messages the commit holds.
+// Sends of one account take turns on the month's total (tx.Lock, taken
+// in key order), so concurrent ones, on any node, cannot all fit under
+// the limit together. The first message over its limit fails the call.
+func (s *Service) spend(ctx context.Context, tx Tx, ms []*messageRec, dryRun bool) error {
+	type monthKey struct{ account, id string }
+	type month struct {
+		settings *accountRec
+		sp       spendRec
+		changed  bool
 	}
-	a, err := s.accountSettings(ctx, tx, m.AccountID)
-	if err != nil {
-		return err
+	key := func(m *messageRec) monthKey {
+		return monthKey{m.AccountID, "spend-" + m.RequestedAt.UTC().Format("2006-01")}
 	}
-	limit, over := a.SpendOverrides[string(name)]
-	if !over {
-		limit = DefaultSpendLimitUSD
-	}
-	id := "spend-" + m.RequestedAt.UTC().Format("2006-01")
-	if !dryRun {
-		if err := tx.Lock(ctx, "sms-spend/"+m.AccountID+"/"+id); err != nil {
-			return err
+	var keys []monthKey
+	for _, m := range ms {
+		if _, ok := spendLimitOf[m.Channel]; ok {
+			keys = append(keys, key(m))
 		}
 	}
-	var sp spendRec
-	r, err := tx.Get(ctx, m.AccountID, KindAccount, id)
-	switch {
-	case err == nil:
-		if err := decode(r, &sp); err != nil {
+	slices.SortFunc(keys, func(a, b monthKey) int { return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.id, b.id)) })
+	keys = slices.Compact(keys)
+	months := make(map[monthKey]*month, len(keys))
+	for _, k := range keys {
+		a, err := s.accountSettings(ctx, tx, k.account)
+		if err != nil {
 			return err
 		}
-	case !fault.Is(err, fault.NotFound):
-		return err
+		if !dryRun {
+			if err := tx.Lock(ctx, "sms-spend/"+k.account+"/"+k.id); err != nil {
+				return err
+			}
+		}
+		mo := &month{settings: a}
+		r, err := tx.Get(ctx, k.account, KindAccount, k.id)
+		switch {
+		case err == nil:
+			if err := decode(r, &mo.sp); err != nil {
+				return err
+			}
+		case !fault.Is(err, fault.NotFound):
+			return err
+		}
+		if mo.sp.USD == nil {
+			mo.sp.USD = map[Channel]float64{}
+		}
+		months[k] = mo
 	}
-	if sp.USD == nil {
-		sp.USD = map[Channel]float64{}
+	for _, m := range ms {
+		name, ok := spendLimitOf[m.Channel]
+		if !ok {
+			continue
+		}
+		mo := months[key(m)]
+		limit, over := mo.settings.SpendOverrides[string(name)]
+		if !over {
+			limit = DefaultSpendLimitUSD
+		}
+		// Compared in micro-dollars: float sums of prices drift.
+		if math.Round((mo.sp.USD[m.Channel]+m.PriceUSD)*1e6) > float64(limit)*1e6 {
+			return &fault.Error{Kind: fault.QuotaExceeded, Reason: string(spendReason[m.Channel]),
+				Message: fmt.Sprintf("The %s of this account is %d USD; %.5f USD spent this month, and this message costs %.5f USD",
+					name, limit, mo.sp.USD[m.Channel], m.PriceUSD)}
+		}
+		if !dryRun {
+			mo.sp.USD[m.Channel] += m.PriceUSD
+			mo.changed = true
+		}
 	}
-	// Compared in micro-dollars: float sums of prices drift.
-	if math.Round((sp.USD[m.Channel]+m.PriceUSD)*1e6) > float64(limit)*1e6 {
-		return &fault.Error{Kind: fault.QuotaExceeded, Reason: string(spendReason[m.Channel]),
-			Message: fmt.Sprintf("The %s of this account is %d USD; %.5f USD spent this month, and this message costs %.5f USD",
-				name, limit, sp.USD[m.Channel], m.PriceUSD)}
+	for _, k := range keys {
+		if mo := months[k]; mo.changed {
+			if err := tx.Put(ctx, &Resource{AccountID: k.account, Kind: KindAccount, ID: k.id, Body: encode(&mo.sp), CreatedAt: s.now()}); err != nil {
+				return err
+			}
+		}
 	}
-	if dryRun {
-		return nil
-	}
-	sp.USD[m.Channel] += m.PriceUSD
-	return tx.Put(ctx, &Resource{AccountID: m.AccountID, Kind: KindAccount, ID: id, Body: encode(&sp), CreatedAt: s.now()})
+	return nil
 }
 
 var spendLimitNames = []sv.SpendLimitName{sv.SpendLimitNameTextMessageMonthlySpendLimit, sv.SpendLimitNameVoiceMessageMonthlySpendLimit,

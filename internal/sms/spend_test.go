@@ -80,3 +80,32 @@ func (b *bundle) mediaLimit(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	require.Equal(t, string(sv.ServiceQuotaExceededExceptionReasonMonthlySpendLimitReachedForMedia), fe.Reason)
 }
+
+// TestSpendLimitConcurrent: sends committed together (one group commit
+// holds many) count each other's spend: of 40 concurrent 11-segment
+// messages under 1 USD, exactly 15 are accepted.
+func TestSpendLimitConcurrent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noWorker: true})
+	n := b.simNumber(t)
+	_, err := b.svc.SetTextMessageSpendLimitOverride(b.ctx, &sv.SetTextMessageSpendLimitOverrideRequest{MonthlyLimit: ptr(int64(1))})
+	require.NoError(t, err)
+	long := strings.Repeat("a", 1600)
+	errs := make(chan error, 40)
+	for range 40 {
+		go func() {
+			_, err := b.svc.SendTextMessage(b.ctx, &sv.SendTextMessageRequest{DestinationPhoneNumber: ptr(success),
+				OriginationIdentity: n.PhoneNumberId, MessageBody: ptr(long)})
+			errs <- err
+		}()
+	}
+	accepted := 0
+	for range 40 {
+		if err := <-errs; err == nil {
+			accepted++
+		} else {
+			require.True(t, fault.Is(err, fault.QuotaExceeded), "%v", err)
+		}
+	}
+	require.Equal(t, 15, accepted)
+}

@@ -5,6 +5,9 @@
 //
 //   GET  /state     binds, submits as this side decoded them, reassembled
 //                   messages, unbinds, enquire_links, window figures
+//   GET  /counts    the figures of /state without the submits and messages
+//                   (cheap to poll while thousands come in), with the
+//                   times (ms since the epoch) of the first and last submit_sm
 //   POST /config    {"submitStatus": n, "receiptDelay": ms, "responseDelay": ms,
 //                    "receipts": {dest: {"stat": "UNDELIV", "err": "034"}}}
 //   POST /hold      hold submit_sm responses (to fill the client's window)
@@ -38,7 +41,10 @@ const state = {
   submits: [],
   inFlight: 0,
   maxInFlight: 0,
-  receiptsSent: 0,
+  receiptsSent: 0, // answered by the ESME (deliver_sm_resp)
+  receiptsRefused: 0, // of which with an error status
+  firstSubmitAt: 0,
+  lastSubmitAt: 0,
 };
 let hold = false;
 let held = [];
@@ -125,7 +131,10 @@ function sendReceipt(origin, sub, submitted) {
     message_state: stateCodes[r.stat] ?? 7,
   };
   if (r.stat !== 'DELIVRD') pdu.network_error_code = Buffer.from([3, 0, Number(r.err) || 0]);
-  session.deliver_sm(pdu, () => { state.receiptsSent++; });
+  session.deliver_sm(pdu, (resp) => {
+    state.receiptsSent++;
+    if (resp.command_status) state.receiptsRefused++;
+  });
 }
 
 function respondSubmit(session, pdu, sub) {
@@ -190,6 +199,8 @@ const server = smpp.createServer((session) => {
       messageID: `node-${(nextID++).toString(16).padStart(6, '0')}`,
     };
     state.submits.push(sub);
+    state.lastSubmitAt = Date.now();
+    if (!state.firstSubmitAt) state.firstSubmitAt = state.lastSubmitAt;
     state.inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
     if (hold) held.push(() => respondSubmit(session, pdu, sub));
@@ -240,6 +251,10 @@ const control = http.createServer(async (req, res) => {
     switch (route) {
       case 'GET /state':
         return reply(200, { ...state, bound: bound.size, held: held.length, messages: messages() });
+      case 'GET /counts': {
+        const { submits, binds, ...counts } = state;
+        return reply(200, { ...counts, submits: submits.length, binds: binds.length, bound: bound.size, held: held.length });
+      }
       case 'POST /config':
         Object.assign(config, body);
         return reply(200, config);

@@ -29,15 +29,70 @@ const (
 type SMSC struct {
 	Addr    string // SMPP host:port
 	Control string // base URL of the control port
+	cmd     *exec.Cmd
+	stdin   io.Closer
 }
+
+// Launch runs the SMSC of dir (tests/smsc, its npm packages installed)
+// accepting systemID and password, its stderr going to stderr, until
+// Stop. It is Start for programs that are not tests (the benchmarks).
+func Launch(dir, systemID, password string, stderr io.Writer) (*SMSC, error) {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "smpp", "package.json")); err != nil {
+		return nil, fmt.Errorf("the SMSC needs its npm packages (npm ci --prefix tests/smsc): %w", err)
+	}
+	cmd := exec.Command("node", "smsc.mjs", "--system-id", systemID, "--password", password)
+	cmd.Dir = dir
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the SMSC: %w", err)
+	}
+	s := &SMSC{cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("the SMSC did not start: %w", err)
+	}
+	var ports struct{ SMPP, Control int }
+	if err := json.Unmarshal([]byte(line), &ports); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("the SMSC said %q: %w", line, err)
+	}
+	s.Addr = fmt.Sprintf("127.0.0.1:%d", ports.SMPP)
+	s.Control = fmt.Sprintf("http://127.0.0.1:%d", ports.Control)
+	return s, nil
+}
+
+// Stop ends the SMSC (it exits when its stdin closes, or is killed after
+// 5 s) and waits for it.
+func (s *SMSC) Stop() {
+	_ = s.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Pid is the SMSC's process id.
+func (s *SMSC) Pid() int { return s.cmd.Process.Pid }
 
 // Start runs an SMSC until the test ends.
 func Start(t testing.TB) *SMSC {
 	t.Helper()
 	dir, err := smscDir()
-	node, lerr := exec.LookPath("node")
 	if err == nil {
-		err = lerr
+		_, err = exec.LookPath("node")
 	}
 	if err == nil {
 		_, err = os.Stat(filepath.Join(dir, "node_modules", "smpp", "package.json"))
@@ -48,44 +103,18 @@ func Start(t testing.TB) *SMSC {
 		}
 		t.Fatalf("the SMSC needs node and its npm packages (npm ci --prefix tests/smsc): %v", err)
 	}
-	cmd := exec.Command(node, "smsc.mjs", "--system-id", SystemID, "--password", Password)
-	cmd.Dir = dir
 	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
+	s, err := Launch(dir, SystemID, Password, stderr)
 	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v: %s", err, stderr.String())
 	}
 	t.Cleanup(func() {
-		_ = stdin.Close() // the SMSC exits when its stdin ends
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		s.Stop()
 		if t.Failed() {
 			t.Logf("SMSC stderr:\n%s", stderr.String())
 		}
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("SMSC did not start: %v: %s", err, stderr.String())
-	}
-	var ports struct{ SMPP, Control int }
-	if err := json.Unmarshal([]byte(line), &ports); err != nil {
-		t.Fatalf("SMSC said %q: %v", line, err)
-	}
-	return &SMSC{Addr: fmt.Sprintf("127.0.0.1:%d", ports.SMPP), Control: fmt.Sprintf("http://127.0.0.1:%d", ports.Control)}
+	return s
 }
 
 // smscDir finds tests/smsc above the working directory (the module root's).

@@ -430,9 +430,12 @@ func (t *smsTx) GetMessageByProvider(ctx context.Context, providerID string) (*s
 		return nil, notFound("message", "", "message with an empty provider ID not found")
 	}
 	// The newest message whose first part or another part has the id
-	// (carriers reuse ids in time).
+	// (carriers reuse ids in time). provider_id <> '' lets the partial
+	// index sms_messages_provider serve the look-up: neither database can
+	// tell that a bound parameter is not '' (without it, every receipt
+	// scanned the whole table).
 	return t.getMessage(ctx, providerID, `id = (SELECT id FROM (
-		SELECT id, created_at FROM sms_messages WHERE provider_id = ?
+		SELECT id, created_at FROM sms_messages WHERE provider_id = ? AND provider_id <> ''
 		UNION ALL
 		SELECT m.id, m.created_at FROM sms_message_parts p JOIN sms_messages m ON m.id = p.message_id WHERE p.provider_id = ?
 	) AS c ORDER BY created_at DESC LIMIT 1)`, providerID, providerID)
@@ -468,9 +471,15 @@ func (t *smsTx) UpdateMessage(ctx context.Context, m *sms.MessageRecord) error {
 }
 
 func (t *smsTx) PendingMessages(ctx context.Context, before time.Time, limit int) ([]*sms.MessageRecord, error) {
+	// final as the partial index sms_messages_pending spells it, a
+	// literal, so that the index serves the sweep instead of a scan.
+	notFinal := "final = 0"
+	if t.s.d.Name() == "postgres" {
+		notFinal = "final = FALSE"
+	}
 	rows, err := t.query(ctx, "pending sms messages",
-		`SELECT `+smsMessageCols+` FROM sms_messages WHERE final = ? AND created_at < ? ORDER BY created_at LIMIT ?`,
-		false, ms(before), limit)
+		`SELECT `+smsMessageCols+` FROM sms_messages WHERE `+notFinal+` AND created_at < ? ORDER BY created_at LIMIT ?`,
+		ms(before), limit)
 	if err != nil {
 		return nil, err
 	}
