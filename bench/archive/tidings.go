@@ -201,9 +201,10 @@ func benchTidings(o options, bin, work string, corpus Corpus, queries []query) (
 	dbPath := filepath.Join(dataDir, store.FileName)
 	total := o.n + o.preload // messages in the archive
 	dbSize := fileSize(dbPath) + fileSize(dbPath+"-wal")
-	fmt.Printf("tidings index  database %.1f MB = %.0f B/msg; blobs (raw mail, compressed) %.1f MB = %.0f B/msg\n",
-		float64(dbSize)/1e6, float64(dbSize)/float64(total), float64(dirSize(filepath.Join(dataDir, "blobs")))/1e6,
-		float64(dirSize(filepath.Join(dataDir, "blobs")))/float64(total))
+	// Raw mail, compressed: pack segments, and a blob each for the large.
+	content := dirSize(filepath.Join(dataDir, "packs")) + dirSize(filepath.Join(dataDir, "blobs"))
+	fmt.Printf("tidings index  database %.1f MB = %.0f B/msg; raw mail, compressed (packs and blobs) %.1f MB = %.0f B/msg\n",
+		float64(dbSize)/1e6, float64(dbSize)/float64(total), float64(content)/1e6, float64(content)/float64(total))
 	if tables, err := tableSizes(dbPath); err != nil {
 		fmt.Printf("  (table sizes unavailable: %v)\n", err)
 	} else {
