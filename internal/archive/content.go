@@ -121,13 +121,22 @@ func (k *sink) close(err error) (where string, size int64, _ error) {
 
 var errPutEnded = errors.New("archive: blob store stopped reading")
 
+// packRef parses where a message's content is when it is in a pack
+// (packed), failing when no pack store is configured to hold it.
+func (s *Service) packRef(where string) (ref pack.Ref, packed bool, err error) {
+	if !pack.IsRef(where) {
+		return pack.Ref{}, false, nil
+	}
+	if s.cfg.Packs == nil {
+		return pack.Ref{}, true, fmt.Errorf("archive: %s is in a pack but no pack store is configured", where)
+	}
+	ref, err = pack.ParseRef(where)
+	return ref, true, err
+}
+
 // openContent opens the stored bytes of a message, in a pack or a blob.
 func (s *Service) openContent(ctx context.Context, m *Message) (io.ReadCloser, error) {
-	if pack.IsRef(m.BlobKey) {
-		if s.cfg.Packs == nil {
-			return nil, fmt.Errorf("archive: message %s is in a pack (%s) but no pack store is configured", m.ID, m.BlobKey)
-		}
-		ref, err := pack.ParseRef(m.BlobKey)
+	if ref, packed, err := s.packRef(m.BlobKey); packed {
 		if err != nil {
 			return nil, err
 		}
@@ -147,11 +156,7 @@ func (s *Service) openContent(ctx context.Context, m *Message) (io.ReadCloser, e
 // deleteContent deletes the stored bytes of a message; gone already is
 // not an error.
 func (s *Service) deleteContent(ctx context.Context, where string) error {
-	if pack.IsRef(where) {
-		if s.cfg.Packs == nil {
-			return fmt.Errorf("archive: %s is in a pack but no pack store is configured", where)
-		}
-		ref, err := pack.ParseRef(where)
+	if ref, packed, err := s.packRef(where); packed {
 		if err != nil {
 			return err
 		}

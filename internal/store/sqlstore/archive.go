@@ -29,22 +29,6 @@ func (s *Store) Archive() ArchiveStore { return ArchiveStore{s} }
 
 func (a ArchiveStore) pg() bool { return a.s.d.Name() == "postgres" }
 
-// inTx runs fn in a transaction of the write pool.
-func (a ArchiveStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	if a.s.combines(ctx) {
-		return a.s.wrap(a.s.combined(ctx, fn), op)
-	}
-	tx, err := a.s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return a.s.wrap(err, op)
-	}
-	defer func() { _ = tx.Rollback() }() // after Commit: ErrTxDone, ignored
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return a.s.wrap(a.s.commit(ctx, tx), op)
-}
-
 const arcMsgCols = `m.account_id, m.archive_id, m.id, m.received_at, m.blob_key, m.size, m.stored_size,
 	m.sha256, m.compression, m.malformed, m.has_attachments, m.meta, m.data_key_id`
 
@@ -85,7 +69,7 @@ func (a ArchiveStore) InsertMessages(ctx context.Context, batch []archive.Insert
 			return fault.Invalidf("an archived message needs an account, an archive and an ID")
 		}
 	}
-	return a.inTx(ctx, "insert archived message", func(tx *sql.Tx) error {
+	return a.s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, in := range batch {
 			if err := a.insertMessage(ctx, tx, in.Message, in.Doc); err != nil {
 				return err
@@ -670,7 +654,7 @@ func (a ArchiveStore) DeleteMessages(ctx context.Context, msgs []*archive.Messag
 	if len(msgs) == 0 {
 		return nil
 	}
-	return a.inTx(ctx, "delete archived messages", func(tx *sql.Tx) error {
+	return a.s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, m := range msgs {
 			if a.pg() {
 				if _, err := tx.ExecContext(ctx, a.s.q(`DELETE FROM archive_messages WHERE account_id = ? AND id = ?`), m.AccountID, m.ID); err != nil {
@@ -727,7 +711,7 @@ func (a ArchiveStore) CreateTask(ctx context.Context, t *archive.Task, job archi
 		return fault.Invalidf("a task needs an account, a kind and an ID")
 	}
 	t.SubmittedAt = stored(t.SubmittedAt, time.Now())
-	return a.inTx(ctx, "create archive task", func(tx *sql.Tx) error {
+	return a.s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, a.s.q(`INSERT INTO archive_tasks (`+arcTaskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			t.AccountID, string(t.Kind), t.ID, t.ArchiveID, t.State, string(t.Request), t.Error,
 			ms(t.SubmittedAt), arcMsOrZero(t.CompletedAt), t.Total, t.Done)
@@ -787,7 +771,7 @@ const arcResultsChunk = 200
 
 func (a ArchiveStore) CompleteSearch(ctx context.Context, t *archive.Task, ids []string, from ...string) (bool, error) {
 	var done bool
-	err := a.inTx(ctx, "complete archive search", func(tx *sql.Tx) error {
+	err := a.s.inTx(ctx, func(tx *sql.Tx) error {
 		ok, err := a.updateTask(ctx, tx, t, from)
 		if err != nil || !ok {
 			return err
@@ -857,7 +841,7 @@ func (a ArchiveStore) ListTasks(ctx context.Context, accountID, archiveID string
 
 func (a ArchiveStore) DeleteTasks(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
-	err := a.inTx(ctx, "delete archive tasks", func(tx *sql.Tx) error {
+	err := a.s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, a.s.q(`DELETE FROM archive_search_results WHERE (account_id, search_id) IN
 			(SELECT account_id, id FROM archive_tasks WHERE kind = 'search' AND submitted_at < ?)`), ms(cutoff)); err != nil {
 			return a.s.wrap(err, "delete search results")
@@ -873,7 +857,7 @@ func (a ArchiveStore) DeleteTasks(ctx context.Context, cutoff time.Time) (int64,
 }
 
 func (a ArchiveStore) DeleteArchiveTasks(ctx context.Context, accountID, archiveID string) error {
-	return a.inTx(ctx, "delete archive tasks", func(tx *sql.Tx) error {
+	return a.s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, a.s.q(`DELETE FROM archive_search_results WHERE account_id = ? AND search_id IN
 			(SELECT id FROM archive_tasks WHERE account_id = ? AND archive_id = ? AND kind = 'search')`), accountID, accountID, archiveID); err != nil {
 			return a.s.wrap(err, "delete search results")

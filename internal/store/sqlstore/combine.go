@@ -24,6 +24,16 @@ type lazyCall struct {
 	err error // fn's, once run in a batch of several
 }
 
+// inTx runs fn in a write transaction: combined with the other lazy ones
+// where ctx is lazy and the database has one writer, else on its own
+// (writeTx).
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.combines(ctx) {
+		return s.combined(ctx, fn)
+	}
+	return s.writeTx(ctx, fn)
+}
+
 // combined runs fn as a lazy transaction, combined with the others waiting.
 func (s *Store) combined(ctx context.Context, fn func(*sql.Tx) error) error {
 	c := &lazyCall{ctx: ctx, fn: fn}

@@ -130,12 +130,7 @@ type gatewayTx struct {
 func (g *Gateway) InTx(ctx context.Context, fn func(gateway.Tx) error) error {
 	s := g.s
 	s.gwWarm(ctx)
-	if s.combines(ctx) {
-		return s.combined(ctx, func(tx *sql.Tx) error {
-			return fn(&gatewayTx{gwReader: gwReader{s: s, tx: tx}, tx: tx})
-		})
-	}
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		return fn(&gatewayTx{gwReader: gwReader{s: s, tx: tx}, tx: tx})
 	})
 }

@@ -65,10 +65,7 @@ func (g Sending) InTx(ctx context.Context, fn func(sending.Tx) error) error {
 	run := func(tx *sql.Tx) error {
 		return fn(sendingTx{sendingReader: sendingReader{s: g.s, q: tx}, tx: tx})
 	}
-	if g.s.combines(ctx) {
-		return g.s.combined(ctx, run)
-	}
-	return g.s.writeTx(ctx, run)
+	return g.s.inTx(ctx, run)
 }
 
 func (g Sending) Get(ctx context.Context, acct string, kind sending.Kind, name string) (*sending.Resource, error) {

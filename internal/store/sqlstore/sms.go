@@ -26,10 +26,7 @@ func (s *Store) SMS() *SMS { return &SMS{s} }
 // InTx runs fn in one transaction.
 func (st *SMS) InTx(ctx context.Context, fn func(sms.Tx) error) error {
 	s := st.s
-	if s.combines(ctx) {
-		return s.combined(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn: txn{s: s, tx: tx}}) })
-	}
-	return s.writeTx(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn: txn{s: s, tx: tx}}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(&smsTx{txn: txn{s: s, tx: tx}}) })
 }
 
 // Read runs fn in a read-only transaction of the read pool.
