@@ -749,6 +749,9 @@ func TestSpoolInlineOrBlob(t *testing.T) {
 	b.waitState(qLarge, gateway.Done)
 	_, err = st.SpooledContent(b.ctx, ms.BlobKey)
 	require.True(t, fault.Is(err, fault.NotFound), "database copy removed: %v", err)
-	_, _, err = b.blobs.Get(b.ctx, ml.BlobKey)
-	require.True(t, fault.Is(err, fault.NotFound), "file removed: %v", err)
+	// The file goes just after the commit that makes the message DONE.
+	require.Eventually(t, func() bool {
+		_, _, err = b.blobs.Get(b.ctx, ml.BlobKey)
+		return fault.Is(err, fault.NotFound)
+	}, 10*time.Second, 10*time.Millisecond, "file removed: %v", err)
 }
