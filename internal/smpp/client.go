@@ -76,9 +76,14 @@ type Config struct {
 	Window int
 	// InboundWorkers is how many deliver_sm and data_sm (receipts and
 	// mobile-originated messages) are handed to OnReceipt and OnMessage at
-	// once; default 8. Those from one source address (one handset) are
+	// once; default 64. Those from one source address (one handset) are
 	// handled one at a time, in arrival order; the others may be answered
 	// out of order, which SMPP allows (responses carry the sequence number).
+	// A callback that waits for a durable commit holds its loop for the
+	// commit's fsync; with too few loops the receipts back up, the read
+	// loop waits for room and the submit_sm_resp behind them wait too, so
+	// the window stays full (8 loops: 882–957 submit_sm/s end to end in
+	// bench/sms with a window of 50, 1,050–1,065 with 64).
 	InboundWorkers int
 	// Rate limits submit_sm PDUs (one per part) per second; 0 is no limit.
 	Rate float64
@@ -170,7 +175,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Window = 10
 	}
 	if cfg.InboundWorkers <= 0 {
-		cfg.InboundWorkers = 8
+		cfg.InboundWorkers = 64
 	}
 	if cfg.EnquireLink == 0 {
 		cfg.EnquireLink = 30 * time.Second
