@@ -356,6 +356,9 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 		return "", err
 	}
 	if !req.dryRun {
+		s.fresh.put(m)
+	}
+	if !req.dryRun {
 		s.log.Debug("message accepted", "account", accountID, "id", m.ID, "channel", m.Channel, "segments", m.Segments)
 	}
 	return m.ID, nil
@@ -502,6 +505,10 @@ func (s *Service) provider(m *messageRec) Provider {
 // record the provider's ID, or report the failure.
 func (s *Service) submit(ctx context.Context, id string) error {
 	var m messageRec
+	if f, ok := s.fresh.take(id); ok {
+		m = *f
+		return s.submitMessage(ctx, &m)
+	}
 	err := s.store.Read(ctx, func(tx Tx) error {
 		rec, err := tx.GetMessage(ctx, id)
 		if err != nil {
@@ -519,6 +526,11 @@ func (s *Service) submit(ctx context.Context, id string) error {
 		}
 		return err
 	}
+	return s.submitMessage(ctx, &m)
+}
+
+// submitMessage is submit once the message is read.
+func (s *Service) submitMessage(ctx context.Context, m *messageRec) error {
 	if s.now().After(m.ExpiresAt) {
 		return s.Receipt(ctx, Receipt{MessageID: m.ID, Status: StatusTTLExpired, Description: "The message expired before it could be sent"})
 	}
@@ -535,14 +547,15 @@ func (s *Service) submit(ctx context.Context, id string) error {
 	var (
 		pid   string
 		parts []string
+		err   error
 	)
-	if pp, ok := s.provider(&m).(PartsProvider); ok {
+	if pp, ok := s.provider(m).(PartsProvider); ok {
 		parts, err = pp.SubmitParts(ctx, out)
 		if err == nil {
 			pid = parts[0]
 		}
 	} else {
-		pid, err = s.provider(&m).Submit(ctx, out)
+		pid, err = s.provider(m).Submit(ctx, out)
 	}
 	if errors.Is(err, ErrRejected) {
 		return s.Receipt(ctx, Receipt{MessageID: m.ID, Status: StatusInvalid, Description: err.Error()})

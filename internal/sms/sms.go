@@ -87,6 +87,8 @@ type Service struct {
 	// receipts commits the receipts that arrive together in one
 	// transaction (a carrier's bind hands over several at once).
 	receipts *groupcommit.Group[*pendingReceipt]
+	// fresh hands accepted messages to their send jobs.
+	fresh fresh
 }
 
 // New returns a Service. Call Start before serving sends so that the
