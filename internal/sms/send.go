@@ -48,10 +48,14 @@ func parseNumber(s string) (string, string, error) {
 	if err != nil {
 		return "", "", invalid(sv.ValidationExceptionReasonCannotParse, "Cannot parse phone number %q: %v", s, err)
 	}
-	if !phonenumbers.IsValidNumber(pn) {
+	// IsValidNumber would find the region as GetRegionCodeForNumber does
+	// (matching the patterns of every region sharing the country code):
+	// find it once.
+	region := phonenumbers.GetRegionCodeForNumber(pn)
+	if !phonenumbers.IsValidNumberForRegion(pn, region) {
 		return "", "", invalid(sv.ValidationExceptionReasonInvalidParameter, "%q is not a valid phone number", s)
 	}
-	return phonenumbers.Format(pn, phonenumbers.E164), phonenumbers.GetRegionCodeForNumber(pn), nil
+	return phonenumbers.Format(pn, phonenumbers.E164), region, nil
 }
 
 // messageRec is a sent message (the Body of a MessageRecord).
