@@ -65,7 +65,7 @@ func MailManagerArchives(svc *mailmanager.Service) Archives { return mmArchives{
 type mmArchives struct{ svc *mailmanager.Service }
 
 func (a mmArchives) Archive(ctx context.Context, accountID, archiveID string) (ArchiveInfo, error) {
-	r, err := a.svc.Lookup(ctx, accountID, mailmanager.KindArchive, archiveID)
+	r, err := a.svc.LookupCached(ctx, accountID, mailmanager.KindArchive, archiveID)
 	if err != nil {
 		return ArchiveInfo{}, err
 	}

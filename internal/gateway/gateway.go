@@ -127,6 +127,9 @@ type Gateway struct {
 	commits   *groupcommit.Group[*Message]
 	archiver  atomic.Pointer[archiverBox]
 	jobs      *jobs.Queue // set by Register
+	// dispatch processes what this node spools; nil until Register (a
+	// node that runs no gateway workers queues a job per message).
+	dispatch *dispatcher
 }
 
 type archiverBox struct{ Archiver }
@@ -228,6 +231,7 @@ func (g *Gateway) Hostname() string { return g.cfg.Hostname }
 func (g *Gateway) Register(q *jobs.Queue) error {
 	g.jobs = q
 	q.AddQueue(JobQueue, JobWorkers)
+	g.dispatch = newDispatcher(g, JobWorkers)
 	jobs.Register(q, &processWorker{g: g})
 	jobs.Register(q, &relayWorker{g: g})
 	jobs.Register(q, &notifyWorker{g: g})
@@ -252,7 +256,11 @@ func (g *Gateway) Kick() { g.listeners.kick() }
 // Stop closes the listeners: sessions in DATA finish their message, the
 // others are told 421. It returns when they are gone or ctx ends.
 func (g *Gateway) Stop(ctx context.Context) error {
-	return g.listeners.stop(ctx)
+	err := g.listeners.stop(ctx)
+	if g.dispatch != nil {
+		err = errors.Join(err, g.dispatch.stop(ctx))
+	}
+	return err
 }
 
 // Addr returns the address an ingress point listens on, "" when it does

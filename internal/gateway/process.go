@@ -121,7 +121,25 @@ func (g *Gateway) process(ctx context.Context, args ProcessArgs) error {
 		return river.JobSnooze(wait)
 	}
 	r := &run{g: g, log: log, owner: g.newOwner(), attempt: args.Attempt}
-	err = r.process(ctx, m)
+	return g.finishRun(ctx, r, m, start, r.process(ctx, m))
+}
+
+// processSpooled processes m, which this node has just spooled under a
+// lease of its own (see dispatcher): m is the message as committed, with
+// no steps yet, so nothing needs reading back. It returns what process
+// would return to the job queue.
+func (g *Gateway) processSpooled(ctx context.Context, m *Message) error {
+	start := time.Now()
+	log := g.log.With("queue_id", m.QueueID)
+	r := &run{g: g, log: log, owner: m.LeaseOwner, leased: true, fresh: true}
+	return g.finishRun(ctx, r, m, start, r.process(ctx, m))
+}
+
+// finishRun turns the end of run r on m (err) into what the job gets:
+// nil when the run is over or the retry of a step is queued, a snooze, or
+// the error to retry with (the lease released).
+func (g *Gateway) finishRun(ctx context.Context, r *run, m *Message, start time.Time, err error) error {
+	log := r.log
 	var perm permanent
 	switch {
 	case err == nil && r.retry != nil:
@@ -179,6 +197,10 @@ type run struct {
 	// while: the commit queues it and releases the message until then.
 	retry    *ProcessArgs
 	retryErr string
+	// fresh: the message was just spooled and has no steps yet.
+	fresh bool
+	// effects: the batch holds the outcome of a step with side effects.
+	effects bool
 }
 
 // recorded is a step whose outcome awaits its transaction.
@@ -209,8 +231,10 @@ func (r *run) process(ctx context.Context, m *Message) error {
 		q.auth, r.newAuth = &a, true
 		r.log.Info("authentication checked", "spf", a.SPF, "dkim", a.DKIM, "dmarc", a.DMARC, "dmarc_policy", a.DMARCPolicy)
 	}
-	if r.steps, err = g.cfg.Store.Steps(ctx, m.QueueID); err != nil {
-		return err
+	if !r.fresh {
+		if r.steps, err = g.cfg.Store.Steps(ctx, m.QueueID); err != nil {
+			return err
+		}
 	}
 	if len(r.steps) == 0 {
 		if r.steps, err = g.plan(ctx, r.log, q); err != nil {
@@ -235,8 +259,13 @@ func (r *run) process(ctx context.Context, m *Message) error {
 				return nil
 			}
 			r.attempt = 0 // checked on the first pending step: the one retried
-			if sideEffects(a, s.Action) {
-				// Commit what comes before, with the lease, first.
+			effects := sideEffects(a, s.Action)
+			if effects && (!r.leased || r.effects) {
+				// Commit what comes before, with the lease, first: so
+				// that no other worker runs the step meanwhile, and a run
+				// after a crash does not repeat the side effects before
+				// it. A run that holds the lease already (the spool gave
+				// it) and has none of those to record need not.
 				if err := r.flush(ctx, false); err != nil {
 					return err
 				}
@@ -247,6 +276,7 @@ func (r *run) process(ctx context.Context, m *Message) error {
 			}
 			s.State, s.Detail, s.Error, s.UpdatedAt = o.state, o.detail, o.err, ms(g.cfg.Now())
 			r.batch = append(r.batch, recorded{i: i, o: o})
+			r.effects = r.effects || effects
 			if o.state == StepPending {
 				// To be retried at o.retryAt: the steps after it wait
 				// (they run in order), the message is released until
@@ -399,7 +429,7 @@ func (r *run) commit(ctx context.Context, final bool) (bool, error) {
 	if r.newPlan {
 		r.log.Info("rule set evaluated", "rule_set", q.RuleSetID, "steps", len(r.steps))
 	}
-	r.batch, r.newPlan, r.newAuth = nil, false, false
+	r.batch, r.newPlan, r.newAuth, r.effects = nil, false, false, false
 	if final && len(r.steps) == 0 {
 		r.log.Info("no rule applies; nothing to do", "rule_set", q.RuleSetID)
 	}

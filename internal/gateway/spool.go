@@ -126,6 +126,12 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 		ReceivedAt:     received,
 		UpdatedAt:      now,
 	}
+	if g.dispatch != nil && g.jobs.Working() {
+		// Processed here once committed (see dispatcher), under this
+		// lease instead of by a job; on a node that works no jobs (or
+		// not yet), by a job.
+		m.LeaseOwner, m.LeaseUntil = g.newOwner(), g.cfg.Now().Add(g.cfg.Lease)
+	}
 	err := g.commits.Do(m)
 	if err != nil {
 		// Not committed: no job will ever read the blob.
@@ -136,6 +142,15 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 			g.log.Warn("could not remove the blob of a message not spooled", "queue_id", qid, "key", key, "err", derr)
 		}
 		return "", fmt.Errorf("gateway: spool %s: %w", qid, err)
+	}
+	if m.LeaseOwner != "" {
+		c := *m // the run reads m.Content into its own copy
+		if !g.dispatch.add(&c) {
+			// Stopping: leave it to a job.
+			if err := g.dispatch.requeue(context.WithoutCancel(ctx), []*Message{&c}, 0); err != nil {
+				g.log.Warn("spooled while stopping; processing resumes when the lease ends or at the next start", "queue_id", qid, "err", err)
+			}
+		}
 	}
 	took := time.Since(start)
 	env.QueueID, env.Size = qid, sc.n
@@ -263,7 +278,12 @@ func (g *Gateway) commitBatch(batch []*Message) error {
 			if err := tx.InsertMessage(ctx, m); err != nil {
 				return err
 			}
-			jobs = append(jobs, ProcessArgs{QueueID: m.QueueID})
+			if m.LeaseOwner == "" { // else the dispatcher processes it
+				jobs = append(jobs, ProcessArgs{QueueID: m.QueueID})
+			}
+		}
+		if len(jobs) == 0 {
+			return nil
 		}
 		return tx.Enqueue(ctx, jobs...)
 	})

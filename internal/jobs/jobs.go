@@ -302,6 +302,13 @@ func (q *Queue) Start(ctx context.Context) error {
 	return nil
 }
 
+// Working reports whether this node works jobs: Start has run.
+func (q *Queue) Working() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.worker != nil
+}
+
 // Stop stops fetching jobs and waits for the running ones to finish. When
 // ctx ends first, the running jobs' contexts are cancelled and Stop waits a
 // little more for them to return, then reports ctx's error.

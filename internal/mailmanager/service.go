@@ -30,6 +30,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
@@ -106,6 +107,10 @@ type Service struct {
 	blobs   Blobs
 	cfg     Config
 	log     *slog.Logger
+	// gen counts the write transactions begun and ended (genStore), for
+	// LookupCached.
+	gen   *atomic.Uint64
+	cache lookupCache
 }
 
 // New returns a Service. uploads and blobs may be nil when the process does
@@ -144,7 +149,8 @@ func New(store Store, uploads UploadURLs, blobs Blobs, cfg Config, log *slog.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, uploads: uploads, blobs: blobs, cfg: cfg, log: log}, nil
+	gen := new(atomic.Uint64)
+	return &Service{store: genStore{store, gen}, uploads: uploads, blobs: blobs, cfg: cfg, log: log, gen: gen}, nil
 }
 
 // now returns the clock's time in UTC, to the millisecond (the precision of
