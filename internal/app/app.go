@@ -170,6 +170,14 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	if err != nil {
 		return err
 	}
+	var sealer *mailauth.Sealer // ARC sealing of relayed mail, when configured
+	if arc, err := cfg.ARC(); err != nil {
+		return err
+	} else if arc != nil {
+		sealer = &mailauth.Sealer{Domain: arc.Domain, Selector: arc.Selector, Key: arc.Key, AuthservID: verifier.AuthservID()}
+		log.Info("relayed mail is sealed with ARC", "domain", arc.Domain, "selector", arc.Selector,
+			"record", arc.Selector+"._domainkey."+arc.Domain)
+	}
 	gw, err := gateway.New(gateway.Config{
 		Rspamd:       rspamd.New(rspamdURL, rspamdTimeout),
 		Store:        db.Gateway(),
@@ -178,6 +186,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 		AddressLists: db.MailManager(),
 		Verifier:     verifier,
 		Deliverer:    deliverer,
+		Sealer:       sealer,
 		Archiver:     arch,
 		Hostname:     hostname,
 		ListenHost:   cfg.SMTPHost,

@@ -4,10 +4,14 @@
 package config
 
 import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/url"
@@ -106,6 +110,14 @@ type Config struct {
 	// check may take before the analysis counts as unavailable.
 	RspamdURL     string // TIDINGS_RSPAMD_URL
 	RspamdTimeout string // TIDINGS_RSPAMD_TIMEOUT
+
+	// ARC sealing (RFC 8617) of the mail the gateway relays: the signing
+	// domain, the selector (the key is published at
+	// <selector>._domainkey.<domain>) and the PEM private key file. All
+	// three or none; none ⇒ relayed mail gets no ARC Set.
+	ARCDomain   string // TIDINGS_ARC_DOMAIN
+	ARCSelector string // TIDINGS_ARC_SELECTOR
+	ARCKey      string // TIDINGS_ARC_KEY
 }
 
 // Var describes one setting, for flags and documentation.
@@ -170,6 +182,9 @@ func (c *Config) Vars() []Var {
 		{"whatsapp-config", "TIDINGS_WHATSAPP_CONFIG", "", "JSON file with the WhatsApp Cloud API token, app secret and business numbers (empty: no WhatsApp)", &c.WhatsAppConfig},
 		{"rspamd-url", "TIDINGS_RSPAMD_URL", "http://127.0.0.1:11333", "http:// URL of the rspamd normal worker that runs RSPAMD add-on analyses of traffic policies and rules", &c.RspamdURL},
 		{"rspamd-timeout", "TIDINGS_RSPAMD_TIMEOUT", "20s", "longest wait for one rspamd check; past it the analysis is unavailable", &c.RspamdTimeout},
+		{"arc-domain", "TIDINGS_ARC_DOMAIN", "", "domain (d=) of the ARC Sets added to relayed mail; with --arc-selector and --arc-key (empty: relayed mail is not sealed)", &c.ARCDomain},
+		{"arc-selector", "TIDINGS_ARC_SELECTOR", "", "selector (s=) of the ARC sealing key, published at <selector>._domainkey.<arc domain> (tidings arc keygen prints the record)", &c.ARCSelector},
+		{"arc-key", "TIDINGS_ARC_KEY", "", "PEM file of the ARC sealing private key: RSA of at least 1024 bits (2048 recommended) or Ed25519", &c.ARCKey},
 	}
 }
 
@@ -309,6 +324,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if _, _, err := c.Rspamd(); err != nil {
+		return err
+	}
+	if _, err := c.ARC(); err != nil {
 		return err
 	}
 	if _, err := c.SMPPRateValue(); err != nil {
@@ -583,4 +601,72 @@ func (c *Config) TrackingBase() (string, error) {
 		return "", fmt.Errorf("TIDINGS_TRACKING_URL %q: must have no query or fragment", c.TrackingURL)
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// ARCSealing is the ARC sealing setting: the key signs for
+// Selector._domainkey.Domain.
+type ARCSealing struct {
+	Domain, Selector string
+	Key              crypto.Signer // *rsa.PrivateKey or ed25519.PrivateKey
+}
+
+// ARC reads the ARC sealing setting: nil when none of TIDINGS_ARC_DOMAIN,
+// TIDINGS_ARC_SELECTOR and TIDINGS_ARC_KEY is set; an error naming the
+// setting when only some are, or one is wrong.
+func (c *Config) ARC() (*ARCSealing, error) {
+	if c.ARCDomain == "" && c.ARCSelector == "" && c.ARCKey == "" {
+		return nil, nil
+	}
+	for _, f := range []struct{ env, v string }{{"TIDINGS_ARC_DOMAIN", c.ARCDomain}, {"TIDINGS_ARC_SELECTOR", c.ARCSelector}, {"TIDINGS_ARC_KEY", c.ARCKey}} {
+		if f.v == "" {
+			return nil, fmt.Errorf("%s: required to seal relayed mail with ARC; set TIDINGS_ARC_DOMAIN, TIDINGS_ARC_SELECTOR and TIDINGS_ARC_KEY together, or none of them", f.env)
+		}
+	}
+	domain := strings.TrimSuffix(c.ARCDomain, ".")
+	if !hostnameRe.MatchString(domain) || !strings.Contains(domain, ".") || len(domain) > 253 {
+		return nil, fmt.Errorf("TIDINGS_ARC_DOMAIN %q: want a domain name such as example.com", c.ARCDomain)
+	}
+	if !hostnameRe.MatchString(c.ARCSelector) /* a sub-domain (RFC 6376 3.1) */ || len(c.ARCSelector)+len("._domainkey.")+len(domain) > 253 {
+		return nil, fmt.Errorf("TIDINGS_ARC_SELECTOR %q: want a selector such as arc2025 (letters, digits, '-', labels separated by '.')", c.ARCSelector)
+	}
+	key, err := ReadSigningKey(c.ARCKey)
+	if err != nil {
+		return nil, fmt.Errorf("TIDINGS_ARC_KEY: %v", err)
+	}
+	return &ARCSealing{Domain: domain, Selector: c.ARCSelector, Key: key}, nil
+}
+
+// ReadSigningKey reads a PEM private key for DKIM-style signatures: RSA
+// (PKCS #1 or PKCS #8) of at least 1024 bits, or Ed25519 (PKCS #8).
+func ReadSigningKey(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block in it (want an RSA or Ed25519 private key)", path)
+	}
+	var key any
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("%s: a PEM %q block; want an unencrypted \"PRIVATE KEY\" (PKCS #8) or \"RSA PRIVATE KEY\"", path, block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if bits := k.N.BitLen(); bits < 1024 {
+			return nil, fmt.Errorf("%s: an RSA key of %d bits; verifiers refuse keys under 1024 bits (RFC 8301 3.2), use 2048", path, bits)
+		}
+		return k, nil
+	case ed25519.PrivateKey:
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s: a %T; want an RSA or Ed25519 private key", path, key)
 }

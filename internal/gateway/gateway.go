@@ -55,6 +55,9 @@ type Config struct {
 	// with the system resolver and Hostname as authserv-id.
 	Verifier  *mailauth.Verifier
 	Deliverer *delivery.Deliverer
+	// Sealer, when set, adds an ARC Set (RFC 8617) to the mail Relay
+	// actions deliver; nil relays mail as it is (see arcseal.go).
+	Sealer *mailauth.Sealer
 	// Archiver runs Archive actions; nil makes them fail, visibly.
 	Archiver Archiver
 

@@ -231,8 +231,9 @@ func (g *Gateway) deliverRelay(ctx context.Context, log *slog.Logger, q *queued,
 	// The size declared (RFC 1870) is an upper bound: fields may be removed.
 	env := delivery.Envelope{MailFrom: mailFrom, Recipients: rcpts, SMTPUTF8: q.utf8, EightBit: q.eightBit, Size: g.relaySize(q, det)}
 	var openErr error
+	open := g.relayOpener(ctx, log, q, det)
 	res := g.cfg.Deliverer.Deliver(ctx, dest, env, func() (io.ReadCloser, error) {
-		rc, _, err := g.openMessage(ctx, q, det.Headers, det.RelayID)
+		rc, err := open()
 		if err != nil {
 			openErr = err
 		}
@@ -269,6 +270,12 @@ func (g *Gateway) relaySize(q *queued, det relayDetail) int64 {
 	n := int64(len(headerLines(fields)))
 	if q.auth != nil && q.auth.ResultsHeader != "" {
 		n += int64(len(headerLines([][2]string{{"Authentication-Results", q.auth.ResultsHeader}})))
+		if g.cfg.Sealer != nil {
+			n += int64(len(q.auth.ResultsHeader))
+		}
+	}
+	if g.cfg.Sealer != nil {
+		n += arcSetMax
 	}
 	return n + q.Size
 }

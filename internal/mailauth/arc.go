@@ -15,6 +15,7 @@ import (
 	"hash"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -596,18 +597,32 @@ type Sealer struct {
 }
 
 // sealHeaders are the fields the ARC-Message-Signature covers, when
-// present (RFC 6376 5.4.1's recommendation).
+// present (RFC 6376 5.4.1's recommendation, with the DKIM-Signature
+// fields RFC 8617 4.1.2 asks for). Authentication-Results and the ARC
+// fields are never covered (RFC 8617 4.1.2): downstream ADMDs remove the
+// former, and the latter are the seal's.
 var sealHeaders = []string{"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To", "References",
-	"MIME-Version", "Content-Type", "Content-Transfer-Encoding", "DKIM-Signature", "Authentication-Results"}
+	"MIME-Version", "Content-Type", "Content-Transfer-Encoding", "DKIM-Signature"}
+
+// ErrNotSealed is wrapped by the error of a Seal that may add no ARC Set
+// (the message goes on without one): the chain already ends with a seal
+// saying cv=fail (RFC 8617 5.1: nothing is to be added to it), it holds
+// the 50 sets RFC 8617 4.2.1 allows, or its status is unknown.
+var ErrNotSealed = errors.New("mailauth: no ARC Set may be added")
 
 // Seal reads msg (header, empty line, body) and returns the header
 // fields of its next ARC Set, to put at the top of the message in the
 // order returned (ARC-Seal, ARC-Message-Signature,
 // ARC-Authentication-Results), each with its CRLF. results is the
 // Authentication-Results payload after the authserv-id ("spf=pass ...")
-// and chain what validating the message's chain gave. It returns nil
-// when no set may be added: the chain already failed, or holds 50 sets.
-func (s *Sealer) Seal(msg io.Reader, results string, chain ARCResult) ([]string, error) {
+// and chain what validating the message's chain on receipt gave: a chain
+// that failed is sealed with cv=fail, covering the new set only (RFC
+// 8617 5.1.2). The ARC-Message-Signature covers the fields of
+// sealHeaders and those named in sign (the fields this server added),
+// when present. The body is read once and hashed as it is read; the
+// header section is held in memory (at most 1 MiB). An error wrapping
+// ErrNotSealed says no set may be added.
+func (s *Sealer) Seal(msg io.Reader, results string, chain ARCResult, sign ...string) ([]string, error) {
 	raw, rest, err := splitMessage(msg)
 	if err != nil {
 		return nil, err
@@ -630,12 +645,14 @@ func (s *Sealer) Seal(msg io.Reader, results string, chain ARCResult) ([]string,
 		n++
 		chain = ARCFail
 	case len(sets) > 0 && sets[len(sets)-1].sealTags["cv"] == string(ARCFail):
-		return nil, nil // RFC 8617 5.1.2: nothing to add to a failed chain
+		return nil, fmt.Errorf("%w: the chain ends with ARC-Seal i=%d saying cv=fail (RFC 8617 5.1)", ErrNotSealed, len(sets))
+	case len(sets) > 0 && chain != ARCPass && chain != ARCFail:
+		return nil, fmt.Errorf("%w: the message has %d ARC Set(s) but its chain was not validated", ErrNotSealed, len(sets))
 	}
 	if n > maxARCInstance {
-		return nil, nil
+		return nil, fmt.Errorf("%w: the message has %d ARC Sets, the most RFC 8617 4.2.1 allows", ErrNotSealed, n-1)
 	}
-	if chain == "" || (len(sets) == 0 && chain != ARCFail) {
+	if len(sets) == 0 && chain != ARCFail {
 		chain = ARCNone
 	}
 	alg := "rsa-sha256"
@@ -654,10 +671,16 @@ func (s *Sealer) Seal(msg io.Reader, results string, chain ARCResult) ([]string,
 	}
 	bh := base64.StdEncoding.EncodeToString(body.Sum())
 	var h []string
-	for _, name := range sealHeaders {
+	seen := map[string]bool{}
+	for _, name := range append(slices.Clone(sealHeaders), sign...) {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if seen[name] || name == "" || name == "authentication-results" || strings.HasPrefix(name, "arc-") || strings.ContainsAny(name, ": \t;") {
+			continue
+		}
+		seen[name] = true
 		for _, f := range fields {
 			if strings.EqualFold(f.name, name) {
-				h = append(h, strings.ToLower(name))
+				h = append(h, name)
 			}
 		}
 	}
@@ -724,4 +747,21 @@ func splitMessage(msg io.Reader) ([]byte, io.Reader, error) {
 func isNotFound(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsNotFound
+}
+
+// KeyRecord returns the TXT record that publishes pub at
+// <selector>._domainkey.<domain> for verifiers of the seals it signs
+// (RFC 6376 3.6.1; k=ed25519 as RFC 8463 3 has it).
+func KeyRecord(pub crypto.PublicKey) (string, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(k)
+		if err != nil {
+			return "", err
+		}
+		return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der), nil
+	case ed25519.PublicKey:
+		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(k), nil
+	}
+	return "", fmt.Errorf("mailauth: %T is not an RSA or Ed25519 public key", pub)
 }

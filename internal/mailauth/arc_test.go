@@ -105,8 +105,51 @@ func TestARCChain(t *testing.T) {
 	require.Equal(t, "fail", a.ARC)
 	require.Contains(t, unfold(a.ResultsHeader), "ARC-Seal i=3 says cv=fail")
 	set, err = (&Sealer{Domain: "example.org", Selector: "ed", Key: edKey(), AuthservID: "x"}).Seal(strings.NewReader(failed), "spf=pass", ARCFail)
-	require.NoError(t, err)
+	require.ErrorIs(t, err, ErrNotSealed)
+	require.ErrorContains(t, err, "ARC-Seal i=3 saying cv=fail")
 	require.Nil(t, set)
+
+	// Sets whose status is unknown (a message checked before ARC was)
+	// are not sealed on.
+	_, err = (&Sealer{Domain: "example.org", Selector: "ed", Key: edKey(), AuthservID: "x"}).Seal(strings.NewReader(two), "spf=pass", "")
+	require.ErrorIs(t, err, ErrNotSealed)
+
+	// Fifty sets are the most (RFC 8617 4.2.1): the 51st is not added.
+	full := orig
+	sealer := &Sealer{Domain: "example.org", Selector: "ed", Key: edKey(), AuthservID: "x"}
+	for i := 1; i <= 50; i++ {
+		cv := ARCPass
+		if i == 1 {
+			cv = ARCNone
+		}
+		set, err := sealer.Seal(strings.NewReader(full), "spf=pass", cv)
+		require.NoError(t, err, "set %d", i)
+		full = strings.Join(set, "") + full
+	}
+	require.Equal(t, "pass", b.verify(t, goodIP, "x@example.org", full).ARC)
+	_, err = sealer.Seal(strings.NewReader(full), "spf=pass", ARCPass)
+	require.ErrorIs(t, err, ErrNotSealed)
+	require.ErrorContains(t, err, "50 ARC Sets")
+}
+
+// TestSealCovers: the ARC-Message-Signature covers the fields named to
+// Seal besides the usual ones, each occurrence, and never
+// Authentication-Results or ARC fields (RFC 8617 4.1.2).
+func TestSealCovers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	msg := "X-Added: one\r\nX-Added: two\r\nAuthentication-Results: mx.example.org; spf=pass\r\n" + plainMessage("alice@example.org")
+	s := &Sealer{Domain: "other.example", Selector: "rsa", Key: rsaKey(), AuthservID: "mx.other.example"}
+	set, err := s.Seal(strings.NewReader(msg), "spf=pass", ARCNone, "x-added", "Authentication-Results", "ARC-Seal", "X-Absent")
+	require.NoError(t, err)
+	ams := unfold(set[1])
+	require.Contains(t, ams, "h=from:to:subject:date:message-id:x-added:x-added;")
+	sealed := strings.Join(set, "") + msg
+	require.Equal(t, "pass", b.verify(t, goodIP, "x@other.example", sealed).ARC)
+	// A covered field changed breaks the AMS.
+	require.Equal(t, "fail", b.verify(t, goodIP, "x@other.example", strings.Replace(sealed, "X-Added: two", "X-Added: 2", 1)).ARC)
+	// Authentication-Results is not covered: a downstream ADMD may drop it.
+	require.Equal(t, "pass", b.verify(t, goodIP, "x@other.example", strings.Replace(sealed, "Authentication-Results: mx.example.org; spf=pass\r\n", "", 1)).ARC)
 }
 
 // TestBodyCanonicalization checks the body hashes against RFC 6376
