@@ -78,7 +78,7 @@ fi
 # elsewhere: swaks and Postfix's smtp-source/smtp-sink (SMTP clients and
 # sink), opendkim-testmsg (an independent DKIM verifier), espeak-ng (voice),
 # chromium (the console, through playwright-core).
-APT_PACKAGES=(swaks postfix opendkim-tools espeak-ng chromium rspamd)
+APT_PACKAGES=(swaks postfix opendkim-tools espeak-ng chromium rspamd python3-dkim)
 section "Debian packages: ${APT_PACKAGES[*]}"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

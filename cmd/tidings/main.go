@@ -43,7 +43,7 @@ variable (see "tidings serve --help").`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newVersion(), newKeys(), newKMS(), newApply(), newQueue(), newTopics(), newRegistrations(), newConsole(), newIdentities(), newSecrets(), newFunctions(), newMailboxes(), newSMTPCredentials(), newRoles())
+	root.AddCommand(newServe(), newVersion(), newKeys(), newKMS(), newApply(), newQueue(), newTopics(), newRegistrations(), newConsole(), newIdentities(), newSecrets(), newFunctions(), newMailboxes(), newSMTPCredentials(), newRoles(), newARC())
 	return root
 }
 

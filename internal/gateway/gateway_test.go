@@ -70,6 +70,9 @@ func TestRelayEndToEnd(t *testing.T) {
 	require.NotContains(t, ar[0], "ceo@corp.test")
 	require.Equal(t, "upstream.example; dkim=pass", ar[1])
 	require.Len(t, headerValues(m.data, "Received"), 1)
+	for _, f := range []string{"ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results"} {
+		require.Empty(t, headerValues(m.data, f), "no ARC sealing configured, no %s", f)
+	}
 	require.True(t, bytes.HasSuffix(m.data, []byte("\r\n\r\nHello Bob,\r\n.. a line that starts with a dot\r\nbye\r\n")), "body intact:\n%s", m.data)
 
 	d := b.waitState(qid, gateway.Done)

@@ -64,6 +64,7 @@ type bundle struct {
 	feedback *fakeFeedback
 	mailbox  string
 	stand    *standins.Service
+	dnsAddr  string // the test DNS server, host:port
 }
 
 type setupOpts struct {
@@ -72,6 +73,8 @@ type setupOpts struct {
 	retry      delivery.RetryPolicy
 	nodeID     string
 	rspamd     gateway.Rspamd
+	sealer     *mailauth.Sealer  // ARC sealing of relayed mail
+	txt        map[string]string // TXT records of the test DNS (keys)
 }
 
 func setup(t *testing.T, opts ...setupOpts) *bundle {
@@ -110,7 +113,8 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 	}, nil)
 	require.NoError(t, err)
 
-	dnsAddr := startDNS(t, map[string]string{"mx." + senderDomain: "127.0.0.1"}, map[string]string{senderDomain: "mx." + senderDomain})
+	dnsAddr := startDNSWithTXT(t, map[string]string{"mx." + senderDomain: "127.0.0.1"}, map[string]string{senderDomain: "mx." + senderDomain}, o.txt)
+	b.dnsAddr = dnsAddr
 	res := mailauth.NewResolver(mailauth.ResolverConfig{Server: dnsAddr, Timeout: time.Second})
 	dl := delivery.New(delivery.Config{
 		LocalName: hostname,
@@ -144,6 +148,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		AddressLists: db.MailManager(),
 		Verifier:     verifier,
 		Deliverer:    dl,
+		Sealer:       o.sealer,
 		Archiver:     arch,
 		Hostname:     hostname,
 		ListenHost:   "127.0.0.1",
@@ -440,6 +445,13 @@ func (r redirectDialer) DialContext(ctx context.Context, network, addr string) (
 // is NXDOMAIN (so SPF and DMARC lookups end at once).
 func startDNS(t *testing.T, a, mx map[string]string) string {
 	t.Helper()
+	return startDNSWithTXT(t, a, mx, nil)
+}
+
+// startDNSWithTXT is startDNS that serves TXT records too (DKIM and ARC
+// keys), split into strings of at most 255 octets.
+func startDNSWithTXT(t *testing.T, a, mx, txt map[string]string) string {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
@@ -454,7 +466,14 @@ func startDNS(t *testing.T, a, mx map[string]string) string {
 			m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: net.ParseIP(a[name]).To4()})
 		case q.Qtype == dns.TypeMX && mx[name] != "":
 			m.Answer = append(m.Answer, &dns.MX{Hdr: hdr, Preference: 10, Mx: mx[name] + "."})
-		case a[name] != "" || mx[name] != "":
+		case q.Qtype == dns.TypeTXT && txt[name] != "":
+			var parts []string
+			for v := txt[name]; v != ""; {
+				n := min(len(v), 255)
+				parts, v = append(parts, v[:n]), v[n:]
+			}
+			m.Answer = append(m.Answer, &dns.TXT{Hdr: hdr, Txt: parts})
+		case a[name] != "" || mx[name] != "" || txt[name] != "":
 			// The name exists, without records of this type.
 		default:
 			m.Rcode = dns.RcodeNameError
