@@ -538,6 +538,9 @@ func (v *Verifier) arcResult(ctx context.Context, c *arcCheck) arcOutcome {
 		if cv := s.sealTags["cv"]; cv != want {
 			return fail("ARC-Seal i=%d has cv=%s, want %s", i+1, cv, want)
 		}
+		if _, ok := s.sealTags["h"]; ok {
+			return fail("ARC-Seal i=%d has an h= tag", i+1) // RFC 8617 4.1.3
+		}
 	}
 	// Step 3: the newest ARC-Message-Signature.
 	newest := c.sets[n-1]

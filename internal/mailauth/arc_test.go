@@ -78,6 +78,7 @@ func TestARCChain(t *testing.T) {
 		{"incomplete set", strings.Replace(one, "ARC-Message-Signature: i=1;", "X-Was-ARC-Message-Signature: i=1;", 1),
 			"ARC Set 1 of 1 is missing or incomplete"},
 		{"first seal claims cv=pass", strings.Replace(one, "cv=none", "cv=pass", 1), "ARC-Seal i=1 has cv=pass, want none"},
+		{"seal with h=", strings.Replace(one, "cv=none;", "cv=none; h=from;", 1), "ARC-Seal i=1 has an h= tag"},
 	}
 	for _, tc := range fails {
 		t.Run(tc.name, func(t *testing.T) {
