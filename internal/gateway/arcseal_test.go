@@ -6,9 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tidings/tidings/internal/mailauth"
+	"github.com/tidings/tidings/internal/mailauth/dkimpy"
 )
 
 // Test keys, made once: 2048-bit RSA keys take a while to generate.
@@ -32,45 +31,15 @@ var arcKeys = sync.OnceValues(func() (crypto.Signer, crypto.Signer) {
 	return k1, k2
 })
 
-// arcVerdict is what testdata/arcverify.py (dkimpy) says of a message.
-type arcVerdict struct {
-	CV     *string // nil: the chain ends with a seal saying cv=fail
-	Reason string
-	Sets   []struct {
-		Instance  int
-		AMSValid  bool `json:"ams_valid"`
-		ASValid   bool `json:"as_valid"`
-		CV        string
-		ASDomain  string `json:"as_domain"`
-		AMSDomain string `json:"ams_domain"`
-	}
-}
-
-func (v arcVerdict) cv() string {
-	if v.CV == nil {
-		return "<ended>"
-	}
-	return *v.CV
-}
-
 // dkimpyARC validates msg's ARC chain with dkimpy, an implementation
 // independent of Tidings', which looks the keys up at dnsAddr.
-func dkimpyARC(t *testing.T, dnsAddr string, msg []byte) arcVerdict {
+func dkimpyARC(t *testing.T, dnsAddr string, msg []byte) dkimpy.Verdict {
 	t.Helper()
-	const py = "/usr/bin/python3" // Debian's, where python3-dkim installs
-	if err := exec.Command(py, "-c", "import dkim, dns.resolver").Run(); err != nil {
-		t.Fatalf("dkimpy is missing (%v): apt-get install python3-dkim", err)
-	}
+	require.NoError(t, dkimpy.Available())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "testdata/arcverify.py", dnsAddr)
-	cmd.Stdin = bytes.NewReader(msg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "arcverify.py: %s", stderr.String())
-	var v arcVerdict
-	require.NoError(t, json.Unmarshal(out, &v), "%s", out)
+	v, err := dkimpy.ARC(ctx, dnsAddr, msg)
+	require.NoError(t, err)
 	return v
 }
 
@@ -128,13 +97,13 @@ func TestARCSealRelay(t *testing.T) {
 		require.Contains(t, ams[0], "h=from:to:subject:message-id:x-mail-manager-originator-org:x-tidings-gateway;")
 
 		v := dkimpyARC(t, b.dnsAddr, m)
-		require.Equal(t, "pass", v.cv(), "dkimpy: %s\n%s", v.Reason, m)
+		require.Equal(t, "pass", v.CV, "dkimpy: %s\n%s", v.Reason, m)
 		require.Len(t, v.Sets, 1)
 
 		// A field the gateway added, changed after the seal: dkimpy
 		// fails the chain.
 		v = dkimpyARC(t, b.dnsAddr, bytes.Replace(m, []byte("X-Tidings-Gateway: checked"), []byte("X-Tidings-Gateway: forged"), 1))
-		require.Equal(t, "fail", v.cv(), v.Reason)
+		require.Equal(t, "fail", v.CV, v.Reason)
 	})
 
 	t.Run("OnValidChain", func(t *testing.T) {
@@ -147,7 +116,7 @@ func TestARCSealRelay(t *testing.T) {
 		require.Contains(t, headerValues(m, "ARC-Authentication-Results")[0], "arc=pass header.s=fwd header.d=forwarder.test")
 
 		v := dkimpyARC(t, b.dnsAddr, m)
-		require.Equal(t, "pass", v.cv(), "dkimpy: %s\n%s", v.Reason, m)
+		require.Equal(t, "pass", v.CV, "dkimpy: %s\n%s", v.Reason, m)
 		require.Len(t, v.Sets, 2)
 		require.Equal(t, "seal.test", v.Sets[0].ASDomain)
 		require.Equal(t, "forwarder.test", v.Sets[1].ASDomain)
@@ -165,7 +134,7 @@ func TestARCSealRelay(t *testing.T) {
 
 		// dkimpy: the chain ends with our cv=fail, whose AMS verifies.
 		v := dkimpyARC(t, b.dnsAddr, m)
-		require.Nil(t, v.CV, "dkimpy: %s", v.Reason)
+		require.Empty(t, v.CV, "dkimpy: %s", v.Reason)
 		require.Contains(t, v.Reason, "ARC-Seal[2] reported failure")
 		require.Equal(t, 2, v.Sets[0].Instance)
 		require.True(t, v.Sets[0].AMSValid, "%+v", v.Sets[0])

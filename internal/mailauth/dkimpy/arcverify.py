@@ -2,7 +2,9 @@
 """Validate the ARC chain of a message with dkimpy, an implementation
 independent of Tidings' (Debian's python3-dkim).
 
-    arcverify.py DNS_HOST:PORT < message
+    python3 arcverify.py DNS_HOST:PORT < message
+
+(internal/mailauth/dkimpy runs it for the tests.)
 
 Keys are looked up at the DNS server given (a test server on loopback).
 Prints one JSON object: cv ("pass", "fail", "none", or null when the chain
