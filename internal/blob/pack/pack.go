@@ -266,6 +266,12 @@ func (s *Store) abandon(seg *segment) {
 	}
 }
 
+// SyncWindow is how long the fsync of a segment waits for more appends to
+// share it. An Append takes that much longer; concurrent ones (the archive
+// steps of many messages) share fewer fsyncs (bench/relay with archiving:
+// about 0.6 fsyncs of a segment per message without the wait).
+var SyncWindow = 2 * time.Millisecond
+
 // sync returns once an fsync that began after the caller's write has
 // ended, running it when none is running.
 func (seg *segment) sync() error {
@@ -282,6 +288,12 @@ func (seg *segment) sync() error {
 			continue
 		}
 		seg.syncing = true
+		seg.mu.Unlock()
+		// Let the appends of the next moments join this fsync: each
+		// fsync of a growing file is also a journal commit, and the
+		// disk's time is what the spool's own fsyncs wait for.
+		time.Sleep(SyncWindow)
+		seg.mu.Lock()
 		target := seg.written
 		seg.mu.Unlock()
 		err := seg.f.Sync()
