@@ -51,14 +51,26 @@ func newDispatcher(g *Gateway, workers int) *dispatcher {
 	return d
 }
 
+// Bounds of the dispatcher's queue, for when messages arrive faster than
+// they are processed: past dispatchKeepContent waiting, a message is queued
+// without its copy (the run reads it from the spool); past dispatchMax the
+// caller queues a job instead.
+var (
+	dispatchKeepContent = 1024
+	dispatchMax         = 50_000
+)
+
 // add hands m, committed under a lease of this node's, to a worker.
-// It reports false once the dispatcher is stopped: m then waits for
-// Recover or the sweep.
+// It reports false once the dispatcher is stopped or full: the caller
+// then queues m's job (requeue).
 func (d *dispatcher) add(m *Message) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.stopped {
+	if d.stopped || len(d.queue) >= dispatchMax {
 		return false
+	}
+	if len(d.queue) >= dispatchKeepContent {
+		m.Content = nil
 	}
 	d.queue = append(d.queue, m)
 	d.cond.Signal()

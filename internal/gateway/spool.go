@@ -146,9 +146,9 @@ func (s *Spooler) Spool(ctx context.Context, env *message.Envelope, body io.Read
 	if m.LeaseOwner != "" {
 		c := *m // the run reads m.Content into its own copy
 		if !g.dispatch.add(&c) {
-			// Stopping: leave it to a job.
+			// Stopping, or too much waiting: leave it to a job.
 			if err := g.dispatch.requeue(context.WithoutCancel(ctx), []*Message{&c}, 0); err != nil {
-				g.log.Warn("spooled while stopping; processing resumes when the lease ends or at the next start", "queue_id", qid, "err", err)
+				g.log.Warn("could not queue the job of a message the dispatcher did not take; processing resumes when the lease ends or at the next start", "queue_id", qid, "err", err)
 			}
 		}
 	}
