@@ -202,7 +202,8 @@ func tryStart(t testing.TB, opts serverOpts) (*Server, error) {
 	)
 	// Free ports for the SMTP submission listeners: their defaults are
 	// fixed, and tests run servers in parallel.
-	s.Submission, s.Submissions = freeAddr(t), freeAddr(t)
+	subs := freeAddrs(t, 2)
+	s.Submission, s.Submissions = subs[0], subs[1]
 	env = append(env, "TIDINGS_SUBMISSION_ADDR="+s.Submission, "TIDINGS_SUBMISSIONS_ADDR="+s.Submissions)
 	if !opts.NoRootKey {
 		s.KeyID, s.Secret = rootKeyID, rootSecret
@@ -325,12 +326,44 @@ func (s *Server) Log() string { return s.log.String() }
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	return freeAddrs(t, 1)[0]
+}
+
+var (
+	freeAddrMu sync.Mutex
+	givenAddrs = map[string]bool{}
+)
+
+// freeAddrs returns n distinct loopback addresses free now, none given
+// before in this process: each port is held until all are picked (a port
+// closed and asked for again may come back at once: a server got the same
+// one for its two submission listeners), and one handed out to a server
+// of another test is not handed out again.
+func freeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	freeAddrMu.Lock()
+	defer freeAddrMu.Unlock()
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	var out []string
+	for len(out) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		held = append(held, l)
+		a := l.Addr().String()
+		if givenAddrs[a] {
+			continue
+		}
+		givenAddrs[a] = true
+		out = append(out, a)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 var portBlockMu sync.Mutex
