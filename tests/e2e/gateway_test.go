@@ -255,7 +255,7 @@ func TestGateway(t *testing.T) {
 		if strings.Join(m.To, "|") != strings.Join(want, "|") {
 			t.Errorf("recipients at the sink %q, want the literal %q", m.To, want)
 		}
-		if !strings.Contains(s.Log(), `rcpt="\"victim@outside.test\"@corp.test" state=DELIVERED`) {
+		if !s.LogContains(`rcpt="\"victim@outside.test\"@corp.test" state=DELIVERED`) {
 			t.Errorf("the gateway did not relay the quoted local part quoted")
 		}
 	})

@@ -321,6 +321,23 @@ func (s *Server) Restart(t testing.TB) *Server {
 // Log returns everything the server printed so far.
 func (s *Server) Log() string { return s.log.String() }
 
+// LogContains reports whether the server's log has text, waiting up to
+// 10 s for it: a line is written after what it records is done (a
+// delivery's line after the sink answered), so a test that saw the effect
+// may look before the line is there.
+func (s *Server) LogContains(text string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if strings.Contains(s.Log(), text) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Ports, environment, processes.
 

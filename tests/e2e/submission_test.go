@@ -98,7 +98,7 @@ func TestSubmissionSwaks(t *testing.T) {
 		if code == 0 || !strings.Contains(out, "<~* 535 5.7.8 Authentication Credentials Invalid") {
 			t.Fatalf("swaks with a wrong password: exit %d\n%s", code, out)
 		}
-		if !strings.Contains(s.Log(), "authentication failed") || !strings.Contains(s.Log(), "user="+user) {
+		if !s.LogContains("authentication failed") || !s.LogContains("user="+user) {
 			t.Errorf("the failed attempt is not logged with its user name")
 		}
 	})
