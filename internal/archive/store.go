@@ -184,7 +184,18 @@ type Query struct {
 	Since, Until time.Time
 	Offset       int
 	Limit        int
+	// Window is how many matches are ranked together (RankWindow when
+	// 0); see RankWindow.
+	Window int
 }
+
+// RankWindow is how many matches of a query with words are ranked
+// together. Results are the newest RankWindow matches (by when they were
+// archived) ordered by relevance, then newest first; then the window of
+// the matches archived before them, and so on. Ranking every match of a
+// common word would take time in the number of matches; this way a page
+// takes time in its offset plus one window, on an archive of any size.
+const RankWindow = 5000
 
 // Hit is a message found by a Query and its relevance, higher better
 // (comparable within one query only; 0 without Must terms).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func RunArchive(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"SearchRanking", testArchiveSearchRanking},
 		{"SearchPagination", testArchiveSearchPagination},
 		{"SearchRankedPages", testArchiveSearchRankedPages},
+		{"SearchWindows", testArchiveSearchWindows},
 		{"Delete", testArchiveDelete},
 		{"Tasks", testArchiveTasks},
 		{"TaskHistory", testArchiveTaskHistory},
@@ -408,13 +410,10 @@ func testArchiveSearchPagination(t *testing.T, b *archiveBundle) {
 	}
 }
 
-// testArchiveSearchRankedPages: a ranked search over more matches than
-// a page, with scores tied in groups, filters that leave out most
-// matches, negation and messages of another archive in between, gives
-// every page of one ordering (score, then newest first, then ID) with
-// the scores of the words alone, whatever the order of insertion.
-func testArchiveSearchRankedPages(t *testing.T, b *archiveBundle) {
-	const n = 300
+// loadRanked inserts the n messages of testArchiveSearchRankedPages and
+// returns their IDs in the order of insertion.
+func (b *archiveBundle) loadRanked(t *testing.T, n int) []string {
+	var order []string
 	for i := range n {
 		// Inserted in an order unrelated to time; documents of a group
 		// are alike, so their scores tie, in groups larger than a store
@@ -434,7 +433,19 @@ func testArchiveSearchRankedPages(t *testing.T, b *archiveBundle) {
 		}
 		m, doc := c.message()
 		require.NoError(t, b.st.InsertMessage(b.ctx, m, doc))
+		order = append(order, c.id)
 	}
+	return order
+}
+
+// testArchiveSearchRankedPages: a ranked search over more matches than
+// a page, with scores tied in groups, filters that leave out most
+// matches, negation and messages of another archive in between, gives
+// every page of one ordering (score, then newest first, then ID) with
+// the scores of the words alone, whatever the order of insertion.
+func testArchiveSearchRankedPages(t *testing.T, b *archiveBundle) {
+	const n = 300
+	b.loadRanked(t, n)
 	alpha := []archive.Term{{Tokens: []string{"alpha"}}}
 	omega := []archive.Term{{Tokens: []string{"omega"}}}
 	yes := true
@@ -494,6 +505,67 @@ func testArchiveSearchRankedPages(t *testing.T, b *archiveBundle) {
 	require.Len(t, not, len(scores)-countOmega(n))
 	for _, h := range not {
 		require.Equal(t, scores[h.Message.ID], h.Score, h.Message.ID)
+	}
+}
+
+// testArchiveSearchWindows: matches are ranked by windows, the newest
+// (by insertion, not by received time) first, counting only the matches
+// of the archive and filters; every page is a slice of that ordering.
+func testArchiveSearchWindows(t *testing.T, b *archiveBundle) {
+	const n, w = 300, 25
+	order := b.loadRanked(t, n)
+	alpha := []archive.Term{{Tokens: []string{"alpha"}}}
+	omega := []archive.Term{{Tokens: []string{"omega"}}}
+	yes := true
+	kOf := func(id string) int {
+		k, err := strconv.Atoi(id[1:])
+		require.NoError(t, err)
+		return k
+	}
+	for name, tc := range map[string]struct {
+		q    archive.Query
+		keep func(k int) bool
+	}{
+		"words":                 {archive.Query{Must: alpha}, func(int) bool { return true }},
+		"words and attachments": {archive.Query{Must: alpha, HasAttachments: &yes}, func(k int) bool { return k%4 == 0 }},
+		"words and a time": {archive.Query{Must: alpha, Since: day0.Add(10 * time.Minute), Until: day0.Add(60 * time.Minute)},
+			func(k int) bool { return k/3 >= 10 && k/3 < 60 }},
+		"words but not": {archive.Query{Must: alpha, Not: omega}, func(k int) bool { return k%6 != 0 }},
+	} {
+		var want []string // newest inserted first
+		for i := len(order) - 1; i >= 0; i-- {
+			if k := kOf(order[i]); k%7 != 0 && tc.keep(k) {
+				want = append(want, order[i])
+			}
+		}
+		require.Greater(t, len(want), 2*w, name)
+		q := tc.q
+		q.AccountID, q.ArchiveID, q.Limit, q.Window = acctA, arcA, 1000, w
+		whole, err := b.st.SearchMessages(b.ctx, &q)
+		require.NoError(t, err, name)
+		require.Len(t, whole, len(want), name)
+		for i := 0; i < len(want); i += w {
+			end := min(i+w, len(want))
+			got := hitIDs(whole[i:end])
+			exp := slices.Clone(want[i:end])
+			slices.Sort(got)
+			slices.Sort(exp)
+			require.Equal(t, exp, got, "%s: window %d", name, i/w)
+			for j := i + 1; j < end; j++ {
+				x, y := whole[j-1], whole[j]
+				require.True(t, x.Score > y.Score || x.Score == y.Score && (x.Message.ReceivedAt.After(y.Message.ReceivedAt) ||
+					x.Message.ReceivedAt.Equal(y.Message.ReceivedAt) && x.Message.ID > y.Message.ID),
+					"%s: %s (%v) before %s (%v)", name, x.Message.ID, x.Score, y.Message.ID, y.Score)
+			}
+		}
+		var paged []archive.Hit
+		for off := 0; off < len(whole)+7; off += 7 {
+			q.Offset, q.Limit = off, 7
+			hits, err := b.st.SearchMessages(b.ctx, &q)
+			require.NoError(t, err)
+			paged = append(paged, hits...)
+		}
+		require.Equal(t, hitIDs(whole), hitIDs(paged), name)
 	}
 }
 
