@@ -33,8 +33,8 @@ import (
 // "Résumé"); an address or any text with punctuation is the phrase of its
 // words ("alice@example.com" is "alice example com"). Terms combine with
 // AND. Results are ranked by relevance (BM25 on SQLite, ts_rank on
-// PostgreSQL) in windows of the newest RankWindow matches, newest first
-// without words, and paginated.
+// PostgreSQL) in windows of the newest RankWindow matches (see Scored for
+// queries of addresses only), newest first without words, and paginated.
 
 // NativePrefix is the path the native search handler serves under; mount
 // NativeHandler there.

@@ -195,7 +195,23 @@ type Query struct {
 // the matches archived before them, and so on. Ranking every match of a
 // common word would take time in the number of matches; this way a page
 // takes time in its offset plus one window, on an archive of any size.
-const RankWindow = 5000
+// Over 1,000,000 messages a window of 5,000 took a common word 42 ms,
+// one of 2,000 24 ms.
+const RankWindow = 2000
+
+// Scored reports whether q's matches are told apart by relevance: not
+// when every term names an address (from:, to:), whose scores would only
+// tell the lengths of the address fields apart; each of its matches then
+// scores 0 (newest first within a window), and the store skips ranking,
+// which costs a pass over every match of each phrase.
+func (q *Query) Scored() bool {
+	for _, t := range q.Must {
+		if t.Field != FieldSender && t.Field != FieldRecipients {
+			return true
+		}
+	}
+	return false
+}
 
 // Hit is a message found by a Query and its relevance, higher better
 // (comparable within one query only; 0 without Must terms).

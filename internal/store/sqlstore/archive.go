@@ -480,7 +480,11 @@ func (a ArchiveStore) newestMatches(ctx context.Context, q *archive.Query, n int
 	noNot.Not = nil // in the match already
 	fw, fargs := a.searchFilters(&noNot, "+m.received_at")
 	where, args = append(where, fw...), append(args, fargs...)
-	return a.scanRanked(ctx, `SELECT archive_fts.rowid, -bm25(archive_fts, 8.0, 4.0, 4.0, 1.0), m.received_at, m.id
+	score := "-bm25(archive_fts, 8.0, 4.0, 4.0, 1.0)"
+	if !q.Scored() {
+		score = "0.0"
+	}
+	return a.scanRanked(ctx, `SELECT archive_fts.rowid, `+score+`, m.received_at, m.id
 		FROM archive_fts JOIN archive_messages m INDEXED BY archive_messages_rank ON m.seq = archive_fts.rowid WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY archive_fts.rowid DESC LIMIT ?`, append(args, n)...)
 }
@@ -493,7 +497,11 @@ func (a ArchiveStore) newestMatchesPG(ctx context.Context, q *archive.Query, n i
 	args := []any{tq, q.AccountID, q.ArchiveID, tq}
 	fw, fargs := a.searchFilters(q, "m.received_at")
 	where, args = append(where, fw...), append(args, fargs...)
-	return a.scanRanked(ctx, a.s.q(`SELECT r.seq, ts_rank(r.tsv, CAST(? AS tsquery)), r.received_at, r.id
+	score := "ts_rank(r.tsv, CAST(? AS tsquery))"
+	if !q.Scored() {
+		score, args = "0.0", args[1:]
+	}
+	return a.scanRanked(ctx, a.s.q(`SELECT r.seq, `+score+`, r.received_at, r.id
 		FROM archive_messages r WHERE r.seq IN (SELECT m.seq FROM archive_messages m WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY m.seq DESC LIMIT ?)`), append(args, n)...)
 }
