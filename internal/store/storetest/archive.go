@@ -381,6 +381,14 @@ func testArchiveSearchRanking(t *testing.T, b *archiveBundle) {
 	for i := 1; i < len(hits); i++ {
 		require.GreaterOrEqual(t, hits[i-1].Score, hits[i].Score)
 	}
+	// Addresses alone are not scored: newest first.
+	hits, err = b.st.SearchMessages(b.ctx, &archive.Query{AccountID: acctA, ArchiveID: arcA, Limit: 10,
+		Must: []archive.Term{{Field: archive.FieldSender, Tokens: archive.Tokens("bob@corp.example")}}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"m05", "m02"}, hitIDs(hits))
+	for _, h := range hits {
+		require.Zero(t, h.Score, h.Message.ID)
+	}
 }
 
 func testArchiveSearchPagination(t *testing.T, b *archiveBundle) {
