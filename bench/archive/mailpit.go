@@ -86,17 +86,10 @@ func benchMailpit(o options, work string, corpus Corpus, queries []query) (inges
 		}
 		return len(out.Messages), nil
 	}
-	lat := &latencies{}
-	for _, q := range queries {
-		qs := time.Now()
-		n, err := search(q.q)
-		if err != nil {
-			return ingest{}, nil, 0, err
-		}
-		lat.add(q.kind, time.Since(qs), n)
+	lat, err := runQueries("mailpit", queries, search)
+	if err != nil {
+		return ingest{}, nil, 0, err
 	}
-	lat.print("mailpit")
-	lat.printKinds()
 	stop()
 	size := fileSize(dbPath) + fileSize(dbPath+"-wal")
 	fmt.Printf("mailpit        database %.1f MB = %.0f B/msg (raw mail included, compressed)\n", float64(size)/1e6, float64(size)/float64(o.n))

@@ -69,6 +69,7 @@ func main() {
 	flag.StringVar(&so.results, "results", "", "with -search: write what each query found (IDs and scores) to this file, to compare two builds")
 	flag.IntVar(&so.fill, "fill", 0, "with -search: first store this many corpus messages into the archive (-archive, default a-bench), e.g. to fill -database")
 	flag.StringVar(&so.shapes, "shapes", "", "with -search: only these shapes (comma-separated names)")
+	flag.IntVar(&so.mix, "mix", 0, "with -search: instead of shapes, this many queries of a full run's mix, in two passes (cold, warm)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the in-process fill and searches) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -380,6 +381,30 @@ func pct(ds []time.Duration, p float64) time.Duration {
 }
 
 func (l *latencies) p(p float64) time.Duration { return pct(l.all, p) }
+
+// runQueries times each query of qs with search, over two passes: the
+// first finds caches cold (the database's pages read from the files,
+// which an ingest of many large messages pushes out of the page cache),
+// the second, timed again, warm. It prints both, by kind, and returns the
+// second.
+func runQueries(name string, qs []query, search func(q string) (int, error)) (*latencies, error) {
+	var lat *latencies
+	for _, label := range []string{"first pass (cold)", "second pass (warm)"} {
+		lat = &latencies{}
+		for _, q := range qs {
+			start := time.Now()
+			n, err := search(q.q)
+			if err != nil {
+				return nil, err
+			}
+			lat.add(q.kind, time.Since(start), n)
+		}
+		fmt.Printf("%s search, %s:\n", name, label)
+		lat.print(name)
+		lat.printKinds()
+	}
+	return lat, nil
+}
 
 func (l *latencies) print(name string) {
 	fmt.Printf("%-14s search p50 %7.1f ms  p99 %7.1f ms  over %d queries (%d hits on first pages)\n",

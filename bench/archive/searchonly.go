@@ -37,6 +37,7 @@ type searchOptions struct {
 	reps, fill                          int
 	results                             string
 	seed                                uint64
+	mix                                 int
 	shapes                              string
 }
 
@@ -193,6 +194,19 @@ func runSearchOnly(o searchOptions) error {
 		{"mm FROM+attach", func() func() (int, error) {
 			return mm(1000, contains(archive.AttrFrom, person()), archive.Condition{Attr: archive.AttrHasAttachments, Bool: true})
 		}},
+	}
+	if o.mix > 0 {
+		// The queries of a full run (makeQueries), in process: what a
+		// full run prints, without its hours of filling.
+		qs := makeQueries(Corpus{Seed: o.seed}, int(total), o.mix, day)
+		_, err := runQueries("tidings (in process)", qs, func(q string) (int, error) {
+			res, err := svc.SearchNative(ctx, acct, arc, q, 50, "")
+			if err != nil {
+				return 0, err
+			}
+			return len(res.Messages), nil
+		})
+		return err
 	}
 	var all []time.Duration
 	for _, sh := range shapes {

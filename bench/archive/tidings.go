@@ -183,17 +183,10 @@ func benchTidings(o options, bin, work string, corpus Corpus, queries []query) (
 		}
 	}
 
-	lat := &latencies{}
-	for _, q := range queries {
-		qs := time.Now()
-		n, err := nativeSearch(t, s.archiveID, q.q, 50)
-		if err != nil {
-			return ingest{}, nil, 0, err
-		}
-		lat.add(q.kind, time.Since(qs), n)
+	lat, err := runQueries("tidings", queries, func(q string) (int, error) { return nativeSearch(t, s.archiveID, q, 50) })
+	if err != nil {
+		return ingest{}, nil, 0, err
 	}
-	lat.print("tidings")
-	lat.printKinds()
 
 	// Sizes once the server is stopped (its WAL checkpointed).
 	t.Stop()
