@@ -316,6 +316,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 			log.Info("gateway: resumed work interrupted by a crash", "jobs", n)
 		}
 	}
+	if n, err := smsSvc.Recover(ctx, db.Dialect() == "sqlite"); err != nil {
+		log.Warn("SMS recovery failed", "err", err)
+	} else if n > 0 {
+		log.Info("sms: queued the sends of messages a crash interrupted", "messages", n)
+	}
 	if err := smsSvc.Start(ctx); err != nil {
 		_ = srv.Close()
 		return err

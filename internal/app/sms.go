@@ -29,7 +29,7 @@ import (
 func newSMS(db *store.DB, api *awsapi.Server, mux *http.ServeMux, conf *config.Config, publisher sms.Publisher, regs sms.Registrations, log *slog.Logger) (*sms.Service, error) {
 	log = log.With("component", "sms")
 	sim := simulator.New(filepath.Join(conf.DataDir, "sms-simulator"), log)
-	cfg := sms.Config{Region: conf.Region, Simulator: sim, Publisher: publisher, Registrations: regs}
+	cfg := sms.Config{Region: conf.Region, Simulator: sim, Publisher: publisher, Registrations: regs, NodeID: conf.Node()}
 	if conf.SMPPAddr != "" {
 		rate, _ := conf.SMPPRateValue()     // checked by Validate
 		window, _ := conf.SMPPWindowValue() // checked by Validate

@@ -81,6 +81,15 @@ type sweepWorker struct {
 }
 
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	// Leases whose process is gone (another node's, dead): their messages
+	// go on as jobs.
+	r, err := w.s.releaseLeases(ctx, nil, w.s.cfg.Now())
+	if r > 0 {
+		w.s.log.Info("messages whose sender's lease ended queued as jobs", "count", r)
+	}
+	if err != nil {
+		return err
+	}
 	n, err := w.s.SweepUnknown(ctx)
 	if n > 0 {
 		w.s.log.Info("messages without a final receipt reported UNKNOWN", "count", n)
@@ -91,8 +100,14 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 // SweepInterval is how often the UNKNOWN sweep runs.
 const SweepInterval = 10 * time.Minute
 
-// Register adds the service's workers and its periodic sweep to q.
+// Register adds the service's workers and its periodic sweep to q, and
+// starts sending accepted messages in process (dispatch.go) whenever q
+// works.
 func (s *Service) Register(q *jobs.Queue) error {
+	s.queue = q
+	if s.dispatch == nil {
+		s.dispatch = newDispatcher(s, s.cfg.NodeID)
+	}
 	q.AddQueue(SendQueue, SendWorkers)
 	jobs.Register(q, &sendWorker{s: s})
 	jobs.Register(q, &publishWorker{s: s})

@@ -60,6 +60,10 @@ func parseNumber(s string) (string, string, error) {
 
 // messageRec is a sent message (the Body of a MessageRecord).
 type messageRec struct {
+	// leaseUntil, when set, is the end of the lease the message was
+	// committed under for the dispatcher (not stored in the body).
+	leaseUntil time.Time
+
 	ID               string            `json:"id"`
 	AccountID        string            `json:"accountId"`
 	Channel          Channel           `json:"channel"`
@@ -359,7 +363,13 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !req.dryRun {
+	switch {
+	case req.dryRun:
+	case !m.leaseUntil.IsZero():
+		if !s.dispatch.add(m) {
+			s.dispatch.requeue(m)
+		}
+	default:
 		s.fresh.put(m)
 	}
 	if !req.dryRun {
@@ -378,12 +388,17 @@ type pendingSend struct {
 // against the limits and added, so the sends of one batch count each
 // other's; one read and write of the month's total for all), then for
 // each what it needs written first (before), and the message with its
-// job. On SQLite one writer serializes every commit, and one per message
-// would bound the rate of sends by the writer; a failing send fails only
-// itself (groupcommit commits the others again without it).
+// job, or under a lease for the dispatcher when it takes them. On SQLite
+// one writer serializes every commit, and one per message would bound the
+// rate of sends by the writer; a failing send fails only itself
+// (groupcommit commits the others again without it).
 func (s *Service) commitSends(batch []pendingSend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var lease time.Time
+	if s.dispatching() {
+		lease = s.cfg.Now().Add(dispatchLease)
+	}
 	return s.store.InTx(ctx, func(tx Tx) error {
 		ms := make([]*messageRec, len(batch))
 		for i, p := range batch {
@@ -399,10 +414,16 @@ func (s *Service) commitSends(batch []pendingSend) error {
 					return err
 				}
 			}
+			p.m.leaseUntil = lease
 			if err := s.storeMessage(ctx, tx, p.m); err != nil {
 				return err
 			}
-			jobs = append(jobs, SendArgs{MessageID: p.m.ID})
+			if lease.IsZero() {
+				jobs = append(jobs, SendArgs{MessageID: p.m.ID})
+			}
+		}
+		if len(jobs) == 0 {
+			return nil
 		}
 		return tx.Enqueue(ctx, jobs...)
 	})
@@ -418,9 +439,14 @@ func (s *Service) commitMessage(ctx context.Context, tx Tx, m *messageRec) error
 	return tx.Enqueue(ctx, SendArgs{MessageID: m.ID})
 }
 
-// storeMessage is commitMessage without the job.
+// storeMessage is commitMessage without the job; a message with a
+// leaseUntil is stored under the dispatcher's lease.
 func (s *Service) storeMessage(ctx context.Context, tx Tx, m *messageRec) error {
-	if err := tx.InsertMessage(ctx, &MessageRecord{ID: m.ID, AccountID: m.AccountID, Body: encode(m), CreatedAt: m.RequestedAt}); err != nil {
+	rec := &MessageRecord{ID: m.ID, AccountID: m.AccountID, Body: encode(m), CreatedAt: m.RequestedAt}
+	if !m.leaseUntil.IsZero() {
+		rec.LeaseOwner, rec.LeaseUntil = s.dispatch.owner, m.leaseUntil
+	}
+	if err := tx.InsertMessage(ctx, rec); err != nil {
 		return err
 	}
 	conv := &Resource{AccountID: m.AccountID, Kind: kindConversation, ID: m.Origination + "|" + m.Destination,

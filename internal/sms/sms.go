@@ -27,6 +27,7 @@ import (
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/groupcommit"
+	"github.com/tidings/tidings/internal/jobs"
 	"github.com/tidings/tidings/internal/iam"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
 )
@@ -76,6 +77,10 @@ type Config struct {
 	Limits map[sv.AccountLimitName]int64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// NodeID marks the leases of this node's processes (config.Node:
+	// stable across restarts, unique among nodes), so that Recover can
+	// tell them.
+	NodeID string
 }
 
 // Service implements the End User Messaging SMS and voice operations.
@@ -89,6 +94,10 @@ type Service struct {
 	receipts *groupcommit.Group[*pendingReceipt]
 	// fresh hands accepted messages to their send jobs.
 	fresh fresh
+	// queue is the job queue Register was given; dispatch sends accepted
+	// messages in process while it works.
+	queue    *jobs.Queue
+	dispatch *dispatcher
 }
 
 // New returns a Service. Call Start before serving sends so that the
@@ -142,9 +151,15 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the providers.
+// Close stops sending in process (the messages waiting go on as jobs)
+// and stops the providers.
 func (s *Service) Close() error {
 	var errs []error
+	if s.dispatch != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		errs = append(errs, s.dispatch.stop(ctx))
+		cancel()
+	}
 	for _, p := range s.dedicatedProviders() {
 		errs = append(errs, p.Close())
 	}

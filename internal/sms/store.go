@@ -65,6 +65,10 @@ type MessageRecord struct {
 	Body       []byte
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// LeaseOwner, when not empty, is the process sending the message in
+	// process (dispatch.go) until LeaseUntil; it has no send job meanwhile.
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // Store is what the SMS domain needs from persistence. Implementations live
@@ -129,8 +133,13 @@ type Tx interface {
 	// InsertMessageParts records the carrier's ids of the parts of a
 	// concatenated message after the first (which is ProviderID).
 	InsertMessageParts(ctx context.Context, messageID string, providerIDs []string) error
-	// UpdateMessage replaces ProviderID, Final, Body and UpdatedAt.
+	// UpdateMessage replaces ProviderID, Final, Body and UpdatedAt, and
+	// ends the message's lease: whoever writes it has worked it.
 	UpdateMessage(ctx context.Context, m *MessageRecord) error
+	// LeasedMessages returns up to limit messages leased by an owner that
+	// owner accepts (every owner when nil) whose lease ends before
+	// `before` (whenever it ends when before is zero).
+	LeasedMessages(ctx context.Context, owner func(string) bool, before time.Time, limit int) ([]*MessageRecord, error)
 	// PendingMessages returns up to limit messages without a final receipt
 	// created before `before`, oldest first.
 	PendingMessages(ctx context.Context, before time.Time, limit int) ([]*MessageRecord, error)

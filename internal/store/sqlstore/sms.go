@@ -372,17 +372,20 @@ func (t *smsTx) ClearOptedOut(ctx context.Context, accountID, list string) error
 	return err
 }
 
-const smsMessageCols = `id, account_id, provider_id, final, body, created_at, updated_at`
+const smsMessageCols = `id, account_id, provider_id, final, body, created_at, updated_at, lease_owner, lease_until`
 
 func scanSMSMessage(sc interface{ Scan(...any) error }) (*sms.MessageRecord, error) {
 	var (
-		m        sms.MessageRecord
-		cat, uat int64
+		m             sms.MessageRecord
+		cat, uat, lat int64
 	)
-	if err := sc.Scan(&m.ID, &m.AccountID, &m.ProviderID, &m.Final, &m.Body, &cat, &uat); err != nil {
+	if err := sc.Scan(&m.ID, &m.AccountID, &m.ProviderID, &m.Final, &m.Body, &cat, &uat, &m.LeaseOwner, &lat); err != nil {
 		return nil, err
 	}
 	m.CreatedAt, m.UpdatedAt = fromMS(cat), fromMS(uat)
+	if lat != 0 {
+		m.LeaseUntil = fromMS(lat)
+	}
 	return &m, nil
 }
 
@@ -391,8 +394,8 @@ func (t *smsTx) InsertMessage(ctx context.Context, m *sms.MessageRecord) error {
 	m.CreatedAt = stored(m.CreatedAt, now)
 	m.UpdatedAt = stored(m.UpdatedAt, m.CreatedAt)
 	res, err := t.exec(ctx, "insert sms message",
-		`INSERT INTO sms_messages (`+smsMessageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		m.ID, m.AccountID, m.ProviderID, m.Final, nonNil(m.Body), ms(m.CreatedAt), ms(m.UpdatedAt))
+		`INSERT INTO sms_messages (`+smsMessageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		m.ID, m.AccountID, m.ProviderID, m.Final, nonNil(m.Body), ms(m.CreatedAt), ms(m.UpdatedAt), m.LeaseOwner, leaseMS(m))
 	if err != nil {
 		return err
 	}
@@ -456,7 +459,7 @@ func (t *smsTx) InsertMessageParts(ctx context.Context, messageID string, provid
 func (t *smsTx) UpdateMessage(ctx context.Context, m *sms.MessageRecord) error {
 	m.UpdatedAt = stored(m.UpdatedAt, time.Now())
 	res, err := t.exec(ctx, "update sms message",
-		`UPDATE sms_messages SET provider_id = ?, final = ?, body = ?, updated_at = ? WHERE id = ?`,
+		`UPDATE sms_messages SET provider_id = ?, final = ?, body = ?, updated_at = ?, lease_owner = '', lease_until = 0 WHERE id = ?`,
 		m.ProviderID, m.Final, nonNil(m.Body), ms(m.UpdatedAt), m.ID)
 	if err != nil {
 		return err
@@ -464,7 +467,41 @@ func (t *smsTx) UpdateMessage(ctx context.Context, m *sms.MessageRecord) error {
 	if affected(res) == 0 {
 		return notFound("message", m.ID, "message %s not found", m.ID)
 	}
+	m.LeaseOwner, m.LeaseUntil = "", time.Time{}
 	return nil
+}
+
+// leaseMS is m's lease_until: 0 without a lease.
+func leaseMS(m *sms.MessageRecord) int64 {
+	if m.LeaseOwner == "" || m.LeaseUntil.IsZero() {
+		return 0
+	}
+	return ms(m.LeaseUntil)
+}
+
+func (t *smsTx) LeasedMessages(ctx context.Context, owner func(string) bool, before time.Time, limit int) ([]*sms.MessageRecord, error) {
+	// lease_owner <> '' as the partial index sms_messages_lease has it.
+	where, args := `lease_owner <> ''`, []any{}
+	if !before.IsZero() {
+		where, args = where+` AND lease_until < ?`, append(args, ms(before))
+	}
+	rows, err := t.query(ctx, "leased sms messages",
+		`SELECT `+smsMessageCols+` FROM sms_messages WHERE `+where+` ORDER BY lease_until, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*sms.MessageRecord
+	for rows.Next() && len(out) < limit {
+		m, err := scanSMSMessage(rows)
+		if err != nil {
+			return nil, t.s.wrap(err, "leased sms messages")
+		}
+		if owner == nil || owner(m.LeaseOwner) {
+			out = append(out, m)
+		}
+	}
+	return out, t.s.wrap(rows.Err(), "leased sms messages")
 }
 
 func (t *smsTx) PendingMessages(ctx context.Context, before time.Time, limit int) ([]*sms.MessageRecord, error) {
