@@ -3,12 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/workpool"
 )
 
 // dispatcher processes the messages this node spools, in this process, as
@@ -26,12 +26,7 @@ import (
 // for) goes on as a job, as it would have.
 type dispatcher struct {
 	g    *Gateway
-	mu   sync.Mutex
-	cond *sync.Cond
-	// queue holds the messages waiting for a worker, oldest first.
-	queue   []*Message
-	stopped bool
-	wg      sync.WaitGroup
+	pool *workpool.Pool[*Message]
 	// ctx ends the runs in progress when stop gives up waiting for them.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -42,12 +37,8 @@ const dispatchRunTimeout = 30 * time.Minute
 
 func newDispatcher(g *Gateway, workers int) *dispatcher {
 	d := &dispatcher{g: g}
-	d.cond = sync.NewCond(&d.mu)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	for range workers {
-		d.wg.Add(1)
-		go d.work()
-	}
+	d.pool = workpool.New(workers, d.run)
 	return d
 }
 
@@ -64,36 +55,15 @@ var (
 // It reports false once the dispatcher is stopped or full: the caller
 // then queues m's job (requeue).
 func (d *dispatcher) add(m *Message) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stopped || len(d.queue) >= dispatchMax {
-		return false
-	}
-	if len(d.queue) >= dispatchKeepContent {
-		m.Content = nil
-	}
-	d.queue = append(d.queue, m)
-	d.cond.Signal()
-	return true
-}
-
-func (d *dispatcher) work() {
-	defer d.wg.Done()
-	for {
-		d.mu.Lock()
-		for len(d.queue) == 0 && !d.stopped {
-			d.cond.Wait()
+	return d.pool.Add(m, func(waiting int) bool {
+		if waiting >= dispatchMax {
+			return false
 		}
-		if d.stopped {
-			d.mu.Unlock()
-			return
+		if waiting >= dispatchKeepContent {
+			m.Content = nil
 		}
-		m := d.queue[0]
-		d.queue[0] = nil
-		d.queue = d.queue[1:]
-		d.mu.Unlock()
-		d.run(m)
-	}
+		return true
+	})
 }
 
 func (d *dispatcher) run(m *Message) {
@@ -159,25 +129,8 @@ func (d *dispatcher) requeue(ctx context.Context, msgs []*Message, wait time.Dur
 // waiting, so that another node (or this one, restarted) takes them at once
 // rather than when their leases end.
 func (d *dispatcher) stop(ctx context.Context) error {
-	d.mu.Lock()
-	if d.stopped {
-		d.mu.Unlock()
-		return nil
-	}
-	d.stopped = true
-	left := d.queue
-	d.queue = nil
-	d.cond.Broadcast()
-	d.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		d.cancel()
-		<-done
-	}
+	left := d.pool.Stop()
+	_ = d.pool.Wait(ctx, d.cancel)
 	d.cancel()
 	if len(left) == 0 {
 		return nil

@@ -25,10 +25,8 @@ func TestDispatchQueueBounds(t *testing.T) {
 	require.NotNil(t, ms[1].Content)
 	require.Nil(t, ms[2].Content, "read back from the spool by its run")
 	require.Nil(t, ms[3].Content)
-	require.Len(t, d.queue, 4)
+	require.Equal(t, 4, d.pool.Waiting())
 
-	d.mu.Lock()
-	d.stopped = true
-	d.mu.Unlock()
+	require.Len(t, d.pool.Stop(), 4)
 	require.False(t, d.add(&Message{QueueID: "z"}))
 }

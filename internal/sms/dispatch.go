@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/workpool"
 )
 
 // dispatcher sends the messages this process accepts at once, in process:
@@ -28,12 +28,7 @@ type dispatcher struct {
 	// random part, so that a restarted node tells its dead process's
 	// leases from its own.
 	owner string
-	mu    sync.Mutex
-	cond  *sync.Cond
-	// queue holds the messages waiting for a worker, oldest first.
-	queue   []*messageRec
-	stopped bool
-	wg      sync.WaitGroup
+	pool  *workpool.Pool[*messageRec]
 	// ctx ends the sends in progress when stop gives up waiting for them.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,52 +54,9 @@ func newDispatcher(s *Service, node string) *dispatcher {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	d := &dispatcher{s: s, owner: node + "/" + hex.EncodeToString(b)}
-	d.cond = sync.NewCond(&d.mu)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	for range dispatchWorkers {
-		d.wg.Add(1)
-		go d.work()
-	}
+	d.pool = workpool.New(dispatchWorkers, d.run)
 	return d
-}
-
-// room reports whether messages accepted now may be leased.
-func (d *dispatcher) room() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return !d.stopped && len(d.queue) < dispatchMax
-}
-
-// add hands m, committed under a lease of d's, to a worker. It reports
-// false once the dispatcher is stopped: the caller then queues m's job.
-func (d *dispatcher) add(m *messageRec) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stopped {
-		return false
-	}
-	d.queue = append(d.queue, m)
-	d.cond.Signal()
-	return true
-}
-
-func (d *dispatcher) work() {
-	defer d.wg.Done()
-	for {
-		d.mu.Lock()
-		for len(d.queue) == 0 && !d.stopped {
-			d.cond.Wait()
-		}
-		if d.stopped {
-			d.mu.Unlock()
-			return
-		}
-		m := d.queue[0]
-		d.queue[0] = nil
-		d.queue = d.queue[1:]
-		d.mu.Unlock()
-		d.run(m)
-	}
 }
 
 func (d *dispatcher) run(m *messageRec) {
@@ -164,32 +116,19 @@ func releaseLease(ctx context.Context, tx Tx, rec *MessageRecord) error {
 // waits for the sends in progress until ctx ends (then cancels them: their
 // leases stay, for the next start).
 func (d *dispatcher) stop(ctx context.Context) error {
-	d.mu.Lock()
-	d.stopped = true
-	waiting := d.queue
-	d.queue = nil
-	d.cond.Broadcast()
-	d.mu.Unlock()
-	for _, m := range waiting {
+	for _, m := range d.pool.Stop() {
 		d.requeue(m)
 	}
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		d.cancel()
-		<-done
-		return ctx.Err()
-	}
+	err := d.pool.Wait(ctx, d.cancel)
+	d.cancel()
+	return err
 }
 
 // dispatching reports whether messages accepted now are leased and sent
 // in process: the job queue works (a Recover'd or swept lease needs it)
 // and the dispatcher has room.
 func (s *Service) dispatching() bool {
-	return s.dispatch != nil && s.queue != nil && s.queue.Working() && s.dispatch.room()
+	return s.dispatch != nil && s.queue != nil && s.queue.Working() && s.dispatch.pool.Room(dispatchMax)
 }
 
 // Recover ends the leases the previous process of this node held (a crash,

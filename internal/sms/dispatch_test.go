@@ -87,18 +87,25 @@ func TestDispatchSendsInProcess(t *testing.T) {
 	require.Zero(t, sendJobs(t, b))
 }
 
-// A message whose sender died with its process is sent once the node
-// restarts (Recover), by a job; the process's own leases are left alone.
-func TestDispatchLeaseRecovered(t *testing.T) {
-	t.Parallel()
+// sendHeld sends a message whose first submit hangs (held), and returns
+// once that submit has begun: the message is leased and not sent.
+func sendHeld(t *testing.T) (*bundle, string) {
+	t.Helper()
 	carrier := newHeld()
 	b := setup(t, setupOpts{carrier: carrier})
 	t.Cleanup(func() { close(carrier.release) })
 	longCode(t, b)
 	out, err := b.svc.SendTextMessage(b.ctx, &sv.SendTextMessageRequest{DestinationPhoneNumber: ptr("+12065550123"), MessageBody: ptr("x")})
 	require.NoError(t, err)
-	id := *out.MessageId
 	<-carrier.started
+	return b, *out.MessageId
+}
+
+// A message whose sender died with its process is sent once the node
+// restarts (Recover), by a job; the process's own leases are left alone.
+func TestDispatchLeaseRecovered(t *testing.T) {
+	t.Parallel()
+	b, id := sendHeld(t)
 	rec := record(t, b, id)
 	require.Equal(t, b.svc.DispatchOwner(), rec.LeaseOwner)
 	require.Empty(t, rec.ProviderID)
@@ -124,13 +131,7 @@ func TestDispatchLeaseRecovered(t *testing.T) {
 // The sweep queues the jobs of leases that have ended, whoever held them.
 func TestDispatchSweepEndsExpiredLeases(t *testing.T) {
 	t.Parallel()
-	carrier := newHeld()
-	b := setup(t, setupOpts{carrier: carrier})
-	t.Cleanup(func() { close(carrier.release) })
-	longCode(t, b)
-	out, err := b.svc.SendTextMessage(b.ctx, &sv.SendTextMessageRequest{DestinationPhoneNumber: ptr("+12065550123"), MessageBody: ptr("x")})
-	require.NoError(t, err)
-	<-carrier.started
+	b, id := sendHeld(t)
 	n, err := b.svc.ReleaseExpiredLeases(context.Background())
 	require.NoError(t, err)
 	require.Zero(t, n, "the lease has not ended")
@@ -138,6 +139,6 @@ func TestDispatchSweepEndsExpiredLeases(t *testing.T) {
 	n, err = b.svc.ReleaseExpiredLeases(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	rec := waitSubmitted(t, b, *out.MessageId)
-	require.Equal(t, "carrier-"+*out.MessageId, rec.ProviderID)
+	rec := waitSubmitted(t, b, id)
+	require.Equal(t, "carrier-"+id, rec.ProviderID)
 }

@@ -366,7 +366,7 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 	switch {
 	case req.dryRun:
 	case !m.leaseUntil.IsZero():
-		if !s.dispatch.add(m) {
+		if !s.dispatch.pool.Add(m, nil) {
 			s.dispatch.requeue(m)
 		}
 	default:

@@ -27,8 +27,8 @@ import (
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/groupcommit"
-	"github.com/tidings/tidings/internal/jobs"
 	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/jobs"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
 )
 
