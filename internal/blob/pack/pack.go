@@ -297,6 +297,9 @@ func (seg *segment) sync() error {
 		target := seg.written
 		seg.mu.Unlock()
 		err := seg.f.Sync()
+		if err == nil {
+			dropCache(seg.f)
+		}
 		seg.mu.Lock()
 		seg.syncing = false
 		if err != nil {
