@@ -359,12 +359,25 @@ type latencies struct {
 	all    []time.Duration
 	byKind map[string][]time.Duration
 	hits   int
+	slow   []timed // the slowest queries, slowest first
 }
 
-func (l *latencies) add(kind string, d time.Duration, hits int) {
+// timed is a query and how long it took.
+type timed struct {
+	q string
+	d time.Duration
+}
+
+// slowest is how many of the slowest queries a report names.
+const slowest = 5
+
+func (l *latencies) add(kind, q string, d time.Duration, hits int) {
 	if l.byKind == nil {
 		l.byKind = map[string][]time.Duration{}
 	}
+	l.slow = append(l.slow, timed{q, d})
+	slices.SortFunc(l.slow, func(a, b timed) int { return int(b.d - a.d) })
+	l.slow = l.slow[:min(len(l.slow), slowest)]
 	l.all = append(l.all, d)
 	l.byKind[kind] = append(l.byKind[kind], d)
 	l.hits += hits
@@ -397,7 +410,7 @@ func runQueries(name string, qs []query, search func(q string) (int, error)) (*l
 			if err != nil {
 				return nil, err
 			}
-			lat.add(q.kind, time.Since(start), n)
+			lat.add(q.kind, q.q, time.Since(start), n)
 		}
 		fmt.Printf("%s search, %s:\n", name, label)
 		lat.print(name)
@@ -420,6 +433,11 @@ func (l *latencies) printKinds() {
 	for _, k := range kinds {
 		fmt.Printf("    %-16s p50 %7.1f ms  p99 %7.1f ms\n", k, ms(pct(l.byKind[k], 50)), ms(pct(l.byKind[k], 99)))
 	}
+	fmt.Printf("    slowest:")
+	for _, s := range l.slow {
+		fmt.Printf("  %.1f ms %q", ms(s.d), s.q)
+	}
+	fmt.Println()
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -58,10 +58,10 @@ func (s *Service) checkArchiving(ctx context.Context, acct, arn string) error {
 }
 
 // archiveSent archives a message of a set with ArchivingOptions, as it
-// goes out: the spooled copy, signed. A failure the archive can recover
+// goes out: the copy open opens, signed. A failure the archive can recover
 // from is returned (the delivery job runs again); one it cannot (the
 // archive deleted since) is logged and the message is delivered anyway.
-func (s *Service) archiveSent(ctx context.Context, m *Message, meta *messageMeta, rcpts []Recipient) error {
+func (s *Service) archiveSent(ctx context.Context, m *Message, meta *messageMeta, rcpts []Recipient, open func() (io.ReadCloser, error)) error {
 	if meta.ArchiveID == "" || m.BlobKey == "" {
 		return nil
 	}
@@ -70,7 +70,7 @@ func (s *Service) archiveSent(ctx context.Context, m *Message, meta *messageMeta
 		log.Warn("not archived: this server has no archive service")
 		return nil
 	}
-	rc, err := s.openSpooled(ctx, m, meta)
+	rc, err := open()
 	if err != nil {
 		return fmt.Errorf("archiving %s: %w", m.MessageID, err)
 	}

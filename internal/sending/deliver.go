@@ -178,8 +178,9 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 		return err
 	}
 	now := s.now()
+	out := s.outgoing(ctx, log, m, &meta)
 	if m.State == MessageQueued {
-		if err := s.archiveSent(ctx, m, &meta, rcpts); err != nil {
+		if err := s.archiveSent(ctx, m, &meta, rcpts, out); err != nil {
 			return err
 		}
 		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Send", Mail: meta.Mail, Send: &struct{}{}})
@@ -228,7 +229,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 	}
 	var toSuppress []Suppressed
 	for _, d := range order {
-		toSuppress = append(toSuppress, s.deliverGroup(ctx, log, m, &meta, d, groups[d])...)
+		toSuppress = append(toSuppress, s.deliverGroup(ctx, log, m, &meta, d, groups[d], out)...)
 	}
 
 	// Settle: record every recipient, queue the next attempt, finish.
@@ -300,9 +301,63 @@ func (s *Service) openSpooled(ctx context.Context, m *Message, meta *messageMeta
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
+// outgoing returns what opens the copy of m that goes out: the spooled
+// copy, DKIM-signed when m is to be (messageMeta.SignDomain). A message is
+// signed once per delivery run, for all its destinations and its archive.
+func (s *Service) outgoing(ctx context.Context, log *slog.Logger, m *Message, meta *messageMeta) func() (io.ReadCloser, error) {
+	if meta.SignDomain == "" {
+		return func() (io.ReadCloser, error) { return s.openSpooled(ctx, m, meta) }
+	}
+	var signed []byte
+	return func() (io.ReadCloser, error) {
+		if signed == nil {
+			b, err := s.signSpooled(ctx, log, m, meta)
+			if err != nil {
+				return nil, err
+			}
+			signed = b
+		}
+		return io.NopCloser(bytes.NewReader(signed)), nil
+	}
+}
+
+// signSpooled reads the spooled copy of m and signs it with the DKIM key
+// its domain identity has now. The identity may have stopped signing since
+// the message was accepted (deleted, signing disabled): the message then
+// goes out unsigned, as it would have been sent then.
+func (s *Service) signSpooled(ctx context.Context, log *slog.Logger, m *Message, meta *messageMeta) ([]byte, error) {
+	rc, err := s.openSpooled(ctx, m, meta)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.st.Get(ctx, m.AccountID, KindIdentity, meta.SignDomain)
+	if fault.Is(err, fault.NotFound) {
+		log.Warn("not DKIM-signed: the identity was deleted after the message was accepted", "identity", meta.SignDomain)
+		return msg, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := decodeIdentity(res)
+	if err != nil {
+		return nil, err
+	}
+	if r.DKIM == nil || !r.SigningEnabled || r.DKIMStatus != StatusSuccess {
+		log.Warn("not DKIM-signed: the identity stopped signing after the message was accepted", "identity", meta.SignDomain)
+		return msg, nil
+	}
+	return sign(msg, meta.SignDomain, r.DKIM)
+}
+
 // deliverGroup makes one attempt for the recipients of one destination
-// and updates them in place; it returns the addresses to suppress.
-func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message, meta *messageMeta, dest delivery.Destination, rs []*Recipient) []Suppressed {
+// and updates them in place; it returns the addresses to suppress. open
+// opens the copy to send (outgoing).
+func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message, meta *messageMeta, dest delivery.Destination, rs []*Recipient, open func() (io.ReadCloser, error)) []Suppressed {
 	now := s.now()
 	addrs := make([]string, len(rs))
 	for i, r := range rs {
@@ -317,9 +372,7 @@ func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message
 			res.Recipients[i] = delivery.RecipientResult{Recipient: rs[i].Recipient, Status: delivery.Deferred, Reply: delivery.Reply{Enhanced: "4.3.0", Text: "no deliverer or no spooled copy"}}
 		}
 	} else {
-		res = s.cfg.Deliverer.Deliver(ctx, dest, env, func() (io.ReadCloser, error) {
-			return s.openSpooled(ctx, m, meta)
-		})
+		res = s.cfg.Deliverer.Deliver(ctx, dest, env, open)
 	}
 	var suppress []Suppressed
 	retry := s.cfg.Retry

@@ -362,6 +362,43 @@ func dkimRecord(t *testing.T, b *bundle, domain string) string {
 	return v.String()
 }
 
+// The DKIM signature is added when a message goes out, with the key its
+// identity has then: the spooled copy is unsigned, and a message whose
+// identity stopped signing meanwhile goes out unsigned.
+func TestSignedWhenSent(t *testing.T) {
+	b := setup(t)
+	b.verifiedDomain(t, "example.com")
+	data := "From: a@example.com\r\nTo: later@dest.example\r\nSubject: s\r\n\r\nhello\r\n"
+	out, err := b.svc.SendEmail(b.ctx, &sesv2.SendEmailRequest{Content: &sesv2.EmailContent{Raw: &sesv2.RawMessage{Data: []byte(data)}}})
+	require.NoError(t, err)
+	id := *out.MessageId
+	st := b.db.Sending()
+	m, err := st.GetMessage(b.ctx, id)
+	require.NoError(t, err)
+	spooled, err := st.SpooledContent(b.ctx, m.BlobKey)
+	require.NoError(t, err)
+	require.NotContains(t, string(spooled), "DKIM-Signature")
+
+	// The first attempt (deferred: "later") went out signed.
+	require.Eventually(t, func() bool { return len(b.dl.sent()) == 1 }, 10*time.Second, 20*time.Millisecond)
+	verifyDKIM(t, b, "example.com", b.dl.sent()[0])
+	again, err := b.svc.OutgoingCopy(b.ctx, id)
+	require.NoError(t, err)
+	verifyDKIM(t, b, "example.com", again)
+
+	// Signing disabled, then the identity deleted: unsigned.
+	_, err = b.svc.PutEmailIdentityDkimAttributes(b.ctx, &sesv2.PutEmailIdentityDkimAttributesRequest{EmailIdentity: ptr("example.com"), SigningEnabled: ptr(false)})
+	require.NoError(t, err)
+	unsigned, err := b.svc.OutgoingCopy(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, string(spooled), string(unsigned))
+	_, err = b.svc.DeleteEmailIdentity(b.ctx, &sesv2.DeleteEmailIdentityRequest{EmailIdentity: ptr("example.com")})
+	require.NoError(t, err)
+	unsigned, err = b.svc.OutgoingCopy(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, string(spooled), string(unsigned))
+}
+
 func TestUnverifiedSenderRejectedNothingQueued(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
