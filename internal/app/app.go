@@ -316,6 +316,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 			log.Info("gateway: resumed work interrupted by a crash", "jobs", n)
 		}
 	}
+	if n, err := sender.Recover(ctx, db.Dialect() == "sqlite"); err != nil {
+		log.Warn("sending recovery failed", "err", err)
+	} else if n > 0 {
+		log.Info("sending: queued the deliveries of messages a crash interrupted", "messages", n)
+	}
 	if n, err := smsSvc.Recover(ctx, db.Dialect() == "sqlite"); err != nil {
 		log.Warn("SMS recovery failed", "err", err)
 	} else if n > 0 {
@@ -361,6 +366,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	}
 	if err := smsSvc.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("SMS providers: %w", err))
+	}
+	if err := sender.Close(drain); err != nil {
+		errs = append(errs, fmt.Errorf("sending shutdown: %w", err))
 	}
 	if err := q.Stop(drain); err != nil {
 		errs = append(errs, fmt.Errorf("job queue shutdown: %w", err))

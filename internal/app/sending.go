@@ -52,6 +52,7 @@ func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery
 		Renderer:          renderer,
 		Publisher:         publisher,
 		Archiver:          archiver,
+		NodeID:            cfg.Node(),
 		Logger:            log.With("component", "sending"),
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/jobs"
+	"github.com/tidings/tidings/internal/lease"
 )
 
 // DeliverArgs delivers the due recipients of an accepted message.
@@ -57,25 +58,32 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 30 * time.Minute }
 
 // Register adds the workers of the sending jobs to the queue, and the
-// hourly purge of delivered messages.
+// periodic sweep; and it starts delivering accepted messages in process
+// (dispatch.go) whenever q works.
 func (s *Service) Register(q *jobs.Queue) error {
+	s.startDispatch(q)
 	q.AddQueue(DeliverQueue, DeliverWorkers)
 	jobs.Register(q, &deliverWorker{s: s})
 	jobs.Register(q, &checkWorker{s: s})
 	jobs.Register(q, &confirmWorker{s: s})
 	jobs.Register(q, &purgeWorker{s: s})
-	return q.AddPeriodic(KindPurge, river.PeriodicInterval(time.Hour),
+	return q.AddPeriodic(KindPurge, river.PeriodicInterval(SweepInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil }, true)
 }
+
+// SweepInterval is how often the sweep (KindPurge) runs.
+const SweepInterval = 10 * time.Minute
 
 // KeepDone is how long a delivered message's row is kept: feedback (a
 // late DSN, a complaint days later) is attributed through it.
 const KeepDone = 30 * 24 * time.Hour
 
-// KindPurge removes the rows of messages delivered more than KeepDone ago.
+// KindPurge is the periodic sweep: it queues the delivery jobs of
+// messages whose leases have ended (their process died, see Recover), and
+// removes the rows of messages delivered more than KeepDone ago.
 const KindPurge = "sending.purge"
 
-// PurgeArgs is the periodic purge.
+// PurgeArgs is the periodic sweep.
 type PurgeArgs struct{}
 
 func (PurgeArgs) Kind() string { return KindPurge }
@@ -86,6 +94,13 @@ type purgeWorker struct {
 }
 
 func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
+	n, err := w.s.releaseLeases(ctx, nil, w.s.now())
+	if n > 0 {
+		w.s.log.Info("queued the delivery jobs of messages whose leases ended", "messages", n)
+	}
+	if err != nil {
+		return err
+	}
 	var total int64
 	for {
 		var n int64
@@ -104,8 +119,8 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	}
 }
 
-// commit inserts the message, its recipients and its delivery job,
-// durably, or reports why not. Sends that reach this point while a commit
+// commit inserts the message, its recipients and its delivery job (or its
+// lease, for the dispatcher), durably, or reports why not. Sends that reach this point while a commit
 // is in flight are committed together in the next transaction (group
 // commit, as the gateway's spool does): on SQLite every commit is
 // serialized on one writer and fsynced, and one per message would cap the
@@ -126,13 +141,26 @@ func (s *Service) commitBatch(batch []commitReq) error {
 	// must keep its blob, and the blob is removed only when this fails.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var until time.Time // of the lease the batch is stored under
+	if s.dispatching() {
+		until = s.now().Add(lease.Duration)
+	}
 	return s.st.InTx(ctx, func(tx Tx) error {
 		jobs := make([]Job, 0, len(batch))
 		for _, r := range batch {
+			r.m.LeaseOwner, r.m.LeaseUntil = "", time.Time{}
+			if !until.IsZero() {
+				r.m.LeaseOwner, r.m.LeaseUntil = s.leaseOwner, until
+			}
 			if err := tx.InsertMessage(ctx, r.m, r.rcpts); err != nil {
 				return err
 			}
-			jobs = append(jobs, DeliverArgs{MessageID: r.m.MessageID})
+			if until.IsZero() {
+				jobs = append(jobs, DeliverArgs{MessageID: r.m.MessageID})
+			}
+		}
+		if len(jobs) == 0 {
+			return nil
 		}
 		return tx.Enqueue(ctx, jobs...)
 	})

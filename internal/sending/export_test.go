@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"time"
 )
 
 // OutgoingCopy returns the copy of message id that would go out now,
@@ -23,4 +24,16 @@ func (s *Service) OutgoingCopy(ctx context.Context, id string) ([]byte, error) {
 	}
 	defer rc.Close()
 	return io.ReadAll(rc)
+}
+
+// DispatchOwner is the owner the dispatcher's leases carry.
+func (s *Service) DispatchOwner() string { return s.leaseOwner }
+
+// RestartDispatch makes the dispatcher look like a new process of the
+// node's: leases taken before are a dead process's.
+func (s *Service) RestartDispatch(owner string) { s.leaseOwner = owner }
+
+// ReleaseLeasesBefore is what the sweep does first, at now.
+func (s *Service) ReleaseLeasesBefore(ctx context.Context, now time.Time) (int, error) {
+	return s.releaseLeases(ctx, nil, now)
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/iam"
+	"github.com/tidings/tidings/internal/jobs"
+	"github.com/tidings/tidings/internal/lease"
 )
 
 // TemplateRenderer renders SES email templates (the templates package
@@ -103,8 +105,11 @@ type Config struct {
 	// Archiver archives the mail of configuration sets with
 	// ArchivingOptions (nil: such sets cannot be made).
 	Archiver Archiver
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// NodeID names this node in the leases of the messages it delivers
+	// (see Recover); config.Node.
+	NodeID string
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service is the outbound email service.
@@ -115,6 +120,12 @@ type Service struct {
 	now     func() time.Time
 	limit   *rateLimiter
 	commits *groupcommit.Group[commitReq]
+	// queue is the job queue Register was given; dispatch delivers
+	// accepted messages in process while it works (dispatch.go), under
+	// leases that name leaseOwner.
+	queue      *jobs.Queue
+	dispatch   *lease.Dispatcher[*Message]
+	leaseOwner string
 }
 
 // New returns a Service.

@@ -67,6 +67,11 @@ type Message struct {
 	Recipients int
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// LeaseOwner, when not empty, is the process delivering the message
+	// in process (dispatch.go) until LeaseUntil; it has no delivery job
+	// meanwhile.
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // MessageState is where a message is in its life.
@@ -151,8 +156,13 @@ type Tx interface {
 
 	// InsertMessage adds a message with its recipients.
 	InsertMessage(ctx context.Context, m *Message, rcpts []Recipient) error
-	// UpdateMessage writes State, BlobKey and UpdatedAt.
+	// UpdateMessage writes State, BlobKey and UpdatedAt, and ends the
+	// message's lease.
 	UpdateMessage(ctx context.Context, m *Message) error
+	// LeasedMessages returns up to limit messages leased by an owner that
+	// owner accepts (any when nil) whose leases end before `before` (any
+	// when zero), soonest end first.
+	LeasedMessages(ctx context.Context, owner func(string) bool, before time.Time, limit int) ([]*Message, error)
 	// PurgeMessages deletes up to limit DONE messages (with their
 	// recipients) last updated before `before`, and says how many.
 	PurgeMessages(ctx context.Context, before time.Time, limit int) (int64, error)

@@ -107,6 +107,7 @@ func (s *Service) Register(q *jobs.Queue) error {
 	s.queue = q
 	if s.dispatch == nil {
 		s.dispatch = newDispatcher(s, s.cfg.NodeID)
+		s.leaseOwner = s.dispatch.Owner()
 	}
 	q.AddQueue(SendQueue, SendWorkers)
 	jobs.Register(q, &sendWorker{s: s})

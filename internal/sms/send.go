@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidings/tidings/internal/durable"
 	"github.com/tidings/tidings/internal/fault"
+	"github.com/tidings/tidings/internal/lease"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
 )
 
@@ -366,9 +367,7 @@ func (s *Service) send(ctx context.Context, req sendRequest) (string, error) {
 	switch {
 	case req.dryRun:
 	case !m.leaseUntil.IsZero():
-		if !s.dispatch.pool.Add(m, nil) {
-			s.dispatch.requeue(m)
-		}
+		s.dispatch.Add(m)
 	default:
 		s.fresh.put(m)
 	}
@@ -395,9 +394,9 @@ type pendingSend struct {
 func (s *Service) commitSends(batch []pendingSend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var lease time.Time
+	var until time.Time // of the lease the batch is stored under
 	if s.dispatching() {
-		lease = s.cfg.Now().Add(dispatchLease)
+		until = s.cfg.Now().Add(lease.Duration)
 	}
 	return s.store.InTx(ctx, func(tx Tx) error {
 		ms := make([]*messageRec, len(batch))
@@ -414,11 +413,11 @@ func (s *Service) commitSends(batch []pendingSend) error {
 					return err
 				}
 			}
-			p.m.leaseUntil = lease
+			p.m.leaseUntil = until
 			if err := s.storeMessage(ctx, tx, p.m); err != nil {
 				return err
 			}
-			if lease.IsZero() {
+			if until.IsZero() {
 				jobs = append(jobs, SendArgs{MessageID: p.m.ID})
 			}
 		}
@@ -444,7 +443,7 @@ func (s *Service) commitMessage(ctx context.Context, tx Tx, m *messageRec) error
 func (s *Service) storeMessage(ctx context.Context, tx Tx, m *messageRec) error {
 	rec := &MessageRecord{ID: m.ID, AccountID: m.AccountID, Body: encode(m), CreatedAt: m.RequestedAt}
 	if !m.leaseUntil.IsZero() {
-		rec.LeaseOwner, rec.LeaseUntil = s.dispatch.owner, m.leaseUntil
+		rec.LeaseOwner, rec.LeaseUntil = s.leaseOwner, m.leaseUntil
 	}
 	if err := tx.InsertMessage(ctx, rec); err != nil {
 		return err

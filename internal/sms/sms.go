@@ -29,6 +29,7 @@ import (
 	"github.com/tidings/tidings/internal/groupcommit"
 	"github.com/tidings/tidings/internal/iam"
 	"github.com/tidings/tidings/internal/jobs"
+	"github.com/tidings/tidings/internal/lease"
 	sv "github.com/tidings/tidings/internal/model/smsvoice"
 )
 
@@ -97,7 +98,9 @@ type Service struct {
 	// queue is the job queue Register was given; dispatch sends accepted
 	// messages in process while it works.
 	queue    *jobs.Queue
-	dispatch *dispatcher
+	dispatch *lease.Dispatcher[*messageRec]
+	// leaseOwner is what the dispatcher's leases name (its Owner).
+	leaseOwner string
 }
 
 // New returns a Service. Call Start before serving sends so that the
@@ -157,7 +160,7 @@ func (s *Service) Close() error {
 	var errs []error
 	if s.dispatch != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		errs = append(errs, s.dispatch.stop(ctx))
+		errs = append(errs, s.dispatch.Stop(ctx))
 		cancel()
 	}
 	for _, p := range s.dedicatedProviders() {

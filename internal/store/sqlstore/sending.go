@@ -239,22 +239,34 @@ func (r sendingReader) SpooledContent(ctx context.Context, key string) ([]byte, 
 	return r.s.spoolContent(ctx, r.q, key)
 }
 
-func (r sendingReader) GetMessage(ctx context.Context, id string) (*sending.Message, error) {
+// sendingMessageCols are the columns scanSendingMessage reads.
+const sendingMessageCols = `message_id, account_id, state, meta, blob_key, recipients, created_at, updated_at, lease_owner, lease_until`
+
+func scanSendingMessage(sc interface{ Scan(...any) error }) (*sending.Message, error) {
 	var (
-		m            sending.Message
-		state        string
-		created, upd int64
+		m                   sending.Message
+		state               string
+		created, upd, until int64
 	)
-	err := r.queryRow(ctx, `SELECT message_id, account_id, state, meta, blob_key, recipients, created_at, updated_at
-		FROM ses_messages WHERE message_id = ?`, id).Scan(&m.MessageID, &m.AccountID, &state, &m.Meta, &m.BlobKey, &m.Recipients, &created, &upd)
+	if err := sc.Scan(&m.MessageID, &m.AccountID, &state, &m.Meta, &m.BlobKey, &m.Recipients, &created, &upd, &m.LeaseOwner, &until); err != nil {
+		return nil, err
+	}
+	m.State, m.CreatedAt, m.UpdatedAt = sending.MessageState(state), fromMS(created), fromMS(upd)
+	if until != 0 {
+		m.LeaseUntil = fromMS(until)
+	}
+	return &m, nil
+}
+
+func (r sendingReader) GetMessage(ctx context.Context, id string) (*sending.Message, error) {
+	m, err := scanSendingMessage(r.queryRow(ctx, `SELECT `+sendingMessageCols+` FROM ses_messages WHERE message_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("message", id, "message %s does not exist", id)
 	}
 	if err != nil {
 		return nil, r.s.wrap(err, "get message")
 	}
-	m.State, m.CreatedAt, m.UpdatedAt = sending.MessageState(state), fromMS(created), fromMS(upd)
-	return &m, nil
+	return m, nil
 }
 
 func (r sendingReader) Recipients(ctx context.Context, id string) ([]sending.Recipient, error) {
@@ -342,9 +354,13 @@ func (t sendingTx) DeleteSuppressed(ctx context.Context, acct, email string) err
 
 func (t sendingTx) InsertMessage(ctx context.Context, m *sending.Message, rcpts []sending.Recipient) error {
 	now := time.Now()
-	_, err := t.tx.ExecContext(ctx, t.s.q(`INSERT INTO ses_messages (message_id, account_id, state, meta, blob_key, recipients, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), m.MessageID, m.AccountID, string(m.State), gwBytes(m.Meta), m.BlobKey, m.Recipients,
-		ms(stored(m.CreatedAt, now)), ms(stored(m.UpdatedAt, now)))
+	var until int64
+	if m.LeaseOwner != "" {
+		until = ms(m.LeaseUntil)
+	}
+	_, err := t.tx.ExecContext(ctx, t.s.q(`INSERT INTO ses_messages (message_id, account_id, state, meta, blob_key, recipients, created_at, updated_at, lease_owner, lease_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), m.MessageID, m.AccountID, string(m.State), gwBytes(m.Meta), m.BlobKey, m.Recipients,
+		ms(stored(m.CreatedAt, now)), ms(stored(m.UpdatedAt, now)), m.LeaseOwner, until)
 	if _, ok := t.s.d.UniqueViolation(err); ok {
 		return conflict("message", m.MessageID, "message %s exists", m.MessageID)
 	}
@@ -374,7 +390,7 @@ func (t sendingTx) UpdateMessage(ctx context.Context, m *sending.Message) error 
 			return err
 		}
 	}
-	res, err := t.exec(ctx, "update message", `UPDATE ses_messages SET state = ?, blob_key = ?, updated_at = ? WHERE message_id = ?`,
+	res, err := t.exec(ctx, "update message", `UPDATE ses_messages SET state = ?, blob_key = ?, updated_at = ?, lease_owner = '', lease_until = 0 WHERE message_id = ?`,
 		string(m.State), m.BlobKey, ms(stored(m.UpdatedAt, time.Now())), m.MessageID)
 	if err != nil {
 		return err
@@ -383,6 +399,30 @@ func (t sendingTx) UpdateMessage(ctx context.Context, m *sending.Message) error 
 		return notFound("message", m.MessageID, "message %s does not exist", m.MessageID)
 	}
 	return nil
+}
+
+func (t sendingTx) LeasedMessages(ctx context.Context, owner func(string) bool, before time.Time, limit int) ([]*sending.Message, error) {
+	// lease_owner <> '' as the partial index ses_messages_lease has it.
+	where, args := `lease_owner <> ''`, []any{}
+	if !before.IsZero() {
+		where, args = where+` AND lease_until < ?`, append(args, ms(before))
+	}
+	rows, err := t.query(ctx, `SELECT `+sendingMessageCols+` FROM ses_messages WHERE `+where+` ORDER BY lease_until, message_id`, args...)
+	if err != nil {
+		return nil, t.s.wrap(err, "leased messages")
+	}
+	defer rows.Close()
+	var out []*sending.Message
+	for rows.Next() && len(out) < limit {
+		m, err := scanSendingMessage(rows)
+		if err != nil {
+			return nil, t.s.wrap(err, "leased messages")
+		}
+		if owner == nil || owner(m.LeaseOwner) {
+			out = append(out, m)
+		}
+	}
+	return out, t.s.wrap(rows.Err(), "leased messages")
 }
 
 func (t sendingTx) PurgeMessages(ctx context.Context, before time.Time, limit int) (int64, error) {
