@@ -70,6 +70,10 @@ func main() {
 	flag.IntVar(&so.fill, "fill", 0, "with -search: first store this many corpus messages into the archive (-archive, default a-bench), e.g. to fill -database")
 	flag.StringVar(&so.shapes, "shapes", "", "with -search: only these shapes (comma-separated names)")
 	flag.IntVar(&so.mix, "mix", 0, "with -search: instead of shapes, this many queries of a full run's mix, in two passes (cold, warm)")
+	flag.Func("query", "with -search: time this query (-reps times); repeatable", func(q string) error {
+		so.queries = append(so.queries, q)
+		return nil
+	})
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the in-process fill and searches) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {

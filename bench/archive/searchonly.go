@@ -39,6 +39,7 @@ type searchOptions struct {
 	seed                                uint64
 	mix                                 int
 	shapes                              string
+	queries                             []string
 }
 
 func runSearchOnly(o searchOptions) error {
@@ -194,6 +195,24 @@ func runSearchOnly(o searchOptions) error {
 		{"mm FROM+attach", func() func() (int, error) {
 			return mm(1000, contains(archive.AttrFrom, person()), archive.Condition{Attr: archive.AttrHasAttachments, Bool: true})
 		}},
+	}
+	if len(o.queries) > 0 {
+		// Given queries, each -reps times.
+		for _, q := range o.queries {
+			var ds []time.Duration
+			n := 0
+			for range o.reps {
+				start := time.Now()
+				res, err := svc.SearchNative(ctx, acct, arc, q, 50, "")
+				if err != nil {
+					return fmt.Errorf("%q: %w", q, err)
+				}
+				ds = append(ds, time.Since(start))
+				n = len(res.Messages)
+			}
+			fmt.Printf("    %-40q p50 %7.1f ms  max %7.1f ms  (%d hits)\n", q, ms(pct(ds, 50)), ms(pct(ds, 100)), n)
+		}
+		return nil
 	}
 	if o.mix > 0 {
 		// The queries of a full run (makeQueries), in process: what a

@@ -389,6 +389,27 @@ func testArchiveSearchRanking(t *testing.T, b *archiveBundle) {
 	for _, h := range hits {
 		require.Zero(t, h.Score, h.Message.ID)
 	}
+	// Nor are phrases (see archive.Query.Scored): newest first, though
+	// m01 has the phrase twice. An address phrase beside a word is scored.
+	for _, q := range []archive.Query{
+		{Must: []archive.Term{{Tokens: []string{"quarterly", "report"}}}},
+		{Must: []archive.Term{{Tokens: []string{"revenue"}}}, Not: []archive.Term{{Tokens: []string{"standup", "notes"}}}},
+	} {
+		q.AccountID, q.ArchiveID, q.Limit = acctA, arcA, 10
+		hits, err = b.st.SearchMessages(b.ctx, &q)
+		require.NoError(t, err)
+		require.Equal(t, []string{"m05", "m01"}, hitIDs(hits))
+		for _, h := range hits {
+			require.Zero(t, h.Score, h.Message.ID)
+		}
+	}
+	hits, err = b.st.SearchMessages(b.ctx, &archive.Query{AccountID: acctA, ArchiveID: arcA, Limit: 10,
+		Must: []archive.Term{{Field: archive.FieldSender, Tokens: archive.Tokens("bob@corp.example")}, {Tokens: []string{"report"}}}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"m05", "m02"}, hitIDs(hits))
+	for _, h := range hits {
+		require.Positive(t, h.Score, h.Message.ID)
+	}
 }
 
 func testArchiveSearchPagination(t *testing.T, b *archiveBundle) {
