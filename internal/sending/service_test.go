@@ -212,6 +212,9 @@ func setupDB(t testing.TB, db *store.DB, mod ...func(*sending.Config)) *bundle {
 		cancel()
 		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c()
+		// The deliveries in process first, as the app stops them: none
+		// outlives the database.
+		_ = svc.Close(sctx)
 		_ = db.Jobs().Stop(sctx)
 	})
 	b.ctx = iam.WithPrincipal(context.Background(), iam.Principal{AccountID: acct, ARN: "arn:aws:iam::" + acct + ":root"})
