@@ -58,9 +58,10 @@ func (s *Service) checkArchiving(ctx context.Context, acct, arn string) error {
 }
 
 // archiveSent archives a message of a set with ArchivingOptions as it
-// goes out, signed: the copy open opens (outgoing). A failure the archive can recover
-// from is returned (the delivery job runs again); one it cannot (the
-// archive deleted since) is logged and the message is delivered anyway.
+// goes out, signed: the copy open opens (outgoing). A failure the archive
+// can recover from is returned (the delivery job runs again); one it
+// cannot (the archive deleted since) is logged and the message is
+// delivered anyway.
 func (s *Service) archiveSent(ctx context.Context, m *Message, meta *messageMeta, rcpts []Recipient, open func() (io.ReadCloser, error)) error {
 	if meta.ArchiveID == "" || m.BlobKey == "" {
 		return nil

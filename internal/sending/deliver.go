@@ -120,12 +120,12 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 }
 
 // commit inserts the message, its recipients and its delivery job (or its
-// lease, for the dispatcher), durably, or reports why not. Sends that reach this point while a commit
-// is in flight are committed together in the next transaction (group
-// commit, as the gateway's spool does): on SQLite every commit is
-// serialized on one writer and fsynced, and one per message would cap the
-// rate at what the disk syncs per second. A lone message is committed at
-// once; no send waits for another to arrive.
+// lease, for the dispatcher), durably, or reports why not. Sends that
+// reach this point while a commit is in flight are committed together in
+// the next transaction (group commit, as the gateway's spool does): on
+// SQLite every commit is serialized on one writer and fsynced, and one per
+// message would cap the rate at what the disk syncs per second. A lone
+// message is committed at once; no send waits for another to arrive.
 func (s *Service) commit(ctx context.Context, m *Message, rcpts []Recipient) error {
 	return s.commits.Do(commitReq{m: m, rcpts: rcpts})
 }
@@ -375,7 +375,7 @@ func (s *Service) signSpooled(ctx context.Context, log *slog.Logger, m *Message,
 	if err != nil {
 		return nil, err
 	}
-	if r.DKIM == nil || !r.SigningEnabled || r.DKIMStatus != StatusSuccess {
+	if !r.signs() {
 		log.Warn("not DKIM-signed: the identity stopped signing after the message was accepted", "identity", meta.SignDomain)
 		return msg, nil
 	}

@@ -66,6 +66,12 @@ func (r *identityRecord) column() string {
 	return r.Status
 }
 
+// signs reports whether mail from r's domain is DKIM-signed with its key:
+// a key whose records are verified, with signing enabled.
+func (r *identityRecord) signs() bool {
+	return r.DKIM != nil && r.SigningEnabled && r.DKIMStatus == StatusSuccess
+}
+
 func decodeIdentity(res *Resource) (*identityRecord, error) {
 	var r identityRecord
 	if err := json.Unmarshal(res.Body, &r); err != nil {

@@ -566,7 +566,7 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 		if err != nil {
 			return nil, err
 		}
-		if r.DKIM != nil && r.SigningEnabled && r.DKIMStatus == StatusSuccess {
+		if r.signs() {
 			sc.signer, sc.signDom = r, d
 		}
 		if r.MailFromDomain != "" && sc.mailFrom == "" {
