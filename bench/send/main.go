@@ -1,15 +1,23 @@
 // Command send measures the SES v2 SendEmail path of Tidings: c concurrent
 // clients (the AWS SDK for Go) send n messages from a verified domain with
-// DKIM signing on; Tidings relays them to a counting SMTP sink in this
-// process (TIDINGS_SMARTHOST). It prints sends per second accepted (every
-// MessageId comes after an fsync and a committed job) and delivered end to
-// end (until the sink has every message).
+// DKIM signing on; Tidings relays them (TIDINGS_SMARTHOST) to Postfix's
+// smtp-sink, or with -sink go to a counting SMTP sink in this process. It
+// prints sends per second accepted (every MessageId comes after an fsync
+// and a committed job) and delivered end to end (until the sink has every
+// message), Tidings' CPU time per message, and beside them how many
+// RSA-2048 signatures the machine's cores can make in a second with
+// nothing else to do: every message is signed once, so that is the bound
+// of the delivered rate.
 //
 //	go run ./bench/send -n 5000 -c 50
 package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,15 +48,23 @@ func main() {
 		bin     = flag.String("bin", "", "tidings binary (default: build ./cmd/tidings)")
 		dbURL   = flag.String("database-url", "", "postgres://… to measure on PostgreSQL (default SQLite)")
 		timeout = flag.Duration("timeout", 5*time.Minute, "give up waiting for the sink after this")
+		sinkArg = flag.String("sink", "postfix", "postfix (smtp-sink) or go (a sink in this process)")
 	)
 	flag.Parse()
-	if err := run(*n, *c, *bin, *dbURL, *timeout); err != nil {
+	if err := run(*n, *c, *bin, *dbURL, *sinkArg, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "send:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, c int, bin, dbURL string, timeout time.Duration) error {
+// counter is the downstream SMTP server the messages are relayed to.
+type counter interface {
+	Addr() string
+	Count() int64
+	Close()
+}
+
+func run(n, c int, bin, dbURL, sinkArg string, timeout time.Duration) error {
 	work, err := os.MkdirTemp("", "tidings-bench-send-")
 	if err != nil {
 		return err
@@ -61,11 +78,23 @@ func run(n, c int, bin, dbURL string, timeout time.Duration) error {
 			return fmt.Errorf("building tidings: %w", err)
 		}
 	}
-	sink, err := startSink()
+	var sink counter
+	switch sinkArg {
+	case "postfix":
+		sink, err = benchkit.StartSMTPSink()
+	case "go":
+		sink, err = startSink()
+	default:
+		err = fmt.Errorf("-sink %q: want postfix or go", sinkArg)
+	}
 	if err != nil {
 		return err
 	}
-	defer sink.srv.Close()
+	defer sink.Close()
+	sigs, err := rsaCeiling(time.Second)
+	if err != nil {
+		return err
+	}
 	dnsAddr, stopDNS, err := benchkit.StartDNSStub()
 	if err != nil {
 		return err
@@ -82,7 +111,7 @@ func run(n, c int, bin, dbURL string, timeout time.Duration) error {
 	dataDir := filepath.Join(work, "data")
 	env := append(os.Environ(), "TIDINGS_DATA_DIR="+dataDir, "TIDINGS_HTTP_ADDR="+httpAddr,
 		"TIDINGS_ROOT_ACCESS_KEY_ID="+key, "TIDINGS_ROOT_SECRET_ACCESS_KEY="+secret,
-		"TIDINGS_DATABASE_URL="+dbURL, "TIDINGS_DNS="+dnsAddr, "TIDINGS_SMARTHOST="+sink.addr,
+		"TIDINGS_DATABASE_URL="+dbURL, "TIDINGS_DNS="+dnsAddr, "TIDINGS_SMARTHOST="+sink.Addr(),
 		"TIDINGS_HOSTNAME=bench.tidings.test", "TIDINGS_LOG_LEVEL=warn")
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = env
@@ -122,8 +151,13 @@ func run(n, c int, bin, dbURL string, timeout time.Duration) error {
 	if out, err := verify.CombinedOutput(); err != nil {
 		return fmt.Errorf("tidings identities verify: %v: %s", err, out)
 	}
-	fmt.Printf("send benchmark: %d SendEmail calls from %d clients, DKIM-signed (RSA-2048), relayed to a sink on %s (%s)\n",
-		n, c, sink.addr, map[bool]string{true: "PostgreSQL", false: "SQLite"}[dbURL != ""])
+	fmt.Printf("send benchmark: %d SendEmail calls from %d clients, DKIM-signed (RSA-2048), relayed to %s on %s (%s)\n",
+		n, c, map[string]string{"postfix": "Postfix's smtp-sink", "go": "a Go sink"}[sinkArg], sink.Addr(),
+		map[bool]string{true: "PostgreSQL", false: "SQLite"}[dbURL != ""])
+	cpu0, err := benchkit.ProcessCPU(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 
 	var next, failed atomic.Int64
 	var firstErr atomic.Value
@@ -158,16 +192,47 @@ func run(n, c int, bin, dbURL string, timeout time.Duration) error {
 	accepted := time.Since(start)
 	ok := int64(n) - failed.Load()
 	deadline := time.Now().Add(timeout)
-	for sink.count.Load() < ok && time.Now().Before(deadline) {
+	for sink.Count() < ok && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	e2e := time.Since(start)
+	cpu1, err := benchkit.ProcessCPU(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("accepted  %7.0f sends/s (%d in %.2fs, %d failed)\n", float64(ok)/accepted.Seconds(), ok, accepted.Seconds(), failed.Load())
-	fmt.Printf("delivered %7.0f sends/s (%d of %d at the sink in %.2fs)\n", float64(sink.count.Load())/e2e.Seconds(), sink.count.Load(), ok, e2e.Seconds())
+	fmt.Printf("delivered %7.0f sends/s (%d of %d at the sink in %.2fs)\n", float64(sink.Count())/e2e.Seconds(), sink.Count(), ok, e2e.Seconds())
+	if ok > 0 {
+		fmt.Printf("tidings CPU %.2f ms a message (user+system, %d cores)\n", float64(cpu1-cpu0)/float64(time.Millisecond)/float64(ok), runtime.NumCPU())
+	}
+	fmt.Printf("bound: %.0f RSA-2048 signatures/s on %d cores with nothing else running (crypto/rsa)\n", sigs, runtime.NumCPU())
 	if err, _ := firstErr.Load().(error); err != nil {
 		fmt.Printf("first error: %v\n", err)
 	}
 	return nil
+}
+
+// rsaCeiling signs on every core for d and returns signatures a second.
+func rsaCeiling(d time.Duration) (float64, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return 0, err
+	}
+	digest := sha256.Sum256([]byte("bench"))
+	var count atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				if _, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:]); err == nil {
+					count.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(count.Load()) / d.Seconds(), nil
 }
 
 type sink struct {
@@ -190,6 +255,9 @@ func startSink() (*sink, error) {
 	return s, nil
 }
 
+func (s *sink) Addr() string                                { return s.addr }
+func (s *sink) Count() int64                                { return s.count.Load() }
+func (s *sink) Close()                                      { s.srv.Close() }
 func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }
 
 type session struct {
