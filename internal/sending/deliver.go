@@ -200,15 +200,21 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 		s.log.Error("message metadata unreadable; not delivered", "message_id", m.MessageID, "err", err)
 		return nil
 	}
-	log := s.log.With("message_id", m.MessageID)
 	rcpts, err := s.st.Recipients(ctx, m.MessageID)
 	if err != nil {
 		return err
 	}
+	return s.deliverMessage(ctx, m, &meta, rcpts)
+}
+
+// deliverMessage is deliver once m, its metadata and its recipients are
+// read (or handed over by the accept, dispatch.go).
+func (s *Service) deliverMessage(ctx context.Context, m *Message, meta *messageMeta, rcpts []Recipient) error {
+	log := s.log.With("message_id", m.MessageID)
 	now := s.now()
-	out := s.outgoing(ctx, log, m, &meta)
+	out := s.outgoing(ctx, log, m, meta)
 	if m.State == MessageQueued {
-		if err := s.archiveSent(ctx, m, &meta, rcpts, out); err != nil {
+		if err := s.archiveSent(ctx, m, meta, rcpts, out); err != nil {
 			return err
 		}
 		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Send", Mail: meta.Mail, Send: &struct{}{}})
@@ -240,7 +246,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 		}
 	}
 	for _, r := range sim {
-		s.simulate(ctx, m, &meta, r, now)
+		s.simulate(ctx, m, meta, r, now)
 	}
 	// One delivery per destination (one for all with a smarthost).
 	groups := map[delivery.Destination][]*Recipient{}
@@ -257,7 +263,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 	}
 	var toSuppress []Suppressed
 	for _, d := range order {
-		toSuppress = append(toSuppress, s.deliverGroup(ctx, log, m, &meta, d, groups[d], out)...)
+		toSuppress = append(toSuppress, s.deliverGroup(ctx, log, m, meta, d, groups[d], out)...)
 	}
 
 	// Settle: record every recipient, queue the next attempt, finish.
@@ -276,7 +282,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 	finished, blobKey := false, ""
 	// Lazy: outcomes a power cut lost mean a delivery made again (a
 	// duplicate), never a message lost; they survive a crash of the process.
-	err = s.st.InTx(durable.Lazy(sctx), func(tx Tx) error {
+	err := s.st.InTx(durable.Lazy(sctx), func(tx Tx) error {
 		for i := range rcpts {
 			r := &rcpts[i]
 			if !r.UpdatedAt.Before(now) {
@@ -317,10 +323,14 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs) error {
 }
 
 // openSpooled opens the spooled copy of m: from the database when it is
-// kept there, else from the blob store.
+// kept there (or from m.Content, when the accept handed it over), else
+// from the blob store.
 func (s *Service) openSpooled(ctx context.Context, m *Message, meta *messageMeta) (io.ReadCloser, error) {
 	if !meta.Inline {
 		return s.cfg.Blobs.Get(ctx, m.BlobKey)
+	}
+	if m.Content != nil { // handed over by the accept
+		return io.NopCloser(bytes.NewReader(m.Content)), nil
 	}
 	b, err := s.st.SpooledContent(ctx, m.BlobKey)
 	if err != nil {

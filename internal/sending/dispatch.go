@@ -18,22 +18,41 @@ import (
 // are accepted with a delivery job.
 var dispatchMax = 50_000
 
+// heldMax bounds the bytes of spooled copies the messages waiting for a
+// worker hold in memory (handover); past it they are read back from the
+// database.
+var heldMax int64 = 32 << 20
+
+// handover is what the accept hands the dispatcher: the message as it was
+// committed (with its spooled copy while heldMax allows), its metadata
+// and its recipients, so that the delivery reads none of them back. The
+// lease makes them the truth: nothing else changes the message meanwhile.
+type handover struct {
+	m     *Message
+	meta  *messageMeta
+	rcpts []Recipient
+}
+
 func (s *Service) startDispatch(q *jobs.Queue) {
 	s.queue = q
-	s.dispatch = lease.New(lease.Config[*Message]{
+	s.dispatch = lease.New(lease.Config[*handover]{
 		Node:    s.cfg.NodeID,
 		Workers: DeliverWorkers, // as many as the delivery queue's
 		Max:     dispatchMax,
-		Run: func(ctx context.Context, m *Message) error {
-			err := s.deliver(ctx, DeliverArgs{MessageID: m.MessageID})
+		Run: func(ctx context.Context, h *handover) error {
+			defer s.unhold(h)
+			err := s.deliverMessage(ctx, h.m, h.meta, h.rcpts)
 			if err != nil {
-				s.log.Warn("a delivery failed; its job retries it", "message_id", m.MessageID, "err", err)
+				s.log.Warn("a delivery failed; its job retries it", "message_id", h.m.MessageID, "err", err)
 			}
 			return err
 		},
-		Requeue: s.requeue,
-		Until:   func(m *Message) time.Time { return m.LeaseUntil },
-		Now:     s.now,
+		Requeue: func(h *handover) {
+			s.unhold(h)
+			s.requeue(h.m)
+		},
+		Until: func(h *handover) time.Time { return h.m.LeaseUntil },
+		Now:   s.now,
 	})
 	s.leaseOwner = s.dispatch.Owner()
 }
@@ -46,9 +65,27 @@ func (s *Service) dispatching() bool {
 }
 
 // dispatched hands m, committed under this process's lease, to the
-// dispatcher: its ID and lease only, since the delivery reads the rest.
-func (s *Service) dispatched(m *Message) {
-	s.dispatch.Add(&Message{MessageID: m.MessageID, LeaseOwner: m.LeaseOwner, LeaseUntil: m.LeaseUntil})
+// dispatcher with its metadata and recipients (handover).
+func (s *Service) dispatched(m *Message, meta *messageMeta, rcpts []Recipient) {
+	h := &handover{m: new(Message), meta: meta, rcpts: make([]Recipient, len(rcpts))}
+	*h.m = *m
+	if n := int64(len(m.Content)); n > 0 && s.held.Add(n) > heldMax {
+		s.held.Add(-n)
+		h.m.Content = nil
+	}
+	for i, r := range rcpts {
+		r.MessageID = m.MessageID
+		h.rcpts[i] = r
+	}
+	s.dispatch.Add(h)
+}
+
+// unhold gives back the bytes h's spooled copy counted against heldMax.
+func (s *Service) unhold(h *handover) {
+	if h.m.Content != nil {
+		s.held.Add(-int64(len(h.m.Content)))
+		h.m.Content = nil
+	}
 }
 
 // requeue queues the delivery job of m and ends its lease, when m still

@@ -2,6 +2,7 @@ package sending_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -89,6 +90,54 @@ func TestDispatchDeliversInProcess(t *testing.T) {
 		require.Len(t, b.dl.sent(), 1)
 		require.Zero(t, deliverJobs(t, db))
 	})
+}
+
+// A delivery in process works from what the accept handed over, and
+// from the database when the copies held in memory are at their bound:
+// either way every recipient gets its own message and its outcome is
+// recorded, and no bytes stay counted as held.
+func TestDispatchHandoverOrReadBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		max  int64
+	}{{"handed over", 32 << 20}, {"read back", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachDB(t, func(t *testing.T, db *store.DB) {
+				sending.SetHeldMax(t, tc.max)
+				b := setupDB(t, db)
+				b.verifiedDomain(t, "example.com")
+				var ids []string
+				for i := range 6 {
+					rcpt := fmt.Sprintf("user%d@dest.example", i)
+					out, err := b.svc.SendEmail(b.ctx, &sesv2.SendEmailRequest{FromEmailAddress: ptr("a@example.com"),
+						Destination: &sesv2.Destination{ToAddresses: []string{rcpt}},
+						Content: &sesv2.EmailContent{Simple: &sesv2.Message{Subject: &sesv2.Content{Data: ptr("s")},
+							Body: &sesv2.Body{Text: &sesv2.Content{Data: ptr("body of " + rcpt)}}}}})
+					require.NoError(t, err)
+					ids = append(ids, *out.MessageId)
+				}
+				for _, id := range ids {
+					waitDone(t, db, id)
+					rs, err := db.Sending().Recipients(context.Background(), id)
+					require.NoError(t, err)
+					require.Len(t, rs, 1)
+					require.Equal(t, sending.RcptDelivered, rs[0].State, "outcome recorded")
+					require.Equal(t, 1, rs[0].Attempts)
+				}
+				sent := b.dl.sent()
+				require.Equal(t, 6, len(sent), "deliveries")
+				b.dl.mu.Lock()
+				envs := b.dl.envs
+				b.dl.mu.Unlock()
+				for i, env := range envs {
+					require.Contains(t, string(sent[i]), "body of "+env.Recipients[0])
+					require.Contains(t, string(sent[i]), "DKIM-Signature:")
+				}
+				require.Zero(t, b.svc.Held())
+				require.Zero(t, deliverJobs(t, db))
+			})
+		})
+	}
 }
 
 // sendHeld sends a message whose first delivery hangs (held) and returns

@@ -37,3 +37,14 @@ func (s *Service) RestartDispatch(owner string) { s.leaseOwner = owner }
 func (s *Service) ReleaseLeasesBefore(ctx context.Context, now time.Time) (int, error) {
 	return s.releaseLeases(ctx, nil, now)
 }
+
+// SetHeldMax sets the bytes of spooled copies handed over in memory
+// until the test ends.
+func SetHeldMax(t interface{ Cleanup(func()) }, n int64) {
+	old := heldMax
+	heldMax = n
+	t.Cleanup(func() { heldMax = old })
+}
+
+// Held is the bytes of spooled copies the waiting messages hold.
+func (s *Service) Held() int64 { return s.held.Load() }

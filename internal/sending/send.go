@@ -455,7 +455,7 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 		return "", fmt.Errorf("sending: spool %s: %w", id, err)
 	}
 	if m.LeaseOwner != "" {
-		s.dispatched(m)
+		s.dispatched(m, &meta, rcpts)
 	}
 	s.countSent(acct, len(rcpts))
 	s.log.Info("accepted", "message_id", id, "account", acct, "from", o.From.Address, "rcpts", len(rcpts),

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidings/tidings/internal/delivery"
@@ -122,10 +123,12 @@ type Service struct {
 	commits *groupcommit.Group[commitReq]
 	// queue is the job queue Register was given; dispatch delivers
 	// accepted messages in process while it works (dispatch.go), under
-	// leases that name leaseOwner.
+	// leases that name leaseOwner; held counts the bytes of spooled
+	// copies its waiting messages hold.
 	queue      *jobs.Queue
-	dispatch   *lease.Dispatcher[*Message]
+	dispatch   *lease.Dispatcher[*handover]
 	leaseOwner string
+	held       atomic.Int64
 }
 
 // New returns a Service.
