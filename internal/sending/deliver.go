@@ -381,7 +381,7 @@ func (s *Service) signSpooled(ctx context.Context, log *slog.Logger, m *Message,
 	if err != nil {
 		return nil, err
 	}
-	r, err := decodeIdentity(res)
+	r, err := sharedIdentity(res)
 	if err != nil {
 		return nil, err
 	}

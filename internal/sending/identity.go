@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidings/tidings/internal/fault"
@@ -78,6 +79,36 @@ func decodeIdentity(res *Resource) (*identityRecord, error) {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// decoded caches the records sharedIdentity decodes, keyed by the stored
+// body: a body decodes to one record, so an entry is never stale.
+var decoded struct {
+	sync.Mutex
+	m map[string]*identityRecord
+}
+
+// sharedIdentity is decodeIdentity for the send path, which reads the
+// same few identities for every message: the record may be shared with
+// other sends and must not be changed.
+func sharedIdentity(res *Resource) (*identityRecord, error) {
+	decoded.Lock()
+	r, ok := decoded.m[string(res.Body)]
+	decoded.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := decodeIdentity(res)
+	if err != nil {
+		return nil, err
+	}
+	decoded.Lock()
+	if decoded.m == nil || len(decoded.m) >= maxCachedSigners {
+		decoded.m = map[string]*identityRecord{}
+	}
+	decoded.m[string(res.Body)] = r
+	decoded.Unlock()
+	return r, nil
 }
 
 func (s *Service) putIdentity(ctx context.Context, tx Tx, acct, name string, r *identityRecord, created time.Time) error {

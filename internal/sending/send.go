@@ -502,7 +502,8 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 		return nil, reject(ReasonMessageRejected, "Illegal address: %q", from)
 	}
 	fromDomain := strings.ToLower(from[at+1:])
-	_, rec, err := s.verifiedIdentity(ctx, acct, from)
+	ids := s.identities(acct)
+	rec, err := ids.verified(ctx, from)
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +515,7 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 		if i := strings.LastIndexByte(ef, '@'); i <= 0 || i == len(ef)-1 {
 			return nil, reject(ReasonMessageRejected, "Illegal address: %q", ef)
 		}
-		if _, r, err := s.verifiedIdentity(ctx, acct, ef); err != nil {
+		if r, err := ids.verified(ctx, ef); err != nil {
 			return nil, err
 		} else if r == nil {
 			unverified = append(unverified, ef)
@@ -545,7 +546,7 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 			if simulated(r) != simNone {
 				continue
 			}
-			if _, ok, err := s.verifiedIdentity(ctx, acct, r); err != nil {
+			if ok, err := ids.verified(ctx, r); err != nil {
 				return nil, err
 			} else if ok == nil {
 				return nil, reject(ReasonMessageRejected, "Email address is not verified. The following identities failed the check in region %s: %s",
@@ -555,16 +556,12 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 	}
 	// DKIM: the key of the From domain, or of a parent domain identity.
 	for d := fromDomain; d != ""; d = parentDomain(d) {
-		res, err := s.st.Get(ctx, acct, KindIdentity, d)
-		if fault.Is(err, fault.NotFound) {
+		r, err := ids.get(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
 			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		r, err := decodeIdentity(res)
-		if err != nil {
-			return nil, err
 		}
 		if r.signs() {
 			sc.signer, sc.signDom = r, d
@@ -609,10 +606,45 @@ func parentDomain(d string) string {
 	return rest
 }
 
-// verifiedIdentity finds the verified identity that lets addr send: the
-// address itself, or its domain or a parent domain (SES: a verified domain
-// covers its addresses and subdomains). It returns nil when none is.
-func (s *Service) verifiedIdentity(ctx context.Context, acct, addr string) (string, *identityRecord, error) {
+// identityReader reads the identities of one account for one send,
+// each at most once: the sender's domain is looked at to verify the
+// sender and again for its DKIM key and MAIL FROM domain. Records are
+// shared (sharedIdentity): read only.
+type identityReader struct {
+	s    *Service
+	acct string
+	seen map[string]*identityRecord // nil: no such identity
+}
+
+func (s *Service) identities(acct string) *identityReader {
+	return &identityReader{s: s, acct: acct, seen: map[string]*identityRecord{}}
+}
+
+// get returns identity name, or nil when it does not exist.
+func (ir *identityReader) get(ctx context.Context, name string) (*identityRecord, error) {
+	if r, ok := ir.seen[name]; ok {
+		return r, nil
+	}
+	res, err := ir.s.st.Get(ctx, ir.acct, KindIdentity, name)
+	if fault.Is(err, fault.NotFound) {
+		ir.seen[name] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := sharedIdentity(res)
+	if err != nil {
+		return nil, err
+	}
+	ir.seen[name] = r
+	return r, nil
+}
+
+// verified finds the verified identity that lets addr send: the address
+// itself, or its domain or a parent domain (SES: a verified domain covers
+// its addresses and subdomains). It returns nil when none is.
+func (ir *identityReader) verified(ctx context.Context, addr string) (*identityRecord, error) {
 	at := strings.LastIndexByte(addr, '@')
 	domain := strings.ToLower(addr[at+1:])
 	names := []string{addr[:at] + "@" + domain}
@@ -620,22 +652,15 @@ func (s *Service) verifiedIdentity(ctx context.Context, acct, addr string) (stri
 		names = append(names, d)
 	}
 	for _, n := range names {
-		res, err := s.st.Get(ctx, acct, KindIdentity, n)
-		if fault.Is(err, fault.NotFound) {
-			continue
-		}
+		r, err := ir.get(ctx, n)
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
-		r, err := decodeIdentity(res)
-		if err != nil {
-			return "", nil, err
-		}
-		if r.Status == StatusSuccess {
-			return n, r, nil
+		if r != nil && r.Status == StatusSuccess {
+			return r, nil
 		}
 	}
-	return "", nil, nil
+	return nil, nil
 }
 
 // sent counts recipients of the last 24 hours per account, read from the
