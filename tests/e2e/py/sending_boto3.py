@@ -271,6 +271,96 @@ def configuration_sets():
 
 
 @check
+def v1_configuration_sets():
+    """SES v1's configuration sets, over the same records as v2's."""
+    name = unique("cs1")
+    ses.create_configuration_set(ConfigurationSet={"Name": name})
+    expect_error("ConfigurationSetAlreadyExists", ses.create_configuration_set, ConfigurationSet={"Name": name})
+    expect_error("InvalidConfigurationSet", ses.create_configuration_set, ConfigurationSet={"Name": "no spaces allowed"})
+    topic = "arn:aws:sns:us-east-1:" + os.environ["TIDINGS_E2E_ACCOUNT_ID"] + ":ses-events"
+    ses.create_configuration_set_event_destination(ConfigurationSetName=name, EventDestination={
+        "Name": "v1-sns", "Enabled": True, "MatchingEventTypes": ["send", "bounce", "renderingFailure"],
+        "SNSDestination": {"TopicARN": topic}})
+    expect_error("EventDestinationAlreadyExists", ses.create_configuration_set_event_destination, ConfigurationSetName=name,
+                 EventDestination={"Name": "v1-sns", "MatchingEventTypes": ["send"], "SNSDestination": {"TopicARN": topic}})
+    expect_error("ConfigurationSetDoesNotExist", ses.create_configuration_set_event_destination, ConfigurationSetName="nope-" + name,
+                 EventDestination={"Name": "x", "MatchingEventTypes": ["send"], "SNSDestination": {"TopicARN": topic}})
+    # The same destination, seen through v2.
+    d = sesv2.get_configuration_set_event_destinations(ConfigurationSetName=name)["EventDestinations"][0]
+    eq("v2 view", (d["Name"], sorted(d["MatchingEventTypes"]), d["SnsDestination"]["TopicArn"]),
+       ("v1-sns", ["BOUNCE", "RENDERING_FAILURE", "SEND"], topic))
+    ses.update_configuration_set_event_destination(ConfigurationSetName=name, EventDestination={
+        "Name": "v1-sns", "Enabled": False, "MatchingEventTypes": ["delivery"], "SNSDestination": {"TopicARN": topic}})
+    expect_error("EventDestinationDoesNotExist", ses.delete_configuration_set_event_destination,
+                 ConfigurationSetName=name, EventDestinationName="nope")
+    ses.create_configuration_set_tracking_options(ConfigurationSetName=name, TrackingOptions={"CustomRedirectDomain": "track." + DOMAIN})
+    expect_error("TrackingOptionsAlreadyExistsException", ses.create_configuration_set_tracking_options,
+                 ConfigurationSetName=name, TrackingOptions={"CustomRedirectDomain": "other." + DOMAIN})
+    ses.put_configuration_set_delivery_options(ConfigurationSetName=name, DeliveryOptions={"TlsPolicy": "Require"})
+    ses.update_configuration_set_reputation_metrics_enabled(ConfigurationSetName=name, Enabled=True)
+    got = ses.describe_configuration_set(ConfigurationSetName=name, ConfigurationSetAttributeNames=[
+        "eventDestinations", "trackingOptions", "deliveryOptions", "reputationOptions"])
+    eq("name", got["ConfigurationSet"]["Name"], name)
+    eq("destination", [(e["Name"], e["Enabled"], e["MatchingEventTypes"]) for e in got["EventDestinations"]],
+       [("v1-sns", False, ["delivery"])])
+    eq("tracking", got["TrackingOptions"]["CustomRedirectDomain"], "track." + DOMAIN)
+    eq("tls", got["DeliveryOptions"]["TlsPolicy"], "Require")
+    eq("reputation", (got["ReputationOptions"]["ReputationMetricsEnabled"], got["ReputationOptions"]["SendingEnabled"]), (True, True))
+    eq("v2 tls", sesv2.get_configuration_set(ConfigurationSetName=name)["DeliveryOptions"]["TlsPolicy"], "REQUIRE")
+    ses.update_configuration_set_sending_enabled(ConfigurationSetName=name, Enabled=False)
+    expect_error("ConfigurationSetSendingPausedException", ses.send_email, Source=SENDER, Destination={"ToAddresses": [RCPT]},
+                 ConfigurationSetName=name, Message={"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}})
+    ses.delete_configuration_set_tracking_options(ConfigurationSetName=name)
+    expect_error("TrackingOptionsDoesNotExistException", ses.update_configuration_set_tracking_options,
+                 ConfigurationSetName=name, TrackingOptions={"CustomRedirectDomain": "track." + DOMAIN})
+    ses.delete_configuration_set_event_destination(ConfigurationSetName=name, EventDestinationName="v1-sns")
+    first = ses.list_configuration_sets(MaxItems=1)
+    eq("page", len(first["ConfigurationSets"]), 1)
+    names, token = [], None
+    while True:
+        page = ses.list_configuration_sets(**({"NextToken": token} if token else {}))
+        names += [c["Name"] for c in page["ConfigurationSets"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert name in names, names
+    ses.delete_configuration_set(ConfigurationSetName=name)
+    expect_error("ConfigurationSetDoesNotExist", ses.describe_configuration_set, ConfigurationSetName=name)
+
+
+@check
+def v1_identity_attributes():
+    """SES v1's identity attribute calls, over the same identities as v2's."""
+    dom = "attrs-" + DOMAIN
+    ses.verify_domain_identity(Domain=dom)
+    ses.set_identity_mail_from_domain(Identity=dom, MailFromDomain="bounce." + dom, BehaviorOnMXFailure="RejectMessage")
+    got = ses.get_identity_mail_from_domain_attributes(Identities=[dom, "unknown.test"])["MailFromDomainAttributes"]
+    eq("mail from", (got[dom]["MailFromDomain"], got[dom]["MailFromDomainStatus"], got[dom]["BehaviorOnMXFailure"]),
+       ("bounce." + dom, "Pending", "RejectMessage"))
+    assert "unknown.test" not in got, got
+    v2 = sesv2.get_email_identity(EmailIdentity=dom)["MailFromAttributes"]
+    eq("v2 mail from", (v2["MailFromDomain"], v2["BehaviorOnMxFailure"]), ("bounce." + dom, "REJECT_MESSAGE"))
+    ses.set_identity_mail_from_domain(Identity=dom)
+    eq("removed", ses.get_identity_mail_from_domain_attributes(Identities=[dom])["MailFromDomainAttributes"][dom]["MailFromDomain"], "")
+    expect_error("InvalidParameterValue", ses.set_identity_mail_from_domain, Identity=dom, MailFromDomain="mail.elsewhere.test",
+                 mentions=["subdomain"])
+    ses.set_identity_dkim_enabled(Identity=dom, DkimEnabled=False)
+    eq("dkim off", ses.get_identity_dkim_attributes(Identities=[dom])["DkimAttributes"][dom]["DkimEnabled"], False)
+    eq("v2 dkim off", sesv2.get_email_identity(EmailIdentity=dom)["DkimAttributes"]["SigningEnabled"], False)
+    ses.set_identity_dkim_enabled(Identity=dom, DkimEnabled=True)
+    eq("dkim on", ses.get_identity_dkim_attributes(Identities=[dom])["DkimAttributes"][dom]["DkimEnabled"], True)
+    ses.set_identity_feedback_forwarding_enabled(Identity=dom, ForwardingEnabled=False)
+    eq("forwarding", sesv2.get_email_identity(EmailIdentity=dom)["FeedbackForwardingStatus"], False)
+    addr = unique("old-api") + "@elsewhere.test"
+    ses.verify_email_address(EmailAddress=addr)
+    listed = ses.list_verified_email_addresses()["VerifiedEmailAddresses"]
+    assert addr not in listed, "pending addresses are not listed as verified: %r" % listed
+    ses.delete_verified_email_address(EmailAddress=addr)
+    assert addr not in ses.list_identities(IdentityType="EmailAddress")["Identities"]
+    ses.delete_identity(Identity=dom)
+
+
+@check
 def account():
     a = sesv2.get_account()
     eq("production", a["ProductionAccessEnabled"], True)
