@@ -48,6 +48,16 @@ func (s *Service) loadConfigSet(ctx context.Context, r Reader, acct, name string
 	return &c, res, json.Unmarshal(res.Body, &c)
 }
 
+// callerConfigSet reads the caller's configuration set name.
+func (s *Service) callerConfigSet(ctx context.Context, name string) (*configSetRecord, error) {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := s.loadConfigSet(ctx, s.st, acct, name)
+	return c, err
+}
+
 // CreateConfigurationSet creates a configuration set.
 func (s *Service) CreateConfigurationSet(ctx context.Context, in *sesv2.CreateConfigurationSetRequest) (*sesv2.CreateConfigurationSetResponse, error) {
 	acct, err := account(ctx)
@@ -101,11 +111,7 @@ func checkDeliveryOptions(d *sesv2.DeliveryOptions) error {
 
 // GetConfigurationSet describes a configuration set.
 func (s *Service) GetConfigurationSet(ctx context.Context, in *sesv2.GetConfigurationSetRequest) (*sesv2.GetConfigurationSetResponse, error) {
-	acct, err := account(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, _, err := s.loadConfigSet(ctx, s.st, acct, str(in.ConfigurationSetName))
+	c, err := s.callerConfigSet(ctx, str(in.ConfigurationSetName))
 	if err != nil {
 		return nil, err
 	}
@@ -335,11 +341,7 @@ func deref2(d *sesv2.EventDestinationDefinition) *sesv2.EventDestinationDefiniti
 
 // GetConfigurationSetEventDestinations lists a set's event destinations.
 func (s *Service) GetConfigurationSetEventDestinations(ctx context.Context, in *sesv2.GetConfigurationSetEventDestinationsRequest) (*sesv2.GetConfigurationSetEventDestinationsResponse, error) {
-	acct, err := account(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, _, err := s.loadConfigSet(ctx, s.st, acct, str(in.ConfigurationSetName))
+	c, err := s.callerConfigSet(ctx, str(in.ConfigurationSetName))
 	if err != nil {
 		return nil, err
 	}

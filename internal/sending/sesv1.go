@@ -137,28 +137,43 @@ func (s *Service) ListIdentities(ctx context.Context, in *ses.ListIdentitiesRequ
 		want = TypeDomain
 	}
 	out := &ses.ListIdentitiesResponse{Identities: []string{}}
+	err = s.walkIdentities(ctx, acct, after, func(name string, rec *identityRecord) bool {
+		if want != "" && rec.Type != want {
+			return true
+		}
+		if len(out.Identities) == max {
+			out.NextToken = ptr(encodeToken(out.Identities[max-1]))
+			return false
+		}
+		out.Identities = append(out.Identities, name)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// walkIdentities calls fn with the account's identities in name order,
+// from after the name after, until fn returns false.
+func (s *Service) walkIdentities(ctx context.Context, acct, after string, fn func(name string, rec *identityRecord) bool) error {
 	for {
 		rows, err := s.st.List(ctx, acct, KindIdentity, after, 1000)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, r := range rows {
 			after = r.Name
 			rec, err := decodeIdentity(&r)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if want != "" && rec.Type != want {
-				continue
+			if !fn(r.Name, rec) {
+				return nil
 			}
-			if len(out.Identities) == max {
-				out.NextToken = ptr(encodeToken(out.Identities[max-1]))
-				return out, nil
-			}
-			out.Identities = append(out.Identities, r.Name)
 		}
 		if len(rows) < 1000 {
-			return out, nil
+			return nil
 		}
 	}
 }

@@ -140,11 +140,7 @@ func (s *Service) ListConfigurationSetsV1(ctx context.Context, in *ses.ListConfi
 
 // DescribeConfigurationSet returns a set and the attributes asked for.
 func (s *Service) DescribeConfigurationSet(ctx context.Context, in *ses.DescribeConfigurationSetRequest) (*ses.DescribeConfigurationSetResponse, error) {
-	acct, err := account(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, _, err := s.loadConfigSet(ctx, s.st, acct, str(in.ConfigurationSetName))
+	c, err := s.callerConfigSet(ctx, str(in.ConfigurationSetName))
 	if err != nil {
 		return nil, err
 	}
@@ -388,26 +384,16 @@ func (s *Service) ListVerifiedEmailAddresses(ctx context.Context, _ *struct{}) (
 		return nil, err
 	}
 	out := &ses.ListVerifiedEmailAddressesResponse{VerifiedEmailAddresses: []string{}}
-	after := ""
-	for {
-		rows, err := s.st.List(ctx, acct, KindIdentity, after, 1000)
-		if err != nil {
-			return nil, err
+	err = s.walkIdentities(ctx, acct, "", func(name string, rec *identityRecord) bool {
+		if rec.Type == TypeEmail && rec.Status == StatusSuccess {
+			out.VerifiedEmailAddresses = append(out.VerifiedEmailAddresses, name)
 		}
-		for _, r := range rows {
-			after = r.Name
-			rec, err := decodeIdentity(&r)
-			if err != nil {
-				return nil, err
-			}
-			if rec.Type == TypeEmail && rec.Status == StatusSuccess {
-				out.VerifiedEmailAddresses = append(out.VerifiedEmailAddresses, r.Name)
-			}
-		}
-		if len(rows) < 1000 {
-			return out, nil
-		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // DeleteVerifiedEmailAddress deletes an address identity.
