@@ -273,6 +273,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wri
 	}
 	defer smsSvc.Close()
 	mountSending(sender, api, mux)
+	apiroutes.SESv2Tags(api, sender, tpls)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)

@@ -68,6 +68,12 @@ func (s *Service) CreateConfigurationSet(ctx context.Context, in *sesv2.CreateCo
 	if !configSetNameRe.MatchString(name) {
 		return nil, fault.Invalidf("Invalid configuration set name %q: use 1 to 64 letters, digits, underscores and dashes", name)
 	}
+	if err := CheckTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if _, err := MergeTags(nil, in.Tags, nil); err != nil {
+		return nil, err
+	}
 	c := &configSetRecord{
 		DeliveryOptions:    in.DeliveryOptions,
 		ReputationOptions:  in.ReputationOptions,

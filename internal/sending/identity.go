@@ -174,6 +174,12 @@ func (s *Service) CreateEmailIdentity(ctx context.Context, in *sesv2.CreateEmail
 	if err != nil {
 		return nil, err
 	}
+	if _, err := MergeTags(nil, in.Tags, nil); err != nil {
+		return nil, err
+	}
+	if err := CheckTags(in.Tags); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	rec := &identityRecord{Type: typ, Status: StatusPending, PendingSince: now, Tags: in.Tags, ConfigurationSet: str(in.ConfigurationSetName)}
 	if typ == TypeDomain {

@@ -38,6 +38,10 @@ type Store interface {
 	// template (fault.NotFound if none); tags and CreatedAt are kept. It
 	// sets UpdatedAt.
 	UpdateTemplate(ctx context.Context, t *Template) error
+	// UpdateTemplateTags replaces the tags of an existing template
+	// (fault.NotFound if none) with what fn returns given the current
+	// ones, in one transaction; an error of fn is returned as it is.
+	UpdateTemplateTags(ctx context.Context, accountID, name string, fn func([]Tag) ([]Tag, error)) error
 	// DeleteTemplate deletes a template, or returns fault.NotFound.
 	DeleteTemplate(ctx context.Context, accountID, name string) error
 	// ListTemplates returns up to limit templates of the account whose

@@ -156,6 +156,12 @@ func (s *Service) Update(ctx context.Context, t *Template) error {
 	return s.store.UpdateTemplate(ctx, t)
 }
 
+// UpdateTags replaces the tags of a template with what fn makes of them
+// (TagResource, UntagResource).
+func (s *Service) UpdateTags(ctx context.Context, accountID, name string, fn func([]Tag) ([]Tag, error)) error {
+	return s.store.UpdateTemplateTags(ctx, accountID, name, fn)
+}
+
 // Delete deletes a template, or returns fault.NotFound.
 func (s *Service) Delete(ctx context.Context, accountID, name string) error {
 	if err := s.store.DeleteTemplate(ctx, accountID, name); err != nil {

@@ -119,6 +119,34 @@ func (ts TemplatesStore) UpdateTemplate(ctx context.Context, t *templates.Templa
 	return nil
 }
 
+func (ts TemplatesStore) UpdateTemplateTags(ctx context.Context, accountID, name string, fn func([]templates.Tag) ([]templates.Tag, error)) error {
+	s := ts.s
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		var have string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT tags FROM email_templates WHERE account_id = ? AND name = ?`), accountID, name).Scan(&have)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tplNotFound(name)
+		}
+		if err != nil {
+			return s.wrap(err, "get template tags")
+		}
+		var tags []templates.Tag
+		if err := json.Unmarshal([]byte(have), &tags); err != nil {
+			return fmt.Errorf("store: tags of template %s: %w", name, err)
+		}
+		if tags, err = fn(tags); err != nil {
+			return err
+		}
+		b, err := json.Marshal(nonNilTags(tags))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE email_templates SET tags = ? WHERE account_id = ? AND name = ?`),
+			string(b), accountID, name)
+		return s.wrap(err, "update template tags")
+	})
+}
+
 func (ts TemplatesStore) DeleteTemplate(ctx context.Context, accountID, name string) error {
 	res, err := ts.s.execWrite(ctx, "delete template",
 		`DELETE FROM email_templates WHERE account_id = ? AND name = ?`, accountID, name)

@@ -22,6 +22,7 @@ func RunTemplates(t *testing.T, open func(t *testing.T) *store.DB) {
 	}{
 		{"CreateGet", testTemplatesCreateGet},
 		{"Update", testTemplatesUpdate},
+		{"UpdateTags", testTemplatesUpdateTags},
 		{"Delete", testTemplatesDelete},
 		{"List", testTemplatesList},
 		{"Quota", testTemplatesQuota},
@@ -34,6 +35,37 @@ func RunTemplates(t *testing.T, open func(t *testing.T) *store.DB) {
 			tt.fn(t, ctx, open(t).Templates())
 		})
 	}
+}
+
+func testTemplatesUpdateTags(t *testing.T, ctx context.Context, st templates.Store) {
+	in := &templates.Template{AccountID: "111111111111", Name: "tagged", Subject: "s", Text: "t",
+		Tags: []templates.Tag{{Key: "team", Value: "growth"}}}
+	require.NoError(t, st.CreateTemplate(ctx, in, 10))
+	err := st.UpdateTemplateTags(ctx, "111111111111", "tagged", func(have []templates.Tag) ([]templates.Tag, error) {
+		require.Equal(t, in.Tags, have)
+		return append(have, templates.Tag{Key: "env", Value: "prod"}), nil
+	})
+	require.NoError(t, err)
+	got, err := st.GetTemplate(ctx, "111111111111", "tagged")
+	require.NoError(t, err)
+	require.Equal(t, []templates.Tag{{Key: "team", Value: "growth"}, {Key: "env", Value: "prod"}}, got.Tags)
+	require.Equal(t, in.UpdatedAt, got.UpdatedAt, "tagging is not an update of the template")
+
+	refused := fault.Invalidf("no")
+	err = st.UpdateTemplateTags(ctx, "111111111111", "tagged", func([]templates.Tag) ([]templates.Tag, error) { return nil, refused })
+	require.ErrorIs(t, err, refused)
+	got, err = st.GetTemplate(ctx, "111111111111", "tagged")
+	require.NoError(t, err)
+	require.Len(t, got.Tags, 2, "unchanged when fn fails")
+
+	err = st.UpdateTemplateTags(ctx, "111111111111", "tagged", func([]templates.Tag) ([]templates.Tag, error) { return nil, nil })
+	require.NoError(t, err)
+	got, err = st.GetTemplate(ctx, "111111111111", "tagged")
+	require.NoError(t, err)
+	require.Empty(t, got.Tags)
+
+	err = st.UpdateTemplateTags(ctx, "222222222222", "tagged", func(have []templates.Tag) ([]templates.Tag, error) { return have, nil })
+	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
 }
 
 func testTemplatesCreateGet(t *testing.T, ctx context.Context, st templates.Store) {

@@ -361,6 +361,43 @@ def v1_identity_attributes():
 
 
 @check
+def tags():
+    """TagResource, UntagResource and ListTagsForResource over identities,
+    configuration sets and templates, by ARN."""
+    acct = os.environ["TIDINGS_E2E_ACCOUNT_ID"]
+    arn = lambda kind, name: "arn:aws:ses:us-east-1:%s:%s/%s" % (acct, kind, name)
+    dom, cs, tpl = "tags-" + DOMAIN, unique("cstags"), unique("tpltags")
+    sesv2.create_email_identity(EmailIdentity=dom, Tags=[{"Key": "team", "Value": "mail"}])
+    sesv2.create_configuration_set(ConfigurationSetName=cs)
+    sesv2.create_email_template(TemplateName=tpl, TemplateContent={"Subject": "s", "Text": "t"},
+                                Tags=[{"Key": "made", "Value": "by-create"}])
+    for kind, name, first in (("identity", dom, [("team", "mail")]), ("configuration-set", cs, []), ("template", tpl, [("made", "by-create")])):
+        got = sesv2.list_tags_for_resource(ResourceArn=arn(kind, name))["Tags"]
+        eq(kind + " tags at create", [(t["Key"], t["Value"]) for t in got], first)
+        sesv2.tag_resource(ResourceArn=arn(kind, name), Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ops"}])
+        got = {t["Key"]: t["Value"] for t in sesv2.list_tags_for_resource(ResourceArn=arn(kind, name))["Tags"]}
+        eq(kind + " tagged", (got.get("env"), got.get("team")), ("prod", "ops"))
+        sesv2.untag_resource(ResourceArn=arn(kind, name), TagKeys=["env"])
+        got = {t["Key"] for t in sesv2.list_tags_for_resource(ResourceArn=arn(kind, name))["Tags"]}
+        assert "env" not in got and "team" in got, (kind, got)
+    eq("identity sees its tags", {t["Key"] for t in sesv2.get_email_identity(EmailIdentity=dom)["Tags"]}, {"team"})
+    expect_error("NotFoundException", sesv2.list_tags_for_resource, ResourceArn=arn("identity", "missing-" + DOMAIN))
+    expect_error("NotFoundException", sesv2.tag_resource, ResourceArn=arn("configuration-set", "missing"),
+                 Tags=[{"Key": "a", "Value": "b"}])
+    expect_error("NotFoundException", sesv2.list_tags_for_resource, ResourceArn="arn:aws:ses:us-east-1:000000000000:identity/" + dom)
+    expect_error("BadRequestException", sesv2.tag_resource, ResourceArn=arn("identity", dom),
+                 Tags=[{"Key": "aws:reserved", "Value": "x"}], mentions=["aws:"])
+    expect_error("BadRequestException", sesv2.list_tags_for_resource, ResourceArn="not-an-arn")
+    expect_error("BadRequestException", sesv2.tag_resource, ResourceArn=arn("configuration-set", cs),
+                 Tags=[{"Key": "k%d" % i, "Value": "v"} for i in range(51)], mentions=["50"])
+    expect_error("BadRequestException", sesv2.create_configuration_set, ConfigurationSetName=unique("cs"),
+                 Tags=[{"Key": "aws:x", "Value": "y"}])
+    sesv2.delete_email_identity(EmailIdentity=dom)
+    sesv2.delete_configuration_set(ConfigurationSetName=cs)
+    sesv2.delete_email_template(TemplateName=tpl)
+
+
+@check
 def account():
     a = sesv2.get_account()
     eq("production", a["ProductionAccessEnabled"], True)
