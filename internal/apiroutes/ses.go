@@ -30,6 +30,9 @@ func SES(srv *awsapi.Server, s *sending.Service) {
 	awsapi.Handle(srv, svc, "GetIdentityMailFromDomainAttributes", v1(s.GetIdentityMailFromDomainAttributes))
 	awsapi.Handle(srv, svc, "SetIdentityFeedbackForwardingEnabled", v1(s.SetIdentityFeedbackForwardingEnabled))
 	awsapi.Handle(srv, svc, "ListVerifiedEmailAddresses", v1(s.ListVerifiedEmailAddresses))
+	awsapi.Handle(srv, svc, "SetIdentityNotificationTopic", v1(s.SetIdentityNotificationTopic))
+	awsapi.Handle(srv, svc, "SetIdentityHeadersInNotificationsEnabled", v1(s.SetIdentityHeadersInNotificationsEnabled))
+	awsapi.Handle(srv, svc, "GetIdentityNotificationAttributes", v1(s.GetIdentityNotificationAttributes))
 	awsapi.Handle(srv, svc, "DeleteVerifiedEmailAddress", v1(s.DeleteVerifiedEmailAddress))
 
 	awsapi.Handle(srv, svc, "CreateConfigurationSet", v1(s.CreateConfigurationSetV1))

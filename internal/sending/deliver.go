@@ -217,7 +217,7 @@ func (s *Service) deliverMessage(ctx context.Context, m *Message, meta *messageM
 		if err := s.archiveSent(ctx, m, meta, rcpts, out); err != nil {
 			return err
 		}
-		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Send", Mail: meta.Mail, Send: &struct{}{}})
+		s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "Send", Mail: meta.Mail, Send: &struct{}{}})
 		var bounced []bouncedRecipient
 		for _, r := range rcpts {
 			if r.State == RcptSuppressed {
@@ -226,7 +226,7 @@ func (s *Service) deliverMessage(ctx context.Context, m *Message, meta *messageM
 			}
 		}
 		if len(bounced) > 0 {
-			s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
+			s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
 				BounceType: "Permanent", BounceSubType: "OnAccountSuppressionList", BouncedRecipients: bounced,
 				Timestamp: sesTime(now), FeedbackID: feedbackEventID(m.MessageID, now), ReportingMTA: "dns; " + s.cfg.Hostname,
 			}})
@@ -454,7 +454,7 @@ func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message
 		log.Info("delivery", "rcpt", r.Recipient, "state", r.State, "attempt", r.Attempts, "reply", r.LastReply, "remote", r.RemoteMTA)
 	}
 	if len(delivered) > 0 {
-		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Delivery", Mail: meta.Mail, Delivery: &deliveryEvent{
+		s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "Delivery", Mail: meta.Mail, Delivery: &deliveryEvent{
 			Timestamp: sesTime(now), ProcessingTimeMillis: now.Sub(m.CreatedAt).Milliseconds(), Recipients: delivered,
 			SMTPResponse: smtpResp, ReportingMTA: s.cfg.Hostname, RemoteMtaIP: remoteIP(remote),
 		}})
@@ -474,7 +474,7 @@ func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message
 			}
 		}
 		fid := feedbackEventID(m.MessageID, now)
-		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
+		s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
 			BounceType: typ, BounceSubType: sub, BouncedRecipients: bounced, Timestamp: sesTime(now),
 			FeedbackID: fid, ReportingMTA: "dns; " + s.cfg.Hostname, RemoteMtaIP: remoteIP(remote),
 		}})
@@ -488,7 +488,7 @@ func (s *Service) deliverGroup(ctx context.Context, log *slog.Logger, m *Message
 	}
 	if len(delayed) > 0 {
 		exp := m.CreatedAt.Add(retryGiveUp(retry))
-		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "DeliveryDelay", Mail: meta.Mail, DeliveryDelay: &delayEvent{
+		s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "DeliveryDelay", Mail: meta.Mail, DeliveryDelay: &delayEvent{
 			Timestamp: sesTime(now), DelayType: delayType(res), ExpirationTime: sesTime(exp), DelayedRecipients: delayed,
 			ProcessingTimeMillis: now.Sub(m.CreatedAt).Milliseconds(), ReportingMTA: s.cfg.Hostname,
 		}})

@@ -32,14 +32,20 @@ type commonHeaders struct {
 	Subject   string   `json:"subject,omitempty"`
 }
 
+// mailCore is what the mail objects of events and of notifications
+// (notify.go) share.
+type mailCore struct {
+	Timestamp        string   `json:"timestamp"`
+	Source           string   `json:"source"`
+	SourceArn        string   `json:"sourceArn"`
+	SendingAccountID string   `json:"sendingAccountId"`
+	MessageID        string   `json:"messageId"`
+	Destination      []string `json:"destination"`
+}
+
 // mailObject is the "mail" object of every event.
 type mailObject struct {
-	Timestamp        string              `json:"timestamp"`
-	Source           string              `json:"source"`
-	SourceArn        string              `json:"sourceArn"`
-	SendingAccountID string              `json:"sendingAccountId"`
-	MessageID        string              `json:"messageId"`
-	Destination      []string            `json:"destination"`
+	mailCore
 	HeadersTruncated bool                `json:"headersTruncated"`
 	Headers          []mailHeader        `json:"headers"`
 	CommonHeaders    commonHeaders       `json:"commonHeaders"`
@@ -54,13 +60,15 @@ func sesTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.00
 
 func (s *Service) mailObject(ctx context.Context, acct, id string, now time.Time, o *Outgoing, headers []mailHeader, sc *sendContext) mailObject {
 	m := mailObject{
-		Timestamp:        sesTime(now),
-		Source:           o.From.String(),
-		SendingAccountID: acct,
-		MessageID:        id,
-		Destination:      append([]string{}, o.Recipients...),
-		Headers:          []mailHeader{},
-		Tags:             map[string][]string{},
+		mailCore: mailCore{
+			Timestamp:        sesTime(now),
+			Source:           o.From.String(),
+			SendingAccountID: acct,
+			MessageID:        id,
+			Destination:      append([]string{}, o.Recipients...),
+		},
+		Headers: []mailHeader{},
+		Tags:    map[string][]string{},
 	}
 	ident := o.From.Address
 	if at := strings.LastIndexByte(ident, '@'); at >= 0 {

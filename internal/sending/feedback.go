@@ -143,7 +143,7 @@ func (s *Service) RecordFeedback(ctx context.Context, f Feedback) error {
 			reason = "BOUNCE"
 		}
 	}
-	s.publish(ctx, m.AccountID, meta.ConfigSet, ev)
+	s.publishFor(ctx, m.AccountID, &meta, ev)
 	if reason == "" {
 		return nil
 	}

@@ -50,13 +50,29 @@ type identityRecord struct {
 	FeedbackForwarding bool        `json:"feedback_forwarding"`
 	ConfigurationSet   string      `json:"configuration_set,omitempty"`
 	Tags               []sesv2.Tag `json:"tags,omitempty"`
-	PendingSince       time.Time   `json:"pending_since,omitzero"`
-	LastChecked        time.Time   `json:"last_checked,omitzero"`
-	LastSuccess        time.Time   `json:"last_success,omitzero"`
-	LastError          string      `json:"last_error,omitempty"` // a VerificationError value
+	// Notify holds SES v1's notification topics (notify.go).
+	Notify       *notifyTopics `json:"notify,omitempty"`
+	PendingSince time.Time     `json:"pending_since,omitzero"`
+	LastChecked  time.Time     `json:"last_checked,omitzero"`
+	LastSuccess  time.Time     `json:"last_success,omitzero"`
+	LastError    string        `json:"last_error,omitempty"` // a VerificationError value
 	// NextCheck is when the verification job looks next.
 	NextCheck time.Time `json:"next_check,omitzero"`
 	Checks    int       `json:"checks,omitempty"`
+}
+
+// notify returns r's notification settings, made if it has none.
+func (r *identityRecord) notify() *notifyTopics {
+	if r.Notify == nil {
+		r.Notify = &notifyTopics{}
+	}
+	if r.Notify.Topics == nil {
+		r.Notify.Topics = map[string]string{}
+	}
+	if r.Notify.Headers == nil {
+		r.Notify.Headers = map[string]bool{}
+	}
+	return r.Notify
 }
 
 // column is the indexed status: CHECK while some DNS check is due.

@@ -89,6 +89,9 @@ type messageMeta struct {
 	// accepted before signing moved to delivery were spooled signed and
 	// have none.
 	SignDomain string `json:"sign_domain,omitempty"`
+	// Notify is the sending identity's notification topics, as they
+	// were when the message was accepted (notify.go).
+	Notify *notifyTopics `json:"notify,omitempty"`
 }
 
 // sendContext is what the checks of a send find out.
@@ -100,6 +103,7 @@ type sendContext struct {
 	signer    *identityRecord
 	signDom   string
 	mailFrom  string
+	notify    *notifyTopics // of the identity that lets the sender send
 }
 
 // SendEmail is the SES v2 SendEmail: Simple, Raw or Template content.
@@ -421,6 +425,7 @@ func (s *Service) Accept(ctx context.Context, o *Outgoing) (string, error) {
 	if sc.signer != nil {
 		meta.SignDomain = sc.signDom
 	}
+	meta.Notify = sc.notify
 	if a := deref(sc.configSet).ArchivingOptions; a != nil && str(a.ArchiveArn) != "" {
 		if meta.ArchiveID, err = archiveID(str(a.ArchiveArn), acct); err != nil {
 			return "", err
@@ -520,6 +525,9 @@ func (s *Service) checks(ctx context.Context, acct string, o *Outgoing) (*sendCo
 		} else if r == nil {
 			unverified = append(unverified, ef)
 		}
+	}
+	if rec != nil && !rec.Notify.empty() {
+		sc.notify = rec.Notify
 	}
 	if len(unverified) > 0 {
 		return nil, reject(ReasonMessageRejected, "Email address is not verified. The following identities failed the check in region %s: %s",

@@ -57,7 +57,7 @@ func (s *Service) simulate(ctx context.Context, m *Message, meta *messageMeta, r
 	r.UpdatedAt = now
 	r.RemoteMTA = simulatorDomain
 	deliveryEv := func() {
-		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Delivery", Mail: meta.Mail, Delivery: &deliveryEvent{
+		s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "Delivery", Mail: meta.Mail, Delivery: &deliveryEvent{
 			Timestamp: sesTime(now), ProcessingTimeMillis: now.Sub(m.CreatedAt).Milliseconds(), Recipients: []string{r.Recipient},
 			SMTPResponse: "250 2.6.0 Message received", ReportingMTA: s.cfg.Hostname,
 		}})
@@ -68,7 +68,7 @@ func (s *Service) simulate(ctx context.Context, m *Message, meta *messageMeta, r
 		r.State, r.LastReply = RcptDelivered, "250 2.6.0 Message received"
 		deliveryEv()
 		if kind == simComplaint {
-			s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Complaint", Mail: meta.Mail, Complaint: &complaintEvent{
+			s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "Complaint", Mail: meta.Mail, Complaint: &complaintEvent{
 				ComplainedRecipients: []complainedRecipient{{EmailAddress: r.Recipient}}, Timestamp: sesTime(now),
 				FeedbackID: feedbackEventID(m.MessageID, now), UserAgent: "Amazon SES Mailbox Simulator",
 				ComplaintFeedbackType: "abuse", ArrivalDate: sesTime(now),
@@ -76,7 +76,7 @@ func (s *Service) simulate(ctx context.Context, m *Message, meta *messageMeta, r
 		}
 	default:
 		r.State, r.LastReply = RcptBounced, "550 5.1.1 user unknown"
-		s.publish(ctx, m.AccountID, meta.ConfigSet, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
+		s.publishFor(ctx, m.AccountID, meta, &Event{EventType: "Bounce", Mail: meta.Mail, Bounce: &bounceEvent{
 			BounceType: "Permanent", BounceSubType: "General",
 			BouncedRecipients: []bouncedRecipient{{EmailAddress: r.Recipient, Action: "failed", Status: "5.1.1", DiagnosticCode: "smtp; 550 5.1.1 user unknown"}},
 			Timestamp:         sesTime(now), FeedbackID: feedbackEventID(m.MessageID, now), ReportingMTA: "dns; " + s.cfg.Hostname,

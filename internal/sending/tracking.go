@@ -290,5 +290,5 @@ func (s *Service) recordEngagement(ctx context.Context, id string, ev *Event) {
 		return
 	}
 	ev.Mail = meta.Mail
-	s.publish(ctx, m.AccountID, meta.ConfigSet, ev)
+	s.publishFor(ctx, m.AccountID, &meta, ev)
 }
