@@ -34,6 +34,10 @@ func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery
 	if err != nil {
 		return nil, err
 	}
+	limits, err := cfg.DestinationLimitsValue()
+	if err != nil {
+		return nil, err
+	}
 	s, err := sending.New(sending.Config{
 		Store:             db.Sending(),
 		Blobs:             sendingBlobs{blobs},
@@ -48,6 +52,7 @@ func newSending(cfg *config.Config, db *store.DB, blobs blob.Store, dl *delivery
 		Smarthost:         cfg.Smarthost,
 		SmarthostUser:     cfg.SmarthostUser,
 		SmarthostPassword: cfg.SmarthostPassword,
+		DestinationLimits: limits.For,
 		Retry:             retry,
 		Renderer:          renderer,
 		Publisher:         publisher,

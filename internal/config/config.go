@@ -80,6 +80,11 @@ type Config struct {
 	Smarthost         string // TIDINGS_SMARTHOST: host:port receiving all outbound mail; "" ⇒ direct to the MX hosts
 	SmarthostUser     string // TIDINGS_SMARTHOST_USER: AUTH user name at the smarthost (optional)
 	SmarthostPassword string // TIDINGS_SMARTHOST_PASSWORD
+	// DestinationConcurrency and DestinationRate limit outbound mail per
+	// recipient domain: "domain=N" pairs separated by commas, "*=N" for
+	// every other domain (and for the smarthost).
+	DestinationConcurrency string // TIDINGS_DESTINATION_CONCURRENCY: connections; default 20
+	DestinationRate        string // TIDINGS_DESTINATION_RATE: messages a second; default no limit
 	// TrackingURL is the public address (http(s)://host[:port][/path])
 	// where recipients' mail clients reach Tidings' HTTP listener, for
 	// the open pixel and click links of configuration sets with open or
@@ -169,6 +174,8 @@ func (c *Config) Vars() []Var {
 		{"smarthost", "TIDINGS_SMARTHOST", "", "host:port that receives all mail sent through the send APIs (default: deliver to the recipients' MX hosts)", &c.Smarthost},
 		{"smarthost-user", "TIDINGS_SMARTHOST_USER", "", "user name for SMTP AUTH at --smarthost (optional)", &c.SmarthostUser},
 		{"smarthost-password", "TIDINGS_SMARTHOST_PASSWORD", "", "password for SMTP AUTH at --smarthost", &c.SmarthostPassword},
+		{"destination-concurrency", "TIDINGS_DESTINATION_CONCURRENCY", "", "most connections open at once to one recipient domain for mail sent through the send APIs: domain=N pairs separated by commas, *=N for the others and the smarthost (default 20 each)", &c.DestinationConcurrency},
+		{"destination-rate", "TIDINGS_DESTINATION_RATE", "", "most messages a second sent to one recipient domain through the send APIs: domain=N pairs separated by commas (N may be a fraction), *=N for the others and the smarthost (default: no limit)", &c.DestinationRate},
 		{"tracking-url", "TIDINGS_TRACKING_URL", "", "public http(s) URL of this server's HTTP listener, for open and click tracking links in sent mail (default: the HTTP address)", &c.TrackingURL},
 		{"submission-addr", "TIDINGS_SUBMISSION_ADDR", "127.0.0.1:2587", "host:port of the SMTP submission listener with STARTTLS (like SES's port 587/2587), or off", &c.SubmissionAddr},
 		{"submissions-addr", "TIDINGS_SUBMISSIONS_ADDR", "127.0.0.1:2465", "host:port of the SMTP submission listener with implicit TLS (like SES's port 465/2465), or off", &c.SubmissionsAddr},
@@ -329,6 +336,9 @@ func (c *Config) Validate() error {
 	if _, err := c.ARC(); err != nil {
 		return err
 	}
+	if _, err := c.DestinationLimitsValue(); err != nil {
+		return err
+	}
 	if _, err := c.SMPPRateValue(); err != nil {
 		return err
 	}
@@ -383,6 +393,66 @@ func (c *Config) Submission() (startTLS, implicit string, err error) {
 		return "", "", fmt.Errorf("TIDINGS_SUBMISSION_ADDR and TIDINGS_SUBMISSIONS_ADDR are both %q: STARTTLS and implicit TLS need a port each", addrs[0])
 	}
 	return addrs[0], addrs[1], nil
+}
+
+// DestinationLimits are the limits of outbound mail per recipient domain
+// (TIDINGS_DESTINATION_CONCURRENCY and TIDINGS_DESTINATION_RATE); the
+// domain "*" holds the others'.
+type DestinationLimits struct {
+	Conns map[string]int
+	Rate  map[string]float64
+}
+
+// For returns the limits of domain: its own, else those of "*"; zero for
+// the defaults.
+func (l DestinationLimits) For(domain string) (conns int, rate float64) {
+	conns, ok := l.Conns[domain]
+	if !ok {
+		conns = l.Conns["*"]
+	}
+	rate, ok = l.Rate[domain]
+	if !ok {
+		rate = l.Rate["*"]
+	}
+	return conns, rate
+}
+
+// DestinationLimitsValue parses DestinationConcurrency and DestinationRate.
+func (c *Config) DestinationLimitsValue() (DestinationLimits, error) {
+	l := DestinationLimits{Conns: map[string]int{}, Rate: map[string]float64{}}
+	err := eachLimit("TIDINGS_DESTINATION_CONCURRENCY", c.DestinationConcurrency, "a whole number of connections from 1 to 1000", func(d, v string) bool {
+		n, err := strconv.Atoi(v)
+		l.Conns[d] = n
+		return err == nil && n >= 1 && n <= 1000
+	})
+	if err != nil {
+		return l, err
+	}
+	err = eachLimit("TIDINGS_DESTINATION_RATE", c.DestinationRate, "messages a second, more than 0 and at most 100000 (0.5 is one every 2 s)", func(d, v string) bool {
+		f, err := strconv.ParseFloat(v, 64)
+		l.Rate[d] = f
+		return err == nil && f > 0 && f <= 100000
+	})
+	return l, err
+}
+
+// eachLimit calls set with each domain=value pair of list; set reports
+// whether the value is valid, which want describes.
+func eachLimit(env, list, want string, set func(domain, value string) bool) error {
+	if strings.TrimSpace(list) == "" {
+		return nil
+	}
+	for _, pair := range strings.Split(list, ",") {
+		d, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+		if !ok || (d != "*" && !hostnameRe.MatchString(d)) {
+			return fmt.Errorf("%s: %q is not domain=N (such as gmail.com=5, or *=20 for the other domains)", env, strings.TrimSpace(pair))
+		}
+		if !set(d, strings.TrimSpace(v)) {
+			return fmt.Errorf("%s: the value of %s, %q, is not %s", env, d, strings.TrimSpace(v), want)
+		}
+	}
+	return nil
 }
 
 // SMPPRateValue parses SMPPRate: a whole number of submits per second

@@ -120,6 +120,10 @@ type destState struct {
 	sem  chan struct{}
 	refs int        // deliveries holding or waiting for the semaphore; guarded by Deliverer.mu
 	idle []*session // most recently used last; guarded by Deliverer.mu
+	next time.Time  // when a transaction may start next (key.Rate); guarded by Deliverer.mu
+	// forgetting: a timer will forget the destination once next has
+	// passed; guarded by Deliverer.mu.
+	forgetting bool
 }
 
 // New returns a Deliverer.
@@ -240,6 +244,10 @@ func (dl *Deliverer) Deliver(ctx context.Context, dest Destination, env Envelope
 		return res
 	}
 	defer func() { <-ds.sem }()
+	if err := dl.pace(ctx, ds); err != nil {
+		settle(todo, Deferred, interrupted(ctx), "")
+		return res
+	}
 
 	needUTF8 := env.SMTPUTF8 || !ascii(env.MailFrom)
 	for _, i := range todo {
@@ -382,12 +390,54 @@ func (dl *Deliverer) releaseDest(ds *destState) {
 	dl.forgetLocked(ds)
 }
 
-// forgetLocked drops an unused destination so the map does not grow with
-// every domain ever delivered to.
-func (dl *Deliverer) forgetLocked(ds *destState) {
-	if ds.refs == 0 && len(ds.idle) == 0 && dl.dests[ds.key] == ds {
-		delete(dl.dests, ds.key)
+// pace waits until ds may start its next transaction, when its key has a
+// Rate, and books the slot after it.
+func (dl *Deliverer) pace(ctx context.Context, ds *destState) error {
+	if ds.key.Rate <= 0 {
+		return nil
 	}
+	dl.mu.Lock()
+	now := time.Now()
+	at := ds.next
+	if at.Before(now) {
+		at = now
+	}
+	ds.next = at.Add(time.Duration(float64(time.Second) / ds.key.Rate))
+	dl.mu.Unlock()
+	wait := at.Sub(now)
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// forgetLocked drops an unused destination so the map does not grow with
+// every domain ever delivered to; a paced one is kept while its next slot
+// is ahead, so that its pace holds between deliveries.
+func (dl *Deliverer) forgetLocked(ds *destState) {
+	if ds.refs != 0 || len(ds.idle) != 0 || dl.dests[ds.key] != ds {
+		return
+	}
+	if wait := time.Until(ds.next); wait > 0 {
+		if !ds.forgetting {
+			ds.forgetting = true
+			time.AfterFunc(wait, func() {
+				dl.mu.Lock()
+				defer dl.mu.Unlock()
+				ds.forgetting = false
+				dl.forgetLocked(ds)
+			})
+		}
+		return
+	}
+	delete(dl.dests, ds.key)
 }
 
 // checkout takes the most recently used idle connection, if any.

@@ -442,6 +442,70 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// A destination with a Rate starts its transactions 1/Rate apart, however
+// many deliveries wait; waiting holds only that destination's slots, and a
+// cancelled wait defers without sending.
+func TestRatePacesDestination(t *testing.T) {
+	t.Parallel()
+	const rate, n = 20.0, 6
+	ts := startServer(t)
+	var mu sync.Mutex
+	var dataAt []time.Time
+	ts.data = func(string, []string, []byte) error {
+		mu.Lock()
+		dataAt = append(dataAt, time.Now())
+		mu.Unlock()
+		return nil
+	}
+	dl := newDeliverer(t, Config{})
+	paced := ts.relay()
+	paced.Rate = rate
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res := dl.Deliver(context.Background(), paced, Envelope{MailFrom: "a@src.test", Recipients: []string{fmt.Sprintf("r%d@dst.test", i)}}, msgBody(testMsg))
+			want(t, res.Recipients[0], Delivered, 250, "2.0.0")
+		})
+	}
+	// Meanwhile an unpaced destination is not held up by the paced one's
+	// queue: it is delivered before the paced one is done.
+	other := Relay("localhost", ts.port)
+	res := dl.Deliver(context.Background(), other, Envelope{MailFrom: "a@src.test", Recipients: []string{"x@dst.test"}}, msgBody(testMsg))
+	want(t, res.Recipients[0], Delivered, 250, "2.0.0")
+	mu.Lock()
+	early := len(dataAt)
+	mu.Unlock()
+	wg.Wait()
+	if early >= n+1 {
+		t.Errorf("the unpaced destination waited for the paced one (%d messages before it)", early-1)
+	}
+	// The last of n transactions cannot start before (n-1)/rate after the
+	// first could: a lower bound only, which no slowness can break.
+	mu.Lock()
+	last := dataAt[len(dataAt)-1]
+	mu.Unlock()
+	if min := time.Duration(float64(n-1) / rate * float64(time.Second)); last.Sub(start) < min {
+		t.Errorf("%d transactions at %.0f/s took %v, less than %v", n, rate, last.Sub(start), min)
+	}
+
+	// A wait cut short by its context defers the message without sending.
+	slow := ts.relay()
+	slow.Rate = 0.5 // one every 2 s
+	res = dl.Deliver(context.Background(), slow, Envelope{MailFrom: "a@src.test", Recipients: []string{"first@dst.test"}}, msgBody(testMsg))
+	want(t, res.Recipients[0], Delivered, 250, "2.0.0")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	before := len(ts.messages())
+	res = dl.Deliver(ctx, slow, Envelope{MailFrom: "a@src.test", Recipients: []string{"second@dst.test"}}, msgBody(testMsg))
+	if res.Recipients[0].Status != Deferred {
+		t.Errorf("cancelled wait: %+v, want Deferred", res.Recipients[0])
+	}
+	if got := len(ts.messages()); got != before {
+		t.Errorf("cancelled wait sent the message (%d messages, had %d)", got, before)
+	}
+}
+
 func TestMXOrderAndFallback(t *testing.T) {
 	t.Parallel()
 	second := startServer(t)

@@ -28,6 +28,11 @@ type Destination struct {
 	TLS                TLSPolicy
 	// MaxConns overrides Config.MaxConnsPerDestination when positive.
 	MaxConns int
+	// Rate, when positive, paces the destination's mail transactions to at
+	// most Rate a second: each starts at least 1/Rate after the one before
+	// (Postfix's destination_rate_delay, as a rate). Waiting holds one of
+	// the destination's MaxConns slots, never another destination's.
+	Rate float64
 }
 
 // Relay is the destination of a smart host or Mail Manager relay.

@@ -167,16 +167,24 @@ func (s *Service) commitBatch(batch []commitReq) error {
 }
 
 // destination is where mail to addr goes: the smarthost when one is
-// configured, else the MX hosts of its domain.
+// configured, else the MX hosts of its domain; with the limits configured
+// for that domain (or for "*", the smarthost's).
 func (s *Service) destination(addr string) delivery.Destination {
+	var d delivery.Destination
+	domain := "*"
 	if s.cfg.Smarthost != "" {
 		host, port, _ := net.SplitHostPort(s.cfg.Smarthost)
 		p, _ := strconv.Atoi(port)
-		d := delivery.Relay(host, p)
+		d = delivery.Relay(host, p)
 		d.Username, d.Password = s.cfg.SmarthostUser, s.cfg.SmarthostPassword
-		return d
+	} else {
+		domain = strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+		d = delivery.MX(domain)
 	}
-	return delivery.MX(strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:]))
+	if s.cfg.DestinationLimits != nil {
+		d.MaxConns, d.Rate = s.cfg.DestinationLimits(domain)
+	}
+	return d
 }
 
 // deliver is the sending.deliver job. It publishes the Send event (and the

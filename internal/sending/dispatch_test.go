@@ -198,3 +198,27 @@ func TestDispatchSweepEndsExpiredLeases(t *testing.T) {
 		require.Len(t, h.sent(), 1)
 	})
 }
+
+// The limits configured for a recipient domain travel with its
+// destination to the deliverer.
+func TestDestinationLimits(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		b := setupDB(t, db, func(c *sending.Config) {
+			c.DestinationLimits = func(domain string) (int, float64) {
+				if domain == "dest.example" {
+					return 3, 7.5
+				}
+				return 0, 0
+			}
+		})
+		b.verifiedDomain(t, "example.com")
+		waitDone(t, db, sendOne(t, b))
+		b.dl.mu.Lock()
+		defer b.dl.mu.Unlock()
+		require.Len(t, b.dl.dest, 1)
+		d := b.dl.dest[0]
+		require.Equal(t, "dest.example", d.Domain)
+		require.Equal(t, 3, d.MaxConns)
+		require.Equal(t, 7.5, d.Rate)
+	})
+}

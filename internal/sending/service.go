@@ -91,7 +91,11 @@ type Config struct {
 	// authenticate when set.
 	Smarthost                        string
 	SmarthostUser, SmarthostPassword string
-	Retry                            delivery.RetryPolicy
+	// DestinationLimits, when set, gives the most connections and
+	// messages a second (0: the deliverer's default, no limit) for a
+	// recipient domain, or for the smarthost when domain is "*".
+	DestinationLimits func(domain string) (conns int, rate float64)
+	Retry             delivery.RetryPolicy
 	// SenderID is the last field of the Feedback-ID header (the sender
 	// id Gmail's Postmaster Tools groups by); default "tidings".
 	SenderID string
