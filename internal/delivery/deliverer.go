@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tidings/tidings/internal/pace"
 )
 
 // Envelope is the SMTP envelope of a message (RFC 5321 2.3.1).
@@ -120,9 +122,10 @@ type destState struct {
 	sem  chan struct{}
 	refs int        // deliveries holding or waiting for the semaphore; guarded by Deliverer.mu
 	idle []*session // most recently used last; guarded by Deliverer.mu
-	next time.Time  // when a transaction may start next (key.Rate); guarded by Deliverer.mu
-	// forgetting: a timer will forget the destination once next has
-	// passed; guarded by Deliverer.mu.
+	// pacer spaces the transactions by key.Rate; forgetting says a timer
+	// will forget the destination once the pacer's next slot has passed
+	// (guarded by Deliverer.mu).
+	pacer      *pace.Pacer
 	forgetting bool
 }
 
@@ -244,7 +247,7 @@ func (dl *Deliverer) Deliver(ctx context.Context, dest Destination, env Envelope
 		return res
 	}
 	defer func() { <-ds.sem }()
-	if err := dl.pace(ctx, ds); err != nil {
+	if err := ds.pacer.Wait(ctx); err != nil {
 		settle(todo, Deferred, interrupted(ctx), "")
 		return res
 	}
@@ -376,7 +379,7 @@ func (dl *Deliverer) acquireDest(key Destination) *destState {
 		if key.MaxConns > 0 {
 			n = key.MaxConns
 		}
-		ds = &destState{key: key, sem: make(chan struct{}, n)}
+		ds = &destState{key: key, sem: make(chan struct{}, n), pacer: pace.New(key.Rate)}
 		dl.dests[key] = ds
 	}
 	ds.refs++
@@ -390,34 +393,6 @@ func (dl *Deliverer) releaseDest(ds *destState) {
 	dl.forgetLocked(ds)
 }
 
-// pace waits until ds may start its next transaction, when its key has a
-// Rate, and books the slot after it.
-func (dl *Deliverer) pace(ctx context.Context, ds *destState) error {
-	if ds.key.Rate <= 0 {
-		return nil
-	}
-	dl.mu.Lock()
-	now := time.Now()
-	at := ds.next
-	if at.Before(now) {
-		at = now
-	}
-	ds.next = at.Add(time.Duration(float64(time.Second) / ds.key.Rate))
-	dl.mu.Unlock()
-	wait := at.Sub(now)
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // forgetLocked drops an unused destination so the map does not grow with
 // every domain ever delivered to; a paced one is kept while its next slot
 // is ahead, so that its pace holds between deliveries.
@@ -425,7 +400,7 @@ func (dl *Deliverer) forgetLocked(ds *destState) {
 	if ds.refs != 0 || len(ds.idle) != 0 || dl.dests[ds.key] != ds {
 		return
 	}
-	if wait := time.Until(ds.next); wait > 0 {
+	if wait := time.Until(ds.pacer.Next()); wait > 0 {
 		if !ds.forgetting {
 			ds.forgetting = true
 			time.AfterFunc(wait, func() {

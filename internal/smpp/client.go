@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tidings/tidings/internal/pace"
 )
 
 // BindMode is how the client binds (2.2).
@@ -141,7 +143,7 @@ type Client struct {
 	cfg     Config
 	log     *slog.Logger
 	window  chan struct{} // one token per outstanding windowed request
-	limiter *limiter
+	limiter *pace.Pacer
 	ref     atomic.Uint32 // concatenation references
 	mo      *reassembler
 
@@ -206,7 +208,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With("smsc", cfg.Addr, "system_id", cfg.SystemID),
 		window:  make(chan struct{}, cfg.Window),
-		limiter: newLimiter(cfg.Rate),
+		limiter: pace.New(cfg.Rate),
 		mo:      newReassembler(cfg.Reassembly),
 		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
@@ -393,44 +395,4 @@ func (c *Client) Close() error {
 	<-c.done
 	c.cancel()
 	return nil
-}
-
-// limiter spaces events at least 1/rate apart.
-type limiter struct {
-	mu       sync.Mutex
-	interval time.Duration
-	next     time.Time
-}
-
-func newLimiter(rate float64) *limiter {
-	if rate <= 0 {
-		return &limiter{}
-	}
-	return &limiter{interval: time.Duration(float64(time.Second) / rate)}
-}
-
-func (l *limiter) wait(ctx context.Context) error {
-	if l.interval == 0 {
-		return nil
-	}
-	l.mu.Lock()
-	now := time.Now()
-	at := l.next
-	if at.Before(now) {
-		at = now
-	}
-	l.next = at.Add(l.interval)
-	l.mu.Unlock()
-	d := time.Until(at)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -113,7 +113,7 @@ func (c *Client) send(ctx context.Context, p *PDU) (*call, error) {
 		return nil, ErrClosed
 	default:
 	}
-	if err := c.limiter.wait(ctx); err != nil {
+	if err := c.limiter.Wait(ctx); err != nil {
 		release()
 		return nil, fmt.Errorf("%w: waiting for the rate limit: %w", ErrNotBound, err)
 	}
