@@ -55,6 +55,7 @@ func SES(srv *awsapi.Server, s *sending.Service) {
 	awsapi.Handle(srv, svc, "SendBulkTemplatedEmail", v1(s.SendBulkTemplatedEmail))
 
 	awsapi.Handle(srv, svc, "GetSendQuota", v1(s.GetSendQuota))
+	awsapi.Handle(srv, svc, "GetSendStatistics", v1(s.GetSendStatistics))
 	awsapi.Handle(srv, svc, "GetAccountSendingEnabled", v1(s.GetAccountSendingEnabled))
 	awsapi.Handle(srv, svc, "UpdateAccountSendingEnabled", v1(s.UpdateAccountSendingEnabled))
 }

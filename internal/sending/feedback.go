@@ -144,10 +144,30 @@ func (s *Service) RecordFeedback(ctx context.Context, f Feedback) error {
 		}
 	}
 	s.publishFor(ctx, m.AccountID, &meta, ev)
-	if reason == "" {
-		return nil
+	// GetSendStatistics counts hard bounces and complaints of real
+	// recipients (not the simulator's).
+	counted := 0
+	for _, r := range f.Recipients {
+		if simulated(r.Email) == simNone {
+			counted++
+		}
+	}
+	bounces, complaints := 0, 0
+	switch {
+	case f.Complaint:
+		complaints = counted
+	case ev.Bounce.BounceType == "Permanent":
+		bounces = counted
 	}
 	return s.st.InTx(ctx, func(tx Tx) error {
+		if bounces+complaints > 0 {
+			if err := tx.AddFeedbackCounts(ctx, m.AccountID, now, bounces, complaints); err != nil {
+				return err
+			}
+		}
+		if reason == "" {
+			return nil
+		}
 		for _, r := range f.Recipients {
 			if simulated(r.Email) != simNone {
 				continue

@@ -145,6 +145,16 @@ func TestHandleReport(t *testing.T) {
 	require.Equal(t, "angry@dest.example", c["complainedRecipients"].([]any)[0].(map[string]any)["emailAddress"])
 	require.Equal(t, id, co[0]["mail"].(map[string]any)["messageId"])
 
+	// GetSendStatistics: the recipients attempted at delivery, plus the
+	// reported hard bounce and complaint (not the transient bounce).
+	stats, err := b.svc.GetSendStatistics(b.ctx, nil)
+	require.NoError(t, err)
+	var attempts, bounces, complaints int64
+	for _, p := range stats.SendDataPoints {
+		attempts, bounces, complaints = attempts+*p.DeliveryAttempts, bounces+*p.Bounces, complaints+*p.Complaints
+	}
+	require.Equal(t, [3]int64{3, 1, 1}, [3]int64{attempts, bounces, complaints})
+
 	for addr, reason := range map[string]string{"gone@dest.example": "BOUNCE", "angry@dest.example": "COMPLAINT"} {
 		sp, err := b.db.Sending().GetSuppressed(b.ctx, acct, addr)
 		require.NoError(t, err, addr)

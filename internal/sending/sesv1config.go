@@ -3,10 +3,12 @@ package sending
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/tidings/tidings/internal/fault"
 	"github.com/tidings/tidings/internal/model/ses"
 	"github.com/tidings/tidings/internal/model/sesv2"
+	"github.com/tidings/tidings/internal/model/smithy"
 )
 
 // SES v1's configuration sets and identity attributes: the same records
@@ -402,4 +404,27 @@ func (s *Service) DeleteVerifiedEmailAddress(ctx context.Context, in *ses.Delete
 		return nil, err
 	}
 	return &struct{}{}, nil
+}
+
+// GetSendStatistics returns the account's sending of the last two weeks
+// in 15-minute intervals, as SES: recipients attempted, bounces (at
+// delivery, and hard bounces reported later) and complaints. Mail to the
+// mailbox simulator and to suppressed addresses is not counted (SES: it
+// does not count toward the bounce and complaint rates); Tidings rejects
+// no message after accepting it, so Rejects is 0.
+func (s *Service) GetSendStatistics(ctx context.Context, _ *struct{}) (*ses.GetSendStatisticsResponse, error) {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := s.st.SendStatistics(ctx, acct, s.now().Add(-14*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	out := &ses.GetSendStatisticsResponse{SendDataPoints: []ses.SendDataPoint{}}
+	for _, st := range stats {
+		out.SendDataPoints = append(out.SendDataPoints, ses.SendDataPoint{Timestamp: smithy.NewTime(st.Start),
+			DeliveryAttempts: ptr(st.Attempts), Bounces: ptr(st.Bounces), Complaints: ptr(st.Complaints), Rejects: ptr(int64(0))})
+	}
+	return out, nil
 }

@@ -137,6 +137,21 @@ type Reader interface {
 	// CountRecipientsSince sums the recipients of the account's messages
 	// accepted at or after since.
 	CountRecipientsSince(ctx context.Context, accountID string, since time.Time) (int64, error)
+	// SendStatistics returns the account's counts per StatsInterval since
+	// `since`, oldest first, intervals without any left out: the
+	// recipients of messages accepted in the interval that were attempted
+	// and that bounced at delivery (the simulator's and suppressed ones
+	// not counted), plus the reports counted by AddFeedbackCounts.
+	SendStatistics(ctx context.Context, accountID string, since time.Time) ([]SendStats, error)
+}
+
+// StatsInterval is the interval of SendStatistics, SES's.
+const StatsInterval = 15 * time.Minute
+
+// SendStats are the counts of one interval.
+type SendStats struct {
+	Start                         time.Time
+	Attempts, Bounces, Complaints int64
 }
 
 // Tx is a transaction over the sending tables.
@@ -164,8 +179,12 @@ type Tx interface {
 	// when zero), soonest end first.
 	LeasedMessages(ctx context.Context, owner func(string) bool, before time.Time, limit int) ([]*Message, error)
 	// PurgeMessages deletes up to limit DONE messages (with their
-	// recipients) last updated before `before`, and says how many.
+	// recipients) last updated before `before`, and the feedback counts
+	// of intervals before it; it says how many messages.
 	PurgeMessages(ctx context.Context, before time.Time, limit int) (int64, error)
+	// AddFeedbackCounts adds reported bounces and complaints to the
+	// account's counts of the interval holding at.
+	AddFeedbackCounts(ctx context.Context, accountID string, at time.Time, bounces, complaints int) error
 	// UpdateRecipient writes State, Attempts, NextAttemptAt, LastReply,
 	// RemoteMTA and UpdatedAt of a recipient.
 	UpdateRecipient(ctx context.Context, r *Recipient) error

@@ -431,7 +431,7 @@ func TestSendingBoto3(t *testing.T) {
 	domain := "boto.example.test"
 	verifyDomainByDNS(t, s, z, domain)
 	env := append(s.clientEnv("", ""), "TIDINGS_E2E_ACCOUNT_ID="+s.Account, "TIDINGS_E2E_DOMAIN="+domain, "TIDINGS_E2E_RCPT=recipient@dest.test")
-	runChecks(t, env, 15, pythonBin, scriptPath("e2e", "py", "sending_boto3.py"))
+	runChecks(t, env, 16, pythonBin, scriptPath("e2e", "py", "sending_boto3.py"))
 
 	otp := sink.waitFor(t, "of the OTP example", containing("Subject: Your AWS OTP code"))
 	if !bytes.Contains(otp.Data, []byte("Your one-time password is")) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +95,9 @@ func (g Sending) Recipients(ctx context.Context, id string) ([]sending.Recipient
 }
 func (g Sending) CountRecipientsSince(ctx context.Context, acct string, since time.Time) (int64, error) {
 	return g.reader().CountRecipientsSince(ctx, acct, since)
+}
+func (g Sending) SendStatistics(ctx context.Context, acct string, since time.Time) ([]sending.SendStats, error) {
+	return g.reader().SendStatistics(ctx, acct, since)
 }
 
 const sesResourceCols = `account_id, kind, name, status, body, created_at, updated_at`
@@ -299,6 +303,73 @@ func (r sendingReader) CountRecipientsSince(ctx context.Context, acct string, si
 	return n, r.s.wrap(err, "count sent")
 }
 
+func (r sendingReader) SendStatistics(ctx context.Context, acct string, since time.Time) ([]sending.SendStats, error) {
+	iv := sending.StatsInterval.Milliseconds()
+	byStart := map[int64]*sending.SendStats{}
+	at := func(b int64) *sending.SendStats {
+		st := byStart[b]
+		if st == nil {
+			st = &sending.SendStats{Start: fromMS(b)}
+			byStart[b] = st
+		}
+		return st
+	}
+	rows, err := r.query(ctx, `SELECT m.created_at / ? * ? AS b,
+		SUM(CASE WHEN r.attempts > 0 OR r.state IN (?, ?) THEN 1 ELSE 0 END),
+		SUM(CASE WHEN r.state = ? THEN 1 ELSE 0 END)
+		FROM ses_messages m JOIN ses_recipients r ON r.message_id = m.message_id
+		WHERE m.account_id = ? AND m.created_at >= ? AND r.state <> ? AND LOWER(r.recipient) NOT LIKE '%@simulator.amazonses.com'
+		GROUP BY b`, iv, iv, string(sending.RcptDelivered), string(sending.RcptBounced), string(sending.RcptBounced),
+		acct, ms(since), string(sending.RcptSuppressed))
+	if err != nil {
+		return nil, r.s.wrap(err, "send statistics")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b, attempts, bounces int64
+		if err := rows.Scan(&b, &attempts, &bounces); err != nil {
+			return nil, r.s.wrap(err, "send statistics")
+		}
+		st := at(b)
+		st.Attempts, st.Bounces = attempts, bounces
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.s.wrap(err, "send statistics")
+	}
+	fb, err := r.query(ctx, `SELECT bucket, bounces, complaints FROM ses_feedback_counts WHERE account_id = ? AND bucket >= ?`,
+		acct, ms(since)/iv*iv)
+	if err != nil {
+		return nil, r.s.wrap(err, "feedback counts")
+	}
+	defer fb.Close()
+	for fb.Next() {
+		var b, bounces, complaints int64
+		if err := fb.Scan(&b, &bounces, &complaints); err != nil {
+			return nil, r.s.wrap(err, "feedback counts")
+		}
+		st := at(b)
+		st.Bounces += bounces
+		st.Complaints += complaints
+	}
+	if err := fb.Err(); err != nil {
+		return nil, r.s.wrap(err, "feedback counts")
+	}
+	out := make([]sending.SendStats, 0, len(byStart))
+	for _, st := range byStart {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b sending.SendStats) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+func (t sendingTx) AddFeedbackCounts(ctx context.Context, acct string, at time.Time, bounces, complaints int) error {
+	iv := sending.StatsInterval.Milliseconds()
+	_, err := t.exec(ctx, "add feedback counts", `INSERT INTO ses_feedback_counts (account_id, bucket, bounces, complaints) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, bucket) DO UPDATE SET bounces = ses_feedback_counts.bounces + excluded.bounces,
+		complaints = ses_feedback_counts.complaints + excluded.complaints`, acct, ms(at)/iv*iv, bounces, complaints)
+	return err
+}
+
 func (t sendingTx) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
 	res, err := t.tx.ExecContext(ctx, t.s.q(query), args...)
 	return res, t.s.wrap(err, op)
@@ -433,6 +504,9 @@ func (t sendingTx) PurgeMessages(ctx context.Context, before time.Time, limit in
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
+	if _, err := t.exec(ctx, "purge feedback counts", `DELETE FROM ses_feedback_counts WHERE bucket < ?`, ms(before)); err != nil {
+		return 0, err
+	}
 	return n, nil
 }
 

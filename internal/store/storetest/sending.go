@@ -24,6 +24,7 @@ func RunSending(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Messages", testSesMessages},
 		{"EnqueueRollsBack", testSesRollback},
 		{"SpooledContent", testSesSpooledContent},
+		{"SendStatistics", testSesSendStatistics},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,4 +234,61 @@ func testSesSpooledContent(ctx context.Context, t *testing.T, st sending.Store) 
 	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error { return tx.UpdateMessage(ctx, stored) }))
 	_, err = st.SpooledContent(ctx, "sending/k1")
 	require.True(t, fault.Is(err, fault.NotFound), "%v", err)
+}
+
+func testSesSendStatistics(ctx context.Context, t *testing.T, st sending.Store) {
+	iv := sending.StatsInterval
+	base := time.Now().UTC().Truncate(iv).Add(-3 * iv)
+	insert := func(id, acct string, at time.Time, rcpts ...sending.Recipient) {
+		t.Helper()
+		m := &sending.Message{MessageID: id, AccountID: acct, State: sending.MessageActive, Meta: []byte(`{}`), BlobKey: "k/" + id,
+			Recipients: len(rcpts), CreatedAt: at, UpdatedAt: at}
+		require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error { return tx.InsertMessage(ctx, m, rcpts) }))
+	}
+	r := func(addr string, state sending.RecipientState, attempts int) sending.Recipient {
+		return sending.Recipient{Recipient: addr, State: state, Attempts: attempts}
+	}
+	// First interval: two delivered, one bounced at delivery, one pending
+	// not yet tried, one deferred once; the simulator's and a suppressed
+	// one are not counted.
+	insert("m1", "111", base.Add(time.Minute),
+		r("a@x.example", sending.RcptDelivered, 1), r("b@x.example", sending.RcptDelivered, 1),
+		r("c@x.example", sending.RcptBounced, 1), r("d@x.example", sending.RcptPending, 0), r("e@x.example", sending.RcptDeferred, 1),
+		r("bounce@SIMULATOR.amazonses.com", sending.RcptBounced, 1), r("s@x.example", sending.RcptSuppressed, 0))
+	// Third interval: one delivered; another account's does not count.
+	insert("m2", "111", base.Add(2*iv+time.Second), r("a@x.example", sending.RcptDelivered, 1))
+	insert("m3", "222", base.Add(2*iv+time.Second), r("a@x.example", sending.RcptDelivered, 1))
+	// Before `since`: left out.
+	insert("m0", "111", base.Add(-20*iv), r("a@x.example", sending.RcptDelivered, 1))
+	// Reports: a complaint in the third interval, a bounce and a complaint
+	// in the fourth (where nothing was sent).
+	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error {
+		if err := tx.AddFeedbackCounts(ctx, "111", base.Add(2*iv+5*time.Minute), 0, 1); err != nil {
+			return err
+		}
+		if err := tx.AddFeedbackCounts(ctx, "111", base.Add(3*iv), 1, 0); err != nil {
+			return err
+		}
+		return tx.AddFeedbackCounts(ctx, "111", base.Add(3*iv+14*time.Minute), 0, 2)
+	}))
+
+	got, err := st.SendStatistics(ctx, "111", base.Add(-iv))
+	require.NoError(t, err)
+	require.Equal(t, []sending.SendStats{
+		{Start: base, Attempts: 4, Bounces: 1},
+		{Start: base.Add(2 * iv), Attempts: 1, Complaints: 1},
+		{Start: base.Add(3 * iv), Bounces: 1, Complaints: 2},
+	}, got)
+	none, err := st.SendStatistics(ctx, "333", base.Add(-iv))
+	require.NoError(t, err)
+	require.Empty(t, none)
+
+	// The purge drops feedback counts before its time.
+	require.NoError(t, st.InTx(ctx, func(tx sending.Tx) error {
+		_, err := tx.PurgeMessages(ctx, base.Add(3*iv), 100)
+		return err
+	}))
+	got, err = st.SendStatistics(ctx, "111", base.Add(-iv))
+	require.NoError(t, err)
+	require.Equal(t, sending.SendStats{Start: base.Add(2 * iv), Attempts: 1}, got[1], "the third interval's complaint count is purged")
 }

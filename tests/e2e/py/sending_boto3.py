@@ -398,6 +398,24 @@ def tags():
 
 
 @check
+def send_statistics():
+    """GetSendStatistics counts the recipients attempted in 15-minute
+    intervals (the sends of the checks before this one)."""
+    import time
+    deadline = time.time() + 30
+    while True:
+        points = ses.get_send_statistics()["SendDataPoints"]
+        attempts = sum(p["DeliveryAttempts"] for p in points)
+        if attempts >= 1 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert attempts >= 1, points
+    for p in points:
+        assert p["Timestamp"].minute % 15 == 0 and p["Timestamp"].second == 0, p
+        assert p["Rejects"] == 0 and p["Bounces"] >= 0 and p["Complaints"] >= 0, p
+
+
+@check
 def account():
     a = sesv2.get_account()
     eq("production", a["ProductionAccessEnabled"], True)
