@@ -20,8 +20,8 @@ var dispatchMax = 50_000
 
 // heldMax bounds the bytes of spooled copies the messages waiting for a
 // worker hold in memory (handover); past it they are read back from the
-// database.
-var heldMax int64 = 32 << 20
+// database. It is Service.heldMax's default.
+const heldMax = 32 << 20
 
 // handover is what the accept hands the dispatcher: the message as it was
 // committed (with its spooled copy while heldMax allows), its metadata
@@ -69,7 +69,7 @@ func (s *Service) dispatching() bool {
 func (s *Service) dispatched(m *Message, meta *messageMeta, rcpts []Recipient) {
 	h := &handover{m: new(Message), meta: meta, rcpts: make([]Recipient, len(rcpts))}
 	*h.m = *m
-	if n := int64(len(m.Content)); n > 0 && s.held.Add(n) > heldMax {
+	if n := int64(len(m.Content)); n > 0 && s.held.Add(n) > s.heldMax {
 		s.held.Add(-n)
 		h.m.Content = nil
 	}

@@ -103,8 +103,8 @@ func TestDispatchHandoverOrReadBack(t *testing.T) {
 	}{{"handed over", 32 << 20}, {"read back", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			eachDB(t, func(t *testing.T, db *store.DB) {
-				sending.SetHeldMax(t, tc.max)
 				b := setupDB(t, db)
+				b.svc.SetHeldMax(tc.max)
 				b.verifiedDomain(t, "example.com")
 				var ids []string
 				for i := range 6 {

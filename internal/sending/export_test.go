@@ -38,13 +38,9 @@ func (s *Service) ReleaseLeasesBefore(ctx context.Context, now time.Time) (int, 
 	return s.releaseLeases(ctx, nil, now)
 }
 
-// SetHeldMax sets the bytes of spooled copies handed over in memory
-// until the test ends.
-func SetHeldMax(t interface{ Cleanup(func()) }, n int64) {
-	old := heldMax
-	heldMax = n
-	t.Cleanup(func() { heldMax = old })
-}
+// SetHeldMax sets the bytes of spooled copies handed over in memory;
+// call it before the first send.
+func (s *Service) SetHeldMax(n int64) { s.heldMax = n }
 
 // Held is the bytes of spooled copies the waiting messages hold.
 func (s *Service) Held() int64 { return s.held.Load() }

@@ -133,6 +133,7 @@ type Service struct {
 	dispatch   *lease.Dispatcher[*handover]
 	leaseOwner string
 	held       atomic.Int64
+	heldMax    int64
 }
 
 // New returns a Service.
@@ -169,7 +170,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.TrackingKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.TrackingKey)
 	}
-	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter()}
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, limit: newRateLimiter(), heldMax: heldMax}
 	s.commits = groupcommit.New(0, s.commitBatch)
 	return s, nil
 }
