@@ -146,14 +146,18 @@ func TestHandleReport(t *testing.T) {
 	require.Equal(t, id, co[0]["mail"].(map[string]any)["messageId"])
 
 	// GetSendStatistics: the recipients attempted at delivery, plus the
-	// reported hard bounce and complaint (not the transient bounce).
-	stats, err := b.svc.GetSendStatistics(b.ctx, nil)
-	require.NoError(t, err)
-	var attempts, bounces, complaints int64
-	for _, p := range stats.SendDataPoints {
-		attempts, bounces, complaints = attempts+*p.DeliveryAttempts, bounces+*p.Bounces, complaints+*p.Complaints
-	}
-	require.Equal(t, [3]int64{3, 1, 1}, [3]int64{attempts, bounces, complaints})
+	// reported hard bounce and complaint (not the transient bounce). The
+	// delivery's outcomes are recorded after its events are published.
+	var counts [3]int64
+	require.Eventually(t, func() bool {
+		stats, err := b.svc.GetSendStatistics(b.ctx, nil)
+		require.NoError(t, err)
+		counts = [3]int64{}
+		for _, p := range stats.SendDataPoints {
+			counts[0], counts[1], counts[2] = counts[0]+*p.DeliveryAttempts, counts[1]+*p.Bounces, counts[2]+*p.Complaints
+		}
+		return counts == [3]int64{3, 1, 1}
+	}, 10*time.Second, 20*time.Millisecond, "GetSendStatistics never counted 3 attempts, 1 bounce and 1 complaint")
 
 	for addr, reason := range map[string]string{"gone@dest.example": "BOUNCE", "angry@dest.example": "COMPLAINT"} {
 		sp, err := b.db.Sending().GetSuppressed(b.ctx, acct, addr)
