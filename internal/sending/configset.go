@@ -71,9 +71,6 @@ func (s *Service) CreateConfigurationSet(ctx context.Context, in *sesv2.CreateCo
 	if err := CheckTags(in.Tags); err != nil {
 		return nil, err
 	}
-	if _, err := MergeTags(nil, in.Tags, nil); err != nil {
-		return nil, err
-	}
 	c := &configSetRecord{
 		DeliveryOptions:    in.DeliveryOptions,
 		ReputationOptions:  in.ReputationOptions,

@@ -190,9 +190,6 @@ func (s *Service) CreateEmailIdentity(ctx context.Context, in *sesv2.CreateEmail
 	if err != nil {
 		return nil, err
 	}
-	if _, err := MergeTags(nil, in.Tags, nil); err != nil {
-		return nil, err
-	}
 	if err := CheckTags(in.Tags); err != nil {
 		return nil, err
 	}

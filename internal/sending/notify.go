@@ -46,10 +46,10 @@ type notificationMail struct {
 
 // notify publishes ev to the topic n names for its type, if any.
 func (s *Service) notify(ctx context.Context, acct string, n *notifyTopics, ev *Event) {
-	if n.empty() || (ev.Bounce == nil && ev.Complaint == nil && ev.Delivery == nil) {
+	if n.empty() {
 		return
 	}
-	arn := n.Topics[ev.EventType]
+	arn := n.Topics[ev.EventType] // only Bounce, Complaint and Delivery have one
 	if arn == "" {
 		return
 	}

@@ -48,9 +48,12 @@ func (s *Service) ParseARN(ctx context.Context, arn string) (typ, name string, e
 	return "", "", notFound
 }
 
-// CheckTags checks tags to add: keys of 1 to 128 characters, not starting
-// with aws:, each once; values of at most 256.
+// CheckTags checks tags to add: at most MaxTags, keys of 1 to 128
+// characters, not starting with aws:, each once; values of at most 256.
 func CheckTags(tags []sesv2.Tag) error {
+	if len(tags) > MaxTags {
+		return fault.Invalidf("A resource can have at most %d tags; this would make %d", MaxTags, len(tags))
+	}
 	seen := map[string]bool{}
 	for _, t := range tags {
 		k := str(t.Key)
